@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""The mlref-labs CDK app. The only place that reads context and environment.
+
+Context (``cdk synth -c key=value``):
+    profile    sandbox (default) or production
+    labs       comma-separated lab names, or "all" (default)
+    ttl_hours  sandbox expiry in hours, 0 to 168 (default 4; 0 = never expires)
+    owner      who owns the deployed lab, for the ``owner`` tag (default: $USER)
+Environment: CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION (set by the CDK CLI from
+your AWS profile); the region defaults to us-east-1.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from aws_cdk import App, Environment, Stack, Validations
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+
+from cdk_constructs.settings import LabSettings, Profile, utc_now
+from stacks import LABS
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_TTL_HOURS = 4
+MAX_TTL_HOURS = 168
+OWNER_PATTERN = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+
+
+class ConfigError(ValueError):
+    """A context value that cannot be used; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    profile: Profile
+    labs: tuple[str, ...]
+    ttl_hours: int
+    owner: str
+    account: str | None
+    region: str
+
+
+def read_config(context: Mapping[str, object], environ: Mapping[str, str]) -> AppConfig:
+    """Validates context and environment; raises ConfigError with a one-line fix."""
+    profile_value = str(context.get("profile") or Profile.SANDBOX.value)
+    allowed_profiles = [p.value for p in Profile]
+    if profile_value not in allowed_profiles:
+        raise ConfigError(
+            f"profile={profile_value!r} is not a profile; use one of: {', '.join(allowed_profiles)} "
+            f"(e.g. -c profile=sandbox)"
+        )
+
+    labs_value = context.get("labs") or "all"
+    names = labs_value if isinstance(labs_value, list) else str(labs_value).split(",")
+    names = [str(n).strip() for n in names if str(n).strip()]
+    if names == ["all"] or not names:
+        names = list(LABS)
+    unknown = [n for n in names if n not in LABS]
+    if unknown:
+        raise ConfigError(
+            f"labs={','.join(unknown)!r}: unknown lab; choose from: {', '.join(LABS)} or all (e.g. -c labs=data-lake)"
+        )
+
+    ttl_value = context.get("ttl_hours", DEFAULT_TTL_HOURS)
+    try:
+        ttl_hours = int(str(ttl_value).strip())
+    except ValueError:
+        ttl_hours = -1
+    if not 0 <= ttl_hours <= MAX_TTL_HOURS or str(ttl_value).strip().lower() in {"true", "false"}:
+        raise ConfigError(
+            f"ttl_hours={ttl_value!r} is not allowed; use a whole number of hours from 0 (never expires) "
+            f"to {MAX_TTL_HOURS} (e.g. -c ttl_hours=4)"
+        )
+
+    owner = str(context.get("owner") or environ.get("USER") or "unknown")
+    if not OWNER_PATTERN.match(owner):
+        raise ConfigError(
+            f"owner={owner!r} cannot be a tag value; use 1-128 letters, digits, spaces or _ . : / = + - @ "
+            f"(e.g. -c owner=alice)"
+        )
+
+    return AppConfig(
+        profile=Profile(profile_value),
+        labs=tuple(dict.fromkeys(names)),
+        ttl_hours=ttl_hours,
+        owner=owner,
+        account=environ.get("CDK_DEFAULT_ACCOUNT") or None,
+        region=environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION,
+    )
+
+
+def build(app: App, config: AppConfig, *, synth_time: datetime) -> dict[str, Stack]:
+    """Adds the configured labs and the profile's cdk-nag packs to ``app``."""
+    packs = [AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True)]
+    if config.profile is Profile.PRODUCTION:
+        packs.append(NIST80053R5Checks(app, write_suppressions_to_cloud_formation=True))
+    Validations.of(app).add_plugins(*packs)
+    stacks: dict[str, Stack] = {}
+    for name in config.labs:
+        lab = LABS[name]
+        settings = LabSettings(
+            lab=name, profile=config.profile, owner=config.owner,
+            ttl_hours=config.ttl_hours, synth_time=synth_time,
+        )
+        stacks[name] = lab.stack_class(
+            app, lab.stack_name, settings=settings,
+            env=Environment(account=config.account, region=config.region),
+        )
+    return stacks
+
+
+def main() -> int:
+    app = App()
+    context = {key: app.node.try_get_context(key) for key in ("profile", "labs", "ttl_hours", "owner")}
+    context = {key: value for key, value in context.items() if value is not None}
+    try:
+        config = read_config(context, os.environ)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    build(app, config, synth_time=utc_now())
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reusable constructs shared by every mlref lab stack."""

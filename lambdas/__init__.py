@@ -1,0 +1,1 @@
+"""Lambda handler code; each function lives in lambdas/<name>/index.py."""

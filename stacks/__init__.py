@@ -1,0 +1,40 @@
+"""One module per lab; each stack only composes constructs from cdk_constructs/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stacks.data_lake import DataLakeStack
+
+
+@dataclass(frozen=True)
+class LabDefinition:
+    """What the library knows about a lab before it is synthesized.
+
+    Attributes:
+        name: the lab's name on the command line.
+        stack_name: the CloudFormation stack name.
+        stack_class: the stack that deploys it.
+        demonstrates: one line on what it shows.
+        exam_domain: the exam domain from the study notes.
+    """
+
+    name: str
+    stack_name: str
+    stack_class: type
+    demonstrates: str
+    exam_domain: str
+
+
+LABS: dict[str, LabDefinition] = {
+    lab.name: lab
+    for lab in (
+        LabDefinition(
+            name="data-lake",
+            stack_name="mlref-data-lake",
+            stack_class=DataLakeStack,
+            demonstrates="Lake Formation governed data lake on S3: zones, KMS, lifecycle tiers, Glue crawler, Athena",
+            exam_domain="Data Engineering",
+        ),
+    )
+}
