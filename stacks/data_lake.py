@@ -117,16 +117,18 @@ class DataLakeStack(Stack):
         # Storage: one key, zone buckets logging to an access-log bucket.
         self.key = LabKey(self, "DataLakeKey", settings=settings, description="mlref data-lake zones, logs and query results").key
         self.access_logs = LabBucket(
-            self, "AccessLogs", settings=settings, encryption_key=None, versioned=not settings.is_sandbox,
-            lifecycle_rules=[s3.LifecycleRule(id="AccessLogsExpire", expiration=Duration.days(90))],
+            self, "AccessLogs", settings=settings, encryption_key=None,
+            lifecycle_rules=[s3.LifecycleRule(id="AccessLogsExpire", expiration=Duration.days(90),
+                                              noncurrent_version_expiration=Duration.days(1))],
         )
         zone = dict(settings=settings, encryption_key=self.key, access_logs_bucket=self.access_logs.bucket)
         self.raw = LabBucket(self, "RawZone", lifecycle_rules=raw_lifecycle(), **zone)
         self.curated = LabBucket(self, "CuratedZone", lifecycle_rules=curated_lifecycle(), **zone)
         self.archive = LabBucket(self, "ArchiveZone", lifecycle_rules=archive_lifecycle(), **zone)
         self.query_results = LabBucket(
-            self, "QueryResults", versioned=not settings.is_sandbox,
-            lifecycle_rules=[s3.LifecycleRule(id="QueryResultsExpire", expiration=Duration.days(30))], **zone,
+            self, "QueryResults",
+            lifecycle_rules=[s3.LifecycleRule(id="QueryResultsExpire", expiration=Duration.days(30),
+                                              noncurrent_version_expiration=Duration.days(1))], **zone,
         )
         # The access-log bucket is emptied only after every bucket logging into it is gone.
         log_emptier = self.access_logs.bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
@@ -241,7 +243,7 @@ class DataLakeStack(Stack):
         return {
             name: LakeFormationGrant(
                 self, f"{name}Grant", principal_arn=role.role_arn, resource=resource,
-                permissions=permissions, after=[admins, role, *needs],
+                permissions=permissions, after=[admins, role.policy, *needs],
             )
             for name, (role, resource, permissions, needs) in specs.items()
         }

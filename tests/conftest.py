@@ -1,0 +1,75 @@
+"""Synthesizes every lab once per test session, in each profile."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXED_SYNTH_TIME = datetime(2026, 1, 15, 9, 30, tzinfo=timezone.utc)
+
+# Fake credentials and a region before anything imports boto3; never reach AWS.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+    }
+)
+os.environ.pop("AWS_PROFILE", None)
+
+
+@dataclass
+class Synthesized:
+    """One profile's app, its stacks by lab name, and their templates."""
+
+    profile: str
+    app: object
+    stacks: dict
+    templates: dict[str, dict]
+    outdir: Path
+
+
+def synthesize(profile: str, outdir: Path) -> Synthesized:
+    from aws_cdk import App
+
+    import app as lab_app
+
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context.update({"profile": profile, "owner": "tester", "ttl_hours": 4})
+    cdk_app = App(context=context, outdir=str(outdir))
+    config = lab_app.read_config(context, {"CDK_DEFAULT_REGION": "us-east-1"})
+    stacks = lab_app.build(cdk_app, config, synth_time=FIXED_SYNTH_TIME)
+    assembly = cdk_app.synth()
+    templates = {name: assembly.get_stack_by_name(stack.stack_name).template for name, stack in stacks.items()}
+    return Synthesized(profile=profile, app=cdk_app, stacks=stacks, templates=templates, outdir=outdir)
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory) -> dict[str, Synthesized]:
+    """Both profiles, synthesized once for the whole session."""
+    return {
+        profile: synthesize(profile, tmp_path_factory.mktemp(f"cdk-{profile}"))
+        for profile in ("sandbox", "production")
+    }
+
+
+@pytest.fixture(scope="session")
+def sandbox(synthesized) -> Synthesized:
+    return synthesized["sandbox"]
+
+
+@pytest.fixture(scope="session")
+def production(synthesized) -> Synthesized:
+    return synthesized["production"]
+
+
+def resources_of(template: dict, resource_type: str) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
