@@ -19,11 +19,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from aws_cdk import App, Environment, Stack, Validations
-from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+# Node 20 is past end-of-life for jsii; silence its banner before jsii starts.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
-from cdk_constructs.settings import LabSettings, Profile, utc_now
-from stacks import LABS
+from aws_cdk import App, Environment, Stack, Validations  # noqa: E402
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks  # noqa: E402
+
+from cdk_constructs.settings import LabSettings, Profile, utc_now  # noqa: E402
+from stacks import LABS  # noqa: E402
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_TTL_HOURS = 4

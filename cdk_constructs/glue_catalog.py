@@ -171,6 +171,6 @@ class GovernedCrawler(Construct):
                 separators=(",", ":"),
             ),
         )
-        self.crawler.add_dependency(self.security_configuration)
+        self.crawler.node.add_dependency(self.security_configuration)
         self.crawler.node.add_dependency(self.log_group)
         self.crawler.node.add_dependency(self.role.policy)

@@ -1,0 +1,1 @@
+"""The labs command line: ``python -m labs`` (or ``labs`` once installed)."""

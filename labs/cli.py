@@ -1,0 +1,70 @@
+"""``labs``: look at, run and remove the mlref labs.
+
+Today: ``summary`` (after ``cdk synth``) and ``practice LAB``; the other
+subcommands join as their issues land.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from labs.errors import LabError
+
+PRACTICES = {"data-lake": "labs.practice.data_lake:DataLakePractice"}
+
+
+def practice(args: argparse.Namespace) -> int:
+    import importlib
+
+    import boto3
+
+    if args.lab not in PRACTICES:
+        raise LabError(f"unknown lab {args.lab!r}; choose from: {', '.join(PRACTICES)}")
+    module_name, class_name = PRACTICES[args.lab].split(":")
+    practice_class = getattr(importlib.import_module(module_name), class_name)
+    session = boto3.Session(profile_name=args.aws_profile, region_name=args.region)
+    practice_class(session).run()
+    return 0
+
+
+def summary(args: argparse.Namespace) -> int:
+    from labs.summary import print_summary
+
+    return print_summary(args.assemblies)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="labs", description=__doc__.splitlines()[0])
+    root.add_argument("--verbose", action="store_true", help="show tracebacks")
+    commands = root.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("practice", help="run a deployed lab's practice step")
+    run.add_argument("lab")
+    run.add_argument("--region", default=None)
+    run.add_argument("--aws-profile", default=None)
+    run.set_defaults(handler=practice)
+    table = commands.add_parser("summary", help="one line per synthesized stack")
+    table.add_argument("assemblies", nargs="+", help="cloud assembly directories (cdk.out ...)")
+    table.set_defaults(handler=summary)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except LabError as error:
+        if args.verbose:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (ClientError, BotoCoreError) as error:
+        if args.verbose:
+            raise
+        print(f"error: AWS refused a request: {error} (rerun with --verbose for detail)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

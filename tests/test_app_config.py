@@ -1,0 +1,85 @@
+"""Bad context values stop synth with one clear line; good ones are read as typed settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import app as lab_app
+from cdk_constructs.settings import Profile
+from tests.conftest import ROOT
+
+
+def test_defaults():
+    config = lab_app.read_config({}, {"USER": "alice"})
+    assert config.profile is Profile.SANDBOX
+    assert config.labs == ("data-lake",)
+    assert config.ttl_hours == 4 and config.owner == "alice"
+    assert config.region == "us-east-1" and config.account is None
+
+
+def test_values_from_context_and_environment():
+    config = lab_app.read_config(
+        {"profile": "production", "labs": "data-lake", "ttl_hours": "0", "owner": "ml-team"},
+        {"CDK_DEFAULT_ACCOUNT": "123456789012", "CDK_DEFAULT_REGION": "eu-west-1"},
+    )
+    assert (config.profile, config.ttl_hours, config.owner) == (Profile.PRODUCTION, 0, "ml-team")
+    assert (config.account, config.region) == ("123456789012", "eu-west-1")
+
+
+@pytest.mark.parametrize(
+    "context,message",
+    [
+        ({"profile": "prod"}, "profile='prod' is not a profile; use one of: sandbox, production"),
+        ({"labs": "data-lake,warehouse"}, "labs='warehouse': unknown lab; choose from: data-lake or all"),
+        ({"ttl_hours": "-1"}, "ttl_hours='-1' is not allowed; use a whole number of hours from 0"),
+        ({"ttl_hours": "four"}, "ttl_hours='four' is not allowed"),
+        ({"ttl_hours": "169"}, "ttl_hours='169' is not allowed"),
+        ({"owner": "bad<owner>"}, "owner='bad<owner>' cannot be a tag value"),
+    ],
+)
+def test_bad_values_raise_one_clear_message(context, message):
+    with pytest.raises(lab_app.ConfigError) as raised:
+        lab_app.read_config(context, {})
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def run_app(context: dict, outdir) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(outdir)}
+    return subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(
+    "context,names",
+    [({"profile": "prod"}, "prod"), ({"labs": "nope"}, "nope"), ({"ttl_hours": -1}, "-1")],
+)
+def test_app_exits_non_zero_with_one_line_and_writes_nothing(tmp_path, context, names):
+    outdir = tmp_path / "cdk.out"
+    result = run_app(context, outdir)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and names in lines[0], result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not outdir.exists() or not any(outdir.iterdir())
+
+
+def test_practice_without_credentials_is_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+                "AWS_EC2_METADATA_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"})
+    result = subprocess.run([sys.executable, "-m", "labs", "practice", "data-lake"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: no AWS credentials found: run `aws configure` or set AWS_PROFILE, then retry"
+
+
+def test_practice_of_an_unknown_lab_is_one_line():
+    result = subprocess.run([sys.executable, "-m", "labs", "practice", "warehouse"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: unknown lab 'warehouse'; choose from: data-lake"
