@@ -270,9 +270,12 @@ class DataLakeStack(Stack):
 
     # -- the one place for this stack's acknowledgments ---------------------------------
 
+    def _arn_of(self, construct: Construct) -> str:
+        """How cdk-nag prints the ARN of ``construct``'s resource in a finding."""
+        return f"<{self.resolve(self.get_logical_id(construct.node.default_child))}.Arn>"
+
     def _objects_finding(self, bucket: s3.IBucket, prefix: str = "") -> str:
-        logical_id = self.resolve(self.get_logical_id(bucket.node.default_child))
-        return f"Resource::<{logical_id}.Arn>/{prefix}*"
+        return f"Resource::{self._arn_of(bucket)}/{prefix}*"
 
     def _acknowledge_findings(self, settings: LabSettings) -> None:
         raw_db, curated_db = (self.databases[z].database_name for z in ("raw", "curated"))
@@ -284,36 +287,36 @@ class DataLakeStack(Stack):
             "Athena writes each query's result files under athena/ with generated names; the statement "
             "is limited to that prefix of the lab's own query-results bucket"
         )
-        acknowledge_iam5(self.crawler.role, [glue_tables_finding(raw_db)],
+        acknowledge_iam5(self.crawler.role.policy, [glue_tables_finding(raw_db)],
                          "the crawler creates tables named after the S3 folders it discovers, so table names "
                          "are unknown at deploy time; limited to tables of the raw zone database")
-        acknowledge_iam5(self.crawler.role, [self._objects_finding(self.raw.bucket, SAMPLE_PREFIX)],
+        acknowledge_iam5(self.crawler.role.policy, [self._objects_finding(self.raw.bucket, SAMPLE_PREFIX)],
                          "the crawler reads every object under the prefix it crawls; keys are date partitions "
                          "(dt=YYYY-MM-DD) created after deployment")
-        acknowledge_iam5(self.crawler.role, [f"Resource::<{self.resolve(self.get_logical_id(self.crawler.log_group.node.default_child))}.Arn>:log-stream:*"],
+        acknowledge_iam5(self.crawler.role.policy, [f"Resource::{self._arn_of(self.crawler.log_group)}:log-stream:*"],
                          "Glue names one log stream per crawler run; limited to streams of the crawler's own "
                          "encrypted log group")
         for role in (self.crawler.role, self.engineer_role, self.analyst_role):
-            acknowledge_iam5(role, ["Resource::*"], get_data_access)
-        acknowledge_iam5(self.engineer_role, [glue_tables_finding(raw_db), glue_tables_finding(curated_db)],
+            acknowledge_iam5(role.policy, ["Resource::*"], get_data_access)
+        acknowledge_iam5(self.engineer_role.policy, [glue_tables_finding(raw_db), glue_tables_finding(curated_db)],
                          "the engineer reads crawler-made raw tables and creates curated tables with CTAS; "
                          "table names are chosen at run time and Lake Formation grants still apply per table")
-        acknowledge_iam5(self.engineer_role, [self._objects_finding(self.raw.bucket, SAMPLE_PREFIX)],
+        acknowledge_iam5(self.engineer_role.policy, [self._objects_finding(self.raw.bucket, SAMPLE_PREFIX)],
                          "reads the date-partitioned sample objects under sales/ in the raw zone, keys unknown "
                          "at deploy time")
-        acknowledge_iam5(self.engineer_role, [self._objects_finding(self.curated.bucket, CURATED_PREFIX)],
+        acknowledge_iam5(self.engineer_role.policy, [self._objects_finding(self.curated.bucket, CURATED_PREFIX)],
                          "CTAS writes Parquet files with generated names under sales/ in the curated zone")
-        acknowledge_iam5(self.analyst_role, [glue_tables_finding(curated_db)],
+        acknowledge_iam5(self.analyst_role.policy, [glue_tables_finding(curated_db)],
                          "the analyst may describe any curated table; Lake Formation SELECT grants decide "
                          "what data is returned")
         for role in (self.engineer_role, self.analyst_role):
-            acknowledge_iam5(role, [self._objects_finding(self.query_results.bucket, "athena/")], results)
+            acknowledge_iam5(role.policy, [self._objects_finding(self.query_results.bucket, "athena/")], results)
         for name, location in self.locations.items():
             bucket = self.raw.bucket if name == "raw" else self.curated.bucket
-            acknowledge_iam5(location.role, [self._objects_finding(bucket)],
+            acknowledge_iam5(location.role.policy, [self._objects_finding(bucket)],
                              f"Lake Formation vends credentials for any object of the registered {name} zone; "
                              "the role is assumable only by lakeformation.amazonaws.com")
-        acknowledge_iam5(self.admins.cleanup_function.role, ["Resource::*"],
+        acknowledge_iam5(self.admins.cleanup_function.role.policy, ["Resource::*"],
                          "lakeformation:GetDataLakeSettings and PutDataLakeSettings act on the account's "
                          "settings and have no resource type to scope them to")
         if not settings.is_sandbox:

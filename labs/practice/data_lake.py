@@ -6,7 +6,7 @@
 3. As the data engineer (a Lake Formation admin), curate raw into the curated zone
    with an Athena CTAS: typed Parquet, partitioned by ``dt``.
 4. As the read-only analyst, query the curated table through Athena; then show
-   that the same analyst is refused the raw zone by Lake Formation.
+   that the same analyst is refused the raw zone (no Lake Formation grant there).
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ class DataLakePractice:
             self.say("  " + " | ".join(row))
         self.say(
             "analyst query on the raw zone: "
-            + ("denied by Lake Formation, as it should be" if report.raw_denied_for_analyst
+            + ("denied, as it should be: the analyst has no grant on the raw zone" if report.raw_denied_for_analyst
                else "ALLOWED: check the Lake Formation grants on the raw database")
         )
         return report

@@ -127,7 +127,7 @@ def test_full_practice_uploads_crawls_curates_and_queries_as_each_role(aws):
     assert report.rows == [["2026-01-05", "14", "812.4"], ["2026-01-06", "18", "1020.1"]]
     assert report.raw_denied_for_analyst is True
     assert roles == [("engineer", OUTPUTS["DataEngineerRoleArn"]), ("analyst", OUTPUTS["AnalystRoleArn"])]
-    assert any("denied by Lake Formation" in line for line in said)
+    assert any("raw zone: denied, as it should be" in line for line in said)
     for session in (admin, engineer, analyst):
         session.assert_all_used()
 
