@@ -6,6 +6,7 @@ Context (``cdk synth -c key=value``):
     labs       comma-separated lab names, or "all" (default)
     ttl_hours  sandbox expiry in hours, 0 to 168 (default 4; 0 = never expires)
     owner      who owns the deployed lab, for the ``owner`` tag (default: $USER)
+    alert_email  where a per-lab AWS Budgets alert goes (optional; no budget without it)
 Environment: CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION (set by the CDK CLI from
 your AWS profile); the region defaults to us-east-1.
 """
@@ -33,6 +34,7 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_TTL_HOURS = 4
 MAX_TTL_HOURS = 168
 OWNER_PATTERN = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class ConfigError(ValueError):
@@ -47,6 +49,7 @@ class AppConfig:
     owner: str
     account: str | None
     region: str
+    alert_email: str | None = None
 
 
 def read_config(context: Mapping[str, object], environ: Mapping[str, str]) -> AppConfig:
@@ -88,7 +91,14 @@ def read_config(context: Mapping[str, object], environ: Mapping[str, str]) -> Ap
             f"(e.g. -c owner=alice)"
         )
 
+    alert_email = str(context.get("alert_email") or "").strip() or None
+    if alert_email and not EMAIL_PATTERN.match(alert_email):
+        raise ConfigError(
+            f"alert_email={alert_email!r} is not an e-mail address; use one like -c alert_email=you@example.com"
+        )
+
     return AppConfig(
+        alert_email=alert_email,
         profile=Profile(profile_value),
         labs=tuple(dict.fromkeys(names)),
         ttl_hours=ttl_hours,
@@ -109,7 +119,7 @@ def build(app: App, config: AppConfig, *, synth_time: datetime) -> dict[str, Sta
         lab = LABS[name]
         settings = LabSettings(
             lab=name, profile=config.profile, owner=config.owner,
-            ttl_hours=config.ttl_hours, synth_time=synth_time,
+            ttl_hours=config.ttl_hours, synth_time=synth_time, alert_email=config.alert_email,
         )
         stacks[name] = lab.stack_class(
             app, lab.stack_name, settings=settings,
@@ -120,13 +130,17 @@ def build(app: App, config: AppConfig, *, synth_time: datetime) -> dict[str, Sta
 
 def main() -> int:
     app = App()
-    context = {key: app.node.try_get_context(key) for key in ("profile", "labs", "ttl_hours", "owner")}
+    keys = ("profile", "labs", "ttl_hours", "owner", "alert_email")
+    context = {key: app.node.try_get_context(key) for key in keys}
     context = {key: value for key, value in context.items() if value is not None}
     try:
         config = read_config(context, os.environ)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if not config.alert_email:
+        print("note: no cost budget (add -c alert_email=you@example.com for a per-lab AWS Budgets alert)",
+              file=sys.stderr)
     build(app, config, synth_time=utc_now())
     app.synth()
     return 0

@@ -35,6 +35,7 @@ class LabSettings:
         owner: who deployed the lab; written to the ``owner`` tag.
         ttl_hours: sandbox expiry in hours; 0 means the lab never expires.
         synth_time: when the app was synthesized (UTC); expiry counts from here.
+        alert_email: where cost alerts go; None means no budget.
     """
 
     lab: str
@@ -42,6 +43,7 @@ class LabSettings:
     owner: str
     ttl_hours: int
     synth_time: datetime
+    alert_email: str | None = None
 
     @property
     def is_sandbox(self) -> bool:

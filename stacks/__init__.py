@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collections.abc import Callable
+
+from cdk_constructs.pricing import LabCost, data_lake_cost
 from stacks.data_lake import DataLakeStack
 
 
@@ -17,6 +20,7 @@ class LabDefinition:
         stack_class: the stack that deploys it.
         demonstrates: one line on what it shows.
         exam_domain: the exam domain from the study notes.
+        cost: idle cost per hour and cost per practice run, from pricing/prices.toml.
     """
 
     name: str
@@ -24,6 +28,7 @@ class LabDefinition:
     stack_class: type
     demonstrates: str
     exam_domain: str
+    cost: Callable[[], LabCost]
 
 
 LABS: dict[str, LabDefinition] = {
@@ -35,6 +40,7 @@ LABS: dict[str, LabDefinition] = {
             stack_class=DataLakeStack,
             demonstrates="Lake Formation governed data lake on S3: zones, KMS, lifecycle tiers, Glue crawler, Athena",
             exam_domain="Data Engineering",
+            cost=data_lake_cost,
         ),
     )
 }

@@ -18,6 +18,7 @@ from constructs import Construct
 from cdk_constructs.access import allow_key_use, allow_objects, glue_catalog_arns, glue_tables_finding
 from cdk_constructs.acknowledge import acknowledge, acknowledge_iam5
 from cdk_constructs.athena import GovernedWorkgroup
+from cdk_constructs.budget import LabBudget
 from cdk_constructs.encryption import LabKey
 from cdk_constructs.glue_catalog import GovernedCrawler, ZoneDatabase
 from cdk_constructs.lake_formation import (
@@ -29,6 +30,7 @@ from cdk_constructs.lake_formation import (
     data_location_resource,
     database_resource,
 )
+from cdk_constructs.pricing import data_lake_cost
 from cdk_constructs.profile import apply_lab_profile
 from cdk_constructs.roles import LabRole
 from cdk_constructs.settings import LabSettings
@@ -182,6 +184,11 @@ class DataLakeStack(Stack):
             "curated": RegisteredLocation(self, "CuratedLocation", bucket=self.curated.bucket, key=self.key),
         }
         self.grants = self._grant_lake_formation_permissions()
+        self.settings = settings
+        self.budget = (
+            LabBudget(self, "CostGuard", settings=settings, cost=data_lake_cost(), email=settings.alert_email)
+            if settings.alert_email else None
+        )
         self._outputs()
         self._acknowledge_findings(settings)
 

@@ -40,6 +40,7 @@ def test_values_from_context_and_environment():
         ({"ttl_hours": "four"}, "ttl_hours='four' is not allowed"),
         ({"ttl_hours": "169"}, "ttl_hours='169' is not allowed"),
         ({"owner": "bad<owner>"}, "owner='bad<owner>' cannot be a tag value"),
+        ({"alert_email": "not-an-address"}, "alert_email='not-an-address' is not an e-mail address"),
     ],
 )
 def test_bad_values_raise_one_clear_message(context, message):
@@ -50,7 +51,9 @@ def test_bad_values_raise_one_clear_message(context, message):
 
 
 def run_app(context: dict, outdir) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(outdir)}
+    """Runs app.py as the CDK CLI would: cdk.json's context plus ``context``."""
+    full_context = {**json.loads((ROOT / "cdk.json").read_text())["context"], **context}
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(full_context), "CDK_OUTDIR": str(outdir)}
     return subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True)
 
 
@@ -83,3 +86,12 @@ def test_practice_of_an_unknown_lab_is_one_line():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip() == "error: unknown lab 'warehouse'; choose from: data-lake"
+
+
+def test_app_without_alert_email_synthesizes_and_notes_the_missing_budget(tmp_path):
+    result = run_app({"labs": "data-lake"}, tmp_path / "cdk.out")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "note: no cost budget (add -c alert_email=you@example.com for a per-lab AWS Budgets alert)"
+    ]
+    assert (tmp_path / "cdk.out" / "mlref-data-lake.template.json").is_file()

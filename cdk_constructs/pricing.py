@@ -1,0 +1,55 @@
+"""Prices from pricing/prices.toml and what each lab is expected to cost."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+PRICE_TABLE = Path(__file__).resolve().parent.parent / "pricing" / "prices.toml"
+HOURS_PER_MONTH = 730
+
+
+@dataclass(frozen=True)
+class Price:
+    key: str
+    usd: float
+    unit: str
+    source: str
+    checked: str
+
+
+@cache
+def prices(path: Path = PRICE_TABLE) -> dict[str, Price]:
+    table = tomllib.loads(path.read_text())
+    return {key: Price(key=key, **entry) for key, entry in table.items()}
+
+
+def price(key: str) -> float:
+    return prices()[key].usd
+
+
+@dataclass(frozen=True)
+class LabCost:
+    """What a lab costs: idle per hour while deployed, and one practice run.
+
+    Attributes:
+        idle_per_hour: USD per hour with nothing running.
+        per_practice_run: USD for one run of the lab's practice step.
+    """
+
+    idle_per_hour: float
+    per_practice_run: float
+
+    def expected(self, hours: float, runs: int = 1) -> float:
+        """Expected cost of keeping the lab ``hours`` and practising ``runs`` times."""
+        return self.idle_per_hour * hours + self.per_practice_run * runs
+
+
+def data_lake_cost() -> LabCost:
+    """One KMS key while idle; per run one crawl (10-minute minimum, ~2 DPU), three
+    Athena queries at the 10 MB minimum, and a few KB in S3."""
+    crawl = price("glue_crawler_dpu_hour") * 2 * (10 / 60)
+    queries = price("athena_tb_scanned") * 3 * (10 / 1024**2)
+    return LabCost(idle_per_hour=price("kms_key_month") / HOURS_PER_MONTH, per_practice_run=crawl + queries)
