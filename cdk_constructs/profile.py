@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jsii
 from aws_cdk import (
+    Annotations,
     Aspects,
     CfnResource,
     IAspect,
@@ -16,6 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import IConstruct
 
+from cdk_constructs.expiry import LabExpiry
 from cdk_constructs.settings import LabSettings
 
 # Stateful resource types kept on stack deletion in production.
@@ -59,6 +61,9 @@ class StackOwnedLambdaLogGroups:
             )
 
     def _log_group_for(self, node: CfnResource) -> logs.LogGroup:
+        existing = node.node.scope.node.try_find_child(f"{node.node.id}LogGroup")
+        if isinstance(existing, logs.LogGroup):  # synthesized before: aspects run again
+            return existing
         return logs.LogGroup(
             node.node.scope,
             f"{node.node.id}LogGroup",
@@ -78,6 +83,13 @@ def apply_lab_profile(stack: Stack, settings: LabSettings) -> None:
     Aspects.of(stack).add(StackOwnedLambdaLogGroups(settings=settings))
     if settings.is_sandbox:
         RemovalPolicies.of(stack).destroy()
+        if settings.expires_at:
+            LabExpiry(stack, "Expiry", settings=settings)
+        else:
+            Annotations.of(stack).add_warning_v2(
+                "mlref:no-expiry", f"{stack.stack_name}: ttl_hours=0, so this sandbox lab never expires: "
+                "destroy it yourself when you are done",
+            )
     else:
         RemovalPolicies.of(stack).apply(
             RemovalPolicy.RETAIN, apply_to_resource_types=STATEFUL_TYPES

@@ -41,7 +41,10 @@ def summarize(assembly: Path) -> list[StackSummary]:
     manifest = json.loads(manifest_path.read_text())
     report = assembly / "validation-report.json"
     plugin_reports = json.loads(report.read_text()).get("pluginReports", []) if report.is_file() else []
-    open_findings = sum(len(p.get("violations", [])) for p in plugin_reports)
+    # Construct annotations (warnings such as "never expires") are not checker findings.
+    open_findings = sum(
+        len(p.get("violations", [])) for p in plugin_reports if p.get("pluginName") != "Construct Annotations"
+    )
     summaries = []
     for name, artifact in sorted(manifest.get("artifacts", {}).items()):
         if artifact.get("type") != "aws:cloudformation:stack":

@@ -1,0 +1,22 @@
+"""`labs summary`: one line per synthesized stack."""
+
+from __future__ import annotations
+
+import pytest
+
+from labs.errors import LabError
+from labs.summary import summarize
+
+
+def test_summary_reads_lab_profile_resources_and_findings(synthesized):
+    for profile, synth in synthesized.items():
+        (line,) = summarize(synth.outdir)
+        assert (line.lab, line.profile, line.stack) == ("data-lake", profile, "mlref-data-lake")
+        assert line.resources == len(synth.templates["data-lake"]["Resources"])
+        assert line.open_findings == 0 and line.acknowledged > 0
+        assert "findings: 0 open" in line.line()
+
+
+def test_summary_of_a_missing_assembly_says_what_to_run(tmp_path):
+    with pytest.raises(LabError, match="run `make synth` first"):
+        summarize(tmp_path)
