@@ -39,15 +39,13 @@ class Synthesized:
 
 
 def synthesize(profile: str, outdir: Path) -> Synthesized:
-    from aws_cdk import App
-
     import app as lab_app
 
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     context.update({"profile": profile, "owner": "tester", "ttl_hours": 4})
     if profile == "sandbox":  # one profile with a cost budget, one without
         context["alert_email"] = "ml-team@example.com"
-    cdk_app = App(context=context, outdir=str(outdir))
+    cdk_app = lab_app.new_app(context=context, outdir=str(outdir))
     config = lab_app.read_config(context, {"CDK_DEFAULT_REGION": "us-east-1"})
     stacks = lab_app.build(cdk_app, config, synth_time=FIXED_SYNTH_TIME)
     assembly = cdk_app.synth()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import App
 
 import app as lab_app
 from tests.conftest import FIXED_SYNTH_TIME, ROOT, resources_of
@@ -45,7 +44,7 @@ def test_production_has_no_expiry(production):
 def test_ttl_zero_turns_expiry_off_with_a_warning(tmp_path):
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     context.update({"ttl_hours": 0, "owner": "tester"})
-    app = App(context=context, outdir=str(tmp_path))
+    app = lab_app.new_app(context=context, outdir=str(tmp_path))
     config = lab_app.read_config(context, {})
     stacks = lab_app.build(app, config, synth_time=FIXED_SYNTH_TIME)
     stack = stacks["data-lake"]
