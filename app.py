@@ -29,6 +29,7 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks  # noqa: E402
 
 from cdk_constructs.settings import LabSettings, Profile, utc_now  # noqa: E402
 from stacks import LABS  # noqa: E402
+from stacks.janitor import STACK_NAME as JANITOR_STACK_NAME, JanitorStack  # noqa: E402
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_TTL_HOURS = 4
@@ -125,6 +126,13 @@ def build(app: App, config: AppConfig, *, synth_time: datetime) -> dict[str, Sta
             app, lab.stack_name, settings=settings,
             env=Environment(account=config.account, region=config.region),
         )
+    # The account-level janitor: deploy once per account and region; it never expires.
+    janitor = LabSettings(lab="janitor", profile=config.profile, owner=config.owner,
+                          ttl_hours=0, synth_time=synth_time)
+    stacks["janitor"] = JanitorStack(
+        app, JANITOR_STACK_NAME, settings=janitor,
+        env=Environment(account=config.account, region=config.region),
+    )
     return stacks
 
 

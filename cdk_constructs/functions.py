@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk_constructs.roles import LabRole
@@ -24,7 +25,8 @@ class LabFunction(Construct):
     Defaults: Python 3.14 on arm64, 256 MB, the given timeout (default 60 s),
     handler ``index.handler``, a stack-owned log group with the profile's retention,
     encrypted with ``log_key`` when given, and an execution role that may write
-    only to that log group.
+    only to that log group. With ``dead_letter_queue``, asynchronous invocations
+    that fail every retry land there (permission in the role's managed policy).
 
     Attributes:
         function: the Lambda function.
@@ -43,6 +45,7 @@ class LabFunction(Construct):
         timeout: Duration = Duration.seconds(60),
         environment: dict[str, str] | None = None,
         log_key: kms.IKey | None = None,
+        dead_letter_queue: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, id_)
         code_path = LAMBDAS_DIR / handler_dir
@@ -75,6 +78,21 @@ class LabFunction(Construct):
             role=self.role.role,
             log_group=self.log_group,
         )
+        if dead_letter_queue is not None:
+            # Set on the L1 so the SendMessage grant goes to the LabRole's managed policy,
+            # not to an inline policy aws-cdk-lib would add.
+            cfn_function: lambda_.CfnFunction = self.function.node.default_child
+            cfn_function.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
+                target_arn=dead_letter_queue.queue_arn
+            )
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[dead_letter_queue.queue_arn])
+            )
+            if dead_letter_queue.encryption_master_key is not None:
+                self.role.add_to_principal_policy(
+                    iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                                        resources=[dead_letter_queue.encryption_master_key.key_arn])
+                )
         # Only this function's own log group, and no CreateLogGroup: the group exists.
         self.role.add_to_principal_policy(
             iam.PolicyStatement(

@@ -72,8 +72,8 @@ class StackOwnedLambdaLogGroups:
         )
 
 
-def apply_lab_profile(stack: Stack, settings: LabSettings) -> None:
-    """Tags the stack and applies the profile's removal policies.
+def apply_profile(stack: Stack, settings: LabSettings) -> None:
+    """Tags the stack and applies the profile's removal policies and log groups.
 
     Sandbox: every resource is DESTROY (no Retain or Snapshot anywhere), so
     ``cdk destroy`` removes everything. Production: stateful resources are RETAIN.
@@ -83,6 +83,16 @@ def apply_lab_profile(stack: Stack, settings: LabSettings) -> None:
     Aspects.of(stack).add(StackOwnedLambdaLogGroups(settings=settings))
     if settings.is_sandbox:
         RemovalPolicies.of(stack).destroy()
+    else:
+        RemovalPolicies.of(stack).apply(
+            RemovalPolicy.RETAIN, apply_to_resource_types=STATEFUL_TYPES
+        )
+
+
+def apply_lab_profile(stack: Stack, settings: LabSettings) -> None:
+    """``apply_profile``, and in sandbox the lab's expiry (or a warning when it has none)."""
+    apply_profile(stack, settings)
+    if settings.is_sandbox:
         if settings.expires_at:
             LabExpiry(stack, "Expiry", settings=settings)
         else:
@@ -90,7 +100,3 @@ def apply_lab_profile(stack: Stack, settings: LabSettings) -> None:
                 "mlref:no-expiry", f"{stack.stack_name}: ttl_hours=0, so this sandbox lab never expires: "
                 "destroy it yourself when you are done",
             )
-    else:
-        RemovalPolicies.of(stack).apply(
-            RemovalPolicy.RETAIN, apply_to_resource_types=STATEFUL_TYPES
-        )

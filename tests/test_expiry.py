@@ -12,6 +12,9 @@ from tests.conftest import FIXED_SYNTH_TIME, ROOT, resources_of
 def test_every_sandbox_stack_has_a_one_time_schedule_at_its_expiry(sandbox):
     for lab, template in sandbox.templates.items():
         schedules = resources_of(template, "AWS::Scheduler::Schedule")
+        if lab == "janitor":
+            assert schedules == {}, "the account-level janitor must outlive the labs"
+            continue
         assert len(schedules) == 1, lab
         props = next(iter(schedules.values()))["Properties"]
         assert props["ScheduleExpression"] == "at(2026-01-15T13:30:00)"

@@ -16,6 +16,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 TAG_KEY = "lab"
+PROFILE_TAG_KEY = "profile"
+SWEPT_PROFILE = "sandbox"
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
 
@@ -67,9 +69,12 @@ class Sweeper:
     def __init__(
         self, session: Any, lab: str, *, log: Callable[[str], None] = print,
         kinds: Iterable[str] = KINDS, clients: dict[str, Any] | None = None,
+        profile: str | None = SWEPT_PROFILE,
     ) -> None:
+        """``profile``: only resources tagged ``profile=<profile>`` are deleted; None: any profile."""
         self.session = session
         self.lab = lab
+        self.profile = profile
         self.log = log
         self.kinds = tuple(kinds)
         unknown = set(self.kinds) - set(self.KINDS)
@@ -84,7 +89,14 @@ class Sweeper:
         return self._clients[name]
 
     def carries_tag(self, tags: Iterable[dict] | dict | None) -> bool:
-        return _tags(tags).get(TAG_KEY) == self.lab
+        tags = _tags(tags)
+        return tags.get(TAG_KEY) == self.lab and (self.profile is None or tags.get(PROFILE_TAG_KEY) == self.profile)
+
+    def tag_filters(self) -> list[dict]:
+        filters = [{"Name": f"tag:{TAG_KEY}", "Values": [self.lab]}]
+        if self.profile is not None:
+            filters.append({"Name": f"tag:{PROFILE_TAG_KEY}", "Values": [self.profile]})
+        return filters
 
     def _attempt(self, item: Leftover, action: Callable[[], Any]) -> bool:
         try:
@@ -201,7 +213,7 @@ class Sweeper:
     def network_interfaces(self) -> None:
         ec2 = self.client("ec2")
         groups = [g["GroupId"] for page in ec2.get_paginator("describe_security_groups").paginate(
-            Filters=[{"Name": f"tag:{TAG_KEY}", "Values": [self.lab]}]) for g in page["SecurityGroups"]]
+            Filters=self.tag_filters()) for g in page["SecurityGroups"]]
         if not groups:
             return
         for page in ec2.get_paginator("describe_network_interfaces").paginate(

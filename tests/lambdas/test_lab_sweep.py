@@ -15,8 +15,9 @@ from lambdas.lab_sweep.sweep import TRAINING_LOG_GROUP, Sweeper, sweep, verify
 
 # moto has no ListFeatureGroups: that kind is tested with botocore Stubber below.
 MOTO_KINDS = tuple(k for k in Sweeper.KINDS if k != "feature_groups")
-LAB = {"lab": "data-lake"}
-OTHER = {"lab": "clickstream"}
+LAB = {"lab": "data-lake", "profile": "sandbox"}
+OTHER = {"lab": "clickstream", "profile": "sandbox"}
+RETAINED = {"lab": "data-lake", "profile": "production"}
 REGION = "us-east-1"
 
 
@@ -61,6 +62,20 @@ def test_tagged_buckets_and_log_groups_go_untagged_and_other_labs_stay(session):
     assert groups == {"/aws/lambda/mlref-data-lake-untagged", "/aws/lambda/other"}
     assert {str(i) for i in report.deleted} >= {"bucket lab-leftover-bucket", "log group /aws/lambda/mlref-data-lake-fn"}
     assert report.clean and verify(session, "data-lake") == []
+
+
+def test_what_a_production_stack_retained_is_reported_never_swept(session):
+    bucket(session, "retained-production-bucket", RETAINED)
+    session.client("logs").create_log_group(logGroupName="/retained/audit", tags=RETAINED)
+
+    report = sweep(session, "data-lake", log=lambda _: None, kinds=MOTO_KINDS)
+
+    assert bucket_names(session) == {"retained-production-bucket"}
+    assert report.deleted == [] and not report.clean
+    assert "left, delete by hand: resource arn:aws:s3:::retained-production-bucket" in report.lines()
+    # asked for explicitly (profile=None), the same sweep removes it
+    assert sweep(session, "data-lake", log=lambda _: None, kinds=MOTO_KINDS, profile=None).clean
+    assert bucket_names(session) == set()
 
 
 def test_training_job_streams_and_artifacts_are_removed_only_for_tagged_jobs(session):
