@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from aws_cdk import Duration
@@ -16,7 +21,46 @@ from cdk_constructs.roles import LabRole
 from cdk_constructs.settings import LabSettings
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+SHARED_DIR = LAMBDAS_DIR / "shared"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
+ASSET_EXCLUDES = ["__pycache__", "*.pyc", "test_*"]
+
+
+def _staged_with_shared_modules(code_path: Path, shared: Sequence[str]) -> Path:
+    """A copy of ``code_path`` with the shared modules beside ``index.py``.
+
+    Staged under the temp directory in a folder named by the content's hash, so
+    a synth reuses an identical copy and the asset hash depends only on content.
+    """
+    files = sorted(p for p in code_path.rglob("*.py") if "__pycache__" not in p.parts and not p.name.startswith("test_"))
+    sources = [(p.relative_to(code_path).as_posix(), p) for p in files]
+    sources += [(f"{m}.py", SHARED_DIR / f"{m}.py") for m in shared]
+    digest = hashlib.sha256()
+    for name, path in sources:
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    staged = Path(tempfile.gettempdir()) / "mlref-lambda-assets" / f"{code_path.name}-{digest.hexdigest()[:16]}"
+    if not staged.is_dir():
+        building = staged.with_name(f"{staged.name}.{os.getpid()}")
+        for name, path in sources:
+            (building / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, building / name)
+        try:
+            building.rename(staged)
+        except OSError:  # another process staged the same content first
+            shutil.rmtree(building, ignore_errors=True)
+    return staged
+
+
+def function_code(handler_dir: str, shared: Sequence[str] = ()) -> lambda_.Code:
+    """The asset for ``lambdas/<handler_dir>``, with the named ``lambdas/shared`` modules beside it."""
+    code_path = LAMBDAS_DIR / handler_dir
+    if not (code_path / "index.py").is_file():
+        raise FileNotFoundError(f"lambda handler not found: {code_path / 'index.py'}")
+    missing = [m for m in shared if not (SHARED_DIR / f"{m}.py").is_file()]
+    if missing:
+        raise FileNotFoundError(f"shared lambda modules not found in {SHARED_DIR}: {', '.join(missing)}")
+    source = _staged_with_shared_modules(code_path, shared) if shared else code_path
+    return lambda_.Code.from_asset(str(source), exclude=ASSET_EXCLUDES)
 
 
 class LabFunction(Construct):
@@ -27,6 +71,7 @@ class LabFunction(Construct):
     encrypted with ``log_key`` when given, and an execution role that may write
     only to that log group. With ``dead_letter_queue``, asynchronous invocations
     that fail every retry land there (permission in the role's managed policy).
+    ``shared_modules`` names modules of ``lambdas/shared/`` copied beside the handler.
 
     Attributes:
         function: the Lambda function.
@@ -46,11 +91,10 @@ class LabFunction(Construct):
         environment: dict[str, str] | None = None,
         log_key: kms.IKey | None = None,
         dead_letter_queue: sqs.IQueue | None = None,
+        shared_modules: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id_)
-        code_path = LAMBDAS_DIR / handler_dir
-        if not (code_path / "index.py").is_file():
-            raise FileNotFoundError(f"lambda handler not found: {code_path / 'index.py'}")
+        code = function_code(handler_dir, shared_modules)
         self.log_group = logs.LogGroup(
             self,
             "LogGroup",
@@ -70,7 +114,7 @@ class LabFunction(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler="index.handler",
-            code=lambda_.Code.from_asset(str(code_path), exclude=["__pycache__", "*.pyc", "test_*"]),
+            code=code,
             description=description,
             memory_size=256,
             timeout=timeout,

@@ -57,6 +57,7 @@ class LakeFormationAdmins(Construct):
             "CleanupFunction",
             settings=settings,
             handler_dir="lf_admin_cleanup",
+            shared_modules=["cfn_response"],
             description="Removes the lab's own Lake Formation admins when the lab is deleted",
             timeout=Duration.seconds(60),
             log_key=log_key,

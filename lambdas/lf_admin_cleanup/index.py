@@ -12,12 +12,15 @@ with the reason, so a lab can always be torn down.
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.request
 from typing import Any
 
 import boto3
+
+try:
+    from cfn_response import send_response  # copied beside this file in the Lambda asset
+except ImportError:  # imported as a package (tests)
+    from lambdas.shared.cfn_response import send_response
 
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
@@ -35,33 +38,12 @@ def remove_admins(client: Any, principals: list[str]) -> list[str]:
     return removed
 
 
-def send_response(event: dict, context: Any, status: str, reason: str) -> None:
-    body = json.dumps(
-        {
-            "Status": status,
-            "Reason": reason[:1000],
-            "PhysicalResourceId": event.get("PhysicalResourceId")
-            or f"{event['LogicalResourceId']}-{event['StackId'].rsplit('/', 1)[-1]}",
-            "StackId": event["StackId"],
-            "RequestId": event["RequestId"],
-            "LogicalResourceId": event["LogicalResourceId"],
-            "Data": {},
-        }
-    ).encode()
-    request = urllib.request.Request(
-        event["ResponseURL"], data=body, method="PUT",
-        headers={"Content-Type": "", "Content-Length": str(len(body))},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (pre-signed S3 URL)
-        LOGGER.info("response sent: %s %s", status, response.status)
-
-
 def handler(event: dict, context: Any, client: Any = None) -> None:
     request_type = event.get("RequestType")
     principals = list(event.get("ResourceProperties", {}).get("Principals", []))
     LOGGER.info("%s for principals %s", request_type, principals)
     if request_type != "Delete":
-        send_response(event, context, "SUCCESS", f"{request_type}: nothing to do")
+        send_response(event, "SUCCESS", f"{request_type}: nothing to do")
         return
     try:
         removed = remove_admins(client or boto3.client("lakeformation"), principals)
@@ -70,4 +52,4 @@ def handler(event: dict, context: Any, client: Any = None) -> None:
         reason = f"could not remove admins {principals}: {error}"
         LOGGER.error(reason)
     LOGGER.info(reason)
-    send_response(event, context, "SUCCESS", reason)
+    send_response(event, "SUCCESS", reason)

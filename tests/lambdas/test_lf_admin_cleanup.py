@@ -15,28 +15,6 @@ EXEC_ROLE = "arn:aws:iam::123456789012:role/cdk-hnb659fds-cfn-exec-role-12345678
 OTHER = "arn:aws:iam::123456789012:role/someone-elses-admin"
 
 
-@pytest.fixture
-def sent(monkeypatch):
-    """Captures what the handler PUTs to CloudFormation's pre-signed response URL."""
-    responses = []
-
-    class Response:
-        status = 200
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *args):
-            return False
-
-    def fake_urlopen(request, timeout):
-        responses.append({"url": request.full_url, "method": request.get_method(), **json.loads(request.data)})
-        return Response()
-
-    monkeypatch.setattr(index.urllib.request, "urlopen", fake_urlopen)
-    return responses
-
-
 def event(request_type, principals=(ENGINEER,)):
     return {
         "RequestType": request_type, "ResponseURL": "https://cloudformation-custom-resource-response.example/abc",
