@@ -7,6 +7,9 @@ Context (``cdk synth -c key=value``):
     ttl_hours  sandbox expiry in hours, 0 to 168 (default 4; 0 = never expires)
     owner      who owns the deployed lab, for the ``owner`` tag (default: $USER)
     alert_email  where a per-lab AWS Budgets alert goes (optional; no budget without it)
+    clickstream_delivery     firehose (default) or streaming (Redshift streaming ingestion)
+    clickstream_stream_mode  provisioned (default, one shard) or on_demand
+    clickstream_azs          three Availability Zones for the Redshift subnets (optional)
 Environment: CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION (set by the CDK CLI from
 your AWS profile); the region defaults to us-east-1.
 """
@@ -29,6 +32,7 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks  # noqa: E402
 
 from cdk_constructs.settings import LabSettings, Profile, utc_now  # noqa: E402
 from stacks import LABS  # noqa: E402
+from stacks.clickstream import ClickstreamOptions, Delivery, firehose_cidr  # noqa: E402
 from stacks.janitor import STACK_NAME as JANITOR_STACK_NAME, JanitorStack  # noqa: E402
 
 DEFAULT_REGION = "us-east-1"
@@ -51,6 +55,40 @@ class AppConfig:
     account: str | None
     region: str
     alert_email: str | None = None
+    clickstream: ClickstreamOptions = ClickstreamOptions()
+
+    def options_for(self, lab: str) -> dict[str, object]:
+        """Keyword arguments for the lab's stack beyond its settings."""
+        return {"options": self.clickstream} if lab == "clickstream" else {}
+
+
+def _choice(context: Mapping[str, object], key: str, allowed: list[str], default: str) -> str:
+    value = str(context.get(key) or default).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{key}={value!r} is not allowed; use one of: {', '.join(allowed)} (e.g. -c {key}={default})")
+    return value
+
+
+def read_clickstream(context: Mapping[str, object], region: str) -> ClickstreamOptions:
+    delivery = Delivery(_choice(context, "clickstream_delivery", [d.value for d in Delivery], Delivery.FIREHOSE.value))
+    mode = _choice(context, "clickstream_stream_mode", ["provisioned", "on_demand"], "provisioned")
+    zones_value = context.get("clickstream_azs") or ""
+    zones = tuple(z.strip() for z in (zones_value if isinstance(zones_value, list) else str(zones_value).split(","))
+                  if str(z).strip())
+    if zones and (len(zones) != 3 or len(set(zones)) != 3 or not all(z.startswith(region) for z in zones)):
+        raise ConfigError(
+            f"clickstream_azs={','.join(zones)!r}: give three different zones of {region} "
+            f"(e.g. -c clickstream_azs={region}a,{region}b,{region}c)"
+        )
+    if delivery is Delivery.FIREHOSE:
+        try:
+            firehose_cidr(region)
+        except ValueError:
+            raise ConfigError(
+                f"region {region} has no published Firehose CIDR to allow into Redshift; "
+                "use -c clickstream_delivery=streaming or another region"
+            ) from None
+    return ClickstreamOptions(delivery=delivery, on_demand=mode == "on_demand", availability_zones=zones)
 
 
 def read_config(context: Mapping[str, object], environ: Mapping[str, str]) -> AppConfig:
@@ -98,14 +136,16 @@ def read_config(context: Mapping[str, object], environ: Mapping[str, str]) -> Ap
             f"alert_email={alert_email!r} is not an e-mail address; use one like -c alert_email=you@example.com"
         )
 
+    region = environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION
     return AppConfig(
         alert_email=alert_email,
+        clickstream=read_clickstream(context, region) if "clickstream" in names else ClickstreamOptions(),
         profile=Profile(profile_value),
         labs=tuple(dict.fromkeys(names)),
         ttl_hours=ttl_hours,
         owner=owner,
         account=environ.get("CDK_DEFAULT_ACCOUNT") or None,
-        region=environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION,
+        region=region,
     )
 
 
@@ -125,6 +165,7 @@ def build(app: App, config: AppConfig, *, synth_time: datetime) -> dict[str, Sta
         stacks[name] = lab.stack_class(
             app, lab.stack_name, settings=settings,
             env=Environment(account=config.account, region=config.region),
+            **config.options_for(name),
         )
     # The account-level janitor: deploy once per account and region; it never expires.
     janitor = LabSettings(lab="janitor", profile=config.profile, owner=config.owner,
@@ -149,7 +190,8 @@ def new_app(**props) -> App:
 
 def main() -> int:
     app = new_app()
-    keys = ("profile", "labs", "ttl_hours", "owner", "alert_email")
+    keys = ("profile", "labs", "ttl_hours", "owner", "alert_email",
+            "clickstream_delivery", "clickstream_stream_mode", "clickstream_azs")
     context = {key: app.node.try_get_context(key) for key in keys}
     context = {key: value for key, value in context.items() if value is not None}
     try:

@@ -53,3 +53,23 @@ def data_lake_cost() -> LabCost:
     crawl = price("glue_crawler_dpu_hour") * 2 * (10 / 60)
     queries = price("athena_tb_scanned") * 3 * (10 / 1024**2)
     return LabCost(idle_per_hour=price("kms_key_month") / HOURS_PER_MONTH, per_practice_run=crawl + queries)
+
+
+# The clickstream lab's assumptions, shared by its stack, README and `labs list`.
+REDSHIFT_BASE_RPU = 4
+PUBLIC_ENDPOINT_ADDRESSES = 3  # one per workgroup subnet (unverified: AWS does not document the count)
+PRACTICE_EVENTS = 1000
+PRACTICE_ACTIVE_MINUTES = 10  # COPY runs and polling queries keep the workgroup busy about this long
+
+
+def clickstream_cost(*, on_demand: bool = False, streaming: bool = False) -> LabCost:
+    """Idle: the stream, one key, one secret and (Firehose delivery) the public endpoint's
+    addresses; Redshift Serverless bills compute only while it runs queries. Per run:
+    the workgroup at base capacity for about ten minutes, and 1000 events through
+    Firehose at 5 KB each."""
+    stream = price("kinesis_on_demand_stream_hour") if on_demand else price("kinesis_shard_hour")
+    fixed = (price("kms_key_month") + price("secrets_manager_secret_month")) / HOURS_PER_MONTH
+    addresses = 0 if streaming else PUBLIC_ENDPOINT_ADDRESSES * price("public_ipv4_hour")
+    compute = REDSHIFT_BASE_RPU * price("redshift_serverless_rpu_hour") * PRACTICE_ACTIVE_MINUTES / 60
+    delivery = 0 if streaming else price("firehose_gb") * PRACTICE_EVENTS * 5 / 1024**2
+    return LabCost(idle_per_hour=stream + fixed + addresses, per_practice_run=compute + delivery)

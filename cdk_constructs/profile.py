@@ -13,6 +13,7 @@ from aws_cdk import (
     Stack,
     Tags,
 )
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import IConstruct
@@ -45,8 +46,9 @@ class StackOwnedLambdaLogGroups:
     the function and every custom resource that invokes it.
     """
 
-    def __init__(self, *, settings: LabSettings) -> None:
+    def __init__(self, *, settings: LabSettings, log_key: kms.IKey | None = None) -> None:
         self._settings = settings
+        self._log_key = log_key
 
     def visit(self, node: IConstruct) -> None:
         if isinstance(node, lambda_.CfnFunction):
@@ -69,18 +71,21 @@ class StackOwnedLambdaLogGroups:
             f"{node.node.id}LogGroup",
             retention=self._settings.log_retention,
             removal_policy=self._settings.removal_policy,
+            encryption_key=self._log_key,
         )
 
 
-def apply_profile(stack: Stack, settings: LabSettings) -> None:
+def apply_profile(stack: Stack, settings: LabSettings, *, log_key: kms.IKey | None = None) -> None:
     """Tags the stack and applies the profile's removal policies and log groups.
+
+    ``log_key`` encrypts the log groups added for functions that have none.
 
     Sandbox: every resource is DESTROY (no Retain or Snapshot anywhere), so
     ``cdk destroy`` removes everything. Production: stateful resources are RETAIN.
     """
     for key, value in settings.tags.items():
         Tags.of(stack).add(key, value)
-    Aspects.of(stack).add(StackOwnedLambdaLogGroups(settings=settings))
+    Aspects.of(stack).add(StackOwnedLambdaLogGroups(settings=settings, log_key=log_key))
     if settings.is_sandbox:
         RemovalPolicies.of(stack).destroy()
     else:
@@ -89,12 +94,12 @@ def apply_profile(stack: Stack, settings: LabSettings) -> None:
         )
 
 
-def apply_lab_profile(stack: Stack, settings: LabSettings) -> None:
+def apply_lab_profile(stack: Stack, settings: LabSettings, *, log_key: kms.IKey | None = None) -> None:
     """``apply_profile``, and in sandbox the lab's expiry (or a warning when it has none)."""
-    apply_profile(stack, settings)
+    apply_profile(stack, settings, log_key=log_key)
     if settings.is_sandbox:
         if settings.expires_at:
-            LabExpiry(stack, "Expiry", settings=settings)
+            LabExpiry(stack, "Expiry", settings=settings, log_key=log_key)
         else:
             Annotations.of(stack).add_warning_v2(
                 "mlref:no-expiry", f"{stack.stack_name}: ttl_hours=0, so this sandbox lab never expires: "

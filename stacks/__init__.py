@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from collections.abc import Callable
 
-from cdk_constructs.pricing import LabCost, data_lake_cost
+from cdk_constructs.pricing import LabCost, clickstream_cost, data_lake_cost
+from stacks.clickstream import ClickstreamStack
 from stacks.data_lake import DataLakeStack
 
 
@@ -41,6 +42,14 @@ LABS: dict[str, LabDefinition] = {
             demonstrates="Lake Formation governed data lake on S3: zones, KMS, lifecycle tiers, Glue crawler, Athena",
             exam_domain="Data Engineering",
             cost=data_lake_cost,
+        ),
+        LabDefinition(
+            name="clickstream",
+            stack_name="mlref-clickstream",
+            stack_class=ClickstreamStack,
+            demonstrates="Kinesis clickstream into Redshift Serverless: Firehose with a Lambda transform, or streaming ingestion",
+            exam_domain="Data Engineering",
+            cost=clickstream_cost,
         ),
     )
 }

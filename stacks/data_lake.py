@@ -16,7 +16,12 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk_constructs.access import allow_key_use, allow_objects, glue_catalog_arns, glue_tables_finding
-from cdk_constructs.acknowledge import acknowledge, acknowledge_iam5
+from cdk_constructs.acknowledge import (
+    acknowledge,
+    acknowledge_iam5,
+    acknowledge_lab_buckets_nist,
+    acknowledge_lambda_nist,
+)
 from cdk_constructs.athena import GovernedWorkgroup
 from cdk_constructs.budget import LabBudget
 from cdk_constructs.encryption import LabKey
@@ -114,10 +119,10 @@ class DataLakeStack(Stack):
         **kwargs,
     ) -> None:
         super().__init__(scope, id_, description="mlref-labs data-lake: Lake Formation governed data lake on S3", **kwargs)
-        apply_lab_profile(self, settings)
 
         # Storage: one key, zone buckets logging to an access-log bucket.
         self.key = LabKey(self, "DataLakeKey", settings=settings, description="mlref data-lake zones, logs and query results").key
+        apply_lab_profile(self, settings, log_key=self.key)
         self.access_logs = LabBucket(
             self, "AccessLogs", settings=settings, encryption_key=None,
             lifecycle_rules=[s3.LifecycleRule(id="AccessLogsExpire", expiration=Duration.days(90),
@@ -330,20 +335,6 @@ class DataLakeStack(Stack):
             self._acknowledge_nist_findings()
 
     def _acknowledge_nist_findings(self) -> None:
-        for bucket in (self.access_logs, self.raw, self.curated, self.archive, self.query_results):
-            acknowledge(bucket.bucket, "NIST.800.53.R5-S3BucketReplicationEnabled",
-                        "single-region reference lab: the replica region and account are an organisation's "
-                        "choice; versioning, RETAIN and KMS protect the data in this region")
-        acknowledge(self.access_logs.bucket, "NIST.800.53.R5-S3DefaultEncryptionKMS",
-                    "S3 server access log delivery accepts only SSE-S3 on the target bucket; "
-                    "SSE-KMS would silently stop log delivery")
-        cleanup = self.admins.cleanup_function.function
-        acknowledge(cleanup, "NIST.800.53.R5-LambdaConcurrency",
-                    "custom-resource handler invoked by CloudFormation once per stack delete; reserving "
-                    "concurrency fails in new accounts whose limit is 10")
-        acknowledge(cleanup, "NIST.800.53.R5-LambdaDLQ",
-                    "invoked synchronously by CloudFormation, which records every failure in stack events; "
-                    "there is no asynchronous event to dead-letter")
-        acknowledge(cleanup, "NIST.800.53.R5-LambdaInsideVPC",
-                    "calls only the Lake Formation API and reaches no VPC resource; VPC placement would "
-                    "leave ENIs that delay stack deletion by up to 40 minutes")
+        acknowledge_lab_buckets_nist([b.bucket for b in (self.raw, self.curated, self.archive, self.query_results)],
+                                     self.access_logs.bucket)
+        acknowledge_lambda_nist(self.admins.cleanup_function.function, synchronous_caller="CloudFormation")

@@ -17,7 +17,8 @@ from tests.conftest import ROOT
 def test_defaults():
     config = lab_app.read_config({}, {"USER": "alice"})
     assert config.profile is Profile.SANDBOX
-    assert config.labs == ("data-lake",)
+    assert config.labs == ("data-lake", "clickstream")
+    assert config.clickstream.delivery.value == "firehose" and not config.clickstream.on_demand
     assert config.ttl_hours == 4 and config.owner == "alice"
     assert config.region == "us-east-1" and config.account is None
 
@@ -35,12 +36,16 @@ def test_values_from_context_and_environment():
     "context,message",
     [
         ({"profile": "prod"}, "profile='prod' is not a profile; use one of: sandbox, production"),
-        ({"labs": "data-lake,warehouse"}, "labs='warehouse': unknown lab; choose from: data-lake or all"),
+        ({"labs": "data-lake,warehouse"}, "labs='warehouse': unknown lab; choose from: data-lake, clickstream or all"),
         ({"ttl_hours": "-1"}, "ttl_hours='-1' is not allowed; use a whole number of hours from 0"),
         ({"ttl_hours": "four"}, "ttl_hours='four' is not allowed"),
         ({"ttl_hours": "169"}, "ttl_hours='169' is not allowed"),
         ({"owner": "bad<owner>"}, "owner='bad<owner>' cannot be a tag value"),
         ({"alert_email": "not-an-address"}, "alert_email='not-an-address' is not an e-mail address"),
+        ({"clickstream_delivery": "kafka"}, "clickstream_delivery='kafka' is not allowed; use one of: firehose, streaming"),
+        ({"clickstream_stream_mode": "auto"}, "clickstream_stream_mode='auto' is not allowed; use one of: provisioned"),
+        ({"clickstream_azs": "us-east-1a,us-east-1b"}, "clickstream_azs='us-east-1a,us-east-1b': give three different"),
+        ({"clickstream_azs": "eu-west-1a,eu-west-1b,eu-west-1c"}, "give three different zones of us-east-1"),
     ],
 )
 def test_bad_values_raise_one_clear_message(context, message):
@@ -55,6 +60,25 @@ def run_app(context: dict, outdir) -> subprocess.CompletedProcess:
     full_context = {**json.loads((ROOT / "cdk.json").read_text())["context"], **context}
     env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(full_context), "CDK_OUTDIR": str(outdir)}
     return subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def test_clickstream_options_from_context():
+    config = lab_app.read_config({"labs": "clickstream", "clickstream_delivery": "streaming",
+                                  "clickstream_stream_mode": "on_demand",
+                                  "clickstream_azs": "us-east-1a,us-east-1b,us-east-1d"}, {})
+    options = config.clickstream
+    assert (options.delivery.value, options.on_demand) == ("streaming", True)
+    assert options.availability_zones == ("us-east-1a", "us-east-1b", "us-east-1d")
+    assert config.options_for("clickstream") == {"options": options} and config.options_for("data-lake") == {}
+
+
+def test_firehose_delivery_needs_a_region_with_a_published_cidr(monkeypatch):
+    import stacks.clickstream as clickstream
+
+    monkeypatch.setattr(lab_app, "firehose_cidr", lambda region: (_ for _ in ()).throw(ValueError(region)))
+    with pytest.raises(lab_app.ConfigError, match="use -c clickstream_delivery=streaming"):
+        lab_app.read_config({"labs": "clickstream"}, {"CDK_DEFAULT_REGION": "ap-east-9"})
+    assert clickstream.firehose_cidr("us-east-1") == "52.70.63.192/27"
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ def test_every_price_has_a_source_and_a_date():
     assert table
     for key, entry in table.items():
         assert entry.usd > 0, key
-        assert re.match(r"^https://aws\.amazon\.com/[a-z0-9-]+/pricing/", entry.source), key
+        assert re.match(r"^https://aws\.amazon\.com/[a-z0-9-]+(/[a-z0-9-]+)?/pricing/", entry.source), key
         checked = dt.date.fromisoformat(entry.checked)
         assert dt.date(2025, 1, 1) <= checked <= dt.date.today() + dt.timedelta(days=1), key
         assert entry.unit, key
