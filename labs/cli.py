@@ -13,7 +13,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from labs.errors import LabError
 
-PRACTICES = {"data-lake": "labs.practice.data_lake:DataLakePractice"}
+# lab -> (practice class, the command-line options it takes)
+PRACTICES = {
+    "data-lake": ("labs.practice.data_lake:DataLakePractice", ()),
+    "clickstream": ("labs.practice.clickstream:ClickstreamPractice", ("events", "dry_run")),
+}
 
 
 def practice(args: argparse.Namespace) -> int:
@@ -23,10 +27,17 @@ def practice(args: argparse.Namespace) -> int:
 
     if args.lab not in PRACTICES:
         raise LabError(f"unknown lab {args.lab!r}; choose from: {', '.join(PRACTICES)}")
-    module_name, class_name = PRACTICES[args.lab].split(":")
+    path, option_names = PRACTICES[args.lab]
+    given = {name: value for name, value in (("events", args.events), ("dry_run", args.dry_run or None))
+             if value is not None}
+    unsupported = sorted(set(given) - set(option_names))
+    if unsupported:
+        flags = ", ".join("--" + name.replace("_", "-") for name in unsupported)
+        raise LabError(f"practice {args.lab} does not take {flags}")
+    module_name, class_name = path.split(":")
     practice_class = getattr(importlib.import_module(module_name), class_name)
     session = boto3.Session(profile_name=args.aws_profile, region_name=args.region)
-    practice_class(session).run()
+    practice_class(session, **given).run()
     return 0
 
 
@@ -44,6 +55,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("lab")
     run.add_argument("--region", default=None)
     run.add_argument("--aws-profile", default=None)
+    run.add_argument("--events", type=int, default=None, help="clickstream: how many click events to send (1000)")
+    run.add_argument("--dry-run", action="store_true", help="print the requests without calling AWS")
     run.set_defaults(handler=practice)
     table = commands.add_parser("summary", help="one line per synthesized stack")
     table.add_argument("assemblies", nargs="+", help="cloud assembly directories (cdk.out ...)")

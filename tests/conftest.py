@@ -38,11 +38,11 @@ class Synthesized:
     outdir: Path
 
 
-def synthesize(profile: str, outdir: Path) -> Synthesized:
+def synthesize(profile: str, outdir: Path, **extra_context: str) -> Synthesized:
     import app as lab_app
 
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    context.update({"profile": profile, "owner": "tester", "ttl_hours": 4})
+    context.update({"profile": profile, "owner": "tester", "ttl_hours": 4, **extra_context})
     if profile == "sandbox":  # one profile with a cost budget, one without
         context["alert_email"] = "ml-team@example.com"
     cdk_app = lab_app.new_app(context=context, outdir=str(outdir))
@@ -60,6 +60,23 @@ def synthesized(tmp_path_factory) -> dict[str, Synthesized]:
         profile: synthesize(profile, tmp_path_factory.mktemp(f"cdk-{profile}"))
         for profile in ("sandbox", "production")
     }
+
+
+# Lab variants chosen by context, synthesized on their own for the gates and their assertions.
+VARIANT_CONTEXT = {
+    "streaming": {"labs": "clickstream", "clickstream_delivery": "streaming", "clickstream_stream_mode": "on_demand"},
+}
+
+
+@pytest.fixture(scope="session")
+def variants(synthesized, tmp_path_factory) -> dict[str, Synthesized]:
+    """Both profiles of the default app, plus each variant in both profiles ("production-streaming")."""
+    found = dict(synthesized)
+    for variant, context in VARIANT_CONTEXT.items():
+        for profile in ("sandbox", "production"):
+            found[f"{profile}-{variant}"] = synthesize(
+                profile, tmp_path_factory.mktemp(f"cdk-{profile}-{variant}"), **context)
+    return found
 
 
 @pytest.fixture(scope="session")

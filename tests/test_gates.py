@@ -18,6 +18,7 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from tests.conftest import ROOT
 
 PROFILES = ["sandbox", "production"]
+VARIANTS = [*PROFILES, "sandbox-streaming", "production-streaming"]
 GENERIC_REASONS = re.compile(
     r"^(n/?a|none|todo|tbd|ok|fine|false positive|not needed|not applicable|suppress(ed)?|ignore(d)?|"
     r"by design|intended|expected|acknowledged|known issue|lab|sandbox|wildcard( needed)?)\.?$",
@@ -32,13 +33,14 @@ def violations(pack, app) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("profile", PROFILES)
-def test_aws_solutions_has_no_unacknowledged_finding(synthesized, profile):
-    assert violations(AwsSolutionsChecks(), synthesized[profile].app) == []
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_aws_solutions_has_no_unacknowledged_finding(variants, variant):
+    assert violations(AwsSolutionsChecks(), variants[variant].app) == []
 
 
-def test_nist_800_53_r5_has_no_unacknowledged_finding_in_production(production):
-    assert violations(NIST80053R5Checks(), production.app) == []
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v.startswith("production")])
+def test_nist_800_53_r5_has_no_unacknowledged_finding_in_production(variants, variant):
+    assert violations(NIST80053R5Checks(), variants[variant].app) == []
 
 
 def acknowledgments(app) -> list[tuple[object, str, str]]:
@@ -70,9 +72,9 @@ def reason_problem(reason: str) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("profile", PROFILES)
-def test_every_acknowledgment_names_one_rule_with_a_specific_reason(synthesized, profile):
-    acks = acknowledgments(synthesized[profile].app)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_acknowledgment_names_one_rule_with_a_specific_reason(variants, variant):
+    acks = acknowledgments(variants[variant].app)
     assert acks, "expected the labs to carry acknowledgments"
     problems = []
     for construct, rule, reason in acks:
@@ -99,10 +101,10 @@ def test_reason_check_rejects_empty_and_generic_reasons(reason, expected):
 
 
 @pytest.fixture(scope="session")
-def template_dir(synthesized, tmp_path_factory) -> Path:
-    """Every template of every profile, named <profile>-<lab>.template.json."""
+def template_dir(variants, tmp_path_factory) -> Path:
+    """Every template of every profile and variant, named <variant>-<lab>.template.json."""
     directory = tmp_path_factory.mktemp("templates")
-    for profile, synth in synthesized.items():
+    for profile, synth in variants.items():
         for lab, template in synth.templates.items():
             (directory / f"{profile}-{lab}.template.json").write_text(json.dumps(template, indent=1))
     return directory
