@@ -10,6 +10,9 @@ Context (``cdk synth -c key=value``):
     clickstream_delivery     firehose (default) or streaming (Redshift streaming ingestion)
     clickstream_stream_mode  provisioned (default, one shard) or on_demand
     clickstream_azs          three Availability Zones for the Redshift subnets (optional)
+    training_source          fsx (default, FSx for Lustre) or efs, for fsx-training
+    training_instance_type   the practice jobs' instance type (default ml.p3.2xlarge)
+    training_az              the zone of the training subnet and file system (optional)
 Environment: CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION (set by the CDK CLI from
 your AWS profile); the region defaults to us-east-1.
 """
@@ -33,6 +36,7 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks  # noqa: E402
 from cdk_constructs.settings import LabSettings, Profile, utc_now  # noqa: E402
 from stacks import LABS  # noqa: E402
 from stacks.clickstream import ClickstreamOptions, Delivery, firehose_cidr  # noqa: E402
+from stacks.fsx_training import DEFAULT_INSTANCE_TYPE, FsxTrainingOptions, TrainingSource  # noqa: E402
 from stacks.janitor import STACK_NAME as JANITOR_STACK_NAME, JanitorStack  # noqa: E402
 
 DEFAULT_REGION = "us-east-1"
@@ -56,10 +60,12 @@ class AppConfig:
     region: str
     alert_email: str | None = None
     clickstream: ClickstreamOptions = ClickstreamOptions()
+    fsx_training: FsxTrainingOptions = FsxTrainingOptions()
 
     def options_for(self, lab: str) -> dict[str, object]:
         """Keyword arguments for the lab's stack beyond its settings."""
-        return {"options": self.clickstream} if lab == "clickstream" else {}
+        options = {"clickstream": self.clickstream, "fsx-training": self.fsx_training}
+        return {"options": options[lab]} if lab in options else {}
 
 
 def _choice(context: Mapping[str, object], key: str, allowed: list[str], default: str) -> str:
@@ -89,6 +95,22 @@ def read_clickstream(context: Mapping[str, object], region: str) -> ClickstreamO
                 "use -c clickstream_delivery=streaming or another region"
             ) from None
     return ClickstreamOptions(delivery=delivery, on_demand=mode == "on_demand", availability_zones=zones)
+
+
+INSTANCE_TYPE_PATTERN = re.compile(r"^ml\.[a-z0-9]+\.[0-9]*x?large$")
+
+
+def read_fsx_training(context: Mapping[str, object], region: str) -> FsxTrainingOptions:
+    source = TrainingSource(_choice(context, "training_source", [s.value for s in TrainingSource],
+                                    TrainingSource.FSX.value))
+    instance_type = str(context.get("training_instance_type") or DEFAULT_INSTANCE_TYPE).strip()
+    if not INSTANCE_TYPE_PATTERN.match(instance_type):
+        raise ConfigError(f"training_instance_type={instance_type!r} is not a SageMaker instance type "
+                          "(e.g. -c training_instance_type=ml.g5.xlarge)")
+    zone = str(context.get("training_az") or "").strip() or None
+    if zone and not re.fullmatch(rf"{re.escape(region)}[a-z]", zone):
+        raise ConfigError(f"training_az={zone!r} is not a zone of {region} (e.g. -c training_az={region}a)")
+    return FsxTrainingOptions(source=source, instance_type=instance_type, availability_zone=zone)
 
 
 def read_config(context: Mapping[str, object], environ: Mapping[str, str]) -> AppConfig:
@@ -140,6 +162,7 @@ def read_config(context: Mapping[str, object], environ: Mapping[str, str]) -> Ap
     return AppConfig(
         alert_email=alert_email,
         clickstream=read_clickstream(context, region) if "clickstream" in names else ClickstreamOptions(),
+        fsx_training=read_fsx_training(context, region) if "fsx-training" in names else FsxTrainingOptions(),
         profile=Profile(profile_value),
         labs=tuple(dict.fromkeys(names)),
         ttl_hours=ttl_hours,
@@ -191,7 +214,8 @@ def new_app(**props) -> App:
 def main() -> int:
     app = new_app()
     keys = ("profile", "labs", "ttl_hours", "owner", "alert_email",
-            "clickstream_delivery", "clickstream_stream_mode", "clickstream_azs")
+            "clickstream_delivery", "clickstream_stream_mode", "clickstream_azs",
+            "training_source", "training_instance_type", "training_az")
     context = {key: app.node.try_get_context(key) for key in keys}
     context = {key: value for key, value in context.items() if value is not None}
     try:

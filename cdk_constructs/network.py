@@ -21,7 +21,7 @@ class LabNetwork(Construct):
     Public subnets (an internet gateway, no public IPs on launch) are for a service
     endpoint that an AWS service outside the VPC must reach; isolated subnets have
     no route out at all. Subnets span ``availability_zones`` (default: the first
-    three the region lists). REJECT flow logs go to a KMS-encrypted log group the
+    ``zone_count`` the region lists). REJECT flow logs go to a KMS-encrypted log group the
     stack owns, written by a role that may write only there.
 
     Attributes:
@@ -32,10 +32,10 @@ class LabNetwork(Construct):
 
     def __init__(
         self, scope: Construct, id_: str, *, settings: LabSettings, key: kms.IKey, public: bool,
-        availability_zones: Sequence[str] = (), cidr: str = "10.40.0.0/16",
+        availability_zones: Sequence[str] = (), zone_count: int = 3, cidr: str = "10.40.0.0/16",
     ) -> None:
         super().__init__(scope, id_)
-        zones = list(availability_zones) or [Fn.select(i, Fn.get_azs()) for i in range(3)]
+        zones = list(availability_zones) or [Fn.select(i, Fn.get_azs()) for i in range(zone_count)]
         subnet_type = ec2.SubnetType.PUBLIC if public else ec2.SubnetType.PRIVATE_ISOLATED
         self.vpc = ec2.Vpc(
             self, "Vpc",
@@ -67,3 +67,8 @@ class LabNetwork(Construct):
         )
         self.flow_log.node.add_dependency(writer.policy)
         self.flow_log_writer = writer
+
+    def add_s3_gateway_endpoint(self) -> ec2.GatewayVpcEndpoint:
+        """S3 through a gateway endpoint (free): isolated subnets reach S3 without NAT."""
+        return self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3,
+                                             subnets=[ec2.SubnetSelection(subnets=list(self.subnets))])

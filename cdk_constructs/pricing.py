@@ -73,3 +73,19 @@ def clickstream_cost(*, on_demand: bool = False, streaming: bool = False) -> Lab
     compute = REDSHIFT_BASE_RPU * price("redshift_serverless_rpu_hour") * PRACTICE_ACTIVE_MINUTES / 60
     delivery = 0 if streaming else price("firehose_gb") * PRACTICE_EVENTS * 5 / 1024**2
     return LabCost(idle_per_hour=stream + fixed + addresses, per_practice_run=compute + delivery)
+
+
+# The fsx-training lab's assumptions.
+FSX_SCRATCH_GIB = 1200
+PRACTICE_JOBS = 2
+PRACTICE_JOB_MINUTES = 10  # billable minutes per job: start-up, reading the small set, a few epochs
+SPOT_DISCOUNT = 0.7  # managed spot typically bills ~70% less (AWS says up to 90%)
+
+
+def fsx_training_cost(*, efs: bool = False, instance_hour_key: str = "sagemaker_ml_p3_2xlarge_hour") -> LabCost:
+    """Idle: the file system (SCRATCH_2 1200 GiB, or EFS storing a few MB) and one key. Per run:
+    two jobs of about ten billable minutes each on managed spot."""
+    file_system = 0.0 if efs else price("fsx_lustre_scratch2_gb_month") * FSX_SCRATCH_GIB / HOURS_PER_MONTH
+    key = price("kms_key_month") / HOURS_PER_MONTH
+    jobs = price(instance_hour_key) * PRACTICE_JOBS * PRACTICE_JOB_MINUTES / 60 * (1 - SPOT_DISCOUNT)
+    return LabCost(idle_per_hour=file_system + key, per_practice_run=jobs)

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from collections.abc import Callable
 
-from cdk_constructs.pricing import LabCost, clickstream_cost, data_lake_cost
+from cdk_constructs.pricing import LabCost, clickstream_cost, data_lake_cost, fsx_training_cost
 from stacks.clickstream import ClickstreamStack
 from stacks.data_lake import DataLakeStack
+from stacks.fsx_training import FsxTrainingStack
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,14 @@ LABS: dict[str, LabDefinition] = {
             demonstrates="Kinesis clickstream into Redshift Serverless: Firehose with a Lambda transform, or streaming ingestion",
             exam_domain="Data Engineering",
             cost=clickstream_cost,
+        ),
+        LabDefinition(
+            name="fsx-training",
+            stack_name="mlref-fsx-training",
+            stack_class=FsxTrainingStack,
+            demonstrates="SageMaker training from FSx for Lustre linked to S3 (or EFS), isolated VPC, P3 GPUs on spot",
+            exam_domain="Modeling",
+            cost=fsx_training_cost,
         ),
     )
 }

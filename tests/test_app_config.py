@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 def test_defaults():
     config = lab_app.read_config({}, {"USER": "alice"})
     assert config.profile is Profile.SANDBOX
-    assert config.labs == ("data-lake", "clickstream")
+    assert config.labs == ("data-lake", "clickstream", "fsx-training")
     assert config.clickstream.delivery.value == "firehose" and not config.clickstream.on_demand
     assert config.ttl_hours == 4 and config.owner == "alice"
     assert config.region == "us-east-1" and config.account is None
@@ -36,12 +36,15 @@ def test_values_from_context_and_environment():
     "context,message",
     [
         ({"profile": "prod"}, "profile='prod' is not a profile; use one of: sandbox, production"),
-        ({"labs": "data-lake,warehouse"}, "labs='warehouse': unknown lab; choose from: data-lake, clickstream or all"),
+        ({"labs": "data-lake,warehouse"}, "labs='warehouse': unknown lab; choose from: data-lake, clickstream, fsx-training or all"),
         ({"ttl_hours": "-1"}, "ttl_hours='-1' is not allowed; use a whole number of hours from 0"),
         ({"ttl_hours": "four"}, "ttl_hours='four' is not allowed"),
         ({"ttl_hours": "169"}, "ttl_hours='169' is not allowed"),
         ({"owner": "bad<owner>"}, "owner='bad<owner>' cannot be a tag value"),
         ({"alert_email": "not-an-address"}, "alert_email='not-an-address' is not an e-mail address"),
+        ({"training_source": "s3"}, "training_source='s3' is not allowed; use one of: fsx, efs"),
+        ({"training_instance_type": "p3.2xlarge"}, "training_instance_type='p3.2xlarge' is not a SageMaker instance"),
+        ({"training_az": "eu-west-1a"}, "training_az='eu-west-1a' is not a zone of us-east-1"),
         ({"clickstream_delivery": "kafka"}, "clickstream_delivery='kafka' is not allowed; use one of: firehose, streaming"),
         ({"clickstream_stream_mode": "auto"}, "clickstream_stream_mode='auto' is not allowed; use one of: provisioned"),
         ({"clickstream_azs": "us-east-1a,us-east-1b"}, "clickstream_azs='us-east-1a,us-east-1b': give three different"),

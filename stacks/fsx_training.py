@@ -1,0 +1,150 @@
+"""The fsx-training lab: SageMaker training jobs reading FSx for Lustre linked to S3.
+
+Maps to the study notes (Modeling / ML implementation): when training data lives in
+S3 and jobs run many times, FSx for Lustre lazy-loads from S3 on the first job and
+serves later jobs at file-system speed without downloading again; EFS is the
+alternative when the data already lives in EFS. Deploying never starts a training
+job: GPUs bill only when the user practises.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from cdk_constructs.acknowledge import acknowledge, acknowledge_iam5, acknowledge_lab_buckets_nist
+from cdk_constructs.budget import LabBudget
+from cdk_constructs.encryption import LabKey
+from cdk_constructs.network import LabNetwork
+from cdk_constructs.pricing import fsx_training_cost
+from cdk_constructs.profile import apply_lab_profile
+from cdk_constructs.sagemaker_training import TrainingExecutionRole
+from cdk_constructs.settings import LabSettings
+from cdk_constructs.storage import LabBucket
+from cdk_constructs.training_storage import EfsTrainingData, LustreTrainingData
+
+DATA_PREFIX = "train/"
+DEFAULT_INSTANCE_TYPE = "ml.p3.2xlarge"
+
+
+class TrainingSource(str, enum.Enum):
+    FSX = "fsx"
+    EFS = "efs"
+
+
+@dataclass(frozen=True)
+class FsxTrainingOptions:
+    """Options of the fsx-training lab.
+
+    Attributes:
+        source: fsx (FSx for Lustre linked to the data bucket, default) or efs.
+        instance_type: the training instance type the practice step uses.
+        availability_zone: the zone of the file system and the jobs (default: the region's first).
+    """
+
+    source: TrainingSource = TrainingSource.FSX
+    instance_type: str = DEFAULT_INSTANCE_TYPE
+    availability_zone: str | None = None
+
+
+class FsxTrainingStack(Stack):
+    """An isolated VPC, data and output buckets, a training file system and the job's role."""
+
+    def __init__(self, scope: Construct, id_: str, *, settings: LabSettings,
+                 options: FsxTrainingOptions = FsxTrainingOptions(), **kwargs) -> None:
+        super().__init__(scope, id_, description="mlref-labs fsx-training: SageMaker training from FSx for Lustre",
+                         **kwargs)
+        self.settings, self.options = settings, options
+        self.key = LabKey(self, "TrainingKey", settings=settings,
+                          description="mlref fsx-training: data, output, file system and logs").key
+        apply_lab_profile(self, settings, log_key=self.key)
+
+        self.network = LabNetwork(self, "Network", settings=settings, key=self.key, public=False, zone_count=1,
+                                  availability_zones=[options.availability_zone] if options.availability_zone else ())
+        self.s3_endpoint = self.network.add_s3_gateway_endpoint()
+        self.subnet = self.network.subnets[0]
+
+        self.access_logs = LabBucket(
+            self, "AccessLogs", settings=settings, encryption_key=None,
+            lifecycle_rules=[s3.LifecycleRule(id="AccessLogsExpire", expiration=Duration.days(90),
+                                              noncurrent_version_expiration=Duration.days(1))],
+        )
+        buckets = dict(settings=settings, encryption_key=self.key, access_logs_bucket=self.access_logs.bucket)
+        self.data = LabBucket(self, "TrainingData", **buckets)
+        self.output = LabBucket(
+            self, "TrainingOutput",
+            lifecycle_rules=[s3.LifecycleRule(id="CheckpointsExpire", prefix="checkpoints/",
+                                              expiration=Duration.days(14)),
+                             s3.LifecycleRule(id="NoncurrentExpire", noncurrent_version_expiration=Duration.days(7))],
+            **buckets,
+        )
+        log_emptier = self.access_logs.bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
+        if log_emptier is not None:
+            for bucket in (self.data, self.output):
+                log_emptier.node.add_dependency(bucket.bucket)
+
+        if options.source is TrainingSource.FSX:
+            self.file_system = LustreTrainingData(self, "Lustre", settings=settings, vpc=self.network.vpc,
+                                                  subnet=self.subnet, bucket=self.data.bucket, key=self.key)
+        else:
+            self.file_system = EfsTrainingData(self, "Efs", settings=settings, vpc=self.network.vpc,
+                                               subnet=self.subnet, key=self.key)
+        self.role = TrainingExecutionRole(self, "SageMakerExecution", vpc=self.network.vpc,
+                                          data_bucket=self.data.bucket, output_bucket=self.output.bucket, key=self.key)
+        self.budget = (
+            LabBudget(self, "CostGuard", settings=settings, email=settings.alert_email,
+                      cost=fsx_training_cost(efs=options.source is TrainingSource.EFS))
+            if settings.alert_email else None
+        )
+        self._outputs()
+        self._acknowledge_findings()
+
+    def _outputs(self) -> None:
+        values = {
+            "TrainingSource": self.options.source.value,
+            "FileSystemType": self.file_system.file_system_type,
+            "FileSystemId": self.file_system.file_system_id,
+            "DirectoryRoot": self.file_system.directory_root or "/",
+            "SubnetId": self.subnet.subnet_id,
+            "SecurityGroupId": self.file_system.training_security_group.security_group_id,
+            "ExecutionRoleArn": self.role.role_arn,
+            "DataBucketName": self.data.bucket.bucket_name,
+            "DataPrefix": DATA_PREFIX,
+            "OutputBucketName": self.output.bucket.bucket_name,
+            "InstanceType": self.options.instance_type,
+            "KeyArn": self.key.key_arn,
+        }
+        if self.options.source is TrainingSource.FSX:
+            values["MountName"] = self.file_system.mount_name
+        for name, value in values.items():
+            CfnOutput(self, name, value=value)
+
+    # -- the one place for this stack's acknowledgments ---------------------------------
+
+    def _arn_of(self, construct: Construct) -> str:
+        return f"<{self.resolve(self.get_logical_id(construct.node.default_child))}.Arn>"
+
+    def _acknowledge_findings(self) -> None:
+        policy = self.role.policy
+        acknowledge_iam5(policy, ["Resource::*"],
+                         "EC2 Describe* and ecr:GetAuthorizationToken have no resource type; network interface "
+                         "create/delete is conditioned on the lab VPC and metrics on the SageMaker namespace")
+        acknowledge_iam5(policy, [f"Resource::{self._arn_of(b.bucket)}/*" for b in (self.data, self.output)],
+                         "training reads every object of the lab's data bucket and writes model artifacts and "
+                         "checkpoints with job-generated names to the lab's output bucket")
+        log_group = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/TrainingJobs"
+        acknowledge_iam5(policy, [f"Resource::{log_group}:*", f"Resource::{log_group}:log-stream:*"],
+                         "SageMaker names one log stream per job and instance in its service-named group")
+        acknowledge_iam5(policy, ["Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:763104351884:repository/*"],
+                         "pull-only access to AWS Deep Learning Container images; the framework image is chosen "
+                         "per job")
+        if not self.settings.is_sandbox:
+            acknowledge_lab_buckets_nist([self.data.bucket, self.output.bucket], self.access_logs.bucket)
+            if isinstance(self.file_system, EfsTrainingData):
+                acknowledge(self.file_system.file_system, "NIST.800.53.R5-EFSInBackupPlan",
+                            "the file system's BackupPolicy is ENABLED, which puts it in AWS Backup's default "
+                            "plan (daily, 35-day retention) without a plan resource in this stack")
