@@ -82,10 +82,11 @@ PRACTICE_JOB_MINUTES = 10  # billable minutes per job: start-up, reading the sma
 SPOT_DISCOUNT = 0.7  # managed spot typically bills ~70% less (AWS says up to 90%)
 
 
-def fsx_training_cost(*, efs: bool = False, instance_hour_key: str = "sagemaker_ml_p3_2xlarge_hour") -> LabCost:
+def fsx_training_cost(*, efs: bool = False, instance_hour_key: str = "sagemaker_ml_p3_2xlarge_hour",
+                      spot: bool = True) -> LabCost:
     """Idle: the file system (SCRATCH_2 1200 GiB, or EFS storing a few MB) and one key. Per run:
-    two jobs of about ten billable minutes each on managed spot."""
+    two jobs of about ten billable minutes each, on managed spot unless ``spot`` is False."""
     file_system = 0.0 if efs else price("fsx_lustre_scratch2_gb_month") * FSX_SCRATCH_GIB / HOURS_PER_MONTH
     key = price("kms_key_month") / HOURS_PER_MONTH
-    jobs = price(instance_hour_key) * PRACTICE_JOBS * PRACTICE_JOB_MINUTES / 60 * (1 - SPOT_DISCOUNT)
+    jobs = price(instance_hour_key) * PRACTICE_JOBS * PRACTICE_JOB_MINUTES / 60 * ((1 - SPOT_DISCOUNT) if spot else 1)
     return LabCost(idle_per_hour=file_system + key, per_practice_run=jobs)

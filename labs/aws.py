@@ -12,6 +12,12 @@ from labs.errors import LabError
 
 def stack_outputs(session: boto3.Session, stack_name: str, required: Iterable[str]) -> dict[str, str]:
     """The deployed stack's outputs; a LabError when the lab is not (fully) deployed."""
+    return deployed_stack(session, stack_name, required)[0]
+
+
+def deployed_stack(session: boto3.Session, stack_name: str,
+                   required: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The deployed stack's outputs and tags; a LabError when the lab is not (fully) deployed."""
     try:
         stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
     except NoCredentialsError as error:
@@ -37,7 +43,7 @@ def stack_outputs(session: boto3.Session, stack_name: str, required: Iterable[st
     missing = [name for name in required if name not in outputs]
     if missing:
         raise LabError(f"stack {stack_name} lacks outputs {', '.join(missing)}: redeploy the lab with this version")
-    return outputs
+    return outputs, {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
 
 
 def assume_role(session: boto3.Session, role_arn: str, purpose: str) -> boto3.Session:

@@ -7,6 +7,7 @@ subcommands join as their issues land.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -17,7 +18,9 @@ from labs.errors import LabError
 PRACTICES = {
     "data-lake": ("labs.practice.data_lake:DataLakePractice", ()),
     "clickstream": ("labs.practice.clickstream:ClickstreamPractice", ("events", "dry_run")),
+    "fsx-training": ("labs.practice.fsx_training:FsxTrainingPractice", ("dry_run", "instance_type", "on_demand")),
 }
+PRACTICE_OPTIONS = ("events", "dry_run", "instance_type", "on_demand")
 
 
 def practice(args: argparse.Namespace) -> int:
@@ -28,8 +31,8 @@ def practice(args: argparse.Namespace) -> int:
     if args.lab not in PRACTICES:
         raise LabError(f"unknown lab {args.lab!r}; choose from: {', '.join(PRACTICES)}")
     path, option_names = PRACTICES[args.lab]
-    given = {name: value for name, value in (("events", args.events), ("dry_run", args.dry_run or None))
-             if value is not None}
+    given = {name: value for name in PRACTICE_OPTIONS
+             if (value := getattr(args, name)) is not None and value is not False}
     unsupported = sorted(set(given) - set(option_names))
     if unsupported:
         flags = ", ".join("--" + name.replace("_", "-") for name in unsupported)
@@ -57,6 +60,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--aws-profile", default=None)
     run.add_argument("--events", type=int, default=None, help="clickstream: how many click events to send (1000)")
     run.add_argument("--dry-run", action="store_true", help="print the requests without calling AWS")
+    run.add_argument("--instance-type", default=None,
+                     help="fsx-training: training instance type (default: the stack's InstanceType output)")
+    run.add_argument("--on-demand", action="store_true", help="fsx-training: on-demand instead of managed spot")
     run.set_defaults(handler=practice)
     table = commands.add_parser("summary", help="one line per synthesized stack")
     table.add_argument("assemblies", nargs="+", help="cloud assembly directories (cdk.out ...)")
@@ -78,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: AWS refused a request: {error} (rerun with --verbose for detail)", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # output piped into head and the like
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more is written
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

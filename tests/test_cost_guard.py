@@ -8,7 +8,7 @@ import re
 import pytest
 
 from cdk_constructs.budget import expected_cost
-from cdk_constructs.pricing import HOURS_PER_MONTH, data_lake_cost, price, prices
+from cdk_constructs.pricing import HOURS_PER_MONTH, data_lake_cost, fsx_training_cost, price, prices
 from stacks import LABS
 from tests.conftest import resources_of
 
@@ -35,6 +35,16 @@ def test_data_lake_cost_is_derived_from_the_table():
     assert cost.idle_per_hour == pytest.approx(price("kms_key_month") / HOURS_PER_MONTH)
     crawl_minimum = price("glue_crawler_dpu_hour") * 2 / 6
     assert cost.per_practice_run == pytest.approx(crawl_minimum + 3 * price("athena_tb_scanned") * 10 / 1024**2)
+
+
+def test_fsx_training_run_cost_is_instance_hours_on_spot_or_on_demand():
+    p3 = price("sagemaker_ml_p3_2xlarge_hour")
+    on_demand = fsx_training_cost(spot=False).per_practice_run
+    assert on_demand == pytest.approx(p3 * 2 * 10 / 60)
+    assert fsx_training_cost().per_practice_run == pytest.approx(on_demand * 0.3)
+    g5 = fsx_training_cost(instance_hour_key="sagemaker_ml_g5_xlarge_hour", spot=False).per_practice_run
+    assert g5 == pytest.approx(price("sagemaker_ml_g5_xlarge_hour") / 3)
+    assert fsx_training_cost(efs=True).idle_per_hour < 0.01 < fsx_training_cost().idle_per_hour
 
 
 def test_budget_filters_by_the_lab_tag_and_alerts_at_expected_and_twice(sandbox):
