@@ -18,6 +18,7 @@ class Price:
     unit: str
     source: str
     checked: str
+    note: str = ""
 
 
 @cache
@@ -90,3 +91,20 @@ def fsx_training_cost(*, efs: bool = False, instance_hour_key: str = "sagemaker_
     key = price("kms_key_month") / HOURS_PER_MONTH
     jobs = price(instance_hour_key) * PRACTICE_JOBS * PRACTICE_JOB_MINUTES / 60 * ((1 - SPOT_DISCOUNT) if spot else 1)
     return LabCost(idle_per_hour=file_system + key, per_practice_run=jobs)
+
+
+# The feature-store lab's assumptions.
+PRACTICE_CUSTOMERS = 200
+RECORDS_PER_CUSTOMER = 3  # one profile, two activity snapshots
+PRACTICE_READS = 20
+PRACTICE_QUERIES = 3
+
+
+def feature_store_cost() -> LabCost:
+    """Idle: one key (online storage of a few hundred 1 KB records and the offline Parquet
+    files are fractions of a cent). Per run: PutRecord of every record (one write unit
+    each), a few GetRecord calls, and three Athena queries at the 10 MB minimum."""
+    writes = price("sagemaker_feature_store_write_million") * PRACTICE_CUSTOMERS * RECORDS_PER_CUSTOMER / 1e6
+    reads = price("sagemaker_feature_store_read_million") * PRACTICE_READS / 1e6
+    queries = price("athena_tb_scanned") * PRACTICE_QUERIES * (10 / 1024**2)
+    return LabCost(idle_per_hour=price("kms_key_month") / HOURS_PER_MONTH, per_practice_run=writes + reads + queries)

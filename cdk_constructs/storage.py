@@ -65,3 +65,12 @@ class LabBucket(Construct):
             removal_policy=settings.removal_policy,
             auto_delete_objects=settings.is_sandbox,
         )
+
+
+def empty_logs_last(access_logs: LabBucket, *buckets: LabBucket) -> None:
+    """The access-log bucket is emptied only after every bucket logging into it is gone
+    (it keeps receiving logs while they are emptied)."""
+    log_emptier = access_logs.bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
+    if log_emptier is not None:
+        for bucket in buckets:
+            log_emptier.node.add_dependency(bucket.bucket)

@@ -19,8 +19,9 @@ PRACTICES = {
     "data-lake": ("labs.practice.data_lake:DataLakePractice", ()),
     "clickstream": ("labs.practice.clickstream:ClickstreamPractice", ("events", "dry_run")),
     "fsx-training": ("labs.practice.fsx_training:FsxTrainingPractice", ("dry_run", "instance_type", "on_demand")),
+    "feature-store": ("labs.practice.feature_store:FeatureStorePractice", ("dry_run", "customers", "offline")),
 }
-PRACTICE_OPTIONS = ("events", "dry_run", "instance_type", "on_demand")
+PRACTICE_OPTIONS = ("events", "dry_run", "instance_type", "on_demand", "customers", "offline")
 
 
 def practice(args: argparse.Namespace) -> int:
@@ -63,6 +64,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--instance-type", default=None,
                      help="fsx-training: training instance type (default: the stack's InstanceType output)")
     run.add_argument("--on-demand", action="store_true", help="fsx-training: on-demand instead of managed spot")
+    run.add_argument("--customers", type=int, default=None, help="feature-store: how many customers to ingest (200)")
+    run.add_argument("--offline", action="store_true",
+                     help="feature-store: also wait for the offline store and build a point-in-time training set")
     run.set_defaults(handler=practice)
     table = commands.add_parser("summary", help="one line per synthesized stack")
     table.add_argument("assemblies", nargs="+", help="cloud assembly directories (cdk.out ...)")

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from collections.abc import Callable
 
-from cdk_constructs.pricing import LabCost, clickstream_cost, data_lake_cost, fsx_training_cost
+from cdk_constructs.pricing import LabCost, clickstream_cost, data_lake_cost, feature_store_cost, fsx_training_cost
 from stacks.clickstream import ClickstreamStack
 from stacks.data_lake import DataLakeStack
+from stacks.feature_store import FeatureStoreStack
 from stacks.fsx_training import FsxTrainingStack
 
 
@@ -59,6 +60,14 @@ LABS: dict[str, LabDefinition] = {
             demonstrates="SageMaker training from FSx for Lustre linked to S3 (or EFS), isolated VPC, P3 GPUs on spot",
             exam_domain="Modeling",
             cost=fsx_training_cost,
+        ),
+        LabDefinition(
+            name="feature-store",
+            stack_name="mlref-feature-store",
+            stack_class=FeatureStoreStack,
+            demonstrates="SageMaker Feature Store: shared feature groups, online store reads, point-in-time training sets offline",
+            exam_domain="Data Engineering",
+            cost=feature_store_cost,
         ),
     )
 }

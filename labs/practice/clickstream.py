@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from labs.aws import stack_outputs
 from labs.errors import LabError
+from labs.practice.backoff import Backoff
 
 STACK_NAME = "mlref-clickstream"
 REQUIRED_OUTPUTS = frozenset({"StreamName", "WorkgroupName", "DatabaseName", "AdminSecretArn", "EventsRelation",
@@ -90,20 +91,6 @@ class SendReport:
     retried_records: int = 0
     throttled_calls: int = 0
     failed: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class Backoff:
-    """Exponential backoff with full jitter."""
-
-    base_seconds: float = 0.1
-    max_seconds: float = 5.0
-    max_attempts: int = 8
-    sleep: Callable[[float], None] = time.sleep
-    rng: random.Random = field(default_factory=random.Random)
-
-    def wait(self, attempt: int) -> None:
-        self.sleep(self.rng.uniform(0, min(self.max_seconds, self.base_seconds * 2 ** attempt)))
 
 
 class Producer:

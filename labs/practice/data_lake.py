@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from labs.aws import assume_role, stack_outputs
 from labs.errors import LabError
+from labs.practice.athena import athena_query
 
 STACK_NAME = "mlref-data-lake"
 SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "sales"
@@ -153,27 +154,9 @@ class DataLakePractice:
         return columns, rows, denied
 
     def query(self, session: boto3.Session, sql: str) -> tuple[list[str], list[list[str]]]:
-        athena = session.client("athena")
-        execution_id = athena.start_query_execution(
-            QueryString=sql, WorkGroup=self.outputs["WorkgroupName"]
-        )["QueryExecutionId"]
-        deadline = self.waiting.clock() + self.waiting.query_timeout_seconds
-        while True:
-            status = athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Status"]
-            if status["State"] == "SUCCEEDED":
-                break
-            if status["State"] in {"FAILED", "CANCELLED"}:
-                raise LabError(f"query {execution_id} {status['State']}: {status.get('StateChangeReason', '')}")
-            if self.waiting.clock() > deadline:
-                athena.stop_query_execution(QueryExecutionId=execution_id)
-                raise LabError(f"query {execution_id} did not finish in {self.waiting.query_timeout_seconds:.0f}s")
-            self.waiting.sleep(min(self.waiting.poll_seconds, 2.0))
-        result = athena.get_query_results(QueryExecutionId=execution_id)["ResultSet"]
-        columns = [c["Name"] for c in result.get("ResultSetMetadata", {}).get("ColumnInfo", [])]
-        rows = [[d.get("VarCharValue", "") for d in r["Data"]] for r in result.get("Rows", [])]
-        if rows and rows[0] == columns:
-            rows = rows[1:]  # Athena repeats the header as the first row of a SELECT
-        return columns, rows
+        return athena_query(session.client("athena"), sql, self.outputs["WorkgroupName"], clock=self.waiting.clock,
+                            sleep=self.waiting.sleep, timeout_seconds=self.waiting.query_timeout_seconds,
+                            poll_seconds=min(self.waiting.poll_seconds, 2.0))
 
     def run(self) -> PracticeReport:
         report = PracticeReport()

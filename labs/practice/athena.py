@@ -1,0 +1,44 @@
+"""Running one Athena query in a lab's workgroup and reading its (small) result."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from labs.errors import LabError
+
+
+def athena_query(athena: Any, sql: str, workgroup: str, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, timeout_seconds: float = 300,
+                 poll_seconds: float = 2.0) -> tuple[list[str], list[list[str]]]:
+    """Runs ``sql`` and returns (columns, rows); stops the query when it overruns ``timeout_seconds``."""
+    execution_id = athena.start_query_execution(QueryString=sql, WorkGroup=workgroup)["QueryExecutionId"]
+    deadline = clock() + timeout_seconds
+    while True:
+        status = athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Status"]
+        if status["State"] == "SUCCEEDED":
+            break
+        if status["State"] in {"FAILED", "CANCELLED"}:
+            raise LabError(f"query {execution_id} {status['State']}: {status.get('StateChangeReason', '')}")
+        if clock() > deadline:
+            athena.stop_query_execution(QueryExecutionId=execution_id)
+            raise LabError(f"query {execution_id} did not finish in {timeout_seconds:.0f}s")
+        sleep(poll_seconds)
+    columns: list[str] = []
+    rows: list[list[str]] = []
+    request = {"QueryExecutionId": execution_id}
+    while True:
+        page = athena.get_query_results(**request)
+        result = page["ResultSet"]
+        if not columns:
+            columns = [c["Name"] for c in result.get("ResultSetMetadata", {}).get("ColumnInfo", [])]
+            page_rows = [[d.get("VarCharValue", "") for d in r["Data"]] for r in result.get("Rows", [])]
+            if page_rows and page_rows[0] == columns:
+                page_rows = page_rows[1:]  # Athena repeats the header as the first row of a SELECT
+        else:
+            page_rows = [[d.get("VarCharValue", "") for d in r["Data"]] for r in result.get("Rows", [])]
+        rows += page_rows
+        if not page.get("NextToken"):
+            return columns, rows
+        request["NextToken"] = page["NextToken"]
