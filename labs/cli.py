@@ -1,7 +1,7 @@
 """``labs``: look at, run and remove the mlref labs.
 
-Today: ``summary`` (after ``cdk synth``) and ``practice LAB``; the other
-subcommands join as their issues land.
+``list``, ``synth``, ``inspect``, ``practice``, ``status``, ``destroy`` and ``summary``;
+``deploy``, ``diagram`` and ``prices`` are still to come (issue 7).
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ PRACTICE_OPTIONS = ("events", "dry_run", "instance_type", "on_demand", "customer
 def practice(args: argparse.Namespace) -> int:
     import importlib
 
-    import boto3
-
     if args.lab not in PRACTICES:
         raise LabError(f"unknown lab {args.lab!r}; choose from: {', '.join(PRACTICES)}")
     path, option_names = PRACTICES[args.lab]
@@ -40,9 +38,64 @@ def practice(args: argparse.Namespace) -> int:
         raise LabError(f"practice {args.lab} does not take {flags}")
     module_name, class_name = path.split(":")
     practice_class = getattr(importlib.import_module(module_name), class_name)
-    session = boto3.Session(profile_name=args.aws_profile, region_name=args.region)
-    practice_class(session, **given).run()
+    practice_class(aws_session(args), **given).run()
     return 0
+
+
+def aws_session(args: argparse.Namespace):
+    import boto3
+    from botocore.exceptions import ProfileNotFound
+
+    try:
+        return boto3.Session(profile_name=args.aws_profile, region_name=args.region)
+    except ProfileNotFound as error:
+        raise LabError(f"AWS profile {args.aws_profile!r} is not configured: run `aws configure --profile "
+                       f"{args.aws_profile}` or pick another --aws-profile") from error
+
+
+def list_labs(args: argparse.Namespace) -> int:
+    from labs.lifecycle import list_lines
+
+    session = None if args.offline else aws_session(args)
+    for line in list_lines(session):
+        print(line)
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    from labs.lifecycle import status_lines
+
+    for line in status_lines(aws_session(args)):
+        print(line)
+    return 0
+
+
+def synth(args: argparse.Namespace) -> int:
+    from labs.lifecycle import synth as run_synth
+
+    if args.lab and args.all:
+        raise LabError("give a lab or --all, not both")
+    run_synth(None if args.all or not args.lab else args.lab, args.profile)
+    return 0
+
+
+def inspect(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from labs.inspect import inspect_lab, text_report
+    from labs.lifecycle import ROOT
+
+    assembly = Path(args.assembly) if args.assembly else ROOT / (
+        "cdk.out" if args.profile == "sandbox" else f"cdk.out.{args.profile}")
+    report = inspect_lab(args.lab, assembly)
+    print(report.to_json() if args.json else "\n".join(text_report(report)))
+    return 0
+
+
+def destroy(args: argparse.Namespace) -> int:
+    from labs.lifecycle import destroy as run_destroy
+
+    return run_destroy(aws_session(args), args.lab, yes=args.yes)
 
 
 def summary(args: argparse.Namespace) -> int:
@@ -54,11 +107,32 @@ def summary(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="labs", description=__doc__.splitlines()[0])
     root.add_argument("--verbose", action="store_true", help="show tracebacks")
+    aws = argparse.ArgumentParser(add_help=False)
+    aws.add_argument("--region", default=None, help="AWS region (default: your configuration)")
+    aws.add_argument("--aws-profile", default=None, help="AWS named profile")
     commands = root.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("practice", help="run a deployed lab's practice step")
+    listing = commands.add_parser("list", parents=[aws], help="every lab: what it shows, cost, deployed or not")
+    listing.add_argument("--offline", action="store_true", help="do not ask AWS whether labs are deployed")
+    listing.set_defaults(handler=list_labs)
+    state = commands.add_parser("status", parents=[aws], help="deployed labs: age, expiry, cost so far")
+    state.set_defaults(handler=status)
+    build = commands.add_parser("synth", help="synthesize labs with the pinned CDK CLI and summarize them")
+    build.add_argument("lab", nargs="?")
+    build.add_argument("--all", action="store_true")
+    build.add_argument("--profile", default="sandbox", choices=["sandbox", "production"])
+    build.set_defaults(handler=synth)
+    look = commands.add_parser("inspect", help="a synthesized lab: resources, IAM, exposure, encryption, findings")
+    look.add_argument("lab")
+    look.add_argument("--profile", default="sandbox", choices=["sandbox", "production"])
+    look.add_argument("--assembly", default=None, help="cloud assembly directory (default: cdk.out[.production])")
+    look.add_argument("--json", action="store_true")
+    look.set_defaults(handler=inspect)
+    remove = commands.add_parser("destroy", parents=[aws], help="cdk destroy, sweep leftovers, verify nothing is left")
+    remove.add_argument("lab")
+    remove.add_argument("--yes", action="store_true", help="do not ask before destroying")
+    remove.set_defaults(handler=destroy)
+    run = commands.add_parser("practice", parents=[aws], help="run a deployed lab's practice step")
     run.add_argument("lab")
-    run.add_argument("--region", default=None)
-    run.add_argument("--aws-profile", default=None)
     run.add_argument("--events", type=int, default=None, help="clickstream: how many click events to send (1000)")
     run.add_argument("--dry-run", action="store_true", help="print the requests without calling AWS")
     run.add_argument("--instance-type", default=None,
