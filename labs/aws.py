@@ -15,16 +15,28 @@ def stack_outputs(session: boto3.Session, stack_name: str, required: Iterable[st
     return deployed_stack(session, stack_name, required)[0]
 
 
+EXPIRED_TOKEN_CODES = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
+
+
+def credential_problem(error: Exception) -> LabError | None:
+    """The one-line LabError for a credential or region problem, None for anything else."""
+    if isinstance(error, NoCredentialsError):
+        return LabError("no AWS credentials found: run `aws configure` or set AWS_PROFILE, then retry")
+    if isinstance(error, NoRegionError):
+        return LabError("no AWS region set: pass --region or set AWS_REGION")
+    if isinstance(error, ClientError) and error.response["Error"]["Code"] in EXPIRED_TOKEN_CODES:
+        return LabError("your AWS session token has expired: refresh your credentials and retry")
+    return None
+
+
 def deployed_stack(session: boto3.Session, stack_name: str,
                    required: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
     """The deployed stack's outputs and tags; a LabError when the lab is not (fully) deployed."""
     try:
         stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    except NoCredentialsError as error:
-        raise LabError("no AWS credentials found: run `aws configure` or set AWS_PROFILE, then retry") from error
-    except NoRegionError as error:
-        raise LabError("no AWS region set: pass --region or set AWS_REGION") from error
-    except ClientError as error:
+    except (NoCredentialsError, NoRegionError, ClientError) as error:
+        if problem := credential_problem(error):
+            raise problem from error
         code = error.response["Error"]["Code"]
         message = error.response["Error"].get("Message", "")
         if code == "ValidationError" and "does not exist" in message:
@@ -32,8 +44,6 @@ def deployed_stack(session: boto3.Session, stack_name: str,
                 f"stack {stack_name} is not deployed in {session.region_name}: deploy it with "
                 f"`npx cdk deploy {stack_name}` first"
             ) from error
-        if code in {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}:
-            raise LabError("your AWS session token has expired: refresh your credentials and retry") from error
         raise LabError(f"cannot read stack {stack_name}: {code}: {message}") from error
     stack = stacks[0]
     status = stack["StackStatus"]

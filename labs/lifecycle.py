@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
 
+from labs.aws import credential_problem
 from labs.errors import LabError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,14 +62,9 @@ def deployed_labs(session: Any) -> dict[str, Deployed]:
             found[lab] = Deployed(
                 stack=definition_.stack_name, status=stack["StackStatus"], created=stack["CreationTime"],
                 expires_at=datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None)
-    except NoCredentialsError as error:
-        raise LabError("no AWS credentials found: run `aws configure` or set AWS_PROFILE, then retry") from error
-    except NoRegionError as error:
-        raise LabError("no AWS region set: pass --region or set AWS_REGION") from error
-    except ClientError as error:
-        code = error.response["Error"]["Code"]
-        if code in {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}:
-            raise LabError("your AWS session token has expired: refresh your credentials and retry") from error
+    except (NoCredentialsError, NoRegionError, ClientError) as error:
+        if problem := credential_problem(error):
+            raise problem from error
         raise
     return found
 
