@@ -122,11 +122,12 @@ def run_cdk(arguments: Sequence[str]) -> int:
     return subprocess.run([str(CDK), *arguments], cwd=ROOT, env=env).returncode
 
 
-def synth(lab: str | None, profile: str, *, runner: Runner = run_cdk, out: Callable[[str], None] = print) -> Path:
+def synth(lab: str | None, profile: str, *, runner: Runner = run_cdk, out: Callable[[str], None] = print,
+          outdir: Path | None = None) -> Path:
     if profile not in PROFILES:
         raise LabError(f"--profile {profile!r} is not a profile; use sandbox or production")
     labs = "all" if lab is None else definition(lab).name
-    outdir = ROOT / ("cdk.out" if profile == "sandbox" else f"cdk.out.{profile}")
+    outdir = outdir or ROOT / ("cdk.out" if profile == "sandbox" else f"cdk.out.{profile}")
     code = runner(["synth", "--quiet", "-c", f"profile={profile}", "-c", f"labs={labs}", "-o", str(outdir)])
     if code != 0:
         raise LabError(f"cdk synth failed (exit {code}); the lines above say why")

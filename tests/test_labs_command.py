@@ -106,9 +106,10 @@ def test_synth_runs_the_pinned_cli_for_one_lab_and_summarizes(sandbox):
         return 0
 
     lines = []
-    lifecycle.synth("feature-store", "sandbox", runner=runner, out=lines.append)
+    lifecycle.synth("feature-store", "sandbox", runner=runner, out=lines.append, outdir=sandbox.outdir)
     assert calls == [["synth", "--quiet", "-c", "profile=sandbox", "-c", "labs=feature-store", "-o",
-                      str(lifecycle.ROOT / "cdk.out")]]
+                      str(sandbox.outdir)]]
+    assert any(line.startswith("feature-store") and "0 open" in line for line in lines)
     with pytest.raises(LabError, match="exit 3"):
         lifecycle.synth(None, "production", runner=lambda _a: 3)
     with pytest.raises(LabError, match="not a profile"):
