@@ -84,7 +84,9 @@ def apply_profile(stack: Stack, settings: LabSettings, *, log_key: kms.IKey | No
     ``cdk destroy`` removes everything. Production: stateful resources are RETAIN.
     """
     for key, value in settings.tags.items():
-        Tags.of(stack).add(key, value)
+        Tags.of(stack).add(key, value)  # every taggable resource
+        # The stack itself (the cloud assembly's stack tags): `labs status` and the expiry read them.
+        stack.tags.set_tag(key, value)
     Aspects.of(stack).add(StackOwnedLambdaLogGroups(settings=settings, log_key=log_key))
     if settings.is_sandbox:
         RemovalPolicies.of(stack).destroy()

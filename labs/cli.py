@@ -1,7 +1,7 @@
 """``labs``: look at, run and remove the mlref labs.
 
-``list``, ``synth``, ``inspect``, ``practice``, ``status``, ``destroy`` and ``summary``;
-``deploy``, ``diagram`` and ``prices`` are still to come (issue 7).
+``list``, ``status``, ``synth``, ``inspect``, ``diagram``, ``deploy``, ``practice``,
+``destroy``, ``prices`` and ``summary``.
 """
 
 from __future__ import annotations
@@ -92,10 +92,34 @@ def inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def confirm(question: str) -> bool:
+    return input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
+
+
+def deploy(args: argparse.Namespace) -> int:
+    from labs.deploy import DeployRequest, deploy as run_deploy
+
+    request = DeployRequest(lab=args.lab, profile=args.profile, context=tuple(args.context or ()), yes=args.yes,
+                            verbose=args.verbose, aws_profile=args.aws_profile)
+    record = run_deploy(aws_session(args), request, ask=confirm if sys.stdin.isatty() else None)
+    return 0 if record is not None else 1
+
+
 def destroy(args: argparse.Namespace) -> int:
     from labs.lifecycle import destroy as run_destroy
 
     return run_destroy(aws_session(args), args.lab, yes=args.yes)
+
+
+def prices(args: argparse.Namespace) -> int:
+    from labs.prices import price_lines, refresh
+
+    if args.refresh:
+        refresh(aws_session(args))
+        return 0
+    for line in price_lines():
+        print(line)
+    return 0
 
 
 def summary(args: argparse.Namespace) -> int:
@@ -108,6 +132,8 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="labs", description=__doc__.splitlines()[0])
     root.add_argument("--verbose", action="store_true", help="show tracebacks")
     aws = argparse.ArgumentParser(add_help=False)
+    # also after the subcommand (`labs deploy x --verbose`); SUPPRESS keeps `labs --verbose deploy x` working
+    aws.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help="show every detail")
     aws.add_argument("--region", default=None, help="AWS region (default: your configuration)")
     aws.add_argument("--aws-profile", default=None, help="AWS named profile")
     commands = root.add_subparsers(dest="command", required=True)
@@ -127,6 +153,14 @@ def parser() -> argparse.ArgumentParser:
     look.add_argument("--assembly", default=None, help="cloud assembly directory (default: cdk.out[.production])")
     look.add_argument("--json", action="store_true")
     look.set_defaults(handler=inspect)
+    create = commands.add_parser("deploy", parents=[aws],
+                                 help="check account, bootstrap and quotas, show cost and expiry, deploy, save outputs")
+    create.add_argument("lab")
+    create.add_argument("--profile", default="sandbox", choices=["sandbox", "production"])
+    create.add_argument("-c", "--context", action="append", metavar="KEY=VALUE",
+                        help="app context, e.g. -c ttl_hours=8 -c training_instance_type=ml.g5.xlarge")
+    create.add_argument("--yes", action="store_true", help="do not ask before deploying")
+    create.set_defaults(handler=deploy)
     remove = commands.add_parser("destroy", parents=[aws], help="cdk destroy, sweep leftovers, verify nothing is left")
     remove.add_argument("lab")
     remove.add_argument("--yes", action="store_true", help="do not ask before destroying")
@@ -142,6 +176,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--offline", action="store_true",
                      help="feature-store: also wait for the offline store and build a point-in-time training set")
     run.set_defaults(handler=practice)
+    cost = commands.add_parser("prices", parents=[aws], help="the price table behind every cost figure")
+    cost.add_argument("--refresh", action="store_true",
+                      help="update pricing/prices.toml from the AWS Price List API (needs pricing:GetProducts)")
+    cost.set_defaults(handler=prices)
     table = commands.add_parser("summary", help="one line per synthesized stack")
     table.add_argument("assemblies", nargs="+", help="cloud assembly directories (cdk.out ...)")
     table.set_defaults(handler=summary)

@@ -138,6 +138,15 @@ def synth(lab: str | None, profile: str, *, runner: Runner = run_cdk, out: Calla
     return outdir
 
 
+def _forget_saved(session: Any, stack_name: str) -> None:
+    """Removes the outputs ``labs deploy`` saved for the stack in this account and region."""
+    from labs.aws import caller_account
+    from labs.state import forget, saved_for_region
+
+    if session.region_name and saved_for_region(stack_name, session.region_name):
+        forget(stack_name, caller_account(session), session.region_name)
+
+
 def destroy(session: Any, lab: str, *, runner: Runner = run_cdk, out: Callable[[str], None] = print,
             yes: bool = False) -> int:
     """``cdk destroy`` the lab, then sweep what CloudFormation leaves and verify nothing tagged is left.
@@ -156,6 +165,7 @@ def destroy(session: Any, lab: str, *, runner: Runner = run_cdk, out: Callable[[
                            f"`labs destroy {lab}` (the sweep runs after the stack is gone)")
     else:
         out(f"{item.stack_name} is not deployed in {session.region_name}; sweeping what a previous deployment left")
+    _forget_saved(session, item.stack_name)
     report = Sweeper(session, lab, log=lambda _line: None).run()
     for line in report.lines():
         out(line)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +26,8 @@ os.environ.update(
     }
 )
 os.environ.pop("AWS_PROFILE", None)
+# What `labs deploy` saves goes to a scratch folder, never the checkout's .labs/.
+os.environ["MLREF_LABS_STATE"] = tempfile.mkdtemp(prefix="mlref-labs-state-")
 
 
 @dataclass

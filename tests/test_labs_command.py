@@ -188,3 +188,19 @@ def test_a_failed_cdk_destroy_is_one_line_with_the_next_step(aws):
     deploy(aws, "data-lake")
     with pytest.raises(LabError, match="rerun `labs destroy data-lake`"):
         lifecycle.destroy(aws, "data-lake", runner=lambda _a: 1, out=lambda _l: None)
+
+
+def test_prices_prints_the_table_and_refresh_without_credentials_is_one_line(monkeypatch, tmp_path, capsys):
+    from cdk_constructs.pricing import prices
+
+    assert cli.main(["prices"]) == 0
+    out = capsys.readouterr().out
+    assert all(key in out for key in prices())
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert cli.main(["prices", "--refresh"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: no AWS credentials found: run `aws configure` or set AWS_PROFILE, then retry")

@@ -434,7 +434,7 @@ class FsxTrainingPractice:
             self.print_dry_run()
             return None
         if self.session.region_name is None:
-            raise LabError("no AWS region set: pass --region or set AWS_REGION")
+            raise LabError("no AWS region set: pass --region or set AWS_DEFAULT_REGION (or `aws configure`)")
         outputs, stack_tags = deployed_stack(self.session, STACK_NAME, REQUIRED_OUTPUTS)
         instance_type = self.instance_type or outputs["InstanceType"]
         source = outputs["TrainingSource"]

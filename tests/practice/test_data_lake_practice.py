@@ -188,7 +188,7 @@ def test_stack_outputs_reads_a_deployed_stack_and_explains_a_missing_one():
 
     with mock_aws():
         session = boto3.Session(region_name="us-east-1")
-        with pytest.raises(LabError, match="stack mlref-data-lake is not deployed in us-east-1: deploy it"):
+        with pytest.raises(LabError, match=r"lab data-lake is not deployed in us-east-1: deploy it with `labs deploy data-lake`"):
             stack_outputs(session, "mlref-data-lake", REQUIRED_OUTPUTS)
         session.client("cloudformation").create_stack(StackName="mlref-data-lake", TemplateBody=json.dumps(template))
         assert stack_outputs(session, "mlref-data-lake", REQUIRED_OUTPUTS) == {k: OUTPUTS[k] for k in REQUIRED_OUTPUTS}

@@ -1,0 +1,412 @@
+"""``labs deploy``: the checks before anything is created, the deployment, the saved outputs.
+
+AWS is moto (STS, SSM, CloudFormation, EC2) or botocore Stubber (each request checked
+against the API model); the CDK CLI is a fake runner that copies the session's
+synthesized assembly and plays CloudFormation events.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from labs import cli, lifecycle, state
+from labs.aws import deployed_stack
+from labs.deploy import DeployProgress, DeployRequest, check_network_quotas, check_training_quota, deploy
+from labs.errors import LabError
+from stacks import LABS
+
+ACCOUNT = "123456789012"  # moto's account
+OUTPUTS = {"RawBucketName": "mlref-raw-123", "WorkgroupName": "mlref-data-lake"}
+EVENTS = [
+    "mlref-data-lake |  0/3 | 10:00:01 AM | CREATE_IN_PROGRESS   | AWS::CloudFormation::Stack | mlref-data-lake",
+    "mlref-data-lake |  1/3 | 10:00:09 AM | CREATE_COMPLETE      | AWS::KMS::Key | LakeKey (LakeKey1A2B)",
+    "mlref-data-lake |  2/3 | 10:00:19 AM | CREATE_COMPLETE      | AWS::S3::Bucket | Raw (Raw3C4D)",
+    "mlref-data-lake |  3/3 | 10:00:20 AM | CREATE_COMPLETE      | AWS::CloudFormation::Stack | mlref-data-lake",
+]
+FAILED_EVENT = ("mlref-data-lake |  1/3 | 10:00:09 AM | CREATE_FAILED        | AWS::S3::Bucket | Raw (Raw3C4D) "
+                "Resource handler returned message: \"Access Denied\"")
+
+
+@pytest.fixture(autouse=True)
+def own_state(monkeypatch, tmp_path):
+    """Each test its own folder of saved deployments."""
+    monkeypatch.setenv("MLREF_LABS_STATE", str(tmp_path / "state"))
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        yield boto3.Session(region_name="us-east-1")
+
+
+def bootstrap(session, version="27"):
+    session.client("ssm").put_parameter(Name="/cdk-bootstrap/hnb659fds/version", Value=version, Type="String")
+
+
+class FakeCdk:
+    """Stands in for the CDK CLI: synth copies an assembly, deploy creates the stack in moto."""
+
+    def __init__(self, session, assembly: Path, *, events=EVENTS, deploy_code=0, synth_code=0):
+        self.session, self.assembly = session, assembly
+        self.events, self.deploy_code, self.synth_code = events, deploy_code, synth_code
+        self.calls: list[list[str]] = []
+
+    def __call__(self, arguments, env, on_line):
+        self.calls.append(list(arguments))
+        assert env["AWS_DEFAULT_REGION"] == "us-east-1"
+        if arguments[0] == "synth":
+            out = Path(arguments[arguments.index("-o") + 1])
+            shutil.copytree(self.assembly, out, dirs_exist_ok=True)
+            # as if synthesized now: the lab expires four hours from now
+            manifest = json.loads((out / "manifest.json").read_text())
+            expires = (datetime.now(timezone.utc) + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            for artifact in manifest["artifacts"].values():
+                if "expires-at" in artifact.get("properties", {}).get("tags", {}):
+                    artifact["properties"]["tags"]["expires-at"] = expires
+            (out / "manifest.json").write_text(json.dumps(manifest))
+            on_line("Successfully synthesized")
+            return self.synth_code
+        stack = arguments[1]
+        for line in self.events:
+            on_line(line)
+        if self.deploy_code == 0:
+            manifest = json.loads((Path(arguments[arguments.index("--app") + 1]) / "manifest.json").read_text())
+            tags = manifest["artifacts"][stack]["properties"]["tags"]
+            template = {"Resources": {"Handle": {"Type": "AWS::SNS::Topic"}},
+                        "Outputs": {key: {"Value": value} for key, value in OUTPUTS.items()}}
+            self.session.client("cloudformation").create_stack(
+                StackName=stack, TemplateBody=json.dumps(template),
+                Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        return self.deploy_code
+
+    def commands(self):
+        return [call[0] for call in self.calls]
+
+
+def run(session, sandbox, lab="data-lake", *, answer=True, runner=None, **request):
+    lines: list[str] = []
+    runner = runner or FakeCdk(session, sandbox.outdir)
+    record = deploy(session, DeployRequest(lab=lab, **request), runner=runner, ask=lambda question: answer,
+                    out=lines.append, interactive=False)
+    return record, runner, lines
+
+
+def test_deploy_checks_shows_cost_and_expiry_deploys_and_saves_the_outputs(aws, sandbox):
+    bootstrap(aws)
+    record, runner, lines = run(aws, sandbox)
+    assert runner.commands() == ["synth", "deploy"]
+    synth, deployment = runner.calls
+    assert synth[synth.index("-c") + 1:].count("labs=data-lake") == 1 and "profile=sandbox" in synth
+    # the assembly that was checked is the one deployed, without prompts from the CLI
+    assert deployment[deployment.index("--app") + 1] == synth[synth.index("-o") + 1]
+    assert deployment[deployment.index("--require-approval") + 1] == "never"
+    text = "\n".join(lines)
+    cost = LABS["data-lake"].cost()
+    assert f"account {ACCOUNT}, region us-east-1" in text and "CDK bootstrap: version 27" in text
+    assert f"~${cost.idle_per_hour:.4f}/hour" in text and "(in 4.0 h)" in text
+    # events go through (no terminal here): each CloudFormation event printed
+    assert EVENTS[2] in lines
+
+    assert record.outputs == OUTPUTS and record.account == ACCOUNT and record.expires_at
+    saved = state.load("mlref-data-lake", ACCOUNT, "us-east-1")
+    assert saved == record and saved.tags["lab"] == "data-lake"
+    assert "next: `labs practice data-lake`" in lines[-1]
+
+
+def test_practice_uses_the_saved_outputs_and_falls_back_to_the_stack(aws, sandbox):
+    bootstrap(aws)
+    run(aws, sandbox)
+    # the practice step no longer needs CloudFormation: delete the stack behind its back
+    aws.client("cloudformation").delete_stack(StackName="mlref-data-lake")
+    outputs, tags = deployed_stack(aws, "mlref-data-lake", ["RawBucketName"])
+    assert outputs == OUTPUTS and tags["lab"] == "data-lake"
+    # an output the saved record lacks sends it to CloudFormation, which says the lab is gone
+    with pytest.raises(LabError, match=r"lab data-lake is not deployed in us-east-1: deploy it with `labs deploy "
+                                       r"data-lake`"):
+        deployed_stack(aws, "mlref-data-lake", ["SomethingNewer"])
+
+
+def test_an_expired_saved_record_is_not_trusted(aws, sandbox):
+    record = state.SavedDeployment(lab="data-lake", stack="mlref-data-lake", account=ACCOUNT, region="us-east-1",
+                                   profile="sandbox", deployed_at="2026-01-01T00:00:00+00:00",
+                                   expires_at="2026-01-01T04:00:00+00:00", outputs=OUTPUTS)
+    state.save(record)
+    with pytest.raises(LabError, match="not deployed"):
+        deployed_stack(aws, "mlref-data-lake", ["RawBucketName"])
+
+
+def test_destroy_forgets_the_saved_outputs(aws, sandbox, monkeypatch):
+    from lambdas.lab_sweep.sweep import Sweeper
+
+    monkeypatch.setattr(Sweeper, "feature_groups", lambda self: None)
+    bootstrap(aws)
+    run(aws, sandbox)
+
+    def cdk_destroy(arguments):
+        aws.client("cloudformation").delete_stack(StackName=arguments[1])
+        return 0
+
+    assert lifecycle.destroy(aws, "data-lake", runner=cdk_destroy, out=lambda _: None, yes=True) == 0
+    assert state.load("mlref-data-lake", ACCOUNT, "us-east-1") is None
+
+
+def test_saying_no_deploys_nothing(aws, sandbox):
+    bootstrap(aws)
+    record, runner, lines = run(aws, sandbox, answer=False)
+    assert record is None and runner.commands() == ["synth"] and lines[-1] == "not deployed"
+    assert state.load("mlref-data-lake", ACCOUNT, "us-east-1") is None
+
+
+def test_without_a_terminal_it_asks_for_yes(aws, sandbox):
+    bootstrap(aws)
+    runner = FakeCdk(aws, sandbox.outdir)
+    with pytest.raises(LabError, match="rerun with --yes"):
+        deploy(aws, DeployRequest(lab="data-lake"), runner=runner, ask=None, out=lambda _: None)
+    assert runner.commands() == ["synth"]
+    record, runner, _ = run(aws, sandbox, answer=False, yes=True)  # --yes: no question asked
+    assert record is not None and runner.commands() == ["synth", "deploy"]
+
+
+def test_not_bootstrapped_or_too_old_is_one_line_with_the_command(aws, sandbox):
+    runner = FakeCdk(aws, sandbox.outdir)
+    with pytest.raises(LabError, match=rf"account {ACCOUNT} is not bootstrapped for the CDK in us-east-1: run "
+                                       rf"`npx cdk bootstrap aws://{ACCOUNT}/us-east-1`"):
+        run(aws, sandbox, runner=runner)
+    bootstrap(aws, version="5")
+    with pytest.raises(LabError, match="version 5, the labs need 6 or newer"):
+        run(aws, sandbox, runner=runner)
+    assert runner.calls == []  # nothing synthesized, nothing created
+
+
+def test_bad_context_is_refused_before_synthesis(aws, sandbox):
+    bootstrap(aws)
+    runner = FakeCdk(aws, sandbox.outdir)
+    with pytest.raises(LabError, match=r"ttl_hours='-1' is not allowed"):
+        run(aws, sandbox, runner=runner, context=("ttl_hours=-1",))
+    with pytest.raises(LabError, match="is not KEY=VALUE"):
+        run(aws, sandbox, runner=runner, context=("ttl_hours",))
+    with pytest.raises(LabError, match="set by `labs deploy`"):
+        run(aws, sandbox, runner=runner, context=("labs=all",))
+    assert runner.calls == []
+
+
+def test_unknown_lab_is_one_line(capsys):
+    assert cli.main(["deploy", "nope", "--yes"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: unknown lab 'nope'; choose from: data-lake, clickstream, fsx-training, feature-store")
+
+
+def test_no_credentials_is_one_line(monkeypatch, tmp_path, capsys):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert cli.main(["deploy", "data-lake", "--yes", "--region", "us-east-1"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: no AWS credentials found: run `aws configure` or set AWS_PROFILE, then retry")
+
+
+class StubbedSession:
+    """A session whose clients are stubbed, so every request is checked against the API model."""
+
+    region_name = "us-east-1"
+
+    def __init__(self):
+        self.clients: dict[str, object] = {}
+        self.stubs: dict[str, Stubber] = {}
+
+    def stub(self, service: str) -> Stubber:
+        if service not in self.stubs:
+            client = boto3.Session(region_name="us-east-1").client(service)
+            self.clients[service], self.stubs[service] = client, Stubber(client)
+            self.stubs[service].activate()
+        return self.stubs[service]
+
+    def client(self, service, **_):
+        return self.clients[service]
+
+
+def identity(session: StubbedSession):
+    session.stub("sts").add_response("get_caller_identity", {"Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/tester", "UserId": "u"})
+    session.stub("ssm").add_response("get_parameter", {"Parameter": {"Name": "v", "Value": "27"}},
+                                     {"Name": "/cdk-bootstrap/hnb659fds/version"})
+
+
+def test_an_expired_token_is_one_line():
+    session = StubbedSession()
+    session.stub("sts").add_client_error("get_caller_identity", "ExpiredToken", "The security token has expired")
+    with pytest.raises(LabError, match="^your AWS session token has expired: refresh your credentials and retry$"):
+        deploy(session, DeployRequest(lab="data-lake"), runner=None, out=lambda _: None)
+
+
+@pytest.mark.parametrize(("status", "advice"), [
+    ("ROLLBACK_COMPLETE", "run `labs destroy data-lake`, then `labs deploy data-lake`"),
+    ("DELETE_FAILED", "run `labs destroy data-lake`"),
+    ("UPDATE_IN_PROGRESS", "is busy (UPDATE_IN_PROGRESS): wait until it settles"),
+    ("UPDATE_ROLLBACK_FAILED", "continue-update-rollback --stack-name mlref-data-lake"),
+])
+def test_a_stack_in_a_failed_or_busy_state_is_refused(status, advice):
+    session = StubbedSession()
+    identity(session)
+    session.stub("cloudformation").add_response(
+        "describe_stacks", {"Stacks": [{"StackName": "mlref-data-lake", "StackStatus": status,
+                                        "CreationTime": datetime(2026, 1, 1, tzinfo=timezone.utc)}]},
+        {"StackName": "mlref-data-lake"})
+    with pytest.raises(LabError, match=f"state {status}|{status}") as error:
+        deploy(session, DeployRequest(lab="data-lake"), runner=None, out=lambda _: None)
+    assert advice in str(error.value)
+
+
+def quotas_page(*quotas):
+    return {"Quotas": [{"QuotaName": name, "Value": value, "ServiceCode": "sagemaker"} for name, value in quotas]}
+
+
+def test_training_quota_zero_everywhere_stops_with_the_alternatives():
+    session = StubbedSession()
+    stub = session.stub("service-quotas")
+    stub.add_response("list_service_quotas", quotas_page(), {"ServiceCode": "sagemaker"})
+    stub.add_response("list_aws_default_service_quotas",
+                      quotas_page(("ml.p3.2xlarge for spot training job usage", 0.0),
+                                  ("ml.p3.2xlarge for training job usage", 0.0)), {"ServiceCode": "sagemaker"})
+    with pytest.raises(LabError, match=r"are 0 in us-east-1: request an increase .* "
+                                       r"-c training_instance_type=ml.g5.xlarge"):
+        check_training_quota(session, "ml.p3.2xlarge", "us-east-1", out=lambda _: None)
+    stub.assert_no_pending_responses()
+
+
+def test_spot_quota_zero_suggests_on_demand():
+    session = StubbedSession()
+    stub = session.stub("service-quotas")
+    stub.add_response("list_service_quotas", quotas_page(("ml.p3.2xlarge for spot training job usage", 0.0),
+                                                         ("ml.p3.2xlarge for training job usage", 1.0)),
+                      {"ServiceCode": "sagemaker"})
+    lines: list[str] = []
+    check_training_quota(session, "ml.p3.2xlarge", "us-east-1", out=lines.append)
+    assert "--on-demand" in lines[0]
+
+
+def test_vpc_quota_full_stops_before_deploying():
+    session = StubbedSession()
+    session.stub("service-quotas").add_response(
+        "get_service_quota", {"Quota": {"QuotaCode": "L-F678F1CE", "Value": 5.0}},
+        {"ServiceCode": "vpc", "QuotaCode": "L-F678F1CE"})
+    session.stub("ec2").add_response("describe_vpcs", {"Vpcs": [{"VpcId": f"vpc-{i}"} for i in range(5)]}, {})
+    template = {"Resources": {"Vpc": {"Type": "AWS::EC2::VPC"}}}
+    with pytest.raises(LabError, match=r"\"VPCs per Region\" is 5 in us-east-1 and 5 are in use; the lab needs 1"):
+        check_network_quotas(session, template, "us-east-1", out=lambda _: None)
+
+
+def test_vpc_quota_falls_back_to_the_default_and_passes():
+    session = StubbedSession()
+    quotas = session.stub("service-quotas")
+    quotas.add_client_error("get_service_quota", "NoSuchResourceException")
+    quotas.add_response("get_aws_default_service_quota", {"Quota": {"QuotaCode": "L-F678F1CE", "Value": 5.0}},
+                        {"ServiceCode": "vpc", "QuotaCode": "L-F678F1CE"})
+    session.stub("ec2").add_response("describe_vpcs", {"Vpcs": [{"VpcId": "vpc-1"}]}, {})
+    lines: list[str] = []
+    check_network_quotas(session, {"Resources": {"Vpc": {"Type": "AWS::EC2::VPC"}}}, "us-east-1", out=lines.append)
+    assert lines == ['quota: "VPCs per Region" 1 used + 1 for the lab <= 5']
+
+
+def test_unreadable_quotas_warn_and_go_on():
+    session = StubbedSession()
+    session.stub("service-quotas").add_client_error("get_service_quota", "AccessDeniedException")
+    session.stub("ec2")
+    lines: list[str] = []
+    check_network_quotas(session, {"Resources": {"Vpc": {"Type": "AWS::EC2::VPC"}}}, "us-east-1", out=lines.append)
+    assert lines[0].startswith("warning: cannot check \"VPCs per Region\" (AccessDeniedException)")
+
+
+def test_a_failed_first_deployment_is_removed_again(aws, sandbox, monkeypatch):
+    bootstrap(aws)
+    removed: list[str] = []
+    monkeypatch.setattr(lifecycle, "destroy", lambda session, lab, **_: removed.append(lab) or 0)
+    runner = FakeCdk(aws, sandbox.outdir, events=EVENTS[:1] + [FAILED_EVENT], deploy_code=1)
+    with pytest.raises(LabError, match=r"cdk deploy mlref-data-lake failed \(exit 1\)"):
+        run(aws, sandbox, runner=runner)
+    assert removed == ["data-lake"]
+    assert state.load("mlref-data-lake", ACCOUNT, "us-east-1") is None
+
+
+def test_a_failed_update_leaves_the_previous_deployment(aws, sandbox, monkeypatch):
+    bootstrap(aws)
+    run(aws, sandbox)
+    removed: list[str] = []
+    monkeypatch.setattr(lifecycle, "destroy", lambda session, lab, **_: removed.append(lab) or 0)
+    lines: list[str] = []
+    with pytest.raises(LabError, match="failed"):
+        deploy(aws, DeployRequest(lab="data-lake", yes=True), out=lines.append, interactive=False,
+               runner=FakeCdk(aws, sandbox.outdir, events=[FAILED_EVENT], deploy_code=1))
+    assert removed == [] and any("exists (CREATE_COMPLETE): this deployment updates it" in line for line in lines)
+
+
+def test_a_failed_synth_shows_its_output_and_creates_nothing(aws, sandbox):
+    bootstrap(aws)
+    runner = FakeCdk(aws, sandbox.outdir, synth_code=1)
+    with pytest.raises(LabError, match=r"cdk synth failed \(exit 1\)"):
+        run(aws, sandbox, runner=runner)
+    assert runner.commands() == ["synth"]
+
+
+def test_progress_collects_failures_and_counts_resources():
+    lines: list[str] = []
+    with DeployProgress(total=3, out=lines.append, interactive=False) as progress:
+        for line in [*EVENTS[:2], FAILED_EVENT, "some other CLI line"]:
+            progress.line(line)
+    assert progress.done == 1 and progress.total == 3
+    assert progress.failures == ['CREATE_FAILED AWS::S3::Bucket Raw (Raw3C4D) Resource handler returned message: '
+                                 '"Access Denied"']
+    assert lines[2].startswith("failed: CREATE_FAILED AWS::S3::Bucket") and lines[-1] == "some other CLI line"
+
+
+def test_progress_on_a_terminal_draws_a_bar_and_still_prints_failures(monkeypatch):
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    monkeypatch.setattr("rich.progress.get_console", lambda: Console(file=buffer, force_terminal=True, width=100))
+    with DeployProgress(total=3, interactive=True) as progress:
+        for line in [*EVENTS, FAILED_EVENT]:
+            progress.line(line)
+    text = buffer.getvalue()
+    assert "failed: CREATE_FAILED AWS::S3::Bucket" in text and "1/3" in text  # the bar follows the events
+    assert EVENTS[1] not in text  # ordinary events only move the bar
+
+
+def test_the_stacks_carry_their_tags_for_status_and_expiry(sandbox, production):
+    for synthesized, expires in ((sandbox, True), (production, False)):
+        manifest = json.loads((synthesized.outdir / "manifest.json").read_text())
+        for lab, item in LABS.items():
+            tags = manifest["artifacts"][item.stack_name]["properties"]["tags"]
+            assert tags["lab"] == lab and tags["profile"] == synthesized.profile
+            assert ("expires-at" in tags) is expires
+    expires = json.loads((sandbox.outdir / "manifest.json").read_text())["artifacts"]["mlref-data-lake"][
+        "properties"]["tags"]["expires-at"]
+    assert datetime.fromisoformat(expires) == datetime(2026, 1, 15, 13, 30, tzinfo=timezone.utc)  # synth + 4 h
+
+
+def test_saved_records_round_trip_and_expire(tmp_path):
+    record = state.SavedDeployment(lab="x", stack="mlref-x", account=ACCOUNT, region="eu-west-1", profile="sandbox",
+                                   deployed_at="2026-01-01T00:00:00+00:00", expires_at="2026-01-01T04:00:00+00:00",
+                                   outputs={"A": "1"})
+    path = state.save(record, tmp_path)
+    assert path.name == f"mlref-x.{ACCOUNT}.eu-west-1.json"
+    assert state.load("mlref-x", ACCOUNT, "eu-west-1", tmp_path) == record
+    now = datetime(2026, 1, 1, 3, tzinfo=timezone.utc)
+    assert not record.expired(now) and record.expired(now + timedelta(hours=1))
+    assert state.saved_for_region("mlref-x", "eu-west-1", tmp_path) == [path]
+    assert state.forget("mlref-x", ACCOUNT, "eu-west-1", tmp_path) and not path.exists()
