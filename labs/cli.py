@@ -7,12 +7,14 @@
 from __future__ import annotations
 
 import argparse
+import inspect as inspect_module
 import os
 import sys
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from labs.errors import LabError
+from labs.progress import LiveLines
 
 # lab -> (practice class, the command-line options it takes)
 PRACTICES = {
@@ -38,7 +40,10 @@ def practice(args: argparse.Namespace) -> int:
         raise LabError(f"practice {args.lab} does not take {flags}")
     module_name, class_name = path.split(":")
     practice_class = getattr(importlib.import_module(module_name), class_name)
-    practice_class(aws_session(args), **given).run()
+    session = aws_session(args)
+    printer = "say" if "say" in inspect_module.signature(practice_class).parameters else "out"
+    with LiveLines(title=f"practice {args.lab}") as live:
+        practice_class(session, **given, **{printer: live}).run()
     return 0
 
 

@@ -204,3 +204,45 @@ def test_prices_prints_the_table_and_refresh_without_credentials_is_one_line(mon
     assert cli.main(["prices", "--refresh"]) == 1
     assert capsys.readouterr().err.strip() == (
         "error: no AWS credentials found: run `aws configure` or set AWS_PROFILE, then retry")
+
+
+class FakePractice:
+    """Records how the command line runs a practice step."""
+
+    made: list = []
+
+    def __init__(self, session, *, say):
+        self.session, self.say = session, say
+        FakePractice.made.append(self)
+
+    def run(self):
+        self.say("step 1: uploading")
+        self.say("step 2: waiting for the crawler")
+
+
+def test_practice_prints_each_step_through_the_live_printer(monkeypatch, capsys):
+    monkeypatch.setitem(cli.PRACTICES, "data-lake", ("tests.test_labs_command:FakePractice", ()))
+    assert cli.main(["practice", "data-lake", "--region", "eu-west-1"]) == 0
+    (made,) = FakePractice.made
+    assert made.session.region_name == "eu-west-1" and made.say.lines == ["step 1: uploading",
+                                                                          "step 2: waiting for the crawler"]
+    assert capsys.readouterr().out.splitlines() == made.say.lines
+    assert cli.main(["practice", "data-lake", "--events", "5"]) == 1
+    assert "practice data-lake does not take --events" in capsys.readouterr().err
+
+
+def test_live_lines_on_a_terminal_keep_each_line_and_show_the_step():
+    import io
+
+    from rich.console import Console
+
+    from labs.progress import LiveLines
+
+    buffer = io.StringIO()
+    with LiveLines(console=Console(file=buffer, force_terminal=True, width=100), interactive=True,
+                   title="practice x") as live:
+        live("step 1: uploading")
+        live("step 2: waiting")
+    text = buffer.getvalue()
+    assert "step 1: uploading" in text and "step 2: waiting" in text and live.lines == ["step 1: uploading",
+                                                                                         "step 2: waiting"]
