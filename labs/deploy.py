@@ -82,6 +82,19 @@ def current_status(session: Any, lab: str, stack_name: str) -> str | None:
     return status
 
 
+def janitor_note(session: Any, target: Target, out: Callable[[str], None]) -> None:
+    """Says when the account janitor, which sweeps what an expired lab leaves, is not deployed."""
+    from stacks.janitor import STACK_NAME
+
+    try:
+        session.client("cloudformation").describe_stacks(StackName=STACK_NAME)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ValidationError":
+            raise
+        out(f"note: the account janitor ({STACK_NAME}) is not deployed in {target.region}: after the lab expires "
+            f"nothing sweeps what CloudFormation leaves; deploy it once: node_modules/.bin/cdk deploy {STACK_NAME}")
+
+
 def checked_context(lab: str, profile: str, context: Sequence[str], target: Target) -> dict[str, str]:
     """The -c KEY=VALUE pairs for the lab, validated by the app's own rules (a one-line error)."""
     import app
@@ -326,6 +339,7 @@ def deploy(session: Any, request: DeployRequest, *, runner: LineRunner = stream_
     if version is not None:
         out(f"CDK bootstrap: version {version}")
     status = current_status(session, request.lab, item.stack_name)
+    janitor_note(session, target, out)
     pairs = checked_context(request.lab, request.profile, request.context, target)
 
     env = {"AWS_REGION": target.region, "AWS_DEFAULT_REGION": target.region}

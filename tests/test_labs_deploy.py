@@ -118,6 +118,7 @@ def test_deploy_checks_shows_cost_and_expiry_deploys_and_saves_the_outputs(aws, 
     cost = LABS["data-lake"].cost()
     assert f"account {ACCOUNT}, region us-east-1" in text and "CDK bootstrap: version 27" in text
     assert f"~${cost.idle_per_hour:.4f}/hour" in text and "(in 4.0 h)" in text
+    assert "note: the account janitor (mlref-janitor) is not deployed in us-east-1" in text
     # events go through (no terminal here): each CloudFormation event printed
     assert EVENTS[2] in lines
 
@@ -410,3 +411,11 @@ def test_saved_records_round_trip_and_expire(tmp_path):
     assert not record.expired(now) and record.expired(now + timedelta(hours=1))
     assert state.saved_for_region("mlref-x", "eu-west-1", tmp_path) == [path]
     assert state.forget("mlref-x", ACCOUNT, "eu-west-1", tmp_path) and not path.exists()
+
+
+def test_no_janitor_note_when_the_janitor_is_deployed(aws, sandbox):
+    bootstrap(aws)
+    aws.client("cloudformation").create_stack(
+        StackName="mlref-janitor", TemplateBody=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}))
+    _, _, lines = run(aws, sandbox)
+    assert not any("janitor" in line for line in lines)
