@@ -418,4 +418,4 @@ def test_no_janitor_note_when_the_janitor_is_deployed(aws, sandbox):
     aws.client("cloudformation").create_stack(
         StackName="mlref-janitor", TemplateBody=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}))
     _, _, lines = run(aws, sandbox)
-    assert not any("janitor" in line for line in lines)
+    assert not [line for line in lines if "account janitor" in line]
