@@ -95,3 +95,33 @@ def production(synthesized) -> Synthesized:
 
 def resources_of(template: dict, resource_type: str) -> dict[str, dict]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
+
+
+@pytest.fixture
+def no_credentials(monkeypatch, tmp_path):
+    """No AWS credentials anywhere: environment, files, instance metadata."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """moto in us-east-1 with test credentials; a session for it."""
+    import boto3
+    from moto import mock_aws
+
+    from lambdas.lab_sweep.sweep import Sweeper
+
+    # moto has no ListFeatureGroups; that sweep step is tested with Stubber in tests/lambdas.
+    monkeypatch.setattr(Sweeper, "feature_groups", lambda self: None)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        yield boto3.Session(region_name="us-east-1")

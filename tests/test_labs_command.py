@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from labs import cli, lifecycle
 from labs.errors import LabError
@@ -15,21 +14,6 @@ from labs.inspect import inspect_lab, render, text_report
 from stacks import LABS
 
 TEMPLATE = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    # moto has no ListFeatureGroups; that sweep step is tested with Stubber in tests/lambdas.
-    from lambdas.lab_sweep.sweep import Sweeper
-
-    monkeypatch.setattr(Sweeper, "feature_groups", lambda self: None)
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield boto3.Session(region_name="us-east-1")
 
 
 def deploy(session, lab, expires_in_hours=None):
@@ -51,12 +35,7 @@ def test_list_shows_every_lab_with_costs_and_what_is_deployed(aws, capsys):
     assert f"${cost.idle_per_hour:.4f}" in rows["fsx-training"] and "Modeling" in rows["fsx-training"]
 
 
-def test_list_without_credentials_still_lists_and_says_why_state_is_unknown(monkeypatch, tmp_path):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def test_list_without_credentials_still_lists_and_says_why_state_is_unknown(no_credentials):
     lines = lifecycle.list_lines(boto3.Session(region_name="us-east-1"))
     assert len(lines) == len(LABS) + 2 and "no AWS credentials found" in lines[-1]
 
@@ -190,17 +169,15 @@ def test_a_failed_cdk_destroy_is_one_line_with_the_next_step(aws):
         lifecycle.destroy(aws, "data-lake", runner=lambda _a: 1, out=lambda _l: None)
 
 
-def test_prices_prints_the_table_and_refresh_without_credentials_is_one_line(monkeypatch, tmp_path, capsys):
+def test_prices_prints_the_table(capsys):
     from cdk_constructs.pricing import prices
 
     assert cli.main(["prices"]) == 0
     out = capsys.readouterr().out
     assert all(key in out for key in prices())
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_prices_refresh_without_credentials_is_one_line(no_credentials, capsys):
     assert cli.main(["prices", "--refresh"]) == 1
     assert capsys.readouterr().err.strip() == (
         "error: no AWS credentials found: run `aws configure` or set AWS_PROFILE, then retry")

@@ -16,7 +16,6 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from labs import cli, lifecycle, state
 from labs.aws import deployed_stack
@@ -40,17 +39,6 @@ FAILED_EVENT = ("mlref-data-lake |  1/3 | 10:00:09 AM | CREATE_FAILED        | A
 def own_state(monkeypatch, tmp_path):
     """Each test its own folder of saved deployments."""
     monkeypatch.setenv("MLREF_LABS_STATE", str(tmp_path / "state"))
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield boto3.Session(region_name="us-east-1")
 
 
 def bootstrap(session, version="27"):
@@ -211,12 +199,7 @@ def test_unknown_lab_is_one_line(capsys):
         "error: unknown lab 'nope'; choose from: data-lake, clickstream, fsx-training, feature-store")
 
 
-def test_no_credentials_is_one_line(monkeypatch, tmp_path, capsys):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def test_no_credentials_is_one_line(no_credentials, capsys):
     assert cli.main(["deploy", "data-lake", "--yes", "--region", "us-east-1"]) == 1
     assert capsys.readouterr().err.strip() == (
         "error: no AWS credentials found: run `aws configure` or set AWS_PROFILE, then retry")

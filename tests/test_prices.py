@@ -218,12 +218,7 @@ def never_send(request, **kwargs):
     raise AssertionError(f"a request was about to leave the machine: {request.url}")
 
 
-def test_no_credentials_is_the_credential_error(monkeypatch, tmp_path, table):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def test_no_credentials_is_the_credential_error(no_credentials, table):
     session = boto3.Session(region_name="eu-west-1")
     assert session.get_credentials() is None
     pricing = session.client("pricing", region_name="us-east-1")
