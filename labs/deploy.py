@@ -229,9 +229,12 @@ def stream_cdk(arguments: Sequence[str], env: Mapping[str, str], on_line: Callab
         return process.wait()
 
 
+# The CLI's `--progress events` lines (its HistoryActivityPrinter; the total is left out while unknown):
 # "mlref-data-lake |  3/42 | 10:15:02 AM | CREATE_COMPLETE | AWS::S3::Bucket | Raw/Resource (Raw1234)"
-EVENT = re.compile(r"^\s*(?P<stack>[\w-]+)\s*\|\s*(?P<done>\d+)/(?P<total>\d+)\s*\|[^|]*\|\s*(?P<status>[A-Z_]+)\s*"
+EVENT = re.compile(r"^\s*(?P<stack>[\w-]+)\s*\|\s*(?P<done>\d+)(?:/(?P<total>\d+))?\s*\|[^|]*\|\s*(?P<status>[A-Z_]+)(?P<skipped> \(skipped\))?\s*"
                    r"\|\s*(?P<type>[\w:]+)\s*\|\s*(?P<what>.*)$")
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 @dataclass
@@ -267,11 +270,13 @@ class DeployProgress:
             self._bar.stop()
 
     def line(self, text: str) -> None:
+        text = ANSI.sub("", text)
         self.tail.append(text)
         event = EVENT.match(text)
         if event:
-            self.done, self.total = int(event["done"]), max(self.total, int(event["total"]))
-            if event["status"].endswith("_FAILED"):
+            self.done = int(event["done"])
+            self.total = max(self.total, int(event["total"] or 0), self.done)
+            if event["status"].endswith("_FAILED") and not event["skipped"]:  # skipped: CFN retries it
                 message = f"{event['status']} {event['type']} {event['what'].strip()}"
                 self.failures.append(message)
                 self._print(f"failed: {message}")

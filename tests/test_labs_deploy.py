@@ -402,3 +402,13 @@ def test_no_janitor_note_when_the_janitor_is_deployed(aws, sandbox):
         StackName="mlref-janitor", TemplateBody=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}))
     _, _, lines = run(aws, sandbox)
     assert not [line for line in lines if "account janitor" in line]
+
+
+def test_progress_reads_events_without_a_total_and_with_colours():
+    lines: list[str] = []
+    with DeployProgress(total=40, out=lines.append, interactive=False) as progress:
+        progress.line("mlref-data-lake |   7 | 10:00:09 AM | CREATE_COMPLETE      | AWS::KMS::Key | LakeKey")
+        assert progress.done == 7 and progress.total == 40
+        progress.line("mlref-data-lake | 8/41 | 10:00:10 AM | \x1b[31mCREATE_FAILED       \x1b[39m | AWS::S3::Bucket | Raw")
+        progress.line("mlref-data-lake | 8/41 | 10:00:11 AM | CREATE_FAILED (skipped) | AWS::Lambda::Function | Fn")
+    assert progress.done == 8 and progress.total == 41 and progress.failures == ["CREATE_FAILED AWS::S3::Bucket Raw"]
