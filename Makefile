@@ -7,7 +7,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup synth test bench clean
+.PHONY: setup synth test bench diagrams clean
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed
 
@@ -34,6 +34,10 @@ synth: setup
 	$(CDK) synth --quiet -c profile=sandbox -o cdk.out
 	$(CDK) synth --quiet -c profile=production -o cdk.out.production
 	$(VENV)/bin/python -m labs summary cdk.out cdk.out.production
+
+## diagrams: redraw docs/diagrams/<lab>.svg and .png from freshly synthesized templates
+diagrams: synth
+	for lab in data-lake clickstream fsx-training feature-store; do $(VENV)/bin/python -m labs diagram $$lab; done
 
 ## test: the whole test suite (gates, snapshots, assertions, handlers, practice steps)
 test: setup

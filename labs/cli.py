@@ -10,6 +10,7 @@ import argparse
 import inspect as inspect_module
 import os
 import sys
+from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -85,15 +86,28 @@ def synth(args: argparse.Namespace) -> int:
 
 
 def inspect(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from labs.inspect import inspect_lab, text_report
+
+    report = inspect_lab(args.lab, assembly_of(args))
+    print(report.to_json() if args.json else "\n".join(text_report(report)))
+    return 0
+
+
+def assembly_of(args: argparse.Namespace) -> Path:
+    """The cloud assembly to read: --assembly, else cdk.out (sandbox) or cdk.out.<profile>."""
     from labs.lifecycle import ROOT
 
-    assembly = Path(args.assembly) if args.assembly else ROOT / (
-        "cdk.out" if args.profile == "sandbox" else f"cdk.out.{args.profile}")
-    report = inspect_lab(args.lab, assembly)
-    print(report.to_json() if args.json else "\n".join(text_report(report)))
+    if getattr(args, "assembly", None):
+        return Path(args.assembly)
+    return ROOT / ("cdk.out" if args.profile == "sandbox" else f"cdk.out.{args.profile}")
+
+
+def diagram(args: argparse.Namespace) -> int:
+    from labs.diagram import diagram_lab
+    from labs.lifecycle import ROOT
+
+    for path in diagram_lab(args.lab, assembly_of(args), Path(args.out) if args.out else ROOT / "docs" / "diagrams"):
+        print(path)
     return 0
 
 
@@ -158,6 +172,12 @@ def parser() -> argparse.ArgumentParser:
     look.add_argument("--assembly", default=None, help="cloud assembly directory (default: cdk.out[.production])")
     look.add_argument("--json", action="store_true")
     look.set_defaults(handler=inspect)
+    draw = commands.add_parser("diagram", help="the lab's architecture drawn from its template, as SVG and PNG")
+    draw.add_argument("lab")
+    draw.add_argument("--out", default=None, help="output directory (default: docs/diagrams)")
+    draw.add_argument("--profile", default="sandbox", choices=["sandbox", "production"])
+    draw.add_argument("--assembly", default=None, help="cloud assembly directory (default: cdk.out[.production])")
+    draw.set_defaults(handler=diagram)
     create = commands.add_parser("deploy", parents=[aws],
                                  help="check account, bootstrap and quotas, show cost and expiry, deploy, save outputs")
     create.add_argument("lab")

@@ -223,3 +223,12 @@ def test_live_lines_on_a_terminal_keep_each_line_and_show_the_step():
     text = buffer.getvalue()
     assert "step 1: uploading" in text and "step 2: waiting" in text and live.lines == ["step 1: uploading",
                                                                                          "step 2: waiting"]
+
+
+def test_diagram_writes_svg_and_png_for_a_lab(sandbox, tmp_path, capsys):
+    assert cli.main(["diagram", "fsx-training", "--assembly", str(sandbox.outdir), "--out", str(tmp_path)]) == 0
+    written = capsys.readouterr().out.split()
+    assert written == [str(tmp_path / "fsx-training.svg"), str(tmp_path / "fsx-training.png")]
+    assert (tmp_path / "fsx-training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert cli.main(["diagram", "fsx-training", "--assembly", str(tmp_path / "none")]) == 1
+    assert "run `labs synth fsx-training` first" in capsys.readouterr().err
