@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
 
@@ -19,6 +19,17 @@ def acknowledge_iam5(construct: IConstruct, findings: list[str], reason: str) ->
     """
     for finding in findings:
         acknowledge(construct, f"AwsSolutions-IAM5[{finding}]", reason)
+
+
+def arn_in_finding(construct: IConstruct) -> str:
+    """How cdk-nag prints the ARN of ``construct``'s resource in a finding: ``<LogicalId.Arn>``."""
+    stack = Stack.of(construct)
+    return f"<{stack.resolve(stack.get_logical_id(construct.node.default_child))}.Arn>"
+
+
+def objects_finding(bucket: IConstruct, prefix: str = "") -> str:
+    """The AwsSolutions-IAM5 finding for the objects under ``prefix`` of ``bucket``."""
+    return f"Resource::{arn_in_finding(bucket)}/{prefix}*"
 
 
 # Findings that recur in every lab, with one wording each.

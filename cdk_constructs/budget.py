@@ -7,7 +7,7 @@ import math
 from aws_cdk import aws_budgets as budgets
 from constructs import Construct
 
-from cdk_constructs.pricing import HOURS_PER_MONTH, LabCost
+from labs.contracts.prices import HOURS_PER_MONTH, LabCost
 from cdk_constructs.settings import LabSettings
 
 

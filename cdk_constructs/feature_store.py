@@ -13,10 +13,6 @@ forces replacement; a fixed name would collide with the group being replaced.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass
-
 from aws_cdk import Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
@@ -28,73 +24,7 @@ from constructs import Construct
 from cdk_constructs.access import allow_key_use, allow_objects
 from cdk_constructs.roles import LabRole
 from cdk_constructs.settings import LabSettings
-
-FEATURE_TYPES = {"String": "string", "Integral": "bigint", "Fractional": "double"}
-# Columns Feature Store adds to every offline record (Glue table format).
-OFFLINE_COLUMNS = (("write_time", "timestamp"), ("api_invocation_time", "timestamp"), ("is_deleted", "boolean"))
-OFFLINE_PREFIX = "offline-store"
-FEATURE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
-
-
-@dataclass(frozen=True)
-class Feature:
-    name: str
-    type: str  # String | Integral | Fractional
-
-
-@dataclass(frozen=True)
-class FeatureGroupSpec:
-    """A feature group's definition.
-
-    Attributes:
-        id: short name (``customer_profile``): construct id, name prefix and table prefix.
-        description: what the features are for.
-        record_identifier: the feature that identifies a record (String or Integral).
-        event_time: the feature holding when the values were observed (ISO-8601 String).
-        features: every feature, identifier and event time included.
-        online_ttl_days: online records expire after this many days (None: never).
-    """
-
-    id: str
-    description: str
-    record_identifier: str
-    event_time: str
-    features: tuple[Feature, ...]
-    online_ttl_days: int | None = None
-
-    def __post_init__(self) -> None:
-        names = [f.name for f in self.features]
-        problems = []
-        if len(set(names)) != len(names):
-            problems.append("duplicate feature names")
-        for feature in self.features:
-            if feature.type not in FEATURE_TYPES:
-                problems.append(f"{feature.name}: type {feature.type!r} is not one of {', '.join(FEATURE_TYPES)}")
-            if not set(feature.name) <= FEATURE_NAME_CHARS or not feature.name[0].isalpha() or len(feature.name) > 64:
-                problems.append(f"{feature.name}: use lower-case letters, digits and _ (Athena column names)")
-            if feature.name in {c for c, _ in OFFLINE_COLUMNS}:
-                problems.append(f"{feature.name}: reserved by the offline store")
-        types = {f.name: f.type for f in self.features}
-        if types.get(self.record_identifier) not in {"String", "Integral"}:
-            problems.append(f"record identifier {self.record_identifier!r} must be a String or Integral feature")
-        if types.get(self.event_time) not in {"String", "Fractional"}:
-            problems.append(f"event time {self.event_time!r} must be a String (ISO-8601) or Fractional feature")
-        if problems:
-            raise ValueError(f"feature group {self.id}: " + "; ".join(problems))
-
-    @property
-    def fingerprint(self) -> str:
-        """8 hex digits of what forces replacement: identifier, event time, features."""
-        body = json.dumps([self.record_identifier, self.event_time, [(f.name, f.type) for f in self.features]])
-        return hashlib.sha256(body.encode()).hexdigest()[:8]
-
-    @property
-    def group_name(self) -> str:
-        return f"mlref-{self.id.replace('_', '-')}-{self.fingerprint}"
-
-    @property
-    def table_name(self) -> str:
-        return f"{self.id}_{self.fingerprint}"
+from labs.contracts.feature_store import FEATURE_TYPES, OFFLINE_COLUMNS, OFFLINE_PREFIX, FeatureGroupSpec
 
 
 class OfflineStoreTable(Construct):

@@ -12,11 +12,9 @@ from constructs import Construct
 from cdk_constructs.functions import LabFunction
 from cdk_constructs.settings import LabSettings
 
-STACK_PREFIX = "mlref-"
+from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, STACK_PREFIX, SWEPT_PROFILE, TRAINING_LOG_GROUP
+
 SWEPT_STATUSES = ("DELETE_COMPLETE", "DELETE_FAILED")
-# Mirrors lambdas/lab_sweep/sweep.py: what the sweep may delete carries both tags.
-LAB_TAG, PROFILE_TAG, SWEPT_PROFILE = "lab", "profile", "sandbox"
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
 
 def _arn(service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
@@ -60,7 +58,7 @@ class LabJanitor(Construct):
             retention_period=Duration.days(14),
         )
         self.function = LabFunction(
-            self, "Sweep", settings=settings, handler_dir="lab_sweep",
+            self, "Sweep", settings=settings, handler_dir="lab_sweep", shared_modules=["lab_names"],
             description="Sweeps what a deleted mlref lab stack left behind",
             timeout=Duration.minutes(15), dead_letter_queue=self.dead_letter_queue,
         )

@@ -11,8 +11,8 @@ from constructs import Construct
 
 from cdk_constructs.access import allow_key_use, allow_objects
 from cdk_constructs.roles import LabRole
+from lambdas.shared.lab_names import TRAINING_LOG_GROUP
 
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 # Account that publishes the AWS Deep Learning Containers in most regions.
 DLC_ACCOUNT = "763104351884"
 ENI_ACTIONS = ["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",

@@ -6,23 +6,16 @@ frozen dataclasses as keyword arguments.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_logs as logs
 
+from labs.contracts.base import Profile
+from lambdas.shared.lab_names import EXPIRES_TAG, LAB_TAG, OWNER_TAG, PROFILE_TAG
 
-class Profile(str, enum.Enum):
-    """How durable a lab is.
-
-    ``sandbox`` (the default) makes every resource destroyable and lets the lab
-    expire; ``production`` retains stateful resources and turns on durable options.
-    """
-
-    SANDBOX = "sandbox"
-    PRODUCTION = "production"
+__all__ = ["LabSettings", "Profile", "utc_now"]
 
 
 @dataclass(frozen=True)
@@ -75,9 +68,9 @@ class LabSettings:
     @property
     def tags(self) -> dict[str, str]:
         """Tags put on every resource of the lab so it can be found later."""
-        tags = {"lab": self.lab, "profile": self.profile.value, "owner": self.owner}
+        tags = {LAB_TAG: self.lab, PROFILE_TAG: self.profile.value, OWNER_TAG: self.owner}
         if self.expires_at:
-            tags["expires-at"] = self.expires_at
+            tags[EXPIRES_TAG] = self.expires_at
         return tags
 
 

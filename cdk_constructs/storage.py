@@ -67,6 +67,16 @@ class LabBucket(Construct):
         )
 
 
+def access_log_bucket(scope: Construct, settings: LabSettings, id_: str = "AccessLogs") -> LabBucket:
+    """The lab's server access log target: SSE-S3 (log delivery accepts nothing else), logs kept
+    90 days. Pass it as ``access_logs_bucket`` and call ``empty_logs_last`` once the buckets exist."""
+    return LabBucket(
+        scope, id_, settings=settings, encryption_key=None,
+        lifecycle_rules=[s3.LifecycleRule(id="AccessLogsExpire", expiration=Duration.days(90),
+                                          noncurrent_version_expiration=Duration.days(1))],
+    )
+
+
 def empty_logs_last(access_logs: LabBucket, *buckets: LabBucket) -> None:
     """The access-log bucket is emptied only after every bucket logging into it is gone
     (it keeps receiving logs while they are emptied)."""

@@ -84,7 +84,7 @@ def current_status(session: Any, lab: str, stack_name: str) -> str | None:
 
 def janitor_note(session: Any, target: Target, out: Callable[[str], None]) -> None:
     """Says when the account janitor, which sweeps what an expired lab leaves, is not deployed."""
-    from stacks.janitor import STACK_NAME
+    from labs.contracts import JANITOR_STACK_NAME as STACK_NAME
 
     try:
         session.client("cloudformation").describe_stacks(StackName=STACK_NAME)
@@ -97,7 +97,7 @@ def janitor_note(session: Any, target: Target, out: Callable[[str], None]) -> No
 
 def checked_context(lab: str, profile: str, context: Sequence[str], target: Target) -> dict[str, str]:
     """The -c KEY=VALUE pairs for the lab, validated by the app's own rules (a one-line error)."""
-    import app
+    from labs.contracts.config import ConfigError, read_config
 
     pairs: dict[str, str] = {}
     for item in context:
@@ -110,10 +110,10 @@ def checked_context(lab: str, profile: str, context: Sequence[str], target: Targ
     pairs.update({"labs": lab, "profile": profile})
     defaults = json.loads((ROOT / "cdk.json").read_text())["context"]
     try:
-        app.read_config({**defaults, **pairs}, {"CDK_DEFAULT_ACCOUNT": target.account,
+        read_config({**defaults, **pairs}, {"CDK_DEFAULT_ACCOUNT": target.account,
                                                 "CDK_DEFAULT_REGION": target.region,
                                                 "USER": os.environ.get("USER", "")})
-    except app.ConfigError as error:
+    except ConfigError as error:
         raise LabError(str(error)) from error
     return pairs
 
@@ -365,12 +365,12 @@ def deploy(session: Any, request: DeployRequest, *, runner: LineRunner = stream_
     else:
         out(f"{item.stack_name} exists ({status}): this deployment updates it")
     if request.lab == "fsx-training":
-        from stacks.fsx_training import DEFAULT_INSTANCE_TYPE
+        from labs.contracts.fsx_training import DEFAULT_INSTANCE_TYPE
 
         check_training_quota(session, pairs.get("training_instance_type") or DEFAULT_INSTANCE_TYPE,
                              target.region, out)
 
-    cost = item.cost()
+    cost = item.cost(item.default_options())
     expires_at = tags.get("expires-at")
     moment = now()
     out(f"cost: ~${cost.idle_per_hour:.4f}/hour while deployed, ~${cost.per_practice_run:.2f} per practice run "

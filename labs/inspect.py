@@ -261,15 +261,13 @@ def template_of(assembly: Path, stack_name: str) -> dict:
 
 
 def inspect_lab(lab: str, assembly: Path) -> LabReport:
-    from stacks import LABS
+    from labs.contracts import contract
 
-    if lab not in LABS:
-        raise LabError(f"unknown lab {lab!r}; choose from: {', '.join(LABS)}")
-    definition = LABS[lab]
+    definition = contract(lab)
     template = template_of(assembly, definition.stack_name)
     resources = template.get("Resources", {})
     services = Counter(r["Type"].split("::")[1] for r in resources.values())
-    cost = definition.cost()
+    cost = definition.cost(definition.default_options())
     return LabReport(
         lab=lab, stack=definition.stack_name, resources_by_service=dict(sorted(services.items())),
         roles=roles_of(resources), exposure=exposure_of(resources), encryption=encryption_of(resources),

@@ -22,17 +22,15 @@ Runner = Callable[[Sequence[str]], int]
 
 
 def lab_names() -> list[str]:
-    from stacks import LABS
+    from labs.contracts import LABS
 
     return list(LABS)
 
 
 def definition(lab: str) -> Any:
-    from stacks import LABS
+    from labs.contracts import contract
 
-    if lab not in LABS:
-        raise LabError(f"unknown lab {lab!r}; choose from: {', '.join(LABS)}")
-    return LABS[lab]
+    return contract(lab)
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ class Deployed:
 
 def deployed_labs(session: Any) -> dict[str, Deployed]:
     """The labs' stacks in the session's account and region (none: {}); LabError on credential problems."""
-    from stacks import LABS
+    from labs.contracts import LABS
 
     cloudformation = session.client("cloudformation")
     found = {}
@@ -71,7 +69,7 @@ def deployed_labs(session: Any) -> dict[str, Deployed]:
 
 def list_lines(session: Any | None) -> list[str]:
     """One line per lab; deployment state when the session can tell."""
-    from stacks import LABS
+    from labs.contracts import LABS
 
     state: dict[str, Deployed] | None = None
     note = ""
@@ -82,12 +80,12 @@ def list_lines(session: Any | None) -> list[str]:
             note = f"deployed: unknown ({error})"
     lines = [f"{'lab':<14} {'domain':<17} {'idle/hour':>9} {'per run':>8}  {'deployed':<18} demonstrates"]
     for lab, item in LABS.items():
-        cost = item.cost()
+        cost = item.cost(item.default_options())
         if state is None:
             deployed = "unknown"
         else:
             deployed = state[lab].status if lab in state else "no"
-        lines.append(f"{lab:<14} {item.exam_domain:<17} {'$%.4f' % cost.idle_per_hour:>9} "
+        lines.append(f"{lab:<14} {item.exams.mls_c01:<17} {'$%.4f' % cost.idle_per_hour:>9} "
                      f"{'$%.2f' % cost.per_practice_run:>8}  {deployed:<18} {item.demonstrates}")
     if note:
         lines.append(note)
@@ -102,7 +100,7 @@ def status_lines(session: Any, now: datetime | None = None) -> list[str]:
     lines = []
     for lab, item in state.items():
         age_hours = (now - item.created).total_seconds() / 3600
-        spent = definition(lab).cost().idle_per_hour * age_hours
+        spent = definition(lab).cost(definition(lab).default_options()).idle_per_hour * age_hours
         if item.expires_at is None:
             expiry = "never expires"
         elif item.expires_at <= now:

@@ -1,11 +1,11 @@
 """``labs prices``: show the price table, and refresh it from the AWS Price List API.
 
-``pricing/prices.toml`` is the one price table (see ``cdk_constructs.pricing``). ``price_lines``
+``pricing/prices.toml`` is the one price table (see ``labs.contracts.prices``). ``price_lines``
 shows it; ``refresh`` asks the Price List Query API (``pricing:GetProducts``) for each entry's
 us-east-1 on-demand list price and writes back ``usd`` and ``checked``, keeping the header
 comment, the key order and every other field.
 
-The queries live here, in ``QUERIES``, not in the TOML: ``cdk_constructs.pricing`` builds its
+The queries live here, in ``QUERIES``, not in the TOML: ``labs.contracts.prices`` builds its
 ``Price`` from every field of an entry, so lookup fields there would break every reader of the
 table, and they are not a price's description but how to find it.
 """
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError, NoRegionError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from cdk_constructs.pricing import PRICE_TABLE, prices
+from labs.contracts.prices import PRICE_TABLE, prices
 from labs.aws import credential_problem
 from labs.errors import LabError
 
@@ -124,6 +124,9 @@ QUERIES: dict[str, PriceQuery] = {
     "sagemaker_ml_g5_xlarge_hour": PriceQuery(
         "AmazonSageMaker", (("usagetype", "USE1-Train:ml.g5.xlarge"),), unit="Hrs",
         confirmed=True, evidence="USE1-Train:<type> queried with get-products in public notes"),
+    "sagemaker_ml_m5_large_hour": PriceQuery(
+        "AmazonSageMaker", (("usagetype", "USE1-Train:ml.m5.large"),), unit="Hrs",
+        evidence="the same USE1-Train:<type> usage type as the GPU entries, not seen for this type here"),
     # Unconfirmed: the FeatureStore usage types are from Cost Explorer usage-type groups; the USE1-
     # prefix and a per-request-unit price (hence scale) are inferred.
     "sagemaker_feature_store_write_million": PriceQuery(

@@ -11,10 +11,7 @@ middle step, no longer accepts new applications; the transform Lambda stands in.
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, field
-
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk.region_info import RegionInfo
@@ -25,53 +22,34 @@ from cdk_constructs.acknowledge import (
     acknowledge_iam5,
     acknowledge_lab_buckets_nist,
     acknowledge_lambda_nist,
+    objects_finding,
 )
 from cdk_constructs.budget import LabBudget
 from cdk_constructs.encryption import LabKey
 from cdk_constructs.network import LabNetwork
-from cdk_constructs.pricing import REDSHIFT_BASE_RPU, clickstream_cost
+from cdk_constructs.outputs import emit_outputs
 from cdk_constructs.profile import apply_lab_profile
 from cdk_constructs.redshift import RedshiftSql, ServerlessWarehouse, WarehouseOptions
 from cdk_constructs.roles import LabRole
 from cdk_constructs.settings import LabSettings
-from cdk_constructs.storage import LabBucket
+from cdk_constructs.storage import LabBucket, access_log_bucket, empty_logs_last
 from cdk_constructs.streaming import FirehoseToRedshift, allow_stream_read, click_stream
+from labs.contracts import clickstream as contract
+from labs.contracts.base import ConfigError
+from labs.contracts.clickstream import EVENTS_RELATION as TABLE
+from labs.contracts.clickstream import REDSHIFT_BASE_RPU, SCHEMA, ClickstreamOptions
 
-SCHEMA = "clickstream"
-TABLE = f"{SCHEMA}.events"
 # Columns Firehose COPYs, in the order of the transform's JSON keys; loaded_at defaults to load time.
 COLUMNS = ("event_id", "run_id", "user_id", "session_id", "event_type", "page", "device", "referrer", "event_time")
 
 
-class Delivery(str, enum.Enum):
-    """How events reach Redshift."""
-
-    FIREHOSE = "firehose"
-    STREAMING = "streaming"
-
-
-@dataclass(frozen=True)
-class ClickstreamOptions:
-    """Options of the clickstream lab.
-
-    Attributes:
-        delivery: firehose (default; public endpoint open only to Firehose) or
-            streaming (Redshift streaming ingestion; no Firehose, no public endpoint).
-        on_demand: on-demand stream capacity instead of one provisioned shard.
-        availability_zones: the three zones for the workgroup's subnets (default: the
-            first three the region lists).
-    """
-
-    delivery: Delivery = Delivery.FIREHOSE
-    on_demand: bool = False
-    availability_zones: tuple[str, ...] = field(default_factory=tuple)
-
-
 def firehose_cidr(region: str) -> str:
-    """Firehose's published CIDR for ``region`` (aws-cdk-lib's region table)."""
+    """Firehose's published CIDR for ``region`` (aws-cdk-lib's region table); a one-line
+    ConfigError for a region without one (the app prints it like any bad context value)."""
     cidr = RegionInfo.get(region).firehose_cidr_block
     if not cidr:
-        raise ValueError(f"Firehose publishes no CIDR for region {region!r}")
+        raise ConfigError(f"region {region} has no published Firehose CIDR to allow into Redshift; "
+                          "use -c clickstream_delivery=streaming or another region")
     return cidr
 
 
@@ -123,7 +101,7 @@ class ClickstreamStack(Stack):
     ) -> None:
         super().__init__(scope, id_, description="mlref-labs clickstream: Kinesis clickstream into Redshift", **kwargs)
         self.settings, self.options = settings, options
-        firehose_delivery = options.delivery is Delivery.FIREHOSE
+        firehose_delivery = options.firehose
 
         self.key = LabKey(self, "ClickstreamKey", settings=settings,
                           description="mlref clickstream: stream, staging, Redshift, secret and logs").key
@@ -161,20 +139,14 @@ class ClickstreamStack(Stack):
         self.delivery_bucket: LabBucket | None = None
         self.delivery: FirehoseToRedshift | None = None
         if firehose_delivery:
-            self.access_logs = LabBucket(
-                self, "AccessLogs", settings=settings, encryption_key=None,
-                lifecycle_rules=[s3.LifecycleRule(id="AccessLogsExpire", expiration=Duration.days(90),
-                                                  noncurrent_version_expiration=Duration.days(1))],
-            )
+            self.access_logs = access_log_bucket(self, settings)
             self.delivery_bucket = LabBucket(
                 self, "Delivery", settings=settings, encryption_key=self.key,
                 access_logs_bucket=self.access_logs.bucket,
                 lifecycle_rules=[s3.LifecycleRule(id="StagingExpires", prefix="staging/", expiration=Duration.days(7)),
                                  s3.LifecycleRule(id="NoncurrentExpire", noncurrent_version_expiration=Duration.days(7))],
             )
-            log_emptier = self.access_logs.bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
-            if log_emptier is not None:
-                log_emptier.node.add_dependency(self.delivery_bucket.bucket)
+            empty_logs_last(self.access_logs, self.delivery_bucket)
             self.delivery = FirehoseToRedshift(
                 self, "Firehose", settings=settings, key=self.key, stream=self.stream,
                 bucket=self.delivery_bucket.bucket, warehouse=self.warehouse, table=TABLE, columns=COLUMNS,
@@ -184,7 +156,7 @@ class ClickstreamStack(Stack):
 
         self.budget = (
             LabBudget(self, "CostGuard", settings=settings, email=settings.alert_email,
-                      cost=clickstream_cost(on_demand=options.on_demand, streaming=not firehose_delivery))
+                      cost=contract.cost(options))
             if settings.alert_email else None
         )
         self._outputs()
@@ -192,20 +164,19 @@ class ClickstreamStack(Stack):
 
     def _outputs(self) -> None:
         values = {
-            "DeliveryMethod": self.options.delivery.value,
-            "StreamName": self.stream.stream_name,
-            "StreamArn": self.stream.stream_arn,
-            "WorkgroupName": self.warehouse.workgroup_name,
-            "DatabaseName": self.warehouse.database,
-            "AdminSecretArn": self.warehouse.secret.secret_arn,
-            "EventsRelation": TABLE,
-            "KeyArn": self.key.key_arn,
+            contract.DELIVERY_METHOD: self.options.delivery.value,
+            contract.STREAM_NAME: self.stream.stream_name,
+            contract.STREAM_ARN: self.stream.stream_arn,
+            contract.WORKGROUP: self.warehouse.workgroup_name,
+            contract.DATABASE: self.warehouse.database,
+            contract.ADMIN_SECRET: self.warehouse.secret.secret_arn,
+            contract.EVENTS: TABLE,
+            contract.KEY: self.key.key_arn,
         }
         if self.delivery is not None:
-            values["DeliveryStreamName"] = self.delivery.delivery_stream.ref
-            values["DeliveryBucketName"] = self.delivery_bucket.bucket.bucket_name
-        for name, value in values.items():
-            CfnOutput(self, name, value=value)
+            values[contract.DELIVERY_STREAM] = self.delivery.delivery_stream.ref
+            values[contract.DELIVERY_BUCKET] = self.delivery_bucket.bucket.bucket_name
+        emit_outputs(self, contract.CONTRACT, self.options, values)
 
     # -- the one place for this stack's acknowledgments ---------------------------------
 
@@ -237,8 +208,7 @@ class ClickstreamStack(Stack):
             acknowledge(self.delivery.delivery_stream, "AwsSolutions-KDF1",
                         "Firehose server-side encryption cannot be enabled with a Kinesis stream source; the records "
                         "are encrypted in the stream and in S3 with the lab key and reach Redshift over TLS")
-            bucket_id = self.resolve(self.get_logical_id(self.delivery_bucket.bucket.node.default_child))
-            acknowledge_iam5(self.delivery.role.policy, [f"Resource::<{bucket_id}.Arn>/*"],
+            acknowledge_iam5(self.delivery.role.policy, [objects_finding(self.delivery_bucket.bucket)],
                              "Firehose writes objects with generated names under staging/, backup/ and errors/ of "
                              "the lab's own delivery bucket")
         if not self.settings.is_sandbox:

@@ -8,19 +8,18 @@ Lake Formation permissions, and Athena for ad-hoc SQL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk_constructs.access import allow_key_use, allow_objects, glue_catalog_arns, glue_tables_finding
 from cdk_constructs.acknowledge import (
-    acknowledge,
     acknowledge_iam5,
     acknowledge_lab_buckets_nist,
     acknowledge_lambda_nist,
+    arn_in_finding,
+    objects_finding,
 )
 from cdk_constructs.athena import GovernedWorkgroup
 from cdk_constructs.budget import LabBudget
@@ -35,27 +34,13 @@ from cdk_constructs.lake_formation import (
     data_location_resource,
     database_resource,
 )
-from cdk_constructs.pricing import data_lake_cost
+from cdk_constructs.outputs import emit_outputs
 from cdk_constructs.profile import apply_lab_profile
 from cdk_constructs.roles import LabRole
 from cdk_constructs.settings import LabSettings
-from cdk_constructs.storage import LabBucket
-
-SAMPLE_PREFIX = "sales/"
-CURATED_PREFIX = "sales/"
-
-
-@dataclass(frozen=True)
-class DataLakeOptions:
-    """Options of the data-lake lab.
-
-    Attributes:
-        database_prefix: prefix of the Glue database names (``<prefix>_raw`` ...).
-        bytes_scanned_cutoff: Athena per-query scan limit in bytes (default 1 GiB).
-    """
-
-    database_prefix: str = "mlref_data_lake"
-    bytes_scanned_cutoff: int = 1024**3
+from cdk_constructs.storage import LabBucket, access_log_bucket, empty_logs_last
+from labs.contracts import data_lake as contract
+from labs.contracts.data_lake import CURATED_PREFIX, SAMPLE_PREFIX, DataLakeOptions
 
 
 def raw_lifecycle() -> list[s3.LifecycleRule]:
@@ -123,11 +108,7 @@ class DataLakeStack(Stack):
         # Storage: one key, zone buckets logging to an access-log bucket.
         self.key = LabKey(self, "DataLakeKey", settings=settings, description="mlref data-lake zones, logs and query results").key
         apply_lab_profile(self, settings, log_key=self.key)
-        self.access_logs = LabBucket(
-            self, "AccessLogs", settings=settings, encryption_key=None,
-            lifecycle_rules=[s3.LifecycleRule(id="AccessLogsExpire", expiration=Duration.days(90),
-                                              noncurrent_version_expiration=Duration.days(1))],
-        )
+        self.access_logs = access_log_bucket(self, settings)
         zone = dict(settings=settings, encryption_key=self.key, access_logs_bucket=self.access_logs.bucket)
         self.raw = LabBucket(self, "RawZone", lifecycle_rules=raw_lifecycle(), **zone)
         self.curated = LabBucket(self, "CuratedZone", lifecycle_rules=curated_lifecycle(), **zone)
@@ -137,11 +118,7 @@ class DataLakeStack(Stack):
             lifecycle_rules=[s3.LifecycleRule(id="QueryResultsExpire", expiration=Duration.days(30),
                                               noncurrent_version_expiration=Duration.days(1))], **zone,
         )
-        # The access-log bucket is emptied only after every bucket logging into it is gone.
-        log_emptier = self.access_logs.bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
-        if log_emptier is not None:
-            for zone_bucket in (self.raw, self.curated, self.archive, self.query_results):
-                log_emptier.node.add_dependency(zone_bucket.bucket)
+        empty_logs_last(self.access_logs, self.raw, self.curated, self.archive, self.query_results)
 
         # Catalog: a database per zone, an on-demand crawler over the raw zone.
         self.databases = {
@@ -189,9 +166,9 @@ class DataLakeStack(Stack):
             "curated": RegisteredLocation(self, "CuratedLocation", bucket=self.curated.bucket, key=self.key),
         }
         self.grants = self._grant_lake_formation_permissions()
-        self.settings = settings
+        self.settings, self.options = settings, options
         self.budget = (
-            LabBudget(self, "CostGuard", settings=settings, cost=data_lake_cost(), email=settings.alert_email)
+            LabBudget(self, "CostGuard", settings=settings, cost=contract.cost(options), email=settings.alert_email)
             if settings.alert_email else None
         )
         self._outputs()
@@ -261,33 +238,24 @@ class DataLakeStack(Stack):
         }
 
     def _outputs(self) -> None:
-        values = {
-            "RawBucketName": self.raw.bucket.bucket_name,
-            "CuratedBucketName": self.curated.bucket.bucket_name,
-            "ArchiveBucketName": self.archive.bucket.bucket_name,
-            "QueryResultsBucketName": self.query_results.bucket.bucket_name,
-            "RawDatabaseName": self.databases["raw"].database_name,
-            "CuratedDatabaseName": self.databases["curated"].database_name,
-            "ArchiveDatabaseName": self.databases["archive"].database_name,
-            "CrawlerName": self.crawler.crawler.ref,
-            "SamplePrefix": SAMPLE_PREFIX,
-            "CuratedPrefix": CURATED_PREFIX,
-            "WorkgroupName": self.workgroup.workgroup_name,
-            "DataEngineerRoleArn": self.engineer_role.role_arn,
-            "AnalystRoleArn": self.analyst_role.role_arn,
-            "KeyArn": self.key.key_arn,
-        }
-        for name, value in values.items():
-            CfnOutput(self, name, value=value)
+        emit_outputs(self, contract.CONTRACT, self.options, {
+            contract.RAW_BUCKET: self.raw.bucket.bucket_name,
+            contract.CURATED_BUCKET: self.curated.bucket.bucket_name,
+            contract.ARCHIVE_BUCKET: self.archive.bucket.bucket_name,
+            contract.QUERY_RESULTS_BUCKET: self.query_results.bucket.bucket_name,
+            contract.RAW_DATABASE: self.databases["raw"].database_name,
+            contract.CURATED_DATABASE: self.databases["curated"].database_name,
+            contract.ARCHIVE_DATABASE: self.databases["archive"].database_name,
+            contract.CRAWLER: self.crawler.crawler.ref,
+            contract.SAMPLE_PREFIX_OUTPUT: SAMPLE_PREFIX,
+            contract.CURATED_PREFIX_OUTPUT: CURATED_PREFIX,
+            contract.WORKGROUP: self.workgroup.workgroup_name,
+            contract.ENGINEER_ROLE: self.engineer_role.role_arn,
+            contract.ANALYST_ROLE: self.analyst_role.role_arn,
+            contract.KEY: self.key.key_arn,
+        })
 
     # -- the one place for this stack's acknowledgments ---------------------------------
-
-    def _arn_of(self, construct: Construct) -> str:
-        """How cdk-nag prints the ARN of ``construct``'s resource in a finding."""
-        return f"<{self.resolve(self.get_logical_id(construct.node.default_child))}.Arn>"
-
-    def _objects_finding(self, bucket: s3.IBucket, prefix: str = "") -> str:
-        return f"Resource::{self._arn_of(bucket)}/{prefix}*"
 
     def _acknowledge_findings(self, settings: LabSettings) -> None:
         raw_db, curated_db = (self.databases[z].database_name for z in ("raw", "curated"))
@@ -302,10 +270,10 @@ class DataLakeStack(Stack):
         acknowledge_iam5(self.crawler.role.policy, [glue_tables_finding(raw_db)],
                          "the crawler creates tables named after the S3 folders it discovers, so table names "
                          "are unknown at deploy time; limited to tables of the raw zone database")
-        acknowledge_iam5(self.crawler.role.policy, [self._objects_finding(self.raw.bucket, SAMPLE_PREFIX)],
+        acknowledge_iam5(self.crawler.role.policy, [objects_finding(self.raw.bucket, SAMPLE_PREFIX)],
                          "the crawler reads every object under the prefix it crawls; keys are date partitions "
                          "(dt=YYYY-MM-DD) created after deployment")
-        acknowledge_iam5(self.crawler.role.policy, [f"Resource::{self._arn_of(self.crawler.log_group)}:log-stream:*"],
+        acknowledge_iam5(self.crawler.role.policy, [f"Resource::{arn_in_finding(self.crawler.log_group)}:log-stream:*"],
                          "Glue names one log stream per crawler run; limited to streams of the crawler's own "
                          "encrypted log group")
         for role in (self.crawler.role, self.engineer_role, self.analyst_role):
@@ -313,19 +281,19 @@ class DataLakeStack(Stack):
         acknowledge_iam5(self.engineer_role.policy, [glue_tables_finding(raw_db), glue_tables_finding(curated_db)],
                          "the engineer reads crawler-made raw tables and creates curated tables with CTAS; "
                          "table names are chosen at run time and Lake Formation grants still apply per table")
-        acknowledge_iam5(self.engineer_role.policy, [self._objects_finding(self.raw.bucket, SAMPLE_PREFIX)],
+        acknowledge_iam5(self.engineer_role.policy, [objects_finding(self.raw.bucket, SAMPLE_PREFIX)],
                          "reads the date-partitioned sample objects under sales/ in the raw zone, keys unknown "
                          "at deploy time")
-        acknowledge_iam5(self.engineer_role.policy, [self._objects_finding(self.curated.bucket, CURATED_PREFIX)],
+        acknowledge_iam5(self.engineer_role.policy, [objects_finding(self.curated.bucket, CURATED_PREFIX)],
                          "CTAS writes Parquet files with generated names under sales/ in the curated zone")
         acknowledge_iam5(self.analyst_role.policy, [glue_tables_finding(curated_db)],
                          "the analyst may describe any curated table; Lake Formation SELECT grants decide "
                          "what data is returned")
         for role in (self.engineer_role, self.analyst_role):
-            acknowledge_iam5(role.policy, [self._objects_finding(self.query_results.bucket, "athena/")], results)
+            acknowledge_iam5(role.policy, [objects_finding(self.query_results.bucket, "athena/")], results)
         for name, location in self.locations.items():
             bucket = self.raw.bucket if name == "raw" else self.curated.bucket
-            acknowledge_iam5(location.role.policy, [self._objects_finding(bucket)],
+            acknowledge_iam5(location.role.policy, [objects_finding(bucket)],
                              f"Lake Formation vends credentials for any object of the registered {name} zone; "
                              "the role is assumable only by lakeformation.amazonaws.com")
         acknowledge_iam5(self.admins.cleanup_function.role.policy, ["Resource::*"],

@@ -8,68 +8,25 @@ values at training (the offline store in S3, queried through Athena) and at infe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk_constructs.access import allow_key_use, allow_objects, glue_catalog_arns
-from cdk_constructs.acknowledge import acknowledge_iam5, acknowledge_lab_buckets_nist
+from cdk_constructs.acknowledge import acknowledge_iam5, acknowledge_lab_buckets_nist, objects_finding
 from cdk_constructs.athena import GovernedWorkgroup
 from cdk_constructs.budget import LabBudget
 from cdk_constructs.encryption import LabKey
-from cdk_constructs.feature_store import (
-    OFFLINE_PREFIX,
-    Feature,
-    FeatureGroupSpec,
-    LabFeatureGroup,
-    OfflineStoreRole,
-)
-from cdk_constructs.pricing import feature_store_cost
+from cdk_constructs.feature_store import LabFeatureGroup, OfflineStoreRole
+from cdk_constructs.outputs import emit_outputs
 from cdk_constructs.profile import apply_lab_profile
 from cdk_constructs.roles import LabRole
 from cdk_constructs.settings import LabSettings
-from cdk_constructs.storage import LabBucket, empty_logs_last
-
-DATABASE_NAME = "mlref_feature_store"  # the janitor sweeps only mlref_* databases
-
-CUSTOMER_PROFILE = FeatureGroupSpec(
-    id="customer_profile",
-    description="Customer attributes shared by the churn and the recommendation models",
-    record_identifier="customer_id", event_time="event_time",
-    features=(
-        Feature("customer_id", "String"), Feature("event_time", "String"), Feature("age", "Integral"),
-        Feature("tenure_months", "Integral"), Feature("segment", "String"), Feature("region", "String"),
-        Feature("lifetime_value", "Fractional"),
-    ),
-)
-CLICK_ACTIVITY = FeatureGroupSpec(
-    id="click_activity",
-    description="Clickstream aggregates per customer over the last 7 and 30 days",
-    record_identifier="customer_id", event_time="event_time",
-    features=(
-        Feature("customer_id", "String"), Feature("event_time", "String"), Feature("sessions_7d", "Integral"),
-        Feature("clicks_7d", "Integral"), Feature("avg_session_seconds", "Fractional"),
-        Feature("purchases_30d", "Integral"), Feature("last_page", "String"),
-    ),
-    online_ttl_days=30,
-)
-
-
-@dataclass(frozen=True)
-class FeatureStoreOptions:
-    """Options of the feature-store lab.
-
-    Attributes:
-        groups: the feature groups (two models share them).
-        bytes_scanned_cutoff: Athena's per-query scan limit.
-    """
-
-    groups: tuple[FeatureGroupSpec, ...] = field(default=(CUSTOMER_PROFILE, CLICK_ACTIVITY))
-    bytes_scanned_cutoff: int = 1024**3
+from cdk_constructs.storage import LabBucket, access_log_bucket, empty_logs_last
+from labs.contracts import feature_store as contract
+from labs.contracts.feature_store import DATABASE_NAME, OFFLINE_PREFIX, FeatureStoreOptions
 
 
 class FeatureStoreStack(Stack):
@@ -84,11 +41,7 @@ class FeatureStoreStack(Stack):
                           description="mlref feature-store: online and offline stores, query results, logs").key
         apply_lab_profile(self, settings, log_key=self.key)
 
-        self.access_logs = LabBucket(
-            self, "AccessLogs", settings=settings, encryption_key=None,
-            lifecycle_rules=[s3.LifecycleRule(id="AccessLogsExpire", expiration=Duration.days(90),
-                                              noncurrent_version_expiration=Duration.days(1))],
-        )
+        self.access_logs = access_log_bucket(self, settings)
         buckets = dict(settings=settings, encryption_key=self.key, access_logs_bucket=self.access_logs.bucket)
         self.offline = LabBucket(self, "OfflineStore", **buckets)
         self.query_results = LabBucket(
@@ -107,7 +60,7 @@ class FeatureStoreStack(Stack):
         )
         self.offline_role = OfflineStoreRole(self, "OfflineStoreWriter", bucket=self.offline.bucket, key=self.key)
         self.groups = {
-            spec.id: LabFeatureGroup(self, _camel(spec.id), settings=settings, spec=spec, bucket=self.offline.bucket,
+            spec.id: LabFeatureGroup(self, spec.camel_id, settings=settings, spec=spec, bucket=self.offline.bucket,
                                      key=self.key, role=self.offline_role, database_name=DATABASE_NAME,
                                      database=self.database)
             for spec in options.groups
@@ -124,7 +77,7 @@ class FeatureStoreStack(Stack):
         self._allow_ingestion()
         self._allow_consumption()
         self.budget = (
-            LabBudget(self, "CostGuard", settings=settings, email=settings.alert_email, cost=feature_store_cost())
+            LabBudget(self, "CostGuard", settings=settings, email=settings.alert_email, cost=contract.cost(options))
             if settings.alert_email else None
         )
         self._outputs()
@@ -167,38 +120,29 @@ class FeatureStoreStack(Stack):
 
     def _outputs(self) -> None:
         values = {
-            "DatabaseName": DATABASE_NAME,
-            "WorkgroupName": self.workgroup.workgroup_name,
-            "IngestionRoleArn": self.ingestion_role.role_arn,
-            "ConsumerRoleArn": self.consumer_role.role_arn,
-            "OfflineBucketName": self.offline.bucket.bucket_name,
-            "KeyArn": self.key.key_arn,
+            contract.DATABASE: DATABASE_NAME,
+            contract.WORKGROUP: self.workgroup.workgroup_name,
+            contract.INGESTION_ROLE: self.ingestion_role.role_arn,
+            contract.CONSUMER_ROLE: self.consumer_role.role_arn,
+            contract.OFFLINE_BUCKET: self.offline.bucket.bucket_name,
+            contract.KEY: self.key.key_arn,
         }
-        for spec_id, group in self.groups.items():
-            prefix = _camel(spec_id)
-            values[f"{prefix}GroupName"] = group.feature_group_name
-            values[f"{prefix}TableName"] = group.table.table_name
-        for name, value in values.items():
-            CfnOutput(self, name, value=value)
+        for group in self.groups.values():
+            values[group.spec.group_output] = group.feature_group_name
+            values[group.spec.table_output] = group.table.table_name
+        emit_outputs(self, contract.CONTRACT, self.options, values)
 
     # -- the one place for this stack's acknowledgments ---------------------------------
 
-    def _objects_finding(self, bucket: s3.IBucket, prefix: str) -> str:
-        return f"Resource::<{self.resolve(self.get_logical_id(bucket.node.default_child))}.Arn>/{prefix}*"
-
     def _acknowledge_findings(self) -> None:
-        acknowledge_iam5(self.offline_role.policy, [self._objects_finding(self.offline.bucket, f"{OFFLINE_PREFIX}/")],
+        acknowledge_iam5(self.offline_role.policy, [objects_finding(self.offline.bucket, f"{OFFLINE_PREFIX}/")],
                          "Feature Store writes Parquet files with generated names under each group's offline "
                          "prefix (account, region, group name and creation time, then hourly partitions)")
-        acknowledge_iam5(self.consumer_role.policy, [self._objects_finding(self.offline.bucket, f"{OFFLINE_PREFIX}/")],
+        acknowledge_iam5(self.consumer_role.policy, [objects_finding(self.offline.bucket, f"{OFFLINE_PREFIX}/")],
                          "Athena reads every offline-store file of the lab's feature groups; file names are "
                          "generated by Feature Store")
-        acknowledge_iam5(self.consumer_role.policy, [self._objects_finding(self.query_results.bucket, "athena/")],
+        acknowledge_iam5(self.consumer_role.policy, [objects_finding(self.query_results.bucket, "athena/")],
                          "Athena writes each query's result files under athena/ with generated names; limited to "
                          "that prefix of the lab's own query-results bucket")
         if not self.settings.is_sandbox:
             acknowledge_lab_buckets_nist([self.offline.bucket, self.query_results.bucket], self.access_logs.bucket)
-
-
-def _camel(snake: str) -> str:
-    return "".join(part.capitalize() for part in snake.split("_"))

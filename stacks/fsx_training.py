@@ -9,46 +9,23 @@ job: GPUs bill only when the user practises.
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
-
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk_constructs.acknowledge import acknowledge, acknowledge_iam5, acknowledge_lab_buckets_nist
+from cdk_constructs.acknowledge import acknowledge, acknowledge_iam5, acknowledge_lab_buckets_nist, objects_finding
 from cdk_constructs.budget import LabBudget
 from cdk_constructs.encryption import LabKey
 from cdk_constructs.network import LabNetwork
-from cdk_constructs.pricing import fsx_training_cost
+from cdk_constructs.outputs import emit_outputs
 from cdk_constructs.profile import apply_lab_profile
 from cdk_constructs.sagemaker_training import TrainingExecutionRole
 from cdk_constructs.settings import LabSettings
-from cdk_constructs.storage import LabBucket
+from cdk_constructs.storage import LabBucket, access_log_bucket, empty_logs_last
 from cdk_constructs.training_storage import EfsTrainingData, LustreTrainingData
-
-DATA_PREFIX = "train/"
-DEFAULT_INSTANCE_TYPE = "ml.p3.2xlarge"
-
-
-class TrainingSource(str, enum.Enum):
-    FSX = "fsx"
-    EFS = "efs"
-
-
-@dataclass(frozen=True)
-class FsxTrainingOptions:
-    """Options of the fsx-training lab.
-
-    Attributes:
-        source: fsx (FSx for Lustre linked to the data bucket, default) or efs.
-        instance_type: the training instance type the practice step uses.
-        availability_zone: the zone of the file system and the jobs (default: the region's first).
-    """
-
-    source: TrainingSource = TrainingSource.FSX
-    instance_type: str = DEFAULT_INSTANCE_TYPE
-    availability_zone: str | None = None
+from labs.contracts import fsx_training as contract
+from labs.contracts.fsx_training import DATA_PREFIX, FsxTrainingOptions
+from lambdas.shared.lab_names import TRAINING_LOG_GROUP
 
 
 class FsxTrainingStack(Stack):
@@ -68,11 +45,7 @@ class FsxTrainingStack(Stack):
         self.s3_endpoint = self.network.add_s3_gateway_endpoint()
         self.subnet = self.network.subnets[0]
 
-        self.access_logs = LabBucket(
-            self, "AccessLogs", settings=settings, encryption_key=None,
-            lifecycle_rules=[s3.LifecycleRule(id="AccessLogsExpire", expiration=Duration.days(90),
-                                              noncurrent_version_expiration=Duration.days(1))],
-        )
+        self.access_logs = access_log_bucket(self, settings)
         buckets = dict(settings=settings, encryption_key=self.key, access_logs_bucket=self.access_logs.bucket)
         self.data = LabBucket(self, "TrainingData", **buckets)
         self.output = LabBucket(
@@ -82,12 +55,9 @@ class FsxTrainingStack(Stack):
                              s3.LifecycleRule(id="NoncurrentExpire", noncurrent_version_expiration=Duration.days(7))],
             **buckets,
         )
-        log_emptier = self.access_logs.bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
-        if log_emptier is not None:
-            for bucket in (self.data, self.output):
-                log_emptier.node.add_dependency(bucket.bucket)
+        empty_logs_last(self.access_logs, self.data, self.output)
 
-        if options.source is TrainingSource.FSX:
+        if options.fsx:
             self.file_system = LustreTrainingData(self, "Lustre", settings=settings, vpc=self.network.vpc,
                                                   subnet=self.subnet, bucket=self.data.bucket, key=self.key)
         else:
@@ -97,7 +67,7 @@ class FsxTrainingStack(Stack):
                                           data_bucket=self.data.bucket, output_bucket=self.output.bucket, key=self.key)
         self.budget = (
             LabBudget(self, "CostGuard", settings=settings, email=settings.alert_email,
-                      cost=fsx_training_cost(efs=options.source is TrainingSource.EFS))
+                      cost=contract.cost(options))
             if settings.alert_email else None
         )
         self._outputs()
@@ -105,38 +75,34 @@ class FsxTrainingStack(Stack):
 
     def _outputs(self) -> None:
         values = {
-            "TrainingSource": self.options.source.value,
-            "FileSystemType": self.file_system.file_system_type,
-            "FileSystemId": self.file_system.file_system_id,
-            "DirectoryRoot": self.file_system.directory_root or "/",
-            "SubnetId": self.subnet.subnet_id,
-            "SecurityGroupId": self.file_system.training_security_group.security_group_id,
-            "ExecutionRoleArn": self.role.role_arn,
-            "DataBucketName": self.data.bucket.bucket_name,
-            "DataPrefix": DATA_PREFIX,
-            "OutputBucketName": self.output.bucket.bucket_name,
-            "InstanceType": self.options.instance_type,
-            "KeyArn": self.key.key_arn,
+            contract.TRAINING_SOURCE: self.options.source.value,
+            contract.FILE_SYSTEM_TYPE: self.file_system.file_system_type,
+            contract.FILE_SYSTEM_ID: self.file_system.file_system_id,
+            contract.DIRECTORY_ROOT: self.file_system.directory_root or "/",
+            contract.SUBNET: self.subnet.subnet_id,
+            contract.SECURITY_GROUP: self.file_system.training_security_group.security_group_id,
+            contract.EXECUTION_ROLE: self.role.role_arn,
+            contract.DATA_BUCKET: self.data.bucket.bucket_name,
+            contract.DATA_PREFIX_OUTPUT: DATA_PREFIX,
+            contract.OUTPUT_BUCKET: self.output.bucket.bucket_name,
+            contract.INSTANCE_TYPE_OUTPUT: self.options.instance_type,
+            contract.KEY: self.key.key_arn,
         }
-        if self.options.source is TrainingSource.FSX:
-            values["MountName"] = self.file_system.mount_name
-        for name, value in values.items():
-            CfnOutput(self, name, value=value)
+        if self.options.fsx:
+            values[contract.MOUNT_NAME] = self.file_system.mount_name
+        emit_outputs(self, contract.CONTRACT, self.options, values)
 
     # -- the one place for this stack's acknowledgments ---------------------------------
-
-    def _arn_of(self, construct: Construct) -> str:
-        return f"<{self.resolve(self.get_logical_id(construct.node.default_child))}.Arn>"
 
     def _acknowledge_findings(self) -> None:
         policy = self.role.policy
         acknowledge_iam5(policy, ["Resource::*"],
                          "EC2 Describe* and ecr:GetAuthorizationToken have no resource type; network interface "
                          "create/delete is conditioned on the lab VPC and metrics on the SageMaker namespace")
-        acknowledge_iam5(policy, [f"Resource::{self._arn_of(b.bucket)}/*" for b in (self.data, self.output)],
+        acknowledge_iam5(policy, [objects_finding(b.bucket) for b in (self.data, self.output)],
                          "training reads every object of the lab's data bucket and writes model artifacts and "
                          "checkpoints with job-generated names to the lab's output bucket")
-        log_group = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/TrainingJobs"
+        log_group = f"arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{TRAINING_LOG_GROUP}"
         acknowledge_iam5(policy, [f"Resource::{log_group}:*", f"Resource::{log_group}:log-stream:*"],
                          "SageMaker names one log stream per job and instance in its service-named group")
         acknowledge_iam5(policy, ["Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:763104351884:repository/*"],

@@ -16,8 +16,9 @@ from cdk_constructs.acknowledge import acknowledge, acknowledge_iam5
 from cdk_constructs.janitor import LabJanitor
 from cdk_constructs.profile import apply_profile
 from cdk_constructs.settings import LabSettings
+from lambdas.shared.lab_names import JANITOR_STACK_NAME, TRAINING_LOG_GROUP
 
-STACK_NAME = "mlref-janitor"
+STACK_NAME = JANITOR_STACK_NAME
 
 
 class JanitorStack(Stack):
@@ -51,7 +52,7 @@ class JanitorStack(Stack):
         acknowledge_iam5(policy, ["Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*"],
                          "log groups created at run time by services have unknown names; tags are read on any "
                          "group and DeleteLogGroup is allowed only on groups tagged lab=* and profile=sandbox")
-        training = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/TrainingJobs"
+        training = f"arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{TRAINING_LOG_GROUP}"
         acknowledge_iam5(policy, [f"Resource::{training}:*", f"Resource::{training}:log-stream:*"],
                          "SageMaker writes every training job's streams into this one service-named group; the "
                          "sweep deletes only the streams of jobs tagged for the lab")

@@ -8,8 +8,13 @@ import re
 import pytest
 
 from cdk_constructs.budget import expected_cost
-from cdk_constructs.pricing import HOURS_PER_MONTH, data_lake_cost, fsx_training_cost, price, prices
-from stacks import LABS
+from labs.contracts import LABS
+from labs.contracts import data_lake, feature_store
+from labs.contracts.clickstream import ClickstreamOptions, Delivery
+from labs.contracts.clickstream import cost as clickstream_cost
+from labs.contracts.fsx_training import FsxTrainingOptions, TrainingSource
+from labs.contracts.fsx_training import cost as fsx_cost
+from labs.contracts.prices import HOURS_PER_MONTH, price, prices
 from tests.conftest import resources_of
 
 
@@ -26,25 +31,66 @@ def test_every_price_has_a_source_and_a_date():
 
 def test_every_lab_declares_costs_from_the_table():
     for name, lab in LABS.items():
-        cost = lab.cost()
+        cost = lab.cost(lab.default_options())
         assert cost.idle_per_hour > 0 and cost.per_practice_run > 0, name
 
 
 def test_data_lake_cost_is_derived_from_the_table():
-    cost = data_lake_cost()
+    cost = data_lake.cost(data_lake.DataLakeOptions())
     assert cost.idle_per_hour == pytest.approx(price("kms_key_month") / HOURS_PER_MONTH)
     crawl_minimum = price("glue_crawler_dpu_hour") * 2 / 6
     assert cost.per_practice_run == pytest.approx(crawl_minimum + 3 * price("athena_tb_scanned") * 10 / 1024**2)
 
 
-def test_fsx_training_run_cost_is_instance_hours_on_spot_or_on_demand():
-    p3 = price("sagemaker_ml_p3_2xlarge_hour")
-    on_demand = fsx_training_cost(spot=False).per_practice_run
-    assert on_demand == pytest.approx(p3 * 2 * 10 / 60)
-    assert fsx_training_cost().per_practice_run == pytest.approx(on_demand * 0.3)
-    g5 = fsx_training_cost(instance_hour_key="sagemaker_ml_g5_xlarge_hour", spot=False).per_practice_run
-    assert g5 == pytest.approx(price("sagemaker_ml_g5_xlarge_hour") / 3)
-    assert fsx_training_cost(efs=True).idle_per_hour < 0.01 < fsx_training_cost().idle_per_hour
+P3 = "sagemaker_ml_p3_2xlarge_hour"
+G5 = "sagemaker_ml_g5_xlarge_hour"
+SEED = price("sagemaker_ml_m5_large_hour") * 5 / 60  # the EFS variant's on-demand seed job
+
+
+@pytest.mark.parametrize("source,instance_type,price_key", [
+    (TrainingSource.FSX, "ml.p3.2xlarge", P3), (TrainingSource.FSX, "ml.g5.xlarge", G5),
+    (TrainingSource.EFS, "ml.p3.2xlarge", P3), (TrainingSource.EFS, "ml.g5.xlarge", G5),
+])
+def test_fsx_training_cost_follows_source_instance_type_and_spot(source, instance_type, price_key):
+    cost = fsx_cost(FsxTrainingOptions(source=source, instance_type=instance_type))
+    seed = SEED if source is TrainingSource.EFS else 0.0
+    on_demand = price(price_key) * 2 * 10 / 60
+    assert cost.per_practice_run == pytest.approx(on_demand * 0.3 + seed)
+    assert dict(cost.alternatives)["--on-demand"] == pytest.approx(on_demand + seed)
+    scratch = price("fsx_lustre_scratch2_gb_month") * 1200 / HOURS_PER_MONTH
+    key = price("kms_key_month") / HOURS_PER_MONTH
+    assert cost.idle_per_hour == pytest.approx(key + (scratch if source is TrainingSource.FSX else 0.0))
+
+
+def test_an_instance_type_without_a_price_has_an_unknown_run_cost_and_says_why():
+    cost = fsx_cost(FsxTrainingOptions(instance_type="ml.trn1.2xlarge"))
+    assert cost.per_practice_run is None and cost.alternatives == ()
+    assert "no price for ml.trn1.2xlarge" in cost.run_text
+
+
+@pytest.mark.parametrize("delivery,on_demand", [(d, o) for d in Delivery for o in (False, True)])
+def test_clickstream_cost_follows_delivery_and_stream_mode(delivery, on_demand):
+    cost = clickstream_cost(ClickstreamOptions(delivery=delivery, on_demand=on_demand))
+    stream = price("kinesis_on_demand_stream_hour" if on_demand else "kinesis_shard_hour")
+    fixed = (price("kms_key_month") + price("secrets_manager_secret_month")) / HOURS_PER_MONTH
+    addresses = 3 * price("public_ipv4_hour") if delivery is Delivery.FIREHOSE else 0.0
+    assert cost.idle_per_hour == pytest.approx(stream + fixed + addresses)
+    compute = 4 * price("redshift_serverless_rpu_hour") * 10 / 60
+    firehose = price("firehose_gb") * 1000 * 5 / 1024**2 if delivery is Delivery.FIREHOSE else 0.0
+    assert cost.per_practice_run == pytest.approx(compute + firehose)
+
+
+def test_feature_store_run_cost_counts_the_reads_the_practice_makes():
+    from labs.practice.feature_store import FeatureStorePractice
+    import inspect
+
+    reads = inspect.signature(FeatureStorePractice).parameters["reads"].default
+    assert reads == feature_store.PRACTICE_READS
+    cost = feature_store.cost(feature_store.FeatureStoreOptions())
+    writes = price("sagemaker_feature_store_write_million") * 200 * 3 / 1e6
+    expected = writes + price("sagemaker_feature_store_read_million") * reads / 1e6 \
+        + 3 * price("athena_tb_scanned") * 10 / 1024**2
+    assert cost.per_practice_run == pytest.approx(expected)
 
 
 def test_budget_filters_by_the_lab_tag_and_alerts_at_expected_and_twice(sandbox):
@@ -53,7 +99,7 @@ def test_budget_filters_by_the_lab_tag_and_alerts_at_expected_and_twice(sandbox)
     assert len(budgets) == 1
     props = next(iter(budgets.values()))["Properties"]
     expected = stack.budget.expected_usd
-    assert expected == expected_cost(stack.settings, data_lake_cost())
+    assert expected == expected_cost(stack.settings, data_lake.cost(data_lake.DataLakeOptions()))
     assert props["Budget"]["CostFilters"] == {"TagKeyValue": ["user:lab$data-lake"]}
     assert props["Budget"]["BudgetLimit"] == {"Amount": round(2 * expected, 2), "Unit": "USD"}
     thresholds = sorted(n["Notification"]["Threshold"] for n in props["NotificationsWithSubscribers"])

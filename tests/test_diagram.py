@@ -22,7 +22,7 @@ from labs.diagram import (
     summarize_actions,
 )
 from labs.errors import LabError
-from stacks import LABS
+from labs.contracts import LABS
 
 LAB_NAMES = ["data-lake", "clickstream", "fsx-training", "feature-store"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

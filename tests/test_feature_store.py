@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
-from cdk_constructs.feature_store import OFFLINE_COLUMNS, Feature, FeatureGroupSpec
-from stacks.feature_store import CLICK_ACTIVITY, CUSTOMER_PROFILE, DATABASE_NAME
+from labs.contracts.feature_store import OFFLINE_COLUMNS, Feature, FeatureGroupSpec
+from labs.contracts.feature_store import CLICK_ACTIVITY, CUSTOMER_PROFILE, DATABASE_NAME
 from tests.conftest import resources_of
 
 

@@ -11,7 +11,7 @@ import pytest
 from labs import cli, lifecycle
 from labs.errors import LabError
 from labs.inspect import inspect_lab, render, text_report
-from stacks import LABS
+from labs.contracts import LABS
 
 TEMPLATE = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
 
@@ -31,7 +31,7 @@ def test_list_shows_every_lab_with_costs_and_what_is_deployed(aws, capsys):
     rows = {line.split()[0]: line for line in lines[1:]}
     assert set(rows) == set(LABS)
     assert "CREATE_COMPLETE" in rows["clickstream"] and " no " in rows["data-lake"]
-    cost = LABS["fsx-training"].cost()
+    cost = LABS["fsx-training"].cost(LABS["fsx-training"].default_options())
     assert f"${cost.idle_per_hour:.4f}" in rows["fsx-training"] and "Modeling" in rows["fsx-training"]
 
 
@@ -46,7 +46,7 @@ def test_status_shows_age_expiry_and_cost_so_far(aws):
     later = datetime.now(timezone.utc) + timedelta(hours=1)
     lines = {line.split()[0]: line for line in lifecycle.status_lines(aws, now=later)}
     assert "expires in 2.0 h" in lines["fsx-training"] and "age 1.0 h" in lines["fsx-training"]
-    assert f"~${LABS['fsx-training'].cost().idle_per_hour:.2f}" in lines["fsx-training"]
+    assert f"~${LABS['fsx-training'].cost(LABS['fsx-training'].default_options()).idle_per_hour:.2f}" in lines["fsx-training"]
     assert "never expires" in lines["data-lake"]
 
 
@@ -170,7 +170,7 @@ def test_a_failed_cdk_destroy_is_one_line_with_the_next_step(aws):
 
 
 def test_prices_prints_the_table(capsys):
-    from cdk_constructs.pricing import prices
+    from labs.contracts.prices import prices
 
     assert cli.main(["prices"]) == 0
     out = capsys.readouterr().out

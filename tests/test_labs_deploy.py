@@ -21,7 +21,7 @@ from labs import cli, lifecycle, state
 from labs.aws import deployed_stack
 from labs.deploy import DeployProgress, DeployRequest, check_network_quotas, check_training_quota, deploy
 from labs.errors import LabError
-from stacks import LABS
+from labs.contracts import LABS
 
 ACCOUNT = "123456789012"  # moto's account
 OUTPUTS = {"RawBucketName": "mlref-raw-123", "WorkgroupName": "mlref-data-lake"}
@@ -103,7 +103,7 @@ def test_deploy_checks_shows_cost_and_expiry_deploys_and_saves_the_outputs(aws, 
     assert deployment[deployment.index("--app") + 1] == synth[synth.index("-o") + 1]
     assert deployment[deployment.index("--require-approval") + 1] == "never"
     text = "\n".join(lines)
-    cost = LABS["data-lake"].cost()
+    cost = LABS["data-lake"].cost(LABS["data-lake"].default_options())
     assert f"account {ACCOUNT}, region us-east-1" in text and "CDK bootstrap: version 27" in text
     assert f"~${cost.idle_per_hour:.4f}/hour" in text and "(in 4.0 h)" in text
     assert "note: the account janitor (mlref-janitor) is not deployed in us-east-1" in text

@@ -15,10 +15,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-TAG_KEY = "lab"
-PROFILE_TAG_KEY = "profile"
-SWEPT_PROFILE = "sandbox"
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+try:
+    from lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRAINING_LOG_GROUP  # in the Lambda asset
+except ImportError:  # imported as a package (tests, the labs command)
+    from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRAINING_LOG_GROUP
+
+TAG_KEY, PROFILE_TAG_KEY = LAB_TAG, PROFILE_TAG
 
 
 @dataclass(frozen=True)

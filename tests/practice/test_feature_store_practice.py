@@ -13,12 +13,12 @@ import duckdb
 import pytest
 from botocore.stub import Stubber
 
-from cdk_constructs.feature_store import OFFLINE_COLUMNS
+from labs.contracts.feature_store import OFFLINE_COLUMNS
 from labs import cli
 from labs.errors import LabError
 from labs.practice import feature_store as fs
 from labs.practice.backoff import Backoff
-from stacks.feature_store import CLICK_ACTIVITY, CUSTOMER_PROFILE
+from labs.contracts.feature_store import CLICK_ACTIVITY, CUSTOMER_PROFILE
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=timezone.utc)
 OUTPUTS = {"DatabaseName": "mlref_feature_store", "WorkgroupName": "mlref-feature-store-OfflineQueries",

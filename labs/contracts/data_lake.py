@@ -1,0 +1,74 @@
+"""The data-lake lab's contract: a Lake Formation governed data lake on S3."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from labs.contracts.base import MLA_D1, MLA_D4, MLS_DATA_ENGINEERING, ExamDomains, LabContract, Output
+from labs.contracts.prices import LabCost, athena_minimum_queries, per_month_as_hourly, price
+
+SAMPLE_PREFIX = "sales/"
+CURATED_PREFIX = "sales/"
+CRAWLER_DPUS = 2
+CRAWL_MINIMUM_MINUTES = 10
+PRACTICE_QUERIES = 3  # the CTAS, the analyst's query and the refused one
+
+
+@dataclass(frozen=True)
+class DataLakeOptions:
+    """Options of the data-lake lab.
+
+    Attributes:
+        database_prefix: prefix of the Glue database names (``<prefix>_raw`` ...).
+        bytes_scanned_cutoff: Athena per-query scan limit in bytes (default 1 GiB).
+    """
+
+    database_prefix: str = "mlref_data_lake"
+    bytes_scanned_cutoff: int = 1024**3
+
+
+def parse(_context: Mapping[str, object], _region: str) -> DataLakeOptions:
+    return DataLakeOptions()
+
+
+RAW_BUCKET = Output("RawBucketName", "the raw zone bucket")
+CURATED_BUCKET = Output("CuratedBucketName", "the curated zone bucket")
+ARCHIVE_BUCKET = Output("ArchiveBucketName", "the archive zone bucket")
+QUERY_RESULTS_BUCKET = Output("QueryResultsBucketName", "Athena query results")
+RAW_DATABASE = Output("RawDatabaseName", "Glue database of the raw zone")
+CURATED_DATABASE = Output("CuratedDatabaseName", "Glue database of the curated zone")
+ARCHIVE_DATABASE = Output("ArchiveDatabaseName", "Glue database of the archive zone")
+CRAWLER = Output("CrawlerName", "the raw zone's Glue crawler")
+SAMPLE_PREFIX_OUTPUT = Output("SamplePrefix", "where the sample orders go in the raw zone")
+CURATED_PREFIX_OUTPUT = Output("CuratedPrefix", "where the curated Parquet goes")
+WORKGROUP = Output("WorkgroupName", "the Athena workgroup")
+ENGINEER_ROLE = Output("DataEngineerRoleArn", "the data engineer (Lake Formation admin of the lab)")
+ANALYST_ROLE = Output("AnalystRoleArn", "the read-only analyst")
+KEY = Output("KeyArn", "the lab's KMS key")
+OUTPUTS = (RAW_BUCKET, CURATED_BUCKET, ARCHIVE_BUCKET, QUERY_RESULTS_BUCKET, RAW_DATABASE, CURATED_DATABASE,
+           ARCHIVE_DATABASE, CRAWLER, SAMPLE_PREFIX_OUTPUT, CURATED_PREFIX_OUTPUT, WORKGROUP, ENGINEER_ROLE,
+           ANALYST_ROLE, KEY)
+
+
+def cost(_options: DataLakeOptions) -> LabCost:
+    """One KMS key while idle; per run one crawl (10-minute minimum, ~2 DPU), three Athena
+    queries at the 10 MB minimum, and a few KB in S3."""
+    crawl = price("glue_crawler_dpu_hour") * CRAWLER_DPUS * CRAWL_MINIMUM_MINUTES / 60
+    return LabCost(idle_per_hour=per_month_as_hourly("kms_key_month"),
+                   per_practice_run=crawl + athena_minimum_queries(PRACTICE_QUERIES),
+                   run_note="one crawl at its 10-minute minimum, three Athena queries")
+
+
+CONTRACT = LabContract(
+    name="data-lake",
+    stack_name="mlref-data-lake",
+    demonstrates="Lake Formation governed data lake on S3: zones, KMS, lifecycle tiers, Glue crawler, Athena",
+    exams=ExamDomains(MLS_DATA_ENGINEERING, (MLA_D1, MLA_D4)),
+    options_type=DataLakeOptions,
+    parse=parse,
+    outputs=OUTPUTS,
+    cost=cost,
+    stack="stacks.data_lake:DataLakeStack",
+    practice="labs.practice.data_lake:DataLakePractice",
+)
