@@ -22,6 +22,7 @@ from aws_cdk import App, Environment, Stack, Validations  # noqa: E402
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks  # noqa: E402
 
 from cdk_constructs.settings import LabSettings, Profile, utc_now  # noqa: E402
+from labs.aws import METADATA_KEY  # noqa: E402
 from labs.contracts import JANITOR_STACK_NAME, LABS  # noqa: E402
 from labs.contracts.config import AppConfig, ConfigError, is_app_key, read_config  # noqa: E402
 from stacks.janitor import JanitorStack  # noqa: E402
@@ -41,8 +42,11 @@ def build(app: App, config: AppConfig, *, synth_time: datetime) -> dict[str, Sta
         settings = LabSettings(lab=name, profile=config.profile, owner=config.owner, ttl_hours=config.ttl_hours,
                                synth_time=synth_time, alert_email=config.alert_email)
         contract = LABS[name]
-        stacks[name] = contract.stack_class()(app, contract.stack_name, settings=settings, env=env,
-                                              options=config.options_of(name))
+        stack = contract.stack_class()(app, contract.stack_name, settings=settings, env=env,
+                                       options=config.options_of(name))
+        # What the template was built from, so `labs inspect` and `labs status` price this variant.
+        stack.template_options.metadata = {METADATA_KEY: {"lab": name, "context": dict(config.contexts[name])}}
+        stacks[name] = stack
     # The account-level janitor: deploy once per account and region; it never expires.
     janitor = LabSettings(lab="janitor", profile=config.profile, owner=config.owner, ttl_hours=0,
                           synth_time=synth_time)

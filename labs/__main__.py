@@ -1,5 +1,9 @@
 import sys
 
-from labs.cli import main
+try:
+    from labs.cli import main
 
-sys.exit(main())
+    sys.exit(main())
+except KeyboardInterrupt:  # Ctrl-C while the command line was still loading
+    print("interrupted", file=sys.stderr)
+    sys.exit(130)

@@ -1,69 +1,82 @@
 """``labs``: look at, run and remove the mlref labs.
 
-``list``, ``status``, ``synth``, ``inspect``, ``diagram``, ``deploy``, ``practice``,
-``destroy``, ``prices`` and ``summary``.
+``list``, ``status``, ``synth``, ``inspect``, ``diagram``, ``deploy``, ``practice``, ``destroy``,
+``janitor``, ``prices`` and ``summary``. Nothing here imports aws-cdk-lib: templates come from the
+pinned CDK CLI run as a process, and every fact about a lab from its contract.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect as inspect_module
 import os
+import re
 import sys
 from pathlib import Path
+from typing import Any, NoReturn
 
-from botocore.exceptions import BotoCoreError, ClientError
+from labs.contracts import LABS, contract
+from labs.contracts.base import Flag
+from labs.errors import LabError, one_line
 
-from labs.errors import LabError
-from labs.progress import LiveLines
-
-# lab -> (practice class, the command-line options it takes)
-PRACTICES = {
-    "data-lake": ("labs.practice.data_lake:DataLakePractice", ()),
-    "clickstream": ("labs.practice.clickstream:ClickstreamPractice", ("events", "dry_run")),
-    "fsx-training": ("labs.practice.fsx_training:FsxTrainingPractice", ("dry_run", "instance_type", "on_demand")),
-    "feature-store": ("labs.practice.feature_store:FeatureStorePractice", ("dry_run", "customers", "offline")),
-}
-PRACTICE_OPTIONS = ("events", "dry_run", "instance_type", "on_demand", "customers", "offline")
+PROFILES = ("sandbox", "production")
 
 
-def practice(args: argparse.Namespace) -> int:
-    import importlib
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``error: ... (see `labs ... --help`)``, exit 2."""
 
-    if args.lab not in PRACTICES:
-        raise LabError(f"unknown lab {args.lab!r}; choose from: {', '.join(PRACTICES)}")
-    path, option_names = PRACTICES[args.lab]
-    given = {name: value for name in PRACTICE_OPTIONS
-             if (value := getattr(args, name)) is not None and value is not False}
-    unsupported = sorted(set(given) - set(option_names))
-    if unsupported:
-        flags = ", ".join("--" + name.replace("_", "-") for name in unsupported)
-        raise LabError(f"practice {args.lab} does not take {flags}")
-    module_name, class_name = path.split(":")
-    practice_class = getattr(importlib.import_module(module_name), class_name)
-    session = aws_session(args)
-    printer = "say" if "say" in inspect_module.signature(practice_class).parameters else "out"
-    with LiveLines(title=f"practice {args.lab}") as live:
-        practice_class(session, **given, **{printer: live}).run()
-    return 0
+    def error(self, message: str) -> NoReturn:
+        unknown = re.match(r"argument (LAB|lab|practice_lab): invalid choice: '([^']*)'", message)
+        if unknown:
+            try:
+                contract(unknown.group(2))
+            except LabError as error:
+                print(f"error: {error}", file=sys.stderr)
+                raise SystemExit(2) from None
+        print(f"error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(2)
 
 
-def aws_session(args: argparse.Namespace):
-    import boto3
-    from botocore.exceptions import ProfileNotFound
+def region_of(args: argparse.Namespace) -> str:
+    """The region for commands that need one without asking AWS: --region, the environment, else us-east-1."""
+    return args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
-    try:
-        return boto3.Session(profile_name=args.aws_profile, region_name=args.region)
-    except ProfileNotFound as error:
-        raise LabError(f"AWS profile {args.aws_profile!r} is not configured: run `aws configure --profile "
-                       f"{args.aws_profile}` or pick another --aws-profile") from error
 
+def session_of(args: argparse.Namespace) -> Any:
+    from labs.session import aws_session
+
+    return aws_session(profile=args.aws_profile, region=args.region)
+
+
+def cdk_of(args: argparse.Namespace, session: Any | None = None) -> Any:
+    from labs.cdk import CdkCli
+
+    region = (session.region_name if session is not None else None) or region_of(args)
+    return CdkCli(aws_profile=args.aws_profile, region=region)
+
+
+def confirm(question: str) -> bool:
+    return input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
+
+
+def asker() -> Any:
+    return confirm if sys.stdin.isatty() else None
+
+
+# -- commands ------------------------------------------------------------------------------
 
 def list_labs(args: argparse.Namespace) -> int:
     from labs.lifecycle import list_lines
 
-    session = None if args.offline else aws_session(args)
-    for line in list_lines(session):
+    session = None
+    reason = "not asked (--offline)"
+    if not args.offline:
+        try:
+            session = session_of(args)
+        except Exception as error:  # noqa: BLE001 - no session: list anyway and say why
+            if (reason := one_line(error)) is None:
+                raise
+            reason = f"unknown ({reason})"
+    for line in list_lines(session, offline=reason):
         print(line)
     return 0
 
@@ -71,7 +84,7 @@ def list_labs(args: argparse.Namespace) -> int:
 def status(args: argparse.Namespace) -> int:
     from labs.lifecycle import status_lines
 
-    for line in status_lines(aws_session(args)):
+    for line in status_lines(session_of(args)):
         print(line)
     return 0
 
@@ -79,10 +92,29 @@ def status(args: argparse.Namespace) -> int:
 def synth(args: argparse.Namespace) -> int:
     from labs.lifecycle import synth as run_synth
 
-    if args.lab and args.all:
-        raise LabError("give a lab or --all, not both")
-    run_synth(None if args.all or not args.lab else args.lab, args.profile)
+    if bool(args.lab) == bool(args.all):
+        raise LabError("give a lab or --all (e.g. `labs synth feature-store`)")
+    if args.lab:
+        contract(args.lab)
+    run_synth(args.lab, args.profile, context=args.context or (), region=region_of(args), cdk=cdk_of(args))
     return 0
+
+
+def assembly_of(args: argparse.Namespace) -> Path:
+    """The cloud assembly to read: --assembly, else the newest of the lab's own and cdk.out[.profile]."""
+    from labs.cdk import stack_artifact
+    from labs.deploy import assembly_dir
+    from labs.lifecycle import all_labs_dir
+
+    if args.assembly:
+        return Path(args.assembly)
+    stack = contract(args.lab).stack_name
+    found = [d for d in (assembly_dir(args.profile, args.lab), all_labs_dir(args.profile))
+             if stack_artifact(d, stack) is not None]
+    if not found:
+        raise LabError(f"{args.lab} is not synthesized ({args.profile}): run `labs synth {args.lab}` "
+                       f"(or `make synth`) first")
+    return max(found, key=lambda d: (d / "manifest.json").stat().st_mtime)
 
 
 def inspect(args: argparse.Namespace) -> int:
@@ -93,48 +125,65 @@ def inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def assembly_of(args: argparse.Namespace) -> Path:
-    """The cloud assembly to read: --assembly, else cdk.out (sandbox) or cdk.out.<profile>."""
-    from labs.lifecycle import ROOT
-
-    if getattr(args, "assembly", None):
-        return Path(args.assembly)
-    return ROOT / ("cdk.out" if args.profile == "sandbox" else f"cdk.out.{args.profile}")
-
-
 def diagram(args: argparse.Namespace) -> int:
+    from labs.cdk import ROOT
     from labs.diagram import diagram_lab
-    from labs.lifecycle import ROOT
 
     for path in diagram_lab(args.lab, assembly_of(args), Path(args.out) if args.out else ROOT / "docs" / "diagrams"):
         print(path)
     return 0
 
 
-def confirm(question: str) -> bool:
-    return input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
-
-
 def deploy(args: argparse.Namespace) -> int:
     from labs.deploy import DeployRequest, deploy as run_deploy
 
+    contract(args.lab)
+    session = session_of(args)
     request = DeployRequest(lab=args.lab, profile=args.profile, context=tuple(args.context or ()), yes=args.yes,
-                            verbose=args.verbose, aws_profile=args.aws_profile)
-    record = run_deploy(aws_session(args), request, ask=confirm if sys.stdin.isatty() else None)
+                            verbose=args.verbose)
+    record = run_deploy(session, request, cdk=cdk_of(args, session), ask=asker())
     return 0 if record is not None else 1
 
 
 def destroy(args: argparse.Namespace) -> int:
     from labs.lifecycle import destroy as run_destroy
 
-    return run_destroy(aws_session(args), args.lab, yes=args.yes)
+    contract(args.lab)
+    session = session_of(args)
+    return run_destroy(session, args.lab, cdk=cdk_of(args, session), yes=args.yes, ask=asker())
+
+
+def janitor(args: argparse.Namespace) -> int:
+    from labs.lifecycle import janitor as run_janitor
+
+    session = session_of(args)
+    return run_janitor(session, args.action, profile=args.profile, cdk=cdk_of(args, session), yes=args.yes,
+                       ask=asker())
+
+
+def practice(args: argparse.Namespace) -> int:
+    from labs.progress import LiveLines
+
+    lab = contract(args.practice_lab)
+    given = {flag.name: getattr(args, flag.name) for flag in lab.practice_flags
+             if getattr(args, flag.name) is not None}
+    if args.dry_run:
+        from labs.session import offline_session
+
+        session = offline_session(region_of(args))
+    else:
+        session = session_of(args)
+    practice_class = lab.practice_class()
+    with LiveLines(title=f"practice {lab.name}") as live:
+        practice_class(session, dry_run=args.dry_run, out=live, **given).run()
+    return 0
 
 
 def prices(args: argparse.Namespace) -> int:
     from labs.prices import price_lines, refresh
 
     if args.refresh:
-        refresh(aws_session(args))
+        refresh(session_of(args))
         return 0
     for line in price_lines():
         print(line)
@@ -147,60 +196,79 @@ def summary(args: argparse.Namespace) -> int:
     return print_summary(args.assemblies)
 
 
+# -- the parser ------------------------------------------------------------------------------
+
+def add_flag(parser: argparse.ArgumentParser, flag: Flag) -> None:
+    if flag.kind is bool:
+        action = argparse.BooleanOptionalAction if flag.negatable else "store_true"
+        parser.add_argument(flag.option, dest=flag.name, action=action, default=None, help=flag.help)
+    else:
+        default = f" (default {flag.default})" if flag.default is not None else ""
+        parser.add_argument(flag.option, dest=flag.name, type=flag.kind, default=None, metavar=flag.metavar,
+                            help=flag.help + default)
+
+
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="labs", description=__doc__.splitlines()[0])
-    root.add_argument("--verbose", action="store_true", help="show tracebacks")
+    root = Parser(prog="labs", description=__doc__.splitlines()[0])
+    root.add_argument("--verbose", action="store_true", help="show every detail and tracebacks")
     aws = argparse.ArgumentParser(add_help=False)
     # also after the subcommand (`labs deploy x --verbose`); SUPPRESS keeps `labs --verbose deploy x` working
     aws.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help="show every detail")
     aws.add_argument("--region", default=None, help="AWS region (default: your configuration)")
     aws.add_argument("--aws-profile", default=None, help="AWS named profile")
-    commands = root.add_subparsers(dest="command", required=True)
-    listing = commands.add_parser("list", parents=[aws], help="every lab: what it shows, cost, deployed or not")
+    profile = argparse.ArgumentParser(add_help=False)
+    profile.add_argument("--profile", default="sandbox", choices=PROFILES)
+    context = argparse.ArgumentParser(add_help=False)
+    context.add_argument("-c", "--context", action="append", metavar="KEY=VALUE",
+                         help="app context, e.g. -c ttl_hours=8 -c training_source=efs")
+    labs = list(LABS)
+    commands = root.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    listing = commands.add_parser("list", parents=[aws], help="every lab: exams, cost, deployed or not")
     listing.add_argument("--offline", action="store_true", help="do not ask AWS whether labs are deployed")
     listing.set_defaults(handler=list_labs)
-    state = commands.add_parser("status", parents=[aws], help="deployed labs: age, expiry, cost so far")
-    state.set_defaults(handler=status)
-    build = commands.add_parser("synth", help="synthesize labs with the pinned CDK CLI and summarize them")
-    build.add_argument("lab", nargs="?")
-    build.add_argument("--all", action="store_true")
-    build.add_argument("--profile", default="sandbox", choices=["sandbox", "production"])
+    commands.add_parser("status", parents=[aws], help="deployed labs: age, expiry, cost so far").set_defaults(
+        handler=status)
+    build = commands.add_parser("synth", parents=[aws, profile, context],
+                                help="synthesize a lab (or --all) with the pinned CDK CLI and summarize it")
+    build.add_argument("lab", nargs="?", choices=labs, metavar="LAB")
+    build.add_argument("--all", action="store_true", help="every lab, into cdk.out (cdk.out.production)")
     build.set_defaults(handler=synth)
-    look = commands.add_parser("inspect", help="a synthesized lab: resources, IAM, exposure, encryption, findings")
-    look.add_argument("lab")
-    look.add_argument("--profile", default="sandbox", choices=["sandbox", "production"])
-    look.add_argument("--assembly", default=None, help="cloud assembly directory (default: cdk.out[.production])")
-    look.add_argument("--json", action="store_true")
-    look.set_defaults(handler=inspect)
-    draw = commands.add_parser("diagram", help="the lab's architecture drawn from its template, as SVG and PNG")
-    draw.add_argument("lab")
-    draw.add_argument("--out", default=None, help="output directory (default: docs/diagrams)")
-    draw.add_argument("--profile", default="sandbox", choices=["sandbox", "production"])
-    draw.add_argument("--assembly", default=None, help="cloud assembly directory (default: cdk.out[.production])")
-    draw.set_defaults(handler=diagram)
-    create = commands.add_parser("deploy", parents=[aws],
+    for name, handler, text in (("inspect", inspect, "a synthesized lab: resources, IAM, exposure, encryption, "
+                                                     "findings, cost"),
+                                ("diagram", diagram, "the lab's architecture drawn from its template (SVG, PNG)")):
+        command = commands.add_parser(name, parents=[profile], help=text)
+        command.add_argument("lab", choices=labs, metavar="LAB")
+        command.add_argument("--assembly", default=None, help="cloud assembly directory (default: the newest "
+                                                              "synthesis of the lab)")
+        command.set_defaults(handler=handler)
+        if name == "inspect":
+            command.add_argument("--json", action="store_true")
+        else:
+            command.add_argument("--out", default=None, help="output directory (default: docs/diagrams)")
+    create = commands.add_parser("deploy", parents=[aws, profile, context],
                                  help="check account, bootstrap and quotas, show cost and expiry, deploy, save outputs")
-    create.add_argument("lab")
-    create.add_argument("--profile", default="sandbox", choices=["sandbox", "production"])
-    create.add_argument("-c", "--context", action="append", metavar="KEY=VALUE",
-                        help="app context, e.g. -c ttl_hours=8 -c training_instance_type=ml.g5.xlarge")
+    create.add_argument("lab", choices=labs, metavar="LAB")
     create.add_argument("--yes", action="store_true", help="do not ask before deploying")
     create.set_defaults(handler=deploy)
     remove = commands.add_parser("destroy", parents=[aws], help="cdk destroy, sweep leftovers, verify nothing is left")
-    remove.add_argument("lab")
+    remove.add_argument("lab", choices=labs, metavar="LAB")
     remove.add_argument("--yes", action="store_true", help="do not ask before destroying")
     remove.set_defaults(handler=destroy)
-    run = commands.add_parser("practice", parents=[aws], help="run a deployed lab's practice step")
-    run.add_argument("lab")
-    run.add_argument("--events", type=int, default=None, help="clickstream: how many click events to send (1000)")
-    run.add_argument("--dry-run", action="store_true", help="print the requests without calling AWS")
-    run.add_argument("--instance-type", default=None,
-                     help="fsx-training: training instance type (default: the stack's InstanceType output)")
-    run.add_argument("--on-demand", action="store_true", help="fsx-training: on-demand instead of managed spot")
-    run.add_argument("--customers", type=int, default=None, help="feature-store: how many customers to ingest (200)")
-    run.add_argument("--offline", action="store_true",
-                     help="feature-store: also wait for the offline store and build a point-in-time training set")
-    run.set_defaults(handler=practice)
+    sweep = commands.add_parser("janitor", parents=[aws, profile],
+                                help="the account janitor that sweeps what deleted labs leave (once per region)")
+    sweep.add_argument("action", choices=["deploy", "destroy"])
+    sweep.add_argument("--yes", action="store_true", help="do not ask")
+    sweep.set_defaults(handler=janitor)
+    run = commands.add_parser("practice", help="run a deployed lab's practice step (labs practice LAB --help)")
+    practices = run.add_subparsers(dest="practice_lab", required=True, metavar="LAB", parser_class=Parser)
+    for name, lab in LABS.items():
+        command = practices.add_parser(name, parents=[aws], help=lab.demonstrates,
+                                       description=f"Practice on the {name} lab.")
+        command.add_argument("--dry-run", action="store_true", help="print the requests without calling AWS")
+        for flag in lab.practice_flags:
+            add_flag(command, flag)
+        command.set_defaults(handler=practice)
     cost = commands.add_parser("prices", parents=[aws], help="the price table behind every cost figure")
     cost.add_argument("--refresh", action="store_true",
                       help="update pricing/prices.toml from the AWS Price List API (needs pricing:GetProducts)")
@@ -212,22 +280,22 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = None
     try:
+        args = parser().parse_args(argv)
         return args.handler(args)
-    except LabError as error:
-        if args.verbose:
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except (ClientError, BotoCoreError) as error:
-        if args.verbose:
-            raise
-        print(f"error: AWS refused a request: {error} (rerun with --verbose for detail)", file=sys.stderr)
-        return 1
-    except BrokenPipeError:  # output piped into head and the like
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more is written
-        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into head and the like
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more is written
+        return 0
+    except Exception as error:  # noqa: BLE001 - every fault ends in one line; --verbose keeps the traceback
+        if args is not None and getattr(args, "verbose", False):
+            raise
+        message = one_line(error)
+        if message is None:
+            message = (f"unexpected {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} "
+                       "(rerun with --verbose for the traceback)")
+        print(f"error: {message}", file=sys.stderr)
+        return 1

@@ -1246,7 +1246,7 @@ def diagram_lab(lab: str, assembly: Path, out_dir: Path) -> list[Path]:
             no synthesized template of it (the message says to run ``labs synth LAB``).
     """
     from labs.inspect import template_of
-    from labs.lifecycle import definition
+    from labs.contracts import contract as definition
 
     item = definition(lab)
     try:

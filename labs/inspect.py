@@ -105,7 +105,7 @@ class LabReport:
     acknowledgments: list[Acknowledgment]
     open_findings: dict[str, int]
     outputs: dict[str, str]
-    cost: dict[str, float]
+    cost: dict[str, Any]
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -242,7 +242,11 @@ def open_findings(assembly: Path) -> dict[str, int]:
     if not report.is_file():
         return {}
     counts: dict[str, int] = {"cdk-nag packs": 0}  # a report without plugin entries: nothing failed
-    for plugin in json.loads(report.read_text()).get("pluginReports", []):
+    try:
+        plugins = json.loads(report.read_text()).get("pluginReports", [])
+    except (OSError, ValueError, AttributeError) as error:
+        raise LabError(f"{report} cannot be read ({error}): synthesize again with `labs synth`") from None
+    for plugin in plugins:
         counts.pop("cdk-nag packs", None)
         if plugin.get("pluginName") != "Construct Annotations":
             counts[plugin.get("pluginName", "?")] = len(plugin.get("violations", []))
@@ -250,14 +254,32 @@ def open_findings(assembly: Path) -> dict[str, int]:
 
 
 def template_of(assembly: Path, stack_name: str) -> dict:
-    manifest = assembly / "manifest.json"
-    if not manifest.is_file():
-        raise LabError(f"{assembly} holds no synthesized app: run `labs synth` first")
-    for artifact_id, artifact in json.loads(manifest.read_text()).get("artifacts", {}).items():
-        if artifact.get("type") == "aws:cloudformation:stack" and \
-                artifact.get("properties", {}).get("stackName", artifact_id) == stack_name:
-            return json.loads((assembly / artifact["properties"]["templateFile"]).read_text())
-    raise LabError(f"{stack_name} is not in {assembly}: run `labs synth` first")
+    from labs.cdk import read_stack
+
+    return read_stack(assembly, stack_name)[0]
+
+
+def options_of(lab: Any, template: dict, region: str) -> tuple[Any, str]:
+    """The lab's options as recorded in its template's metadata (defaults when absent)."""
+    from labs.aws import METADATA_KEY
+    from labs.contracts.config import ConfigError
+
+    entry = template.get("Metadata", {}).get(METADATA_KEY) if isinstance(template.get("Metadata"), dict) else None
+    context = entry.get("context") if isinstance(entry, dict) else None
+    if not isinstance(context, dict):
+        return lab.default_options(), "the lab's defaults (the template records no options)"
+    try:
+        return lab.parse({str(k): str(v) for k, v in context.items()}, region), "the template's options"
+    except ConfigError as error:
+        return lab.default_options(), f"the lab's defaults (recorded options rejected: {error})"
+
+
+def region_of(assembly: Path, stack_name: str) -> str:
+    from labs.cdk import stack_artifact
+
+    environment = (stack_artifact(assembly, stack_name) or {}).get("environment", "")
+    region = environment.rsplit("/", 1)[-1] if environment.startswith("aws://") else ""
+    return region if region and region != "unknown-region" else "us-east-1"
 
 
 def inspect_lab(lab: str, assembly: Path) -> LabReport:
@@ -267,14 +289,18 @@ def inspect_lab(lab: str, assembly: Path) -> LabReport:
     template = template_of(assembly, definition.stack_name)
     resources = template.get("Resources", {})
     services = Counter(r["Type"].split("::")[1] for r in resources.values())
-    cost = definition.cost(definition.default_options())
+    options, priced = options_of(definition, template, region_of(assembly, definition.stack_name))
+    cost = definition.cost(options)
     return LabReport(
         lab=lab, stack=definition.stack_name, resources_by_service=dict(sorted(services.items())),
         roles=roles_of(resources), exposure=exposure_of(resources), encryption=encryption_of(resources),
         acknowledgments=acknowledgments_of(resources), open_findings=open_findings(assembly),
         outputs={name: render(o.get("Value")) for name, o in template.get("Outputs", {}).items()
                  if not name.startswith("BootstrapVersion")},
-        cost={"idle_per_hour": round(cost.idle_per_hour, 4), "per_practice_run": round(cost.per_practice_run, 4)},
+        cost={"idle_per_hour": round(cost.idle_per_hour, 4),
+              "per_practice_run": None if cost.per_practice_run is None else round(cost.per_practice_run, 4),
+              "alternatives": {flag: round(usd, 4) for flag, usd in cost.alternatives},
+              "priced_with": priced},
     )
 
 
@@ -299,6 +325,9 @@ def text_report(report: LabReport) -> list[str]:
                                  or "no validation report (synthesize with `labs synth`)")]
     lines += [f"  acknowledged {a.rule} on {a.resource}: {a.reason}" for a in report.acknowledgments]
     lines += ["", "outputs:"] + [f"  {name} = {value}" for name, value in report.outputs.items()]
-    lines += ["", f"cost: ~${report.cost['idle_per_hour']:.4f}/hour idle, ~${report.cost['per_practice_run']:.2f} "
-                  "per practice run (pricing/prices.toml)"]
+    run = report.cost["per_practice_run"]
+    others = "".join(f"; {flag}: ~${usd:.2f}" for flag, usd in report.cost["alternatives"].items())
+    lines += ["", f"cost: ~${report.cost['idle_per_hour']:.4f}/hour idle, "
+                  f"{'unknown' if run is None else f'~${run:.2f}'} per practice run{others} "
+                  f"(estimates from pricing/prices.toml, with {report.cost['priced_with']})"]
     return lines

@@ -1,36 +1,28 @@
-"""``labs list``, ``status``, ``synth`` and ``destroy``: the labs as the account sees them."""
+"""``labs list``, ``status``, ``synth``, ``destroy`` and the janitor: the labs as the account sees them."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
+from labs.aws import describe, recorded_context, saved_deployment, tags_of
+from labs.cdk import ROOT, CdkCli
+from labs.contracts import JANITOR_STACK_NAME, LABS, LabContract, contract
+from labs.contracts.prices import usd
+from labs.deploy import assembly_dir, context_pairs, lab_context
+from labs.errors import LabError, explain
+from labs.state import parse_moment
 
-from labs.aws import credential_problem
-from labs.errors import LabError
-
-ROOT = Path(__file__).resolve().parent.parent
-CDK = ROOT / "node_modules" / ".bin" / "cdk"
 PROFILES = ("sandbox", "production")
-Runner = Callable[[Sequence[str]], int]
+Out = Callable[[str], None]
 
 
-def lab_names() -> list[str]:
-    from labs.contracts import LABS
-
-    return list(LABS)
-
-
-def definition(lab: str) -> Any:
-    from labs.contracts import contract
-
-    return contract(lab)
+def all_labs_dir(profile: str) -> Path:
+    """Where ``labs synth --all`` (and ``make synth``) put every lab of a profile."""
+    return ROOT / ("cdk.out" if profile == "sandbox" else f"cdk.out.{profile}")
 
 
 @dataclass(frozen=True)
@@ -39,57 +31,69 @@ class Deployed:
     status: str
     created: datetime
     expires_at: datetime | None
+    tags: dict[str, str]
+    expiry_problem: str = ""
 
 
 def deployed_labs(session: Any) -> dict[str, Deployed]:
-    """The labs' stacks in the session's account and region (none: {}); LabError on credential problems."""
-    from labs.contracts import LABS
-
-    cloudformation = session.client("cloudformation")
-    found = {}
-    try:
-        for lab, definition_ in LABS.items():
-            try:
-                (stack,) = cloudformation.describe_stacks(StackName=definition_.stack_name)["Stacks"]
-            except ClientError as error:
-                if error.response["Error"]["Code"] == "ValidationError":
-                    continue  # not deployed
-                raise
-            tags = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
-            expires = tags.get("expires-at")
-            found[lab] = Deployed(
-                stack=definition_.stack_name, status=stack["StackStatus"], created=stack["CreationTime"],
-                expires_at=datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None)
-    except (NoCredentialsError, NoRegionError, ClientError) as error:
-        if problem := credential_problem(error):
-            raise problem from error
-        raise
-    return found
+    """The labs' stacks in the session's account and region (none: {})."""
+    names = {lab.stack_name: name for name, lab in LABS.items()}
+    found: dict[str, Deployed] = {}
+    for page in session.client("cloudformation").get_paginator("describe_stacks").paginate():
+        for stack in page.get("Stacks", []):
+            lab = names.get(stack.get("StackName"))
+            if lab is None or stack.get("StackStatus") == "DELETE_COMPLETE":
+                continue
+            tags = tags_of(stack)
+            expires, problem = None, ""
+            if "expires-at" in tags:
+                try:
+                    expires = parse_moment(tags["expires-at"])
+                except ValueError:
+                    problem = f"unreadable expires-at tag {tags['expires-at']!r}"
+            found[lab] = Deployed(stack=stack["StackName"], status=stack["StackStatus"],
+                                  created=stack["CreationTime"], expires_at=expires, tags=tags, expiry_problem=problem)
+    return {lab: found[lab] for lab in LABS if lab in found}
 
 
-def list_lines(session: Any | None) -> list[str]:
-    """One line per lab; deployment state when the session can tell."""
-    from labs.contracts import LABS
-
+def list_lines(session: Any | None, offline: str = "not asked (--offline)") -> list[str]:
+    """One line per lab; its deployment state when the session can tell, else why not."""
     state: dict[str, Deployed] | None = None
-    note = ""
+    note = f"deployed: {offline}"
     if session is not None:
         try:
             state = deployed_labs(session)
-        except LabError as error:
-            note = f"deployed: unknown ({error})"
-    lines = [f"{'lab':<14} {'domain':<17} {'idle/hour':>9} {'per run':>8}  {'deployed':<18} demonstrates"]
-    for lab, item in LABS.items():
-        cost = item.cost(item.default_options())
-        if state is None:
-            deployed = "unknown"
-        else:
-            deployed = state[lab].status if lab in state else "no"
-        lines.append(f"{lab:<14} {item.exams.mls_c01:<17} {'$%.4f' % cost.idle_per_hour:>9} "
-                     f"{'$%.2f' % cost.per_practice_run:>8}  {deployed:<18} {item.demonstrates}")
+            note = ""
+        except Exception as error:  # noqa: BLE001 - any AWS problem: still list, and say why
+            reason = explain(error)
+            if reason is None:
+                raise
+            note = f"deployed: unknown ({reason})"
+    lines = [f"{'lab':<14} {'MLS-C01':<17} {'MLA-C01':<8} {'idle/hour':>9} {'per run':>8}  {'deployed':<18} "
+             "demonstrates"]
+    for name, lab in LABS.items():
+        cost = lab.cost(lab.default_options())
+        deployed = "unknown" if state is None else (state[name].status if name in state else "no")
+        per_run = "?" if cost.per_practice_run is None else usd(cost.per_practice_run)
+        lines.append(f"{name:<14} {lab.exams.mls_c01[:17]:<17} {lab.exams.mla_short:<8} "
+                     f"{'$%.4f' % cost.idle_per_hour:>9} {per_run:>8}  {deployed:<18} {lab.demonstrates}")
     if note:
         lines.append(note)
     return lines
+
+
+def deployed_options(session: Any, lab: LabContract) -> tuple[Any, str]:
+    """The options a deployed lab was built with (saved record, else the template's metadata), and a
+    note when they are not known and the defaults stand in."""
+    from labs.contracts.config import ConfigError
+
+    context = deployed_context(session, lab)
+    if context is None:
+        return lab.default_options(), " (cost with the lab's defaults: its options are not recorded)"
+    try:
+        return lab.parse(context, session.region_name), ""
+    except ConfigError:
+        return lab.default_options(), " (cost with the lab's defaults: its recorded options no longer parse)"
 
 
 def status_lines(session: Any, now: datetime | None = None) -> list[str]:
@@ -98,72 +102,76 @@ def status_lines(session: Any, now: datetime | None = None) -> list[str]:
     if not state:
         return [f"no lab is deployed in {session.region_name}"]
     lines = []
-    for lab, item in state.items():
+    for name, item in state.items():
+        lab = LABS[name]
+        options, note = deployed_options(session, lab)
         age_hours = (now - item.created).total_seconds() / 3600
-        spent = definition(lab).cost(definition(lab).default_options()).idle_per_hour * age_hours
-        if item.expires_at is None:
+        spent = lab.cost(options).idle_per_hour * age_hours
+        if item.expiry_problem:
+            expiry = f"expiry unknown ({item.expiry_problem})"
+        elif item.expires_at is None:
             expiry = "never expires"
         elif item.expires_at <= now:
             expiry = "expired, deletion pending"
         else:
             expiry = f"expires in {(item.expires_at - now).total_seconds() / 3600:.1f} h"
-        lines.append(f"{lab:<14} {item.status:<18} age {age_hours:.1f} h, {expiry}, idle cost so far ~${spent:.2f} "
-                     "(estimate, practice runs not included)")
+        lines.append(f"{name:<14} {item.status:<18} age {age_hours:.1f} h, {expiry}, idle cost so far ~${spent:.2f} "
+                     f"(estimate, practice runs not included){note}")
     return lines
 
 
-def run_cdk(arguments: Sequence[str]) -> int:
-    """Runs the pinned CDK CLI from the repository, output streamed live."""
-    if not CDK.exists():
-        raise LabError(f"the CDK CLI is not installed at {CDK.relative_to(ROOT)}: run `make setup` first")
-    env = dict(os.environ, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", CDK_DISABLE_CLI_TELEMETRY="true")
-    return subprocess.run([str(CDK), *arguments], cwd=ROOT, env=env).returncode
-
-
-def synth(lab: str | None, profile: str, *, runner: Runner = run_cdk, out: Callable[[str], None] = print,
-          outdir: Path | None = None) -> Path:
-    if profile not in PROFILES:
-        raise LabError(f"--profile {profile!r} is not a profile; use sandbox or production")
-    labs = "all" if lab is None else definition(lab).name
-    outdir = outdir or ROOT / ("cdk.out" if profile == "sandbox" else f"cdk.out.{profile}")
-    code = runner(["synth", "--quiet", "-c", f"profile={profile}", "-c", f"labs={labs}", "-o", str(outdir)])
-    if code != 0:
-        raise LabError(f"cdk synth failed (exit {code}); the lines above say why")
+def synth(lab: str | None, profile: str, *, context: Sequence[str] = (), region: str = "us-east-1",
+          cdk: CdkCli | None = None, out: Out = print, outdir: Path | None = None) -> Path:
+    """Every lab into cdk.out (``lab`` None), or one lab into its own folder; then a summary."""
     from labs.summary import summarize
 
-    for summary in summarize(outdir):
+    if profile not in PROFILES:
+        raise LabError(f"--profile {profile!r} is not a profile; use sandbox or production")
+    cdk = cdk or CdkCli(region=region)
+    if lab is None:
+        pairs = {**context_pairs(context), "profile": profile, "labs": "all"}
+        target = outdir or all_labs_dir(profile)
+    else:
+        pairs, _ = lab_context(contract(lab), profile, context, region)
+        target = outdir or assembly_dir(profile, lab)
+    cdk.synth(pairs, target, on_line=out)
+    for summary in summarize(target):
         out(summary.line())
-    return outdir
+    return target
 
 
-def _forget_saved(session: Any, stack_name: str) -> None:
-    """Removes the outputs ``labs deploy`` saved for the stack in this account and region."""
-    from labs.aws import caller_account
-    from labs.state import forget, saved_for_region
-
-    if session.region_name and saved_for_region(stack_name, session.region_name):
-        forget(stack_name, caller_account(session), session.region_name)
-
-
-def destroy(session: Any, lab: str, *, runner: Runner = run_cdk, out: Callable[[str], None] = print,
-            yes: bool = False) -> int:
+def destroy(session: Any, lab: str, *, cdk: CdkCli | None = None, out: Out = print, yes: bool = False,
+            ask: Callable[[str], bool] | None = None) -> int:
     """``cdk destroy`` the lab, then sweep what CloudFormation leaves and verify nothing tagged is left.
 
     Returns 0 when clean, 1 when anything is left (each leftover printed).
     """
     from lambdas.lab_sweep.sweep import Sweeper
 
-    item = definition(lab)
-    state = deployed_labs(session)
-    if lab in state:
-        arguments = ["destroy", item.stack_name, "-c", f"labs={lab}"] + (["--force"] if yes else [])
-        code = runner(arguments)
+    item = contract(lab)
+    if not session.region_name:
+        raise LabError("no AWS region set: pass --region or set AWS_DEFAULT_REGION (or `aws configure`)")
+    stack = describe(session, item.stack_name)
+    if stack is not None:
+        if not yes:
+            if ask is None:
+                raise LabError("cannot ask for confirmation without a terminal: rerun with --yes")
+            if not ask(f"Destroy {item.stack_name} in {session.region_name}?"):
+                out("not destroyed")
+                return 1
+        cdk = cdk or CdkCli(region=session.region_name)
+        profile = tags_of(stack).get("profile", "sandbox")
+        context = deployed_context(session, item) or {}
+        pairs, _ = lab_context(item, profile if profile in PROFILES else "sandbox",
+                               [f"{k}={v}" for k, v in context.items()], session.region_name)
+        assembly = cdk.synth(pairs, assembly_dir(profile, lab), on_line=lambda _line: None, on_failure=out)
+        code = cdk.destroy(item.stack_name, assembly, out)
         if code != 0:
             raise LabError(f"cdk destroy {item.stack_name} failed (exit {code}); fix what it printed and rerun "
                            f"`labs destroy {lab}` (the sweep runs after the stack is gone)")
     else:
         out(f"{item.stack_name} is not deployed in {session.region_name}; sweeping what a previous deployment left")
-    _forget_saved(session, item.stack_name)
+    _forget_saved(session, item.stack_name, out)
     report = Sweeper(session, lab, log=lambda _line: None).run()
     for line in report.lines():
         out(line)
@@ -172,3 +180,49 @@ def destroy(session: Any, lab: str, *, runner: Runner = run_cdk, out: Callable[[
         return 0
     out(f"{lab}: {len(report.failed) + len(report.left)} item(s) left: see above")
     return 1
+
+
+def deployed_context(session: Any, lab: LabContract) -> dict[str, str] | None:
+    """The ``-c`` values a deployed lab was built with: its saved record, else its template's
+    metadata; None when neither says (a deployment older than the metadata, or unreadable)."""
+    record = saved_deployment(session, lab.stack_name)
+    if record is not None:
+        return dict(record.context)
+    try:
+        return recorded_context(session, lab.stack_name)
+    except Exception as error:  # noqa: BLE001 - only AWS errors: the options only refine a figure
+        if explain(error) is None:
+            raise
+        return None
+
+
+def _forget_saved(session: Any, stack_name: str, out: Out) -> None:
+    """Removes the outputs ``labs deploy`` saved for the stack in this account and region; a
+    problem with the record is reported and never stops the sweep."""
+    from labs.aws import caller_account
+    from labs.state import forget, saved_for_region
+
+    if saved_for_region(stack_name, session.region_name):
+        forget(stack_name, caller_account(session), session.region_name, warn=out)
+
+
+def janitor(session: Any, action: str, *, profile: str = "sandbox", cdk: CdkCli | None = None, out: Out = print,
+            yes: bool = False, ask: Callable[[str], bool] | None = None) -> int:
+    """``labs janitor deploy|destroy``: the account-level sweep stack, once per account and region."""
+    if not session.region_name:
+        raise LabError("no AWS region set: pass --region or set AWS_DEFAULT_REGION (or `aws configure`)")
+    verb = {"deploy": "Deploy", "destroy": "Destroy"}[action]
+    if not yes:
+        if ask is None:
+            raise LabError("cannot ask for confirmation without a terminal: rerun with --yes")
+        if not ask(f"{verb} {JANITOR_STACK_NAME} in {session.region_name}?"):
+            out(f"not {action}ed" if action == "deploy" else "not destroyed")
+            return 1
+    cdk = cdk or CdkCli(region=session.region_name)
+    assembly = cdk.synth({"profile": profile, "labs": "none"}, assembly_dir(profile, "janitor"),
+                         on_line=lambda _line: None, on_failure=out)
+    code = (cdk.deploy if action == "deploy" else cdk.destroy)(JANITOR_STACK_NAME, assembly, out)
+    if code != 0:
+        raise LabError(f"cdk {action} {JANITOR_STACK_NAME} failed (exit {code}): the lines above say why")
+    out(f"{JANITOR_STACK_NAME}: {action} done in {session.region_name}")
+    return 0

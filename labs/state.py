@@ -1,23 +1,38 @@
-"""What ``labs deploy`` saves locally: a deployed lab's outputs, tags and expiry.
+"""What ``labs deploy`` saves locally: a deployed lab's outputs, tags, options and expiry.
 
 One JSON file per stack, account and region under ``.labs/`` (git-ignored; the
-``MLREF_LABS_STATE`` environment variable moves it). ``labs practice`` reads the
-outputs from here instead of asking CloudFormation, ``labs destroy`` removes the file.
+``MLREF_LABS_STATE`` environment variable moves it). ``labs practice`` reads the outputs from
+here instead of asking CloudFormation, ``labs destroy`` removes the file.
+
+A saved record is untrusted input: a file that cannot be read, is not JSON, lacks a field,
+has a field of the wrong type or an expiry without a time zone is reported (``warn``) and
+ignored, never fatal. Writing is atomic, so an interrupted write leaves the old record.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+Warn = Callable[[str], None]
 
 
 def state_dir() -> Path:
     return Path(os.environ.get("MLREF_LABS_STATE") or ROOT / ".labs")
+
+
+def parse_moment(value: str) -> datetime:
+    """An ISO-8601 time with a zone (``Z`` or an offset); ValueError for anything else."""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone")
+    return moment
 
 
 @dataclass(frozen=True)
@@ -31,9 +46,10 @@ class SavedDeployment:
         region: the region it was deployed to.
         profile: sandbox or production.
         deployed_at: when the deployment finished (ISO 8601, UTC).
-        expires_at: when the lab deletes itself (ISO 8601, UTC), None if it never does.
+        expires_at: when the lab deletes itself (ISO 8601 with zone), None if it never does.
         outputs: the stack's outputs.
         tags: the stack's tags.
+        context: the lab's validated ``-c`` values (its options).
     """
 
     lab: str
@@ -45,44 +61,105 @@ class SavedDeployment:
     expires_at: str | None
     outputs: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    context: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: object) -> SavedDeployment:
+        """The record in ``data``; ValueError saying what is wrong with it."""
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        known = {f.name for f in fields(cls)}
+        missing = [name for name in ("lab", "stack", "account", "region", "profile", "deployed_at") if name not in data]
+        if missing:
+            raise ValueError(f"lacks {', '.join(missing)}")
+        values = {k: v for k, v in data.items() if k in known}
+        for name in ("lab", "stack", "account", "region", "profile", "deployed_at"):
+            if not isinstance(values[name], str):
+                raise ValueError(f"{name} is not text")
+        for name in ("outputs", "tags", "context"):
+            mapping = values.get(name, {})
+            if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                        for k, v in mapping.items()):
+                raise ValueError(f"{name} is not a mapping of text to text")
+        expires = values.get("expires_at")
+        if expires is not None:
+            if not isinstance(expires, str):
+                raise ValueError("expires_at is not text")
+            parse_moment(expires)
+        return cls(**values)
 
     def expired(self, now: datetime) -> bool:
-        return self.expires_at is not None and datetime.fromisoformat(self.expires_at) <= now
+        return self.expires_at is not None and parse_moment(self.expires_at) <= now
 
 
 def path_of(stack: str, account: str, region: str, directory: Path | None = None) -> Path:
     return (directory or state_dir()) / f"{stack}.{account}.{region}.json"
 
 
-def save(record: SavedDeployment, directory: Path | None = None) -> Path:
-    """Writes the record (atomically) and returns its path."""
-    path = path_of(record.stack, record.account, record.region, directory)
+def write_atomically(path: Path, text: str) -> None:
+    """Writes ``text`` to a temporary file beside ``path`` and renames it over ``path``: an
+    interruption or a full disk leaves the previous file and no temporary one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(asdict(record), indent=2, sort_keys=True) + "\n")
-    temporary.replace(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def save(record: SavedDeployment, directory: Path | None = None) -> Path:
+    """Writes the record atomically and returns its path."""
+    path = path_of(record.stack, record.account, record.region, directory)
+    write_atomically(path, json.dumps(asdict(record), indent=2, sort_keys=True) + "\n")
     return path
 
 
-def load(stack: str, account: str, region: str, directory: Path | None = None) -> SavedDeployment | None:
-    """The saved record, or None when there is none or it cannot be read."""
+def _ignore(_message: str) -> None:
+    return None
+
+
+def load(stack: str, account: str, region: str, directory: Path | None = None,
+         warn: Warn = _ignore) -> SavedDeployment | None:
+    """The saved record; None when there is none, or (reported to ``warn``) when it is unusable."""
     path = path_of(stack, account, region, directory)
     try:
-        return SavedDeployment(**json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        warn(f"warning: cannot read the saved record {path} ({error.strerror or error}); asking CloudFormation")
+        return None
+    try:
+        return SavedDeployment.from_json(json.loads(text))
+    except (ValueError, TypeError) as error:
+        warn(f"warning: ignoring the saved record {path}: {error}; asking CloudFormation (delete the file "
+             "or redeploy to replace it)")
         return None
 
 
 def saved_for_region(stack: str, region: str, directory: Path | None = None) -> list[Path]:
     """Every saved record of ``stack`` in ``region`` (any account)."""
     folder = directory or state_dir()
-    return sorted(folder.glob(f"{stack}.*.{region}.json")) if folder.is_dir() else []
+    try:
+        return sorted(folder.glob(f"{stack}.*.{region}.json")) if folder.is_dir() else []
+    except OSError:
+        return []
 
 
-def forget(stack: str, account: str, region: str, directory: Path | None = None) -> bool:
-    """Removes the saved record; True when there was one."""
+def forget(stack: str, account: str, region: str, directory: Path | None = None, warn: Warn = _ignore) -> bool:
+    """Removes the saved record; True when there was one. A record that cannot be removed is
+    reported and left: forgetting never stops a destroy."""
     path = path_of(stack, account, region, directory)
-    if path.exists():
+    try:
         path.unlink()
         return True
-    return False
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        warn(f"warning: cannot remove the saved record {path} ({error.strerror or error}); delete it by hand")
+        return False

@@ -34,13 +34,25 @@ def stack_tags(resources: dict) -> dict[str, str]:
     return {}
 
 
+def _json(path: Path) -> dict:
+    """A JSON object from the assembly; a LabError that says how to rebuild it otherwise."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise LabError(f"{path} cannot be read ({error}): synthesize again (`make synth` or `labs synth`)") from None
+    if not isinstance(data, dict):
+        raise LabError(f"{path} is not a JSON object: synthesize again (`make synth` or `labs synth`)")
+    return data
+
+
 def summarize(assembly: Path) -> list[StackSummary]:
+    assembly = Path(assembly)
     manifest_path = assembly / "manifest.json"
     if not manifest_path.is_file():
         raise LabError(f"{assembly} is not a cloud assembly (no manifest.json): run `make synth` first")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = _json(manifest_path)
     report = assembly / "validation-report.json"
-    plugin_reports = json.loads(report.read_text()).get("pluginReports", []) if report.is_file() else []
+    plugin_reports = _json(report).get("pluginReports", []) if report.is_file() else []
     # Construct annotations (warnings such as "never expires") are not checker findings.
     open_findings = sum(
         len(p.get("violations", [])) for p in plugin_reports if p.get("pluginName") != "Construct Annotations"
@@ -49,7 +61,7 @@ def summarize(assembly: Path) -> list[StackSummary]:
     for name, artifact in sorted(manifest.get("artifacts", {}).items()):
         if artifact.get("type") != "aws:cloudformation:stack":
             continue
-        template = json.loads((assembly / artifact["properties"]["templateFile"]).read_text())
+        template = _json(assembly / artifact.get("properties", {}).get("templateFile", "missing.template.json"))
         resources = template.get("Resources", {})
         tags = stack_tags(resources)
         acknowledged = sum(

@@ -111,7 +111,7 @@ def test_practice_without_credentials_is_one_line(tmp_path):
 def test_practice_of_an_unknown_lab_is_one_line():
     result = subprocess.run([sys.executable, "-m", "labs", "practice", "warehouse"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.strip() == "error: unknown lab 'warehouse'; choose from: data-lake, clickstream, fsx-training, feature-store"
 
 

@@ -156,6 +156,6 @@ def test_outputs_give_the_practice_step_what_it_needs(firehose, streaming):
     from labs.practice.clickstream import REQUIRED_OUTPUTS
 
     for template, extra in ((firehose, {"DeliveryStreamName"}), (streaming, set())):
-        assert REQUIRED_OUTPUTS | extra <= set(template["Outputs"])
+        assert set(REQUIRED_OUTPUTS) | extra <= set(template["Outputs"])
     assert firehose["Outputs"]["DeliveryMethod"]["Value"] == "firehose"
     assert streaming["Outputs"]["DeliveryMethod"]["Value"] == "streaming"

@@ -170,4 +170,4 @@ def test_production_retains_the_stores(production):
 def test_outputs_name_everything_the_practice_step_needs(store):
     from labs.practice.feature_store import REQUIRED_OUTPUTS
 
-    assert REQUIRED_OUTPUTS <= set(store["Outputs"])
+    assert set(REQUIRED_OUTPUTS) <= set(store["Outputs"])

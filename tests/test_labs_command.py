@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from labs import cli, lifecycle
-from labs.errors import LabError
+from labs.errors import LabError, explain
 from labs.inspect import inspect_lab, render, text_report
 from labs.contracts import LABS
 
@@ -54,7 +54,7 @@ def test_status_with_nothing_deployed(aws):
     assert lifecycle.status_lines(aws) == ["no lab is deployed in us-east-1"]
 
 
-def test_expired_credentials_are_one_line():
+def test_expired_credentials_are_one_line(capsys, monkeypatch):
     from botocore.stub import Stubber
 
     cloudformation = boto3.Session(region_name="us-east-1", aws_access_key_id="x",
@@ -63,36 +63,97 @@ def test_expired_credentials_are_one_line():
     class Session:
         region_name = "us-east-1"
 
-        def client(self, name):
+        def client(self, name, **_):
             return cloudformation
 
+    monkeypatch.setattr(cli, "session_of", lambda args: Session())
     with Stubber(cloudformation) as stub:
         stub.add_client_error("describe_stacks", "ExpiredToken", "The security token included in the request is expired")
-        with pytest.raises(LabError, match="^your AWS session token has expired: refresh your credentials and retry$"):
-            lifecycle.status_lines(Session())
+        assert cli.main(["status"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: your AWS session token has expired: refresh your credentials (e.g. `aws sso login`) and retry")
 
 
 def test_unknown_labs_are_refused_in_one_line(capsys):
-    assert cli.main(["inspect", "warehouse"]) == 1
-    assert capsys.readouterr().err.strip().startswith("error: unknown lab 'warehouse'; choose from: data-lake")
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["inspect", "warehouse"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: unknown lab 'warehouse'; choose from: " + ", ".join(LABS))
 
 
-def test_synth_runs_the_pinned_cli_for_one_lab_and_summarizes(sandbox):
-    calls = []
+class FakeCdk:
+    """Stands in for labs.cdk.CdkCli: synth copies an assembly, destroy deletes the stack in moto."""
 
-    def runner(arguments):
-        calls.append(list(arguments))
-        return 0
+    def __init__(self, session=None, assembly=None, *, code=0, synth_code=0):
+        self.session, self.assembly, self.code, self.synth_code = session, assembly, code, synth_code
+        self.calls = []
 
+    def synth(self, context, outdir, on_line=print, on_failure=None):
+        import shutil
+
+        self.calls.append(("synth", dict(context), outdir))
+        if self.synth_code:
+            raise LabError(f"cdk synth failed (exit {self.synth_code}); the lines above say why")
+        shutil.copytree(self.assembly, outdir, dirs_exist_ok=True)
+        return outdir
+
+    def destroy(self, stack, assembly, on_line):
+        self.calls.append(("destroy", stack, assembly))
+        if self.code == 0:
+            self.session.client("cloudformation").delete_stack(StackName=stack)
+        return self.code
+
+
+def test_synth_of_one_lab_goes_to_its_own_folder_validates_context_and_summarizes(sandbox, tmp_path):
+    cdk = FakeCdk(assembly=sandbox.outdir)
     lines = []
-    lifecycle.synth("feature-store", "sandbox", runner=runner, out=lines.append, outdir=sandbox.outdir)
-    assert calls == [["synth", "--quiet", "-c", "profile=sandbox", "-c", "labs=feature-store", "-o",
-                      str(sandbox.outdir)]]
+    lifecycle.synth("feature-store", "sandbox", cdk=cdk, out=lines.append, outdir=tmp_path / "fs")
+    ((_, context, outdir),) = cdk.calls
+    assert context == {"labs": "feature-store", "profile": "sandbox"} and outdir == tmp_path / "fs"
     assert any(line.startswith("feature-store") and "0 open" in line for line in lines)
+    cdk = FakeCdk(assembly=sandbox.outdir)
+    lifecycle.synth(None, "sandbox", cdk=cdk, out=lines.append, outdir=tmp_path / "all")
+    assert cdk.calls[0][1] == {"labs": "all", "profile": "sandbox"}
     with pytest.raises(LabError, match="exit 3"):
-        lifecycle.synth(None, "production", runner=lambda _a: 3)
+        lifecycle.synth(None, "production", cdk=FakeCdk(synth_code=3), outdir=tmp_path / "x")
     with pytest.raises(LabError, match="not a profile"):
-        lifecycle.synth(None, "prod", runner=runner)
+        lifecycle.synth(None, "prod", cdk=cdk)
+    with pytest.raises(LabError, match="training_source='s3' is not allowed"):
+        lifecycle.synth("fsx-training", "sandbox", context=["training_source=s3"], cdk=cdk)
+    with pytest.raises(LabError, match="did you mean -c training_source"):
+        lifecycle.synth("fsx-training", "sandbox", context=["training_sorce=efs"], cdk=cdk)
+
+
+def test_synth_of_one_lab_keeps_the_others_in_cdk_out(sandbox, tmp_path, monkeypatch, capsys):
+    """`labs synth X` writes X's own folder; inspect of another lab still reads cdk.out."""
+    import shutil
+
+    from labs import deploy as deploy_module
+
+    monkeypatch.setattr(deploy_module, "state_dir", lambda: tmp_path / "state")
+    monkeypatch.setattr(lifecycle, "all_labs_dir", lambda profile: tmp_path / "cdk.out")
+    shutil.copytree(sandbox.outdir, tmp_path / "cdk.out")
+    monkeypatch.setattr(cli, "cdk_of", lambda args, session=None: FakeCdk(assembly=sandbox.outdir))
+    assert cli.main(["synth", "feature-store"]) == 0
+    assert (tmp_path / "state" / "assembly" / "sandbox" / "feature-store" / "manifest.json").is_file()
+    capsys.readouterr()
+    assert cli.main(["inspect", "data-lake", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stack"] == "mlref-data-lake"
+    assert cli.main(["inspect", "feature-store", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stack"] == "mlref-feature-store"
+
+
+def test_inspect_prices_the_variant_the_template_was_built_with(variants):
+    from labs.contracts.fsx_training import FsxTrainingOptions, TrainingSource, cost
+
+    efs = inspect_lab("fsx-training", variants["sandbox-efs"].outdir).cost
+    expected = cost(FsxTrainingOptions(source=TrainingSource.EFS, instance_type="ml.g5.xlarge"))
+    assert efs["idle_per_hour"] == round(expected.idle_per_hour, 4) < 0.01
+    assert efs["per_practice_run"] == round(expected.per_practice_run, 4)
+    assert efs["priced_with"] == "the template's options"
+    fsx = inspect_lab("fsx-training", variants["sandbox"].outdir).cost
+    assert fsx["idle_per_hour"] > 0.2 and fsx["per_practice_run"] > efs["per_practice_run"]
 
 
 def test_inspect_reports_roles_wildcards_exposure_encryption_findings_and_cost(sandbox):
@@ -121,9 +182,26 @@ def test_inspect_json_is_machine_readable(sandbox, capsys):
     assert all("wildcards" in role for role in data["roles"])
 
 
-def test_inspect_without_synthesis_says_what_to_run(tmp_path):
+def test_inspect_without_synthesis_says_what_to_run(tmp_path, capsys, monkeypatch):
     with pytest.raises(LabError, match="labs synth"):
         inspect_lab("data-lake", tmp_path)
+    monkeypatch.setattr(lifecycle, "all_labs_dir", lambda profile: tmp_path / "cdk.out")
+    monkeypatch.setenv("MLREF_LABS_STATE", str(tmp_path / "state"))
+    assert cli.main(["inspect", "data-lake"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: data-lake is not synthesized (sandbox): run `labs synth data-lake` (or `make synth`) first")
+
+
+def test_a_corrupt_assembly_is_one_line_for_inspect_and_summary(sandbox, tmp_path, capsys):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(sandbox.outdir, broken)
+    (broken / "manifest.json").write_text("{not json")
+    assert cli.main(["inspect", "data-lake", "--assembly", str(broken)]) == 1
+    assert cli.main(["summary", str(broken)]) == 1
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and all("manifest.json cannot be read" in e and "synthesize again" in e for e in errors)
 
 
 def test_render_turns_intrinsics_into_text():
@@ -131,22 +209,18 @@ def test_render_turns_intrinsics_into_text():
         == "arn:<AWS::Partition>:s3:::<B.Arn>"
 
 
-def test_destroy_runs_cdk_destroy_then_sweeps_and_verifies(aws):
+def test_destroy_runs_cdk_destroy_then_sweeps_and_verifies(aws, sandbox):
     deploy(aws, "clickstream")
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="mlref-leftover")
     s3.put_bucket_tagging(Bucket="mlref-leftover", Tagging={"TagSet": [
         {"Key": "lab", "Value": "clickstream"}, {"Key": "profile", "Value": "sandbox"}]})
     s3.put_object(Bucket="mlref-leftover", Key="x", Body=b"1")
-    calls, lines = [], []
-
-    def runner(arguments):
-        calls.append(list(arguments))
-        aws.client("cloudformation").delete_stack(StackName="mlref-clickstream")
-        return 0
-
-    assert lifecycle.destroy(aws, "clickstream", runner=runner, out=lines.append, yes=True) == 0
-    assert calls == [["destroy", "mlref-clickstream", "-c", "labs=clickstream", "--force"]]
+    lines = []
+    cdk = FakeCdk(aws, sandbox.outdir)
+    assert lifecycle.destroy(aws, "clickstream", cdk=cdk, out=lines.append, yes=True) == 0
+    assert [call[:2] for call in cdk.calls] == [("synth", {"labs": "clickstream", "profile": "sandbox"}),
+                                                 ("destroy", "mlref-clickstream")]
     assert "deleted bucket mlref-leftover" in " ".join(lines)
     assert lines[-1] == "clickstream: nothing tagged lab=clickstream is left in us-east-1"
     assert "mlref-leftover" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
@@ -158,15 +232,17 @@ def test_destroy_exits_non_zero_when_something_is_left(aws):
     s3.put_bucket_tagging(Bucket="mlref-kept", Tagging={"TagSet": [
         {"Key": "lab", "Value": "data-lake"}, {"Key": "profile", "Value": "production"}]})
     lines = []
-    assert lifecycle.destroy(aws, "data-lake", runner=lambda _a: 0, out=lines.append) == 1
+    assert lifecycle.destroy(aws, "data-lake", cdk=FakeCdk(), out=lines.append) == 1
     assert any("mlref-kept" in line for line in lines) and "item(s) left" in lines[-1]
     assert lines[0].startswith("mlref-data-lake is not deployed")
 
 
-def test_a_failed_cdk_destroy_is_one_line_with_the_next_step(aws):
+def test_a_failed_cdk_destroy_is_one_line_with_the_next_step(aws, sandbox):
     deploy(aws, "data-lake")
     with pytest.raises(LabError, match="rerun `labs destroy data-lake`"):
-        lifecycle.destroy(aws, "data-lake", runner=lambda _a: 1, out=lambda _l: None)
+        lifecycle.destroy(aws, "data-lake", cdk=FakeCdk(aws, sandbox.outdir, code=1), out=lambda _l: None, yes=True)
+    with pytest.raises(LabError, match="without a terminal: rerun with --yes"):
+        lifecycle.destroy(aws, "data-lake", cdk=FakeCdk(aws, sandbox.outdir), out=lambda _l: None)
 
 
 def test_prices_prints_the_table(capsys):
@@ -188,24 +264,41 @@ class FakePractice:
 
     made: list = []
 
-    def __init__(self, session, *, say):
-        self.session, self.say = session, say
+    def __init__(self, session, *, dry_run, out, **flags):
+        self.session, self.dry_run, self.out, self.flags = session, dry_run, out, flags
         FakePractice.made.append(self)
 
     def run(self):
-        self.say("step 1: uploading")
-        self.say("step 2: waiting for the crawler")
+        self.out("step 1: uploading")
+        self.out("step 2: waiting for the crawler")
 
 
 def test_practice_prints_each_step_through_the_live_printer(monkeypatch, capsys):
-    monkeypatch.setitem(cli.PRACTICES, "data-lake", ("tests.test_labs_command:FakePractice", ()))
-    assert cli.main(["practice", "data-lake", "--region", "eu-west-1"]) == 0
+    import dataclasses
+
+    from labs import contracts
+
+    fake = dataclasses.replace(LABS["clickstream"], practice="tests.test_labs_command:FakePractice")
+    monkeypatch.setitem(contracts.LABS, "clickstream", fake)
+    assert cli.main(["practice", "clickstream", "--region", "eu-west-1", "--events", "5"]) == 0
     (made,) = FakePractice.made
-    assert made.session.region_name == "eu-west-1" and made.say.lines == ["step 1: uploading",
-                                                                          "step 2: waiting for the crawler"]
-    assert capsys.readouterr().out.splitlines() == made.say.lines
-    assert cli.main(["practice", "data-lake", "--events", "5"]) == 1
-    assert "practice data-lake does not take --events" in capsys.readouterr().err
+    assert made.session.region_name == "eu-west-1" and made.flags == {"events": 5} and made.dry_run is False
+    assert made.out.lines == ["step 1: uploading", "step 2: waiting for the crawler"]
+    assert capsys.readouterr().out.splitlines() == made.out.lines
+    assert cli.main(["practice", "clickstream", "--dry-run"]) == 0
+    assert FakePractice.made[-1].dry_run is True and FakePractice.made[-1].flags == {}
+    assert FakePractice.made[-1].session.blocked_attempts == []  # an offline session: nothing can be sent
+
+
+def test_each_lab_practice_has_only_its_own_flags_and_a_dry_run(capsys):
+    for name, lab in LABS.items():
+        with pytest.raises(SystemExit):
+            cli.main(["practice", name, "--help"])
+        text = capsys.readouterr().out
+        assert "--dry-run" in text
+        for other in LABS.values():
+            for flag in other.practice_flags:
+                assert (flag.option in text) is (flag in lab.practice_flags), (name, flag.option)
 
 
 def test_live_lines_on_a_terminal_keep_each_line_and_show_the_step():

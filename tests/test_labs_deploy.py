@@ -19,9 +19,12 @@ from botocore.stub import Stubber
 
 from labs import cli, lifecycle, state
 from labs.aws import deployed_stack
-from labs.deploy import DeployProgress, DeployRequest, check_network_quotas, check_training_quota, deploy
-from labs.errors import LabError
+from labs.cdk import DeployProgress
 from labs.contracts import LABS
+from labs.deploy import DeployRequest, deploy
+from labs.errors import LabError
+from labs.practice.fsx_quota import check_training_quota
+from labs.preflight import check_network_quotas
 
 ACCOUNT = "123456789012"  # moto's account
 OUTPUTS = {"RawBucketName": "mlref-raw-123", "WorkgroupName": "mlref-data-lake"}
@@ -46,62 +49,75 @@ def bootstrap(session, version="27"):
 
 
 class FakeCdk:
-    """Stands in for the CDK CLI: synth copies an assembly, deploy creates the stack in moto."""
+    """Stands in for labs.cdk.CdkCli: synth copies an assembly, deploy creates the stack in moto."""
 
-    def __init__(self, session, assembly: Path, *, events=EVENTS, deploy_code=0, synth_code=0):
+    def __init__(self, session, assembly: Path, *, events=EVENTS, deploy_code=0, synth_code=0, outputs=OUTPUTS):
         self.session, self.assembly = session, assembly
-        self.events, self.deploy_code, self.synth_code = events, deploy_code, synth_code
-        self.calls: list[list[str]] = []
+        self.events, self.deploy_code, self.synth_code, self.outputs = events, deploy_code, synth_code, outputs
+        self.calls: list[tuple] = []
 
-    def __call__(self, arguments, env, on_line):
-        self.calls.append(list(arguments))
-        assert env["AWS_DEFAULT_REGION"] == "us-east-1"
-        if arguments[0] == "synth":
-            out = Path(arguments[arguments.index("-o") + 1])
-            shutil.copytree(self.assembly, out, dirs_exist_ok=True)
-            # as if synthesized now: the lab expires four hours from now
-            manifest = json.loads((out / "manifest.json").read_text())
-            expires = (datetime.now(timezone.utc) + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            for artifact in manifest["artifacts"].values():
-                if "expires-at" in artifact.get("properties", {}).get("tags", {}):
-                    artifact["properties"]["tags"]["expires-at"] = expires
-            (out / "manifest.json").write_text(json.dumps(manifest))
-            on_line("Successfully synthesized")
-            return self.synth_code
-        stack = arguments[1]
+    def synth(self, context, outdir, on_line=print, on_failure=None):
+        self.calls.append(("synth", dict(context), Path(outdir)))
+        if self.synth_code:
+            for line in ("Error: something broke in the app", "Subprocess exited with error 1"):
+                (on_failure or on_line)(line)
+            raise LabError(f"cdk synth failed (exit {self.synth_code}); the lines above say why")
+        shutil.copytree(self.assembly, outdir, dirs_exist_ok=True)
+        # as if synthesized now: the lab expires four hours from now
+        manifest = json.loads((Path(outdir) / "manifest.json").read_text())
+        expires = (datetime.now(timezone.utc) + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for artifact in manifest["artifacts"].values():
+            if "expires-at" in artifact.get("properties", {}).get("tags", {}):
+                artifact["properties"]["tags"]["expires-at"] = expires
+        (Path(outdir) / "manifest.json").write_text(json.dumps(manifest))
+        on_line("Successfully synthesized")
+        return Path(outdir)
+
+    def deploy(self, stack, assembly, on_line):
+        self.calls.append(("deploy", stack, Path(assembly)))
         for line in self.events:
             on_line(line)
         if self.deploy_code == 0:
-            manifest = json.loads((Path(arguments[arguments.index("--app") + 1]) / "manifest.json").read_text())
+            manifest = json.loads((Path(assembly) / "manifest.json").read_text())
             tags = manifest["artifacts"][stack]["properties"]["tags"]
             template = {"Resources": {"Handle": {"Type": "AWS::SNS::Topic"}},
-                        "Outputs": {key: {"Value": value} for key, value in OUTPUTS.items()}}
+                        "Outputs": {key: {"Value": value} for key, value in self.outputs.items()}}
             self.session.client("cloudformation").create_stack(
                 StackName=stack, TemplateBody=json.dumps(template),
                 Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
         return self.deploy_code
 
+    def destroy(self, stack, assembly, on_line):
+        self.calls.append(("destroy", stack, Path(assembly)))
+        self.session.client("cloudformation").delete_stack(StackName=stack)
+        return 0
+
     def commands(self):
         return [call[0] for call in self.calls]
 
 
-def run(session, sandbox, lab="data-lake", *, answer=True, runner=None, **request):
+def all_outputs(lab="data-lake"):
+    """Every output the lab's contract declares for its defaults, with a value."""
+    item = LABS[lab]
+    return {str(o): f"value-of-{o}" for o in item.outputs_for(item.default_options())}
+
+
+def run(session, sandbox, lab="data-lake", *, answer=True, cdk=None, **request):
     lines: list[str] = []
-    runner = runner or FakeCdk(session, sandbox.outdir)
-    record = deploy(session, DeployRequest(lab=lab, **request), runner=runner, ask=lambda question: answer,
+    cdk = cdk or FakeCdk(session, sandbox.outdir, outputs=all_outputs(lab))
+    record = deploy(session, DeployRequest(lab=lab, **request), cdk=cdk, ask=lambda question: answer,
                     out=lines.append, interactive=False)
-    return record, runner, lines
+    return record, cdk, lines
 
 
 def test_deploy_checks_shows_cost_and_expiry_deploys_and_saves_the_outputs(aws, sandbox):
     bootstrap(aws)
-    record, runner, lines = run(aws, sandbox)
-    assert runner.commands() == ["synth", "deploy"]
-    synth, deployment = runner.calls
-    assert synth[synth.index("-c") + 1:].count("labs=data-lake") == 1 and "profile=sandbox" in synth
-    # the assembly that was checked is the one deployed, without prompts from the CLI
-    assert deployment[deployment.index("--app") + 1] == synth[synth.index("-o") + 1]
-    assert deployment[deployment.index("--require-approval") + 1] == "never"
+    record, cdk, lines = run(aws, sandbox)
+    assert cdk.commands() == ["synth", "deploy"]
+    (_, context, outdir), (_, stack, assembly) = cdk.calls
+    assert context["labs"] == "data-lake" and context["profile"] == "sandbox"
+    # the assembly that was checked is the one deployed, in the lab's own folder (cdk.out keeps every lab)
+    assert assembly == outdir and outdir.parts[-3:] == ("assembly", "sandbox", "data-lake")
     text = "\n".join(lines)
     cost = LABS["data-lake"].cost(LABS["data-lake"].default_options())
     assert f"account {ACCOUNT}, region us-east-1" in text and "CDK bootstrap: version 27" in text
@@ -110,7 +126,7 @@ def test_deploy_checks_shows_cost_and_expiry_deploys_and_saves_the_outputs(aws, 
     # events go through (no terminal here): each CloudFormation event printed
     assert EVENTS[2] in lines
 
-    assert record.outputs == OUTPUTS and record.account == ACCOUNT and record.expires_at
+    assert record.outputs == all_outputs() and record.account == ACCOUNT and record.expires_at
     saved = state.load("mlref-data-lake", ACCOUNT, "us-east-1")
     assert saved == record and saved.tags["lab"] == "data-lake"
     assert "next: `labs practice data-lake`" in lines[-1]
@@ -122,7 +138,7 @@ def test_practice_uses_the_saved_outputs_and_falls_back_to_the_stack(aws, sandbo
     # the practice step no longer needs CloudFormation: delete the stack behind its back
     aws.client("cloudformation").delete_stack(StackName="mlref-data-lake")
     outputs, tags = deployed_stack(aws, "mlref-data-lake", ["RawBucketName"])
-    assert outputs == OUTPUTS and tags["lab"] == "data-lake"
+    assert outputs == all_outputs() and tags["lab"] == "data-lake"
     # an output the saved record lacks sends it to CloudFormation, which says the lab is gone
     with pytest.raises(LabError, match=r"lab data-lake is not deployed in us-east-1: deploy it with `labs deploy "
                                        r"data-lake`"):
@@ -145,56 +161,59 @@ def test_destroy_forgets_the_saved_outputs(aws, sandbox, monkeypatch):
     bootstrap(aws)
     run(aws, sandbox)
 
-    def cdk_destroy(arguments):
-        aws.client("cloudformation").delete_stack(StackName=arguments[1])
-        return 0
-
-    assert lifecycle.destroy(aws, "data-lake", runner=cdk_destroy, out=lambda _: None, yes=True) == 0
+    cdk = FakeCdk(aws, sandbox.outdir)
+    assert lifecycle.destroy(aws, "data-lake", cdk=cdk, out=lambda _: None, yes=True) == 0
+    assert cdk.commands() == ["synth", "destroy"]
     assert state.load("mlref-data-lake", ACCOUNT, "us-east-1") is None
 
 
 def test_saying_no_deploys_nothing(aws, sandbox):
     bootstrap(aws)
-    record, runner, lines = run(aws, sandbox, answer=False)
-    assert record is None and runner.commands() == ["synth"] and lines[-1] == "not deployed"
+    record, cdk, lines = run(aws, sandbox, answer=False)
+    assert record is None and cdk.commands() == ["synth"] and lines[-1] == "not deployed"
     assert state.load("mlref-data-lake", ACCOUNT, "us-east-1") is None
 
 
 def test_without_a_terminal_it_asks_for_yes(aws, sandbox):
     bootstrap(aws)
-    runner = FakeCdk(aws, sandbox.outdir)
+    cdk = FakeCdk(aws, sandbox.outdir)
     with pytest.raises(LabError, match="rerun with --yes"):
-        deploy(aws, DeployRequest(lab="data-lake"), runner=runner, ask=None, out=lambda _: None)
-    assert runner.commands() == ["synth"]
-    record, runner, _ = run(aws, sandbox, answer=False, yes=True)  # --yes: no question asked
-    assert record is not None and runner.commands() == ["synth", "deploy"]
+        deploy(aws, DeployRequest(lab="data-lake"), cdk=cdk, ask=None, out=lambda _: None)
+    assert cdk.commands() == ["synth"]
+    record, cdk, _ = run(aws, sandbox, answer=False, yes=True)  # --yes: no question asked
+    assert record is not None and cdk.commands() == ["synth", "deploy"]
 
 
 def test_not_bootstrapped_or_too_old_is_one_line_with_the_command(aws, sandbox):
-    runner = FakeCdk(aws, sandbox.outdir)
+    cdk = FakeCdk(aws, sandbox.outdir)
     with pytest.raises(LabError, match=rf"account {ACCOUNT} is not bootstrapped for the CDK in us-east-1: run "
                                        rf"`npx cdk bootstrap aws://{ACCOUNT}/us-east-1`"):
-        run(aws, sandbox, runner=runner)
+        run(aws, sandbox, cdk=cdk)
     bootstrap(aws, version="5")
     with pytest.raises(LabError, match="version 5, the labs need 6 or newer"):
-        run(aws, sandbox, runner=runner)
-    assert runner.calls == []  # nothing synthesized, nothing created
+        run(aws, sandbox, cdk=cdk)
+    assert cdk.calls == []  # nothing synthesized, nothing created
 
 
 def test_bad_context_is_refused_before_synthesis(aws, sandbox):
     bootstrap(aws)
-    runner = FakeCdk(aws, sandbox.outdir)
+    cdk = FakeCdk(aws, sandbox.outdir)
     with pytest.raises(LabError, match=r"ttl_hours='-1' is not allowed"):
-        run(aws, sandbox, runner=runner, context=("ttl_hours=-1",))
+        run(aws, sandbox, cdk=cdk, context=("ttl_hours=-1",))
     with pytest.raises(LabError, match="is not KEY=VALUE"):
-        run(aws, sandbox, runner=runner, context=("ttl_hours",))
-    with pytest.raises(LabError, match="set by `labs deploy`"):
-        run(aws, sandbox, runner=runner, context=("labs=all",))
-    assert runner.calls == []
+        run(aws, sandbox, cdk=cdk, context=("ttl_hours",))
+    with pytest.raises(LabError, match="set by the labs command"):
+        run(aws, sandbox, cdk=cdk, context=("labs=all",))
+    with pytest.raises(LabError, match=r"^-c ttl_hour=\.\.\. is not a context key of the labs; did you mean "
+                                       r"-c ttl_hours=\.\.\.\?$"):
+        run(aws, sandbox, cdk=cdk, context=("ttl_hour=1",))
+    assert cdk.calls == []
 
 
 def test_unknown_lab_is_one_line(capsys):
-    assert cli.main(["deploy", "nope", "--yes"]) == 1
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["deploy", "nope", "--yes"])
+    assert exited.value.code == 2
     assert capsys.readouterr().err.strip() == (
         "error: unknown lab 'nope'; choose from: data-lake, clickstream, fsx-training, feature-store")
 
@@ -232,10 +251,16 @@ def identity(session: StubbedSession):
 
 
 def test_an_expired_token_is_one_line():
+    from botocore.exceptions import ClientError
+
+    from labs.errors import explain
+
     session = StubbedSession()
     session.stub("sts").add_client_error("get_caller_identity", "ExpiredToken", "The security token has expired")
-    with pytest.raises(LabError, match="^your AWS session token has expired: refresh your credentials and retry$"):
-        deploy(session, DeployRequest(lab="data-lake"), runner=None, out=lambda _: None)
+    with pytest.raises(ClientError) as raised:
+        deploy(session, DeployRequest(lab="data-lake"), cdk=None, out=lambda _: None)
+    assert explain(raised.value) == ("your AWS session token has expired: refresh your credentials "
+                                     "(e.g. `aws sso login`) and retry")
 
 
 @pytest.mark.parametrize(("status", "advice"), [
@@ -252,7 +277,7 @@ def test_a_stack_in_a_failed_or_busy_state_is_refused(status, advice):
                                         "CreationTime": datetime(2026, 1, 1, tzinfo=timezone.utc)}]},
         {"StackName": "mlref-data-lake"})
     with pytest.raises(LabError, match=f"state {status}|{status}") as error:
-        deploy(session, DeployRequest(lab="data-lake"), runner=None, out=lambda _: None)
+        deploy(session, DeployRequest(lab="data-lake"), cdk=None, out=lambda _: None)
     assert advice in str(error.value)
 
 
@@ -320,9 +345,9 @@ def test_a_failed_first_deployment_is_removed_again(aws, sandbox, monkeypatch):
     bootstrap(aws)
     removed: list[str] = []
     monkeypatch.setattr(lifecycle, "destroy", lambda session, lab, **_: removed.append(lab) or 0)
-    runner = FakeCdk(aws, sandbox.outdir, events=EVENTS[:1] + [FAILED_EVENT], deploy_code=1)
+    cdk = FakeCdk(aws, sandbox.outdir, events=EVENTS[:1] + [FAILED_EVENT], deploy_code=1)
     with pytest.raises(LabError, match=r"cdk deploy mlref-data-lake failed \(exit 1\)"):
-        run(aws, sandbox, runner=runner)
+        run(aws, sandbox, cdk=cdk)
     assert removed == ["data-lake"]
     assert state.load("mlref-data-lake", ACCOUNT, "us-east-1") is None
 
@@ -335,16 +360,17 @@ def test_a_failed_update_leaves_the_previous_deployment(aws, sandbox, monkeypatc
     lines: list[str] = []
     with pytest.raises(LabError, match="failed"):
         deploy(aws, DeployRequest(lab="data-lake", yes=True), out=lines.append, interactive=False,
-               runner=FakeCdk(aws, sandbox.outdir, events=[FAILED_EVENT], deploy_code=1))
+               cdk=FakeCdk(aws, sandbox.outdir, events=[FAILED_EVENT], deploy_code=1))
     assert removed == [] and any("exists (CREATE_COMPLETE): this deployment updates it" in line for line in lines)
 
 
 def test_a_failed_synth_shows_its_output_and_creates_nothing(aws, sandbox):
     bootstrap(aws)
-    runner = FakeCdk(aws, sandbox.outdir, synth_code=1)
+    cdk = FakeCdk(aws, sandbox.outdir, synth_code=1)
+    lines: list[str] = []
     with pytest.raises(LabError, match=r"cdk synth failed \(exit 1\)"):
-        run(aws, sandbox, runner=runner)
-    assert runner.commands() == ["synth"]
+        deploy(aws, DeployRequest(lab="data-lake", yes=True), cdk=cdk, out=lines.append, interactive=False)
+    assert cdk.commands() == ["synth"] and "Error: something broke in the app" in lines
 
 
 def test_progress_collects_failures_and_counts_resources():

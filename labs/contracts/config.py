@@ -21,7 +21,7 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 SHARED_KEYS = (
     ContextKey("profile", "sandbox", "sandbox, production"),
-    ContextKey("labs", "all", "comma-separated lab names, or all"),
+    ContextKey("labs", "all", "comma-separated lab names, all, or none (only the account janitor)"),
     ContextKey("ttl_hours", str(DEFAULT_TTL_HOURS), f"0-{MAX_TTL_HOURS}; sandbox expiry, 0 = never"),
     ContextKey("owner", "$USER", "a tag value: letters, digits, spaces, _ . : / = + - @"),
     ContextKey("alert_email", "none", "an e-mail address: adds a per-lab AWS Budgets cost alert"),
@@ -41,6 +41,7 @@ class AppConfig:
         region: the target region.
         alert_email: where budget alerts go (None: no budget).
         options: each built lab's options, by lab name.
+        contexts: each built lab's own ``-c`` values as given (recorded in its template's metadata).
     """
 
     profile: Profile
@@ -51,6 +52,7 @@ class AppConfig:
     region: str
     alert_email: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    contexts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def options_of(self, lab: str) -> Any:
         return self.options[lab]
@@ -86,6 +88,8 @@ def read_labs(context: Mapping[str, object]) -> tuple[str, ...]:
     names = [str(n).strip() for n in names if str(n).strip()]
     if names == ["all"] or not names:
         names = list(LABS)
+    if names == ["none"]:
+        return ()
     unknown = [n for n in names if n not in LABS]
     if unknown:
         raise ConfigError(
@@ -130,4 +134,16 @@ def read_config(context: Mapping[str, object], environ: Mapping[str, str]) -> Ap
         profile=Profile(profile), labs=names, ttl_hours=ttl_hours, owner=owner,
         account=environ.get("CDK_DEFAULT_ACCOUNT") or None, region=region, alert_email=alert_email,
         options={name: LABS[name].parse(context, region) for name in names},
+        contexts={name: lab_context_values(LABS[name], context) for name in names},
     )
+
+
+def lab_context_values(lab: Any, context: Mapping[str, object]) -> dict[str, str]:
+    """The lab's own keys among ``context``, as text (a JSON list joined by commas)."""
+    values = {}
+    for key in lab.context_keys:
+        value = context.get(key.name)
+        if value is None or value == "":
+            continue
+        values[key.name] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    return values

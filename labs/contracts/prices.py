@@ -49,6 +49,11 @@ def athena_minimum_queries(count: int) -> float:
     return price("athena_tb_scanned") * count * (10 / 1024**2)
 
 
+def usd(amount: float) -> str:
+    """Dollars as the labs print them: cents, or four decimals under a cent (``$0.0009``)."""
+    return f"${amount:.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.4f}"
+
+
 @dataclass(frozen=True)
 class LabCost:
     """What a lab costs: idle per hour while deployed, and one practice run.
@@ -78,4 +83,4 @@ class LabCost:
     def run_text(self) -> str:
         if self.per_practice_run is None:
             return "unknown" + (f" ({self.run_note})" if self.run_note else "")
-        return f"~${self.per_practice_run:.2f}"
+        return f"~{usd(self.per_practice_run)}"

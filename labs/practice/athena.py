@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from labs.errors import LabError
+from labs.practice.polling import Poll, PollTimeout
 
 
 def athena_query(athena: Any, sql: str, workgroup: str, *, clock: Callable[[], float] = time.monotonic,
@@ -14,17 +15,20 @@ def athena_query(athena: Any, sql: str, workgroup: str, *, clock: Callable[[], f
                  poll_seconds: float = 2.0) -> tuple[list[str], list[list[str]]]:
     """Runs ``sql`` and returns (columns, rows); stops the query when it overruns ``timeout_seconds``."""
     execution_id = athena.start_query_execution(QueryString=sql, WorkGroup=workgroup)["QueryExecutionId"]
-    deadline = clock() + timeout_seconds
-    while True:
+
+    def state() -> str:
         status = athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Status"]
-        if status["State"] == "SUCCEEDED":
-            break
         if status["State"] in {"FAILED", "CANCELLED"}:
             raise LabError(f"query {execution_id} {status['State']}: {status.get('StateChangeReason', '')}")
-        if clock() > deadline:
-            athena.stop_query_execution(QueryExecutionId=execution_id)
-            raise LabError(f"query {execution_id} did not finish in {timeout_seconds:.0f}s")
-        sleep(poll_seconds)
+        return status["State"]
+
+    wait = Poll(f"query {execution_id}", timeout_seconds, poll_seconds, clock=clock, sleep=sleep,
+                fix="it was stopped; rerun later")
+    try:
+        wait.until(state, lambda current: current == "SUCCEEDED")
+    except PollTimeout:
+        athena.stop_query_execution(QueryExecutionId=execution_id)
+        raise
     columns: list[str] = []
     rows: list[list[str]] = []
     request = {"QueryExecutionId": execution_id}

@@ -3,13 +3,14 @@
 1. Generate N synthetic click events (users, sessions, pages, event types,
    timestamps), tagged with a run id.
 2. Send them to the Kinesis stream with PutRecords in batches (at most 500 records
-   and 5 MiB each), retrying only the records that failed: partial failures and
-   throttled calls back off exponentially with jitter.
+   and 5 MiB each). A throttled or failed call is retried whole by botocore's standard
+   retry mode; records a successful call reports as failed are sent again, alone, after
+   an exponential backoff with jitter.
 3. Wait until all of them are queryable in Redshift (through Firehose, or through
    the streaming-ingestion view), polling a count through the Redshift Data API.
 4. Print counts per event type and the top pages, and the end-to-end latency.
 
-``--dry-run`` prints the PutRecords requests and the SQL without calling AWS.
+``--dry-run`` prints the PutRecords requests and the SQL statements without calling AWS.
 """
 
 from __future__ import annotations
@@ -23,20 +24,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from labs.aws import stack_outputs
+from labs.contracts import clickstream as contract
+from labs.contracts.clickstream import EVENTS_RELATION, MAX_EVENTS, PRACTICE_EVENTS
 from labs.errors import LabError
 from labs.practice.backoff import Backoff
+from labs.practice.polling import Poll
+from labs.practice.requests import show_request
+from labs.session import patient
 
-STACK_NAME = "mlref-clickstream"
-REQUIRED_OUTPUTS = frozenset({"StreamName", "WorkgroupName", "DatabaseName", "AdminSecretArn", "EventsRelation",
-                              "DeliveryMethod"})
+REQUIRED_OUTPUTS = (contract.STREAM_NAME, contract.WORKGROUP, contract.DATABASE, contract.ADMIN_SECRET,
+                    contract.EVENTS, contract.DELIVERY_METHOD)
 MAX_RECORDS_PER_CALL = 500
 MAX_BYTES_PER_CALL = 5 * 1024 * 1024
-MAX_EVENTS = 100_000
-RETRYABLE_CALL_ERRORS = {"ProvisionedThroughputExceededException", "ThrottlingException", "LimitExceededException",
-                         "KMSThrottlingException", "InternalFailure", "ServiceUnavailable"}
+# Whole-call failures botocore's standard mode has already retried when they reach the Producer.
+GAVE_UP = {"ProvisionedThroughputExceededException", "ThrottlingException", "LimitExceededException",
+           "KMSThrottlingException", "InternalFailure", "ServiceUnavailable"}
 PAGES = ["/", "/search", "/products", "/products/{id}", "/cart", "/checkout", "/account", "/help"]
 EVENT_WEIGHTS = {"page_view": 60, "click": 25, "search": 8, "add_to_cart": 5, "purchase": 2}
 DEVICES = ["desktop", "mobile", "tablet"]
@@ -94,7 +97,8 @@ class SendReport:
 
 
 class Producer:
-    """Sends records with PutRecords, retrying only what failed."""
+    """Sends records with PutRecords: the client retries whole calls (botocore's standard mode);
+    records a call reports as failed are sent again with ``backoff``."""
 
     def __init__(self, kinesis: Any, stream_name: str, backoff: Backoff | None = None) -> None:
         self.kinesis = kinesis
@@ -108,24 +112,26 @@ class Producer:
         return report
 
     def _send_call(self, pending: list[dict[str, Any]], report: SendReport) -> None:
+        from botocore.exceptions import ClientError
+
         for attempt in range(self.backoff.max_attempts):
             report.calls += 1
             try:
                 response = self.kinesis.put_records(StreamName=self.stream_name, Records=pending)
             except ClientError as error:
-                if error.response["Error"]["Code"] not in RETRYABLE_CALL_ERRORS:
+                if error.response["Error"]["Code"] not in GAVE_UP:
                     raise
-                report.throttled_calls += 1
-                self.backoff.wait(attempt)
-                continue
-            results = response["Records"]
-            failed = [entry for entry, result in zip(pending, results) if result.get("ErrorCode")]
+                report.throttled_calls += 1 + error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+                break
+            report.throttled_calls += response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+            failed = [entry for entry, result in zip(pending, response["Records"]) if result.get("ErrorCode")]
             report.sent += len(pending) - len(failed)
             if not failed:
                 return
             report.retried_records += len(failed)
             pending = failed
-            self.backoff.wait(attempt)
+            if attempt + 1 < self.backoff.max_attempts:
+                self.backoff.wait(attempt)
         report.failed.extend(pending)
 
 
@@ -133,27 +139,29 @@ class DataApi:
     """Runs SQL on the lab's workgroup through the Redshift Data API."""
 
     def __init__(self, client: Any, outputs: dict[str, str], *, sleep: Callable[[float], None] = time.sleep,
-                 timeout_seconds: float = 120) -> None:
-        self.client, self.outputs, self.sleep, self.timeout = client, outputs, sleep, timeout_seconds
+                 clock: Callable[[], float] = time.monotonic, timeout_seconds: float = 120) -> None:
+        self.client, self.outputs, self.sleep, self.clock, self.timeout = client, outputs, sleep, clock, timeout_seconds
 
-    def query(self, sql: str, parameters: dict[str, str] | None = None) -> list[list[Any]]:
-        request = {"WorkgroupName": self.outputs["WorkgroupName"], "Database": self.outputs["DatabaseName"],
-                   "SecretArn": self.outputs["AdminSecretArn"], "Sql": sql}
+    def request(self, sql: str, parameters: dict[str, str] | None = None) -> dict[str, Any]:
+        request = {"WorkgroupName": self.outputs[contract.WORKGROUP], "Database": self.outputs[contract.DATABASE],
+                   "SecretArn": self.outputs[contract.ADMIN_SECRET], "Sql": sql}
         if parameters:
             request["Parameters"] = [{"name": k, "value": v} for k, v in parameters.items()]
-        statement_id = self.client.execute_statement(**request)["Id"]
-        waited = 0.0
-        while True:
-            described = self.client.describe_statement(Id=statement_id)
-            if described["Status"] == "FINISHED":
-                break
-            if described["Status"] in {"FAILED", "ABORTED"}:
-                raise LabError(f"query failed in Redshift: {described.get('Error', described['Status'])}")
-            if waited >= self.timeout:
-                raise LabError(f"query still {described['Status']} after {self.timeout:.0f} s")
-            self.sleep(1)
-            waited += 1
-        if not described.get("HasResultSet"):
+        return request
+
+    def query(self, sql: str, parameters: dict[str, str] | None = None) -> list[list[Any]]:
+        statement_id = self.client.execute_statement(**self.request(sql, parameters))["Id"]
+
+        def described() -> dict[str, Any]:
+            statement = self.client.describe_statement(Id=statement_id)
+            if statement["Status"] in {"FAILED", "ABORTED"}:
+                raise LabError(f"query failed in Redshift: {statement.get('Error', statement['Status'])}")
+            return statement
+
+        statement = Poll(f"Redshift statement {statement_id}", self.timeout, 1, clock=self.clock, sleep=self.sleep,
+                         fix="the workgroup may be resuming; retry").until(
+            described, lambda current: current["Status"] == "FINISHED")
+        if not statement.get("HasResultSet"):
             return []
         result = self.client.get_statement_result(Id=statement_id)
         return [[next(iter(cell.values())) if not cell.get("isNull") else None for cell in row]
@@ -185,8 +193,8 @@ class PracticeReport:
 
 
 class ClickstreamPractice:
-    def __init__(self, session: Any, *, events: int = 1000, dry_run: bool = False, out: Callable[[str], None] = print,
-                 poll_seconds: float = 15, wait_timeout_seconds: float = 1200,
+    def __init__(self, session: Any, *, events: int = PRACTICE_EVENTS, dry_run: bool = False,
+                 out: Callable[[str], None] = print, poll_seconds: float = 15, wait_timeout_seconds: float = 1200,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
                  backoff: Backoff | None = None, seed: int | None = None) -> None:
         if not 1 <= events <= MAX_EVENTS:
@@ -195,14 +203,16 @@ class ClickstreamPractice:
         self.poll_seconds, self.wait_timeout = poll_seconds, wait_timeout_seconds
         self.clock, self.sleep, self.backoff, self.seed = clock, sleep, backoff, seed
 
-    def print_dry_run(self, events: list[dict], relation: str = "clickstream.events") -> None:
-        for number, call in enumerate(batches(to_records(events)), start=1):
-            request = {"StreamName": "<StreamName output of mlref-clickstream>",
+    def print_dry_run(self, events: list[dict]) -> None:
+        calls = batches(to_records(events))
+        for number, call in enumerate(calls, start=1):
+            request = {"StreamName": f"<{contract.STREAM_NAME}>",
                        "Records": [{"PartitionKey": r["PartitionKey"], "Data": r["Data"].decode()} for r in call]}
-            self.out(f"# PutRecords request {number}: {len(call)} records")
-            self.out(json.dumps(request, indent=1))
-        for sql in (count_sql(relation), by_type_sql(relation), top_pages_sql(relation)):
-            self.out(f"# Redshift Data API ExecuteStatement (run_id={events[0]['run_id']}): {sql}")
+            show_request(self.out, "kinesis", "PutRecords", request, f"call {number} of {len(calls)}: {len(call)} records")
+        data_api = DataApi(None, {output: f"<{output}>" for output in REQUIRED_OUTPUTS})
+        for sql in (count_sql(EVENTS_RELATION), by_type_sql(EVENTS_RELATION), top_pages_sql(EVENTS_RELATION)):
+            show_request(self.out, "redshift-data", "ExecuteStatement",
+                         data_api.request(sql, {"run_id": events[0]["run_id"]}))
 
     def run(self) -> PracticeReport | None:
         run_id = f"run-{uuid.uuid4().hex[:8]}" if self.seed is None else f"run-{self.seed}"
@@ -210,33 +220,33 @@ class ClickstreamPractice:
         if self.dry_run:
             self.print_dry_run(events)
             return None
-        outputs = stack_outputs(self.session, STACK_NAME, REQUIRED_OUTPUTS)
-        producer = Producer(self.session.client("kinesis"), outputs["StreamName"], self.backoff)
+        outputs = stack_outputs(self.session, contract.CONTRACT.stack_name, REQUIRED_OUTPUTS)
+        producer = Producer(self.session.client("kinesis", config=patient()), outputs[contract.STREAM_NAME],
+                            self.backoff)
         started = self.clock()
         sent = producer.send(to_records(events))
         self.out(f"sent {sent.sent} of {len(events)} events in {sent.calls} PutRecords calls "
                  f"({sent.retried_records} records retried, {sent.throttled_calls} throttled calls)")
         if sent.failed:
-            raise LabError(f"{len(sent.failed)} records could not be sent after {producer.backoff.max_attempts} "
-                           "attempts: the stream is throttling; retry later or use -c clickstream_stream_mode=on_demand")
+            raise LabError(f"{len(sent.failed)} records could not be sent after every retry: the stream is "
+                           "throttling; retry later or use -c clickstream_stream_mode=on_demand")
         report = PracticeReport(run_id=run_id, sent=sent)
-        data_api = DataApi(self.session.client("redshift-data"), outputs, sleep=self.sleep)
-        relation, parameters = outputs["EventsRelation"], {"run_id": run_id}
-        self.out(f"waiting for {len(events)} events in {relation} ({outputs['DeliveryMethod']} delivery; "
+        data_api = DataApi(self.session.client("redshift-data"), outputs, sleep=self.sleep, clock=self.clock)
+        relation, parameters = outputs[contract.EVENTS], {"run_id": run_id}
+        self.out(f"waiting for {len(events)} events in {relation} ({outputs[contract.DELIVERY_METHOD]} delivery; "
                  "Firehose buffers up to 60 s, then COPYs)")
-        while True:
+
+        def arrived() -> int:
             rows = data_api.query(count_sql(relation), parameters)
             count = int(rows[0][0] or 0) if rows else 0
-            elapsed = self.clock() - started
             if count > 0 and report.first_visible_seconds is None:
-                report.first_visible_seconds = elapsed
-            if count >= len(events):
-                report.all_visible_seconds = elapsed
-                break
-            if elapsed >= self.wait_timeout:
-                raise LabError(f"only {count} of {len(events)} events arrived in {elapsed:.0f} s: check the "
-                               "delivery stream's errors/ prefix and its log group")
-            self.sleep(self.poll_seconds)
+                report.first_visible_seconds = self.clock() - started
+            return count
+
+        Poll(f"the arrival of {len(events)} events in {relation}", self.wait_timeout, self.poll_seconds,
+             fix="check the delivery stream's errors/ prefix and its log group", clock=self.clock,
+             sleep=self.sleep).until(arrived, lambda count: count >= len(events))
+        report.all_visible_seconds = self.clock() - started
         report.by_type = data_api.query(by_type_sql(relation), parameters)
         report.top_pages = data_api.query(top_pages_sql(relation), parameters)
         self.out(f"end-to-end latency: first events queryable after {report.first_visible_seconds:.0f} s, "

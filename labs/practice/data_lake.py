@@ -7,6 +7,8 @@
    with an Athena CTAS: typed Parquet, partitioned by ``dt``.
 4. As the read-only analyst, query the curated table through Athena; then show
    that the same analyst is refused the raw zone (no Lake Formation grant there).
+
+``--dry-run`` prints every request (uploads, crawler, Athena queries) without calling AWS.
 """
 
 from __future__ import annotations
@@ -15,21 +17,28 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import boto3
-from botocore.exceptions import ClientError
+from typing import Any
 
 from labs.aws import assume_role, stack_outputs
+from labs.contracts import data_lake as contract
 from labs.errors import LabError
 from labs.practice.athena import athena_query
+from labs.practice.polling import Poll
+from labs.practice.requests import show_request
 
-STACK_NAME = "mlref-data-lake"
 SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "sales"
 TABLE = "sales"
 REQUIRED_OUTPUTS = (
-    "RawBucketName", "SamplePrefix", "CuratedBucketName", "CuratedPrefix", "RawDatabaseName",
-    "CuratedDatabaseName", "CrawlerName", "WorkgroupName", "DataEngineerRoleArn", "AnalystRoleArn",
+    contract.RAW_BUCKET, contract.SAMPLE_PREFIX_OUTPUT, contract.CURATED_BUCKET, contract.CURATED_PREFIX_OUTPUT,
+    contract.RAW_DATABASE, contract.CURATED_DATABASE, contract.CRAWLER, contract.WORKGROUP, contract.ENGINEER_ROLE,
+    contract.ANALYST_ROLE,
 )
+PLACEHOLDERS = {output: f"<{output}>" for output in REQUIRED_OUTPUTS} | {
+    contract.SAMPLE_PREFIX_OUTPUT: contract.SAMPLE_PREFIX, contract.CURATED_PREFIX_OUTPUT: contract.CURATED_PREFIX,
+    contract.RAW_DATABASE: "mlref_data_lake_raw", contract.CURATED_DATABASE: "mlref_data_lake_curated",
+    contract.ENGINEER_ROLE: "arn:aws:iam::111122223333:role/<DataEngineerRoleArn>",
+    contract.ANALYST_ROLE: "arn:aws:iam::111122223333:role/<AnalystRoleArn>",
+}
 
 
 @dataclass
@@ -58,117 +67,145 @@ def sample_files() -> list[tuple[str, Path]]:
 
 
 def ctas_statement(outputs: dict[str, str]) -> str:
-    location = f"s3://{outputs['CuratedBucketName']}/{outputs['CuratedPrefix']}"
+    location = f"s3://{outputs[contract.CURATED_BUCKET]}/{outputs[contract.CURATED_PREFIX_OUTPUT]}"
     return (
-        f'CREATE TABLE "{outputs["CuratedDatabaseName"]}"."{TABLE}" '
+        f'CREATE TABLE "{outputs[contract.CURATED_DATABASE]}"."{TABLE}" '
         f"WITH (format = 'PARQUET', write_compression = 'SNAPPY', external_location = '{location}', "
         f"partitioned_by = ARRAY['dt']) AS "
         f"SELECT CAST(order_id AS bigint) AS order_id, CAST(customer_id AS varchar) AS customer_id, "
         f"CAST(product AS varchar) AS product, CAST(quantity AS integer) AS quantity, "
         f"CAST(unit_price AS double) AS unit_price, dt "
-        f'FROM "{outputs["RawDatabaseName"]}"."{TABLE}"'
+        f'FROM "{outputs[contract.RAW_DATABASE]}"."{TABLE}"'
     )
 
 
 def revenue_query(outputs: dict[str, str]) -> str:
     return (
         "SELECT dt, count(*) AS orders, round(sum(quantity * unit_price), 2) AS revenue "
-        f'FROM "{outputs["CuratedDatabaseName"]}"."{TABLE}" GROUP BY dt ORDER BY dt'
+        f'FROM "{outputs[contract.CURATED_DATABASE]}"."{TABLE}" GROUP BY dt ORDER BY dt'
     )
+
+
+def raw_query(outputs: dict[str, str]) -> str:
+    return f'SELECT count(*) FROM "{outputs[contract.RAW_DATABASE]}"."{TABLE}"'
 
 
 class DataLakePractice:
     def __init__(
-        self, session: boto3.Session, *, waiting: Waiting | None = None, say: Callable[[str], None] = print,
-        outputs: dict[str, str] | None = None,
-        session_for_role: Callable[[str, str], boto3.Session] | None = None,
+        self, session: Any, *, dry_run: bool = False, waiting: Waiting | None = None,
+        out: Callable[[str], None] = print, outputs: dict[str, str] | None = None,
+        session_for_role: Callable[[str, str], Any] | None = None,
     ) -> None:
-        self.session = session
+        self.session, self.dry_run, self.out = session, dry_run, out
         self.session_for_role = session_for_role or (lambda arn, purpose: assume_role(session, arn, purpose))
         self.waiting = waiting or Waiting()
-        self.say = say
-        self.outputs = outputs or stack_outputs(session, STACK_NAME, REQUIRED_OUTPUTS)
+        self._outputs = outputs
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        if self._outputs is None:
+            self._outputs = stack_outputs(self.session, contract.CONTRACT.stack_name, REQUIRED_OUTPUTS)
+        return self._outputs
 
     # 1 ------------------------------------------------------------------------------
     def upload_sample(self) -> list[str]:
         s3 = self.session.client("s3")
         keys = []
         for relative, path in sample_files():
-            key = f"{self.outputs['SamplePrefix']}{relative}"
-            s3.upload_file(str(path), self.outputs["RawBucketName"], key)
+            key = f"{self.outputs[contract.SAMPLE_PREFIX_OUTPUT]}{relative}"
+            s3.upload_file(str(path), self.outputs[contract.RAW_BUCKET], key)
             keys.append(key)
-        self.say(f"uploaded {len(keys)} objects to s3://{self.outputs['RawBucketName']}/{self.outputs['SamplePrefix']}")
+        self.out(f"uploaded {len(keys)} objects to s3://{self.outputs[contract.RAW_BUCKET]}/"
+                 f"{self.outputs[contract.SAMPLE_PREFIX_OUTPUT]}")
         return keys
 
     # 2 ------------------------------------------------------------------------------
     def crawl(self) -> None:
+        from botocore.exceptions import ClientError
+
         glue = self.session.client("glue")
-        name = self.outputs["CrawlerName"]
+        name = self.outputs[contract.CRAWLER]
         try:
             glue.start_crawler(Name=name)
-            self.say(f"started crawler {name} (10-minute minimum charge per run)")
+            self.out(f"started crawler {name} (10-minute minimum charge per run)")
         except ClientError as error:
             if error.response["Error"]["Code"] != "CrawlerRunningException":
                 raise
-            self.say(f"crawler {name} is already running; waiting for it")
-        deadline = self.waiting.clock() + self.waiting.crawler_timeout_seconds
+            self.out(f"crawler {name} is already running; waiting for it")
         self.waiting.sleep(self.waiting.poll_seconds)
-        while True:
-            crawler = glue.get_crawler(Name=name)["Crawler"]
-            if crawler["State"] == "READY":
-                status = crawler.get("LastCrawl", {}).get("Status")
-                if status != "SUCCEEDED":
-                    message = crawler.get("LastCrawl", {}).get("ErrorMessage", "no message")
-                    raise LabError(f"crawler {name} finished with {status}: {message}")
-                break
-            if self.waiting.clock() > deadline:
-                raise LabError(f"crawler {name} still {crawler['State']} after "
-                               f"{self.waiting.crawler_timeout_seconds:.0f}s: check it in the Glue console")
-            self.waiting.sleep(self.waiting.poll_seconds)
-        glue.get_table(DatabaseName=self.outputs["RawDatabaseName"], Name=TABLE)
-        self.say(f"crawler catalogued {self.outputs['RawDatabaseName']}.{TABLE}")
+        wait = Poll(f"crawler {name}", self.waiting.crawler_timeout_seconds, self.waiting.poll_seconds,
+                    fix="check it in the Glue console", clock=self.waiting.clock, sleep=self.waiting.sleep)
+        crawler = wait.until(lambda: glue.get_crawler(Name=name)["Crawler"], lambda c: c["State"] == "READY")
+        status = crawler.get("LastCrawl", {}).get("Status")
+        if status != "SUCCEEDED":
+            message = crawler.get("LastCrawl", {}).get("ErrorMessage", "no message")
+            raise LabError(f"crawler {name} finished with {status}: {message}")
+        glue.get_table(DatabaseName=self.outputs[contract.RAW_DATABASE], Name=TABLE)
+        self.out(f"crawler catalogued {self.outputs[contract.RAW_DATABASE]}.{TABLE}")
 
     # 3 ------------------------------------------------------------------------------
     def curate(self) -> str:
-        engineer = self.session_for_role(self.outputs["DataEngineerRoleArn"], "engineer")
+        from botocore.exceptions import ClientError
+
+        engineer = self.session_for_role(self.outputs[contract.ENGINEER_ROLE], "engineer")
         try:
-            engineer.client("glue").get_table(DatabaseName=self.outputs["CuratedDatabaseName"], Name=TABLE)
-            self.say(f"{self.outputs['CuratedDatabaseName']}.{TABLE} exists already; keeping it")
+            engineer.client("glue").get_table(DatabaseName=self.outputs[contract.CURATED_DATABASE], Name=TABLE)
+            self.out(f"{self.outputs[contract.CURATED_DATABASE]}.{TABLE} exists already; keeping it")
             return "kept"
         except ClientError as error:
             if error.response["Error"]["Code"] != "EntityNotFoundException":
                 raise
         self.query(engineer, ctas_statement(self.outputs))
-        self.say(f"curated {self.outputs['CuratedDatabaseName']}.{TABLE} as Parquet partitioned by dt")
+        self.out(f"curated {self.outputs[contract.CURATED_DATABASE]}.{TABLE} as Parquet partitioned by dt")
         return "created"
 
     # 4 ------------------------------------------------------------------------------
     def analyse(self) -> tuple[list[str], list[list[str]], bool]:
-        analyst = self.session_for_role(self.outputs["AnalystRoleArn"], "analyst")
+        analyst = self.session_for_role(self.outputs[contract.ANALYST_ROLE], "analyst")
         columns, rows = self.query(analyst, revenue_query(self.outputs))
         try:
-            self.query(analyst, f'SELECT count(*) FROM "{self.outputs["RawDatabaseName"]}"."{TABLE}"')
+            self.query(analyst, raw_query(self.outputs))
             denied = False
         except LabError:
             denied = True
         return columns, rows, denied
 
-    def query(self, session: boto3.Session, sql: str) -> tuple[list[str], list[list[str]]]:
-        return athena_query(session.client("athena"), sql, self.outputs["WorkgroupName"], clock=self.waiting.clock,
-                            sleep=self.waiting.sleep, timeout_seconds=self.waiting.query_timeout_seconds,
+    def query(self, session: Any, sql: str) -> tuple[list[str], list[list[str]]]:
+        return athena_query(session.client("athena"), sql, self.outputs[contract.WORKGROUP],
+                            clock=self.waiting.clock, sleep=self.waiting.sleep,
+                            timeout_seconds=self.waiting.query_timeout_seconds,
                             poll_seconds=min(self.waiting.poll_seconds, 2.0))
 
-    def run(self) -> PracticeReport:
+    def print_dry_run(self) -> None:
+        outputs = PLACEHOLDERS
+        for relative, _path in sample_files():
+            show_request(self.out, "s3", "PutObject", {"Bucket": outputs[contract.RAW_BUCKET],
+                                                       "Key": f"{outputs[contract.SAMPLE_PREFIX_OUTPUT]}{relative}"},
+                         "the sample orders (body: the CSV file)")
+        show_request(self.out, "glue", "StartCrawler", {"Name": outputs[contract.CRAWLER]})
+        show_request(self.out, "glue", "GetCrawler", {"Name": outputs[contract.CRAWLER]}, "until READY")
+        for who, sql in (("data engineer: curate raw into Parquet", ctas_statement(outputs)),
+                         ("analyst: revenue per day from the curated zone", revenue_query(outputs)),
+                         ("analyst: the raw zone, which Lake Formation refuses", raw_query(outputs))):
+            show_request(self.out, "athena", "StartQueryExecution",
+                         {"QueryString": sql, "WorkGroup": outputs[contract.WORKGROUP]}, who)
+        self.out("# placeholders <...> are the mlref-data-lake stack's outputs; the engineer and the analyst "
+                 "queries run as their roles (sts AssumeRole)")
+
+    def run(self) -> PracticeReport | None:
+        if self.dry_run:
+            self.print_dry_run()
+            return None
         report = PracticeReport()
         report.uploaded = self.upload_sample()
         self.crawl()
         report.curated = self.curate()
         report.columns, report.rows, report.raw_denied_for_analyst = self.analyse()
-        self.say("analyst query on the curated zone:")
-        self.say("  " + " | ".join(report.columns))
+        self.out("analyst query on the curated zone:")
+        self.out("  " + " | ".join(report.columns))
         for row in report.rows:
-            self.say("  " + " | ".join(row))
-        self.say(
+            self.out("  " + " | ".join(row))
+        self.out(
             "analyst query on the raw zone: "
             + ("denied, as it should be: the analyst has no grant on the raw zone" if report.raw_denied_for_analyst
                else "ALLOWED: check the Lake Formation grants on the raw database")

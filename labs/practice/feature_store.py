@@ -2,8 +2,9 @@
 
 1. Generate synthetic customers: one profile record each, and two click-activity
    snapshots (20 days ago and 2 days ago), plus a churn label observed 10 days ago.
-2. Ingest them with PutRecord as the lab's ingestion role: in concurrent batches,
-   retrying throttled records with exponential backoff and jitter.
+2. Ingest them with PutRecord as the lab's ingestion role: in concurrent batches; botocore's
+   standard retry mode retries throttled and transiently failed records with exponential
+   backoff and jitter (eight attempts), and the step counts those retries.
 3. Read a few customers back from the online store (GetRecord, as the consumer role)
    and print the read latency.
 4. With ``--offline`` (Feature Store syncs the offline store within about 15 minutes):
@@ -27,30 +28,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from labs.aws import assume_role, stack_outputs
+from labs.contracts import feature_store as contract
+from labs.contracts.feature_store import MAX_CUSTOMERS, PRACTICE_CUSTOMERS, PRACTICE_READS
 from labs.errors import LabError
 from labs.practice.athena import athena_query
-from labs.practice.backoff import Backoff
+from labs.practice.polling import Poll
+from labs.session import patient
 
-STACK_NAME = "mlref-feature-store"
-REQUIRED_OUTPUTS = frozenset({
-    "DatabaseName", "WorkgroupName", "IngestionRoleArn", "ConsumerRoleArn", "CustomerProfileGroupName",
-    "CustomerProfileTableName", "ClickActivityGroupName", "ClickActivityTableName",
-})
-RETRYABLE = {"ThrottlingException", "ServiceUnavailable", "InternalFailure", "LimitExceededException",
-             "KMSThrottlingException"}
-MAX_CUSTOMERS = 2000  # the labels travel inline in the query: Athena takes at most 256 KB of SQL
+REQUIRED_OUTPUTS = (contract.DATABASE, contract.WORKGROUP, contract.INGESTION_ROLE, contract.CONSUMER_ROLE,
+                    contract.PROFILE_GROUP, contract.PROFILE_TABLE, contract.ACTIVITY_GROUP, contract.ACTIVITY_TABLE)
+# What is still failing after botocore's own retries (throttling and 5xx are retried there).
+GAVE_UP = {"ThrottlingException", "ServiceUnavailable", "InternalFailure", "LimitExceededException",
+           "KMSThrottlingException"}
 SEGMENTS = ["new", "casual", "loyal", "vip"]
 REGIONS = ["us", "eu", "apac"]
 PAGES = ["/", "/search", "/products", "/cart", "/checkout", "/help"]
 SNAPSHOT_DAYS_AGO = (20, 2)
 LABEL_DAYS_AGO = 10
-PLACEHOLDERS = {"CustomerProfileGroupName": "<CustomerProfileGroupName>",
-                "ClickActivityGroupName": "<ClickActivityGroupName>",
-                "CustomerProfileTableName": "<CustomerProfileTableName>",
-                "ClickActivityTableName": "<ClickActivityTableName>", "DatabaseName": "mlref_feature_store"}
+PLACEHOLDERS = {output: f"<{output}>" for output in REQUIRED_OUTPUTS} | {contract.DATABASE: contract.DATABASE_NAME}
 
 
 def iso(moment: datetime) -> str:
@@ -104,34 +100,31 @@ class IngestReport:
 
 
 class Ingestor:
-    """PutRecord for each record, ``concurrency`` at a time, retrying throttled ones."""
+    """PutRecord for each record, ``concurrency`` at a time. The client retries throttled records
+    itself (botocore's standard mode, ``labs.session.patient``); what still fails is reported."""
 
-    def __init__(self, runtime: Any, *, concurrency: int = 8, backoff: Backoff | None = None) -> None:
+    def __init__(self, runtime: Any, *, concurrency: int = 8) -> None:
         self.runtime, self.concurrency = runtime, concurrency
-        self.backoff = backoff or Backoff()
         self._lock = threading.Lock()
 
-    def _count(self, report: IngestReport, *, written: int = 0, retried: int = 0) -> None:
-        with self._lock:
-            report.written += written
-            report.retried += retried
-
     def put(self, request: dict[str, Any], report: IngestReport) -> None:
-        for attempt in range(self.backoff.max_attempts):
-            try:
-                self.runtime.put_record(**request)
-                self._count(report, written=1)
-                return
-            except ClientError as error:
-                code = error.response["Error"]["Code"]
-                if code not in RETRYABLE:
-                    raise
-                self._count(report, retried=1)
-                if attempt + 1 < self.backoff.max_attempts:
-                    self.backoff.wait(attempt)
-        customer = next(r["ValueAsString"] for r in request["Record"] if r["FeatureName"] == "customer_id")
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self.runtime.put_record(**request) or {}
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code not in GAVE_UP:
+                raise
+            customer = next(r["ValueAsString"] for r in request["Record"] if r["FeatureName"] == "customer_id")
+            retried = error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+            with self._lock:
+                report.retried += retried
+                report.failed.append((f"{request['FeatureGroupName']}/{customer}", code))
+            return
         with self._lock:
-            report.failed.append((f"{request['FeatureGroupName']}/{customer}", "throttled"))
+            report.written += 1
+            report.retried += response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
 
     def ingest(self, requests: list[dict[str, Any]]) -> IngestReport:
         report = IngestReport()
@@ -164,7 +157,7 @@ def latency_line(latencies: list[float]) -> str:
 # -- the offline store ---------------------------------------------------------------------
 
 def count_sql(outputs: dict[str, str], table_output: str, run_prefix: str) -> str:
-    return (f'SELECT count(*) FROM "{outputs["DatabaseName"]}"."{outputs[table_output]}" '
+    return (f'SELECT count(*) FROM "{outputs[contract.DATABASE]}"."{outputs[table_output]}" '
             f"WHERE customer_id LIKE '{run_prefix}%'")
 
 
@@ -177,7 +170,7 @@ def labels_cte(labels: list[tuple[str, str, int]]) -> str:
 def point_in_time_sql(outputs: dict[str, str], labels: list[tuple[str, str, int]]) -> str:
     """Each label with the latest features observed at or before its time (ties: the latest
     write), deleted records excluded: what the model would have seen then."""
-    database = outputs["DatabaseName"]
+    database = outputs[contract.DATABASE]
 
     def as_of(name: str, table_output: str, columns: str) -> str:
         return (f"{name} AS (\n  SELECT l.customer_id, l.label_time, {columns},\n"
@@ -188,9 +181,9 @@ def point_in_time_sql(outputs: dict[str, str], labels: list[tuple[str, str, int]
 
     return (
         "WITH " + labels_cte(labels) + ",\n"
-        + as_of("profile", "CustomerProfileTableName",
+        + as_of("profile", contract.PROFILE_TABLE,
                 "f.age, f.tenure_months, f.segment, f.region, f.lifetime_value") + ",\n"
-        + as_of("activity", "ClickActivityTableName",
+        + as_of("activity", contract.ACTIVITY_TABLE,
                 "f.event_time AS activity_time, f.sessions_7d, f.clicks_7d, f.avg_session_seconds, "
                 "f.purchases_30d") + "\n"
         "SELECT l.customer_id, l.label_time, l.churned, p.age, p.tenure_months, p.segment, p.region,\n"
@@ -230,58 +223,62 @@ class PracticeReport:
 
 
 class FeatureStorePractice:
-    def __init__(self, session: Any, *, customers: int = 200, offline: bool = False, dry_run: bool = False,
-                 out: Callable[[str], None] = print, seed: int | None = None,
+    def __init__(self, session: Any, *, customers: int = PRACTICE_CUSTOMERS, offline: bool = False,
+                 dry_run: bool = False, out: Callable[[str], None] = print, seed: int | None = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
                  poll_seconds: float = 60, offline_timeout_seconds: float = 30 * 60,
-                 backoff: Backoff | None = None, role_session: Callable[[Any, str, str], Any] = assume_role,
-                 reads: int = 10, concurrency: int = 8, now: datetime | None = None) -> None:
+                 role_session: Callable[[Any, str, str], Any] = assume_role,
+                 reads: int = PRACTICE_READS, concurrency: int = 8, now: datetime | None = None) -> None:
         if not 1 <= customers <= MAX_CUSTOMERS:
             raise LabError(f"--customers {customers} is out of range; use 1 to {MAX_CUSTOMERS} (e.g. --customers 200)")
         self.session, self.customers, self.offline, self.dry_run, self.out = session, customers, offline, dry_run, out
         self.seed, self.clock, self.sleep = seed, clock, sleep
         self.poll_seconds, self.offline_timeout = poll_seconds, offline_timeout_seconds
-        self.backoff, self.role_session, self.reads = backoff, role_session, reads
+        self.role_session, self.reads = role_session, reads
         self.concurrency, self.now = concurrency, now
 
     def requests(self, data: Dataset, outputs: dict[str, str]) -> list[dict[str, Any]]:
-        return ([put_record_request(outputs["CustomerProfileGroupName"], p) for p in data.profiles]
-                + [put_record_request(outputs["ClickActivityGroupName"], a) for a in data.activity])
+        return ([put_record_request(outputs[contract.PROFILE_GROUP], p) for p in data.profiles]
+                + [put_record_request(outputs[contract.ACTIVITY_GROUP], a) for a in data.activity])
 
-    def print_dry_run(self, data: Dataset, run_id: str) -> None:
+    def print_dry_run(self, data: Dataset) -> None:
+        from labs.practice.requests import show_request
+
         requests = self.requests(data, PLACEHOLDERS)
-        self.out(f"# {len(requests)} PutRecord requests (sagemaker-featurestore-runtime), e.g.:")
-        for request in (requests[0], requests[len(data.profiles)]):
-            self.out(json.dumps(request, indent=1))
-        self.out("# GetRecord request, e.g.:")
-        self.out(json.dumps(get_record_request(PLACEHOLDERS["CustomerProfileGroupName"], data.profiles[0]["customer_id"]),
-                            indent=1))
-        self.out("# --offline: Athena, point-in-time training set (first 3 labels shown):")
-        self.out(point_in_time_sql(PLACEHOLDERS, data.labels[:3]))
+        for request, which in ((requests[0], "customer_profile"), (requests[len(data.profiles)], "click_activity")):
+            show_request(self.out, "sagemaker-featurestore-runtime", "PutRecord", request,
+                         f"one of {len(requests)} records (as the ingestion role), e.g. {which}")
+        show_request(self.out, "sagemaker-featurestore-runtime", "GetRecord",
+                     get_record_request(PLACEHOLDERS[contract.PROFILE_GROUP], data.profiles[0]["customer_id"]),
+                     f"one of {min(self.reads, len(data.profiles))} reads (as the consumer role)")
+        show_request(self.out, "athena", "StartQueryExecution",
+                     {"QueryString": point_in_time_sql(PLACEHOLDERS, data.labels[:3]),
+                      "WorkGroup": PLACEHOLDERS[contract.WORKGROUP]},
+                     "--offline: the point-in-time training set (first 3 labels shown)")
 
     def run(self) -> PracticeReport | None:
         run_id = f"{random.Random(self.seed).getrandbits(24):06x}" if self.seed is not None else f"{random.getrandbits(24):06x}"
         data = synthetic_customers(self.customers, seed=self.seed, run_id=run_id, now=self.now)
         if self.dry_run:
-            self.print_dry_run(data, run_id)
+            self.print_dry_run(data)
             return None
-        outputs = stack_outputs(self.session, STACK_NAME, REQUIRED_OUTPUTS)
-        ingestion = self.role_session(self.session, outputs["IngestionRoleArn"], "feature-ingestion")
-        consumer = self.role_session(self.session, outputs["ConsumerRoleArn"], "feature-consumer")
+        outputs = stack_outputs(self.session, contract.CONTRACT.stack_name, REQUIRED_OUTPUTS)
+        ingestion = self.role_session(self.session, outputs[contract.INGESTION_ROLE], "feature-ingestion")
+        consumer = self.role_session(self.session, outputs[contract.CONSUMER_ROLE], "feature-consumer")
 
         requests = self.requests(data, outputs)
         started = self.clock()
-        ingest = Ingestor(ingestion.client("sagemaker-featurestore-runtime"), concurrency=self.concurrency,
-                          backoff=self.backoff).ingest(requests)
-        self.out(f"ingested {ingest.written} of {len(requests)} records into {outputs['CustomerProfileGroupName']} and "
-                 f"{outputs['ClickActivityGroupName']} in {self.clock() - started:.1f} s ({ingest.retried} retries)")
+        ingest = Ingestor(ingestion.client("sagemaker-featurestore-runtime", config=patient()),
+                          concurrency=self.concurrency).ingest(requests)
+        self.out(f"ingested {ingest.written} of {len(requests)} records into {outputs[contract.PROFILE_GROUP]} and "
+                 f"{outputs[contract.ACTIVITY_GROUP]} in {self.clock() - started:.1f} s ({ingest.retried} retries)")
         if ingest.failed:
             raise LabError(f"{len(ingest.failed)} records stayed throttled after every retry; rerun later with "
                            "fewer --customers")
 
         sample = [p["customer_id"] for p in data.profiles[: self.reads]]
         latencies, records = read_latencies(consumer.client("sagemaker-featurestore-runtime"),
-                                            outputs["CustomerProfileGroupName"], sample)
+                                            outputs[contract.PROFILE_GROUP], sample)
         self.out(latency_line(latencies))
         if records:
             self.out(f"e.g. {json.dumps(records[0])}")
@@ -292,9 +289,9 @@ class FeatureStorePractice:
             return report
 
         athena = consumer.client("athena")
-        self.wait_for_offline(athena, outputs, f"c-{run_id}-", {"CustomerProfileTableName": len(data.profiles),
-                                                               "ClickActivityTableName": len(data.activity)})
-        columns, rows = athena_query(athena, point_in_time_sql(outputs, data.labels), outputs["WorkgroupName"],
+        self.wait_for_offline(athena, outputs, f"c-{run_id}-", {contract.PROFILE_TABLE: len(data.profiles),
+                                                               contract.ACTIVITY_TABLE: len(data.activity)})
+        columns, rows = athena_query(athena, point_in_time_sql(outputs, data.labels), outputs[contract.WORKGROUP],
                                      clock=self.clock, sleep=self.sleep)
         report.training_rows, report.leaked_rows = rows, leakage(columns, rows)
         self.out(f"point-in-time training set: {len(rows)} rows ({', '.join(columns)})")
@@ -305,18 +302,17 @@ class FeatureStorePractice:
         return report
 
     def wait_for_offline(self, athena: Any, outputs: dict[str, str], run_prefix: str, expected: dict[str, int]) -> None:
-        deadline = self.clock() + self.offline_timeout
         pending = dict(expected)
-        while pending:
+
+        def count() -> dict[str, int]:
             for table_output, wanted in list(pending.items()):
-                _, rows = athena_query(athena, count_sql(outputs, table_output, run_prefix), outputs["WorkgroupName"],
+                _, rows = athena_query(athena, count_sql(outputs, table_output, run_prefix), outputs[contract.WORKGROUP],
                                        clock=self.clock, sleep=self.sleep)
                 have = int(rows[0][0]) if rows else 0
                 self.out(f"  offline {outputs[table_output]}: {have} of {wanted} records")
                 if have >= wanted:
                     del pending[table_output]
-            if pending and self.clock() > deadline:
-                raise LabError(f"the offline store has not synced after {self.offline_timeout / 60:.0f} minutes; "
-                               "rerun with --offline later")
-            if pending:
-                self.sleep(self.poll_seconds)
+            return pending
+
+        Poll("the offline store's sync", self.offline_timeout, self.poll_seconds, fix="rerun with --offline later",
+             clock=self.clock, sleep=self.sleep).until(count, lambda left: not left)

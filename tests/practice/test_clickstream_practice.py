@@ -14,6 +14,8 @@ from moto import mock_aws
 
 from labs.errors import LabError
 from labs.practice import clickstream
+from labs.practice.requests import printed_requests
+from tests.http_fakes import validate_request
 from labs.practice.clickstream import Backoff, ClickstreamPractice, Producer, batches, synthetic_events, to_records
 from lambdas.click_transform.index import normalize
 
@@ -86,20 +88,38 @@ def test_only_the_records_that_failed_are_sent_again(kinesis):
     assert (report.sent, report.calls, report.retried_records, report.failed) == (3, 2, 2, [])
 
 
-def test_a_throttled_call_is_retried_whole_after_backing_off(kinesis):
-    client, stub = kinesis
+def test_a_throttled_call_is_retried_whole_by_botocore_and_counted():
+    from labs.session import patient
+    from tests.http_fakes import answer_with
+
+    client = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x").client(
+        "kinesis", config=patient())
+    throttled = {"__type": "ProvisionedThroughputExceededException", "message": "Rate exceeded for shard"}
+    ok = {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1", "ShardId": "shardId-000000000000"},
+                                              {"SequenceNumber": "2", "ShardId": "shardId-000000000000"}]}
+    sent = answer_with(client, [(400, throttled), (200, ok)])
+    report = Producer(client, STREAM, no_wait_backoff()).send(records(2))
+    assert len(sent) == 2  # botocore sent the call twice, the Producer called once
+    assert (report.sent, report.calls, report.throttled_calls, report.failed) == (2, 1, 1, [])
+
+
+def test_a_call_still_throttled_after_botocores_retries_is_reported_not_raised():
+    from labs.session import patient
+    from tests.http_fakes import answer_with
+
+    client = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x").client(
+        "kinesis", config=patient().merge(botocore_config(retries={"mode": "standard", "total_max_attempts": 2})))
+    throttled = {"__type": "ProvisionedThroughputExceededException", "message": "Rate exceeded for shard"}
+    sent = answer_with(client, [(400, throttled), (400, throttled)])
     batch = records(2)
-    stub.add_client_error("put_records", "ProvisionedThroughputExceededException", "Rate exceeded for shard",
-                          expected_params={"StreamName": STREAM, "Records": batch})
-    stub.add_response("put_records", {"Records": [
-        {"SequenceNumber": "1", "ShardId": "shardId-000000000000"},
-        {"SequenceNumber": "2", "ShardId": "shardId-000000000000"},
-    ]}, {"StreamName": STREAM, "Records": batch})
-    clock = FakeClock()
-    backoff = Backoff(base_seconds=0.5, max_attempts=4, sleep=clock.sleep, rng=random.Random(2))
-    report = Producer(client, STREAM, backoff).send(batch)
-    assert (report.sent, report.throttled_calls, report.calls) == (2, 1, 2)
-    assert len(clock.sleeps) == 1 and 0 <= clock.sleeps[0] <= 0.5
+    report = Producer(client, STREAM, no_wait_backoff()).send(batch)
+    assert len(sent) == 2 and report.sent == 0 and report.failed == batch and report.throttled_calls == 2
+
+
+def botocore_config(**kwargs):
+    from botocore.config import Config
+
+    return Config(**kwargs)
 
 
 def test_records_still_failing_after_every_attempt_are_reported(kinesis):
@@ -124,11 +144,14 @@ def test_dry_run_prints_the_requests_and_calls_nothing():
     lines = []
     result = ClickstreamPractice(None, events=700, dry_run=True, out=lines.append, seed=5).run()
     assert result is None
-    headers = [line for line in lines if line.startswith("# PutRecords request")]
-    assert headers == ["# PutRecords request 1: 500 records", "# PutRecords request 2: 200 records"]
-    request = json.loads(lines[1])
-    assert len(request["Records"]) == 500 and json.loads(request["Records"][0]["Data"])["run_id"] == "run-5"
-    assert sum(1 for line in lines if "ExecuteStatement" in line) == 3
+    requests = printed_requests(lines)
+    puts = [params for service, operation, params in requests if operation == "PutRecords"]
+    assert [len(p["Records"]) for p in puts] == [500, 200]
+    assert json.loads(puts[0]["Records"][0]["Data"])["run_id"] == "run-5"
+    statements = [params for service, operation, params in requests if operation == "ExecuteStatement"]
+    assert len(statements) == 3 and all(p["Parameters"] == [{"name": "run_id", "value": "run-5"}] for p in statements)
+    for service, operation, params in requests:  # each one valid for the real API
+        validate_request(service, operation, params)
 
 
 def test_events_out_of_range_are_refused_in_one_line():
@@ -144,8 +167,8 @@ class Session:
         self._data_api = data_api
         self.region_name = "us-east-1"
 
-    def client(self, name):
-        return self._data_api if name == "redshift-data" else self._session.client(name)
+    def client(self, name, **kwargs):
+        return self._data_api if name == "redshift-data" else self._session.client(name, **kwargs)
 
 
 def expect_query(stub, sql, rows, statement_id, *, polls=("STARTED", "FINISHED")):

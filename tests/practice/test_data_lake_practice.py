@@ -116,7 +116,7 @@ def test_full_practice_uploads_crawls_curates_and_queries_as_each_role(aws):
         return {"engineer": engineer, "analyst": analyst}[purpose]
 
     said = []
-    report = DataLakePractice(admin, outputs=OUTPUTS, waiting=fast_waiting(), say=said.append,
+    report = DataLakePractice(admin, outputs=OUTPUTS, waiting=fast_waiting(), out=said.append,
                               session_for_role=as_role).run()
 
     keys = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket="raw-bucket")["Contents"]
@@ -136,7 +136,7 @@ def test_a_failed_crawl_stops_with_its_message():
     admin = StubbedSession()
     admin.stubs["glue"].add_client_error("start_crawler", "CrawlerRunningException")
     admin.stubs["glue"].add_response("get_crawler", crawler("READY", "FAILED", "Access denied on s3://raw"))
-    practice = DataLakePractice(admin, outputs=OUTPUTS, waiting=fast_waiting(), say=lambda _: None)
+    practice = DataLakePractice(admin, outputs=OUTPUTS, waiting=fast_waiting(), out=lambda _: None)
     with pytest.raises(LabError, match="finished with FAILED: Access denied on s3://raw"):
         practice.crawl()
 
@@ -147,15 +147,15 @@ def test_a_crawler_that_never_finishes_times_out():
     for _ in range(4):
         admin.stubs["glue"].add_response("get_crawler", crawler("RUNNING"))
     practice = DataLakePractice(admin, outputs=OUTPUTS, waiting=fast_waiting(crawler_timeout_seconds=12),
-                                say=lambda _: None)
-    with pytest.raises(LabError, match="still RUNNING after 12s"):
+                                out=lambda _: None)
+    with pytest.raises(LabError, match="crawler RawCrawler-abc has not finished after 12 s: check it in the Glue"):
         practice.crawl()
 
 
 def test_an_existing_curated_table_is_kept():
     admin, engineer = StubbedSession(), StubbedSession()
     engineer.stubs["glue"].add_response("get_table", {"Table": {"Name": "sales"}})
-    practice = DataLakePractice(admin, outputs=OUTPUTS, waiting=fast_waiting(), say=lambda _: None,
+    practice = DataLakePractice(admin, outputs=OUTPUTS, waiting=fast_waiting(), out=lambda _: None,
                                 session_for_role=lambda arn, purpose: engineer)
     assert practice.curate() == "kept"
     engineer.assert_all_used()
@@ -202,3 +202,20 @@ def test_assume_role_returns_a_session_with_the_role_credentials():
         analyst = assume_role(session, OUTPUTS["AnalystRoleArn"], "analyst")
         identity = analyst.client("sts").get_caller_identity()
         assert ":assumed-role/analyst/mlref-analyst" in identity["Arn"]
+
+
+def test_dry_run_prints_every_request_valid_and_sends_nothing():
+    from labs.practice.requests import printed_requests
+    from labs.session import offline_session
+    from tests.http_fakes import validate_request
+
+    lines: list[str] = []
+    session = offline_session("us-east-1")
+    assert DataLakePractice(session, dry_run=True, out=lines.append).run() is None
+    requests = printed_requests(lines)
+    assert [op for _, op, _ in requests] == ["PutObject"] * 3 + ["StartCrawler", "GetCrawler"] + \
+        ["StartQueryExecution"] * 3
+    assert "CREATE TABLE" in requests[5][2]["QueryString"] and '"mlref_data_lake_raw"' in requests[7][2]["QueryString"]
+    for service, operation, params in requests:
+        validate_request(service, operation, params)
+    assert session.blocked_attempts == []  # nothing was even tried

@@ -17,7 +17,6 @@ from labs.contracts.feature_store import OFFLINE_COLUMNS
 from labs import cli
 from labs.errors import LabError
 from labs.practice import feature_store as fs
-from labs.practice.backoff import Backoff
 from labs.contracts.feature_store import CLICK_ACTIVITY, CUSTOMER_PROFILE
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=timezone.utc)
@@ -30,10 +29,6 @@ OUTPUTS = {"DatabaseName": "mlref_feature_store", "WorkgroupName": "mlref-featur
 def runtime():
     return boto3.Session(region_name="us-east-1", aws_access_key_id="x",
                          aws_secret_access_key="x").client("sagemaker-featurestore-runtime")
-
-
-def no_wait(max_attempts=4):
-    return Backoff(max_attempts=max_attempts, sleep=lambda _: None, rng=random.Random(0))
 
 
 @pytest.fixture(scope="module")
@@ -65,28 +60,38 @@ def test_every_put_and_get_request_is_valid_for_the_runtime_api(data):
         stub.assert_no_pending_responses()
 
 
-def test_throttled_records_are_retried_and_nothing_is_lost(data):
-    client = runtime()
+def patient_runtime():
+    from labs.session import patient
+
+    return boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x").client(
+        "sagemaker-featurestore-runtime", config=patient())
+
+
+THROTTLED = (400, {"__type": "ThrottlingException", "message": "Rate exceeded"})
+
+
+def test_throttled_records_are_retried_by_botocore_and_counted(data):
+    from tests.http_fakes import answer_with
+
+    client = patient_runtime()
     requests = [fs.put_record_request(OUTPUTS["CustomerProfileGroupName"], p) for p in data.profiles[:3]]
-    with Stubber(client) as stub:
-        stub.add_response("put_record", {}, requests[0])
-        stub.add_client_error("put_record", "ThrottlingException", http_status_code=400, expected_params=requests[1])
-        stub.add_client_error("put_record", "ServiceUnavailable", http_status_code=503, expected_params=requests[1])
-        stub.add_response("put_record", {}, requests[1])
-        stub.add_response("put_record", {}, requests[2])
-        report = fs.Ingestor(client, concurrency=1, backoff=no_wait()).ingest(requests)
-        stub.assert_no_pending_responses()
-    assert (report.written, report.retried, report.failed) == (3, 2, [])
+    sent = answer_with(client, [(200, {}), THROTTLED, (503, {"__type": "ServiceUnavailable"}), (200, {}), (200, {})])
+    report = fs.Ingestor(client, concurrency=1).ingest(requests)
+    assert len(sent) == 5 and (report.written, report.retried, report.failed) == (3, 2, [])
 
 
 def test_a_record_throttled_on_every_attempt_is_reported(data):
-    client = runtime()
+    from botocore.config import Config
+
+    from tests.http_fakes import answer_with
+
     request = fs.put_record_request(OUTPUTS["ClickActivityGroupName"], data.activity[0])
-    with Stubber(client) as stub:
-        for _ in range(3):
-            stub.add_client_error("put_record", "ThrottlingException", expected_params=request)
-        report = fs.Ingestor(client, concurrency=1, backoff=no_wait(3)).ingest([request])
-    assert report.written == 0 and report.failed == [(f"{OUTPUTS['ClickActivityGroupName']}/c-t-00000", "throttled")]
+    client = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x").client(
+        "sagemaker-featurestore-runtime", config=Config(retries={"mode": "standard", "total_max_attempts": 3}))
+    answer_with(client, [THROTTLED] * 3)
+    report = fs.Ingestor(client, concurrency=1).ingest([request])
+    assert report.written == 0 and report.retried == 2
+    assert report.failed == [(f"{OUTPUTS['ClickActivityGroupName']}/c-t-00000", "ThrottlingException")]
 
 
 def test_an_error_retrying_cannot_fix_is_raised(data):
@@ -95,7 +100,7 @@ def test_an_error_retrying_cannot_fix_is_raised(data):
     with Stubber(client) as stub:
         stub.add_client_error("put_record", "ValidationError", "bad feature", expected_params=request)
         with pytest.raises(Exception, match="ValidationError"):
-            fs.Ingestor(client, concurrency=1, backoff=no_wait()).ingest([request])
+            fs.Ingestor(client, concurrency=1).ingest([request])
 
 
 def test_concurrent_ingestion_writes_every_record_once(data):
@@ -179,10 +184,18 @@ def test_the_queries_fit_athena_request_limits(data):
 
 # -- the command line and a whole run --------------------------------------------------------
 
-def test_dry_run_prints_requests_and_sql_without_aws(capsys):
+def test_dry_run_prints_valid_requests_without_aws(capsys):
+    from labs.practice.requests import printed_requests
+    from tests.http_fakes import validate_request
+
     assert cli.main(["practice", "feature-store", "--dry-run", "--customers", "2"]) == 0
     printed = capsys.readouterr().out
-    assert "# 6 PutRecord requests" in printed and "row_number() OVER" in printed
+    assert "one of 6 records" in printed and "row_number() OVER" in printed
+    requests = printed_requests(printed.splitlines())
+    assert [operation for _, operation, _ in requests] == ["PutRecord", "PutRecord", "GetRecord",
+                                                           "StartQueryExecution"]
+    for service, operation, params in requests:
+        validate_request(service, operation, params)
 
 
 def test_bad_customer_counts_are_refused_in_one_line(capsys):
@@ -191,15 +204,18 @@ def test_bad_customer_counts_are_refused_in_one_line(capsys):
 
 
 def test_options_of_other_labs_are_refused(capsys):
-    assert cli.main(["practice", "feature-store", "--dry-run", "--events", "5"]) == 1
-    assert "does not take --events" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["practice", "feature-store", "--dry-run", "--events", "5"])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: unrecognized arguments: --events 5") and "\n" not in error
 
 
 class RoleSession:
     def __init__(self, clients):
         self.clients = clients
 
-    def client(self, name):
+    def client(self, name, **_config):
         return self.clients[name]
 
 
@@ -208,7 +224,7 @@ def test_a_whole_run_ingests_reads_back_and_builds_the_training_set(monkeypatch,
     ingest_runtime, read_runtime = runtime(), runtime()
     athena = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x").client("athena")
     practice = fs.FeatureStorePractice(None, customers=4, offline=True, seed=9, sleep=lambda _: None, reads=2,
-                                       backoff=no_wait(), out=(lines := []).append, concurrency=1, now=NOW)
+                                       out=(lines := []).append, concurrency=1, now=NOW)
     run_data = fs.synthetic_customers(4, seed=9, run_id=f"{random.Random(9).getrandbits(24):06x}", now=NOW)
     prefix = run_data.profiles[0]["customer_id"][:-5]
     sessions = {OUTPUTS["IngestionRoleArn"]: RoleSession({"sagemaker-featurestore-runtime": ingest_runtime}),
