@@ -14,33 +14,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labs.cfn import render
 from labs.errors import LabError
 
 # Data stores and where their encryption setting lives: (type, label, reader).
 PUBLIC_CIDRS = {"0.0.0.0/0", "::/0"}
-
-
-def render(value: Any) -> str:
-    """A CloudFormation value as readable text: Ref X -> <X>, GetAtt X.Arn -> <X.Arn>, joins joined."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and len(value) == 1:
-        (function, argument), = value.items()
-        if function == "Ref":
-            return f"<{argument}>"
-        if function == "Fn::GetAtt":
-            return f"<{'.'.join(argument) if isinstance(argument, list) else argument}>"
-        if function == "Fn::Join":
-            return argument[0].join(render(part) for part in argument[1])
-        if function == "Fn::Sub":
-            return render(argument[0] if isinstance(argument, list) else argument)
-        if function == "Fn::Select":
-            return f"{render(argument[1])}[{argument[0]}]"
-        if function == "Fn::GetAZs":
-            return "<AZs>"
-    if isinstance(value, list):
-        return ", ".join(render(v) for v in value)
-    return json.dumps(value, sort_keys=True)
 
 
 def _as_list(value: Any) -> list:

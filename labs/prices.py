@@ -2,20 +2,14 @@
 
 ``pricing/prices.toml`` is the one price table (see ``labs.contracts.prices``). ``price_lines``
 shows it; ``refresh`` asks the Price List Query API (``pricing:GetProducts``) for each entry's
-us-east-1 on-demand list price and writes back ``usd`` and ``checked``, keeping the header
-comment, the key order and every other field.
-
-The queries live here, in ``QUERIES``, not in the TOML: ``labs.contracts.prices`` builds its
-``Price`` from every field of an entry, so lookup fields there would break every reader of the
-table, and they are not a price's description but how to find it.
+us-east-1 on-demand list price, with the queries of ``labs.price_queries``, and writes back
+``usd`` and ``checked`` through tomlkit: only those values change, the comments, the key
+order and the formatting of everything else stay as they were.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,112 +24,20 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from labs.contracts.prices import PRICE_TABLE, prices
 from labs.aws import credential_problem
 from labs.errors import LabError
+from labs.files import write_atomically
+from labs.price_queries import QUERIES, PriceQuery, unconfirmed_keys
 
 if TYPE_CHECKING:
     import boto3
 
+__all__ = ["QUERIES", "PriceQuery", "unconfirmed_keys", "price_lines", "refresh", "first_paid_tier", "format_number",
+           "PriceChange", "Unmatched", "RefreshReport"]
+
 # The Price List Query API has endpoints in us-east-1, eu-central-1 and ap-south-1 only; each answers
 # for every region. The prices asked for are us-east-1's whatever the session's region is.
 PRICING_ENDPOINT_REGION = "us-east-1"
-REGION_CODE = "us-east-1"
 # A refreshed price this many times above or below the table's is held back as a likely unit mismatch.
 SUSPECT_FACTOR = 10
-PAGE_SIZE = 100
-
-
-@dataclass(frozen=True)
-class PriceQuery:
-    """How to find one table entry in the Price List API.
-
-    Attributes:
-        service: the Price List service code (``AmazonS3``, ``awskms``, ...).
-        filters: (field, value) pairs sent as TERM_MATCH filters, besides ``regionCode``.
-        unit: the price dimension's unit to accept ("GB-Mo", "Hrs"); None accepts any.
-        scale: what the per-unit price is multiplied by to give the table's unit (1e6 for
-            a per-request price kept per million requests).
-        confirmed: whether the filter values were seen matching real us-east-1 Price List data;
-            an unconfirmed query that matches nothing is reported, never fatal.
-        evidence: where the values come from, in a few words.
-    """
-
-    service: str
-    filters: tuple[tuple[str, str], ...]
-    unit: str | None = None
-    scale: int = 1
-    confirmed: bool = False
-    evidence: str = ""
-
-    def request(self) -> dict[str, Any]:
-        """The GetProducts parameters (without NextToken)."""
-        filters = [("regionCode", REGION_CODE), *self.filters]
-        return {
-            "ServiceCode": self.service,
-            "Filters": [{"Type": "TERM_MATCH", "Field": field, "Value": value} for field, value in filters],
-            "FormatVersion": "aws_v1",
-            "MaxResults": PAGE_SIZE,
-        }
-
-
-# One query per entry of pricing/prices.toml. us-east-1 usage types carry no region prefix for the
-# older services (S3, Kinesis Data Streams), "USE1-" for most others, and "us-east-1-" for KMS.
-QUERIES: dict[str, PriceQuery] = {
-    "kms_key_month": PriceQuery(
-        "awskms", (("productFamily", "Encryption Key"), ("usagetype", "us-east-1-KMS-Keys")),
-        confirmed=True, evidence="usage type matched in a us-east-1 offer file by public code; family as Infracost"),
-    "glue_crawler_dpu_hour": PriceQuery(
-        "AWSGlue", (("usagetype", "USE1-Crawler-DPU-Hour"),),
-        confirmed=True, evidence="usage type matched in a us-east-1 offer file by public code"),
-    "athena_tb_scanned": PriceQuery(
-        "AmazonAthena", (("usagetype", "USE1-DataScannedInTB"),), unit="Terabytes",
-        confirmed=True, evidence="usage type matched in a us-east-1 offer file; unit from public code"),
-    "s3_standard_gb_month": PriceQuery(
-        "AmazonS3", (("usagetype", "TimedStorage-ByteHrs"), ("volumeType", "Standard")), unit="GB-Mo",
-        confirmed=True, evidence="usage type and volumeType matched in a us-east-1 offer file; tiered: first tier"),
-    "kinesis_shard_hour": PriceQuery(
-        "AmazonKinesis", (("usagetype", "Storage-ShardHour"), ("operation", "shardHourStorage")),
-        confirmed=True, evidence="usage type matched in a us-east-1 offer file; operation as Infracost"),
-    # Unconfirmed: the unprefixed us-east-1 usage type and the operation are from public code and
-    # test fixtures, not from a run against Price List data.
-    "kinesis_on_demand_stream_hour": PriceQuery(
-        "AmazonKinesis", (("usagetype", "OnDemand-StreamHour"), ("operation", "OnDemandStreamHr")),
-        evidence="Infracost's filter (prefix-tolerant) and public fixtures"),
-    # Unconfirmed: "<prefix>-BilledBytes" was checked against the API for us-east-2 (USE2-) only.
-    # Two products (PutRecord, PutRecordBatch) share the tiered rate; equal prices are not ambiguous.
-    "firehose_gb": PriceQuery(
-        "AmazonKinesisFirehose", (("usagetype", "USE1-BilledBytes"),), unit="GB",
-        evidence="published Price List filter notes for us-east-2; tiered: first tier"),
-    "redshift_serverless_rpu_hour": PriceQuery(
-        "AmazonRedshift", (("usagetype", "USE1-Redshift:ServerlessUsage"),), unit="RPU-Hr",
-        confirmed=True, evidence="usage type matched in a us-east-1 offer file; the -CR- reservations differ"),
-    "secrets_manager_secret_month": PriceQuery(
-        "AWSSecretsManager", (("productFamily", "Secret"), ("usagetype", "USE1-AWSSecretsManager-Secrets")),
-        confirmed=True, evidence="usage type matched in a us-east-1 offer file; family as Infracost"),
-    "public_ipv4_hour": PriceQuery(
-        "AmazonVPC", (("usagetype", "USE1-PublicIPv4:InUseAddress"),),
-        confirmed=True, evidence="usage type matched in the us-east-1 AmazonVPC offer file by public code"),
-    # Unconfirmed: SCRATCH_2 storage was seen as "USW2-Storage" (us-west-2, CreateFileSystem:Lustre);
-    # the USE1- prefix is inferred.
-    "fsx_lustre_scratch2_gb_month": PriceQuery(
-        "AmazonFSx", (("fileSystemType", "Lustre"), ("usagetype", "USE1-Storage")), unit="GB-Mo",
-        evidence="a us-west-2 Price List check in public notes; prefix inferred"),
-    "sagemaker_ml_p3_2xlarge_hour": PriceQuery(
-        "AmazonSageMaker", (("usagetype", "USE1-Train:ml.p3.2xlarge"),), unit="Hrs",
-        confirmed=True, evidence="USE1-Train:<type> queried with get-products in public notes"),
-    "sagemaker_ml_g5_xlarge_hour": PriceQuery(
-        "AmazonSageMaker", (("usagetype", "USE1-Train:ml.g5.xlarge"),), unit="Hrs",
-        confirmed=True, evidence="USE1-Train:<type> queried with get-products in public notes"),
-    "sagemaker_ml_m5_large_hour": PriceQuery(
-        "AmazonSageMaker", (("usagetype", "USE1-Train:ml.m5.large"),), unit="Hrs",
-        evidence="the same USE1-Train:<type> usage type as the GPU entries, not seen for this type here"),
-    # Unconfirmed: the FeatureStore usage types are from Cost Explorer usage-type groups; the USE1-
-    # prefix and a per-request-unit price (hence scale) are inferred.
-    "sagemaker_feature_store_write_million": PriceQuery(
-        "AmazonSageMaker", (("usagetype", "USE1-FeatureStore:WriteRequestUnits"),), scale=1_000_000,
-        evidence="usage type from Cost Explorer groups; prefix and unit inferred"),
-    "sagemaker_feature_store_read_million": PriceQuery(
-        "AmazonSageMaker", (("usagetype", "USE1-FeatureStore:ReadRequestUnits"),), scale=1_000_000,
-        evidence="usage type from Cost Explorer groups; prefix and unit inferred"),
-}
 
 
 # ----------------------------------------------------------------------------- showing the table
@@ -244,7 +146,7 @@ def refresh(session: boto3.Session | None, path: Path = PRICE_TABLE, *, today: d
     changed: list[PriceChange] = []
     unchanged: list[str] = []
     unmatched: list[Unmatched] = []
-    updated = {key: dict(entry) for key, entry in table.items()}
+    edits: dict[str, dict[str, Any]] = {}  # key -> the fields to write
     for key, result in found.items():
         old = float(table[key]["usd"])
         reason = result.reason or _suspect(old, result.usd)
@@ -252,17 +154,18 @@ def refresh(session: boto3.Session | None, path: Path = PRICE_TABLE, *, today: d
             unmatched.append(Unmatched(key, reason))
             out(f"{key}: left at ${format_number(old)}: {reason}")
             continue
-        updated[key]["usd"] = result.usd
-        updated[key]["checked"] = checked
+        edits[key] = {"checked": checked}
         if result.usd != old:
+            edits[key]["usd"] = result.usd
             changed.append(PriceChange(key, old, result.usd))
             out(f"{key}: ${format_number(old)} -> ${format_number(result.usd)}")
         else:
             unchanged.append(key)
 
-    written = bool(changed or unchanged)
+    written = bool(edits)
     if written:
-        _write(path, render(header_of(text), updated), updated)
+        expected = {key: {**entry, **edits.get(key, {})} for key, entry in table.items()}
+        _write(path, _rewritten(path, text, edits), expected)
         prices.cache_clear()
     out(f"{len(changed) + len(unchanged)} of {len(table)} prices refreshed ({len(changed)} changed, "
         f"{len(unchanged)} unchanged), {len(unmatched)} left as they were"
@@ -287,7 +190,7 @@ def _lookup(client: Any, key: str) -> _Found:
     """The on-demand price for ``key``, or why there is none; LabError when the API call fails."""
     query = QUERIES.get(key)
     if query is None:
-        return _Found(reason="no Price List query is defined for it in labs/prices.py")
+        return _Found(reason="no Price List query is defined for it in labs/price_queries.py")
     items = _products(client, query)
     per_product: list[Decimal] = []
     unreadable = 0
@@ -369,50 +272,11 @@ def _suspect(old: float, new: float | None) -> str:
         return ""
     if new > old * SUSPECT_FACTOR or new * SUSPECT_FACTOR < old:
         return (f"the API gave ${format_number(new)}, more than {SUSPECT_FACTOR}x away: check the query's unit "
-                "and scale in labs/prices.py")
+                "and scale in labs/price_queries.py")
     return ""
 
 
 # ----------------------------------------------------------------------------- the TOML file
-
-_TABLE_LINE = re.compile(r"^[ \t]*\[", re.MULTILINE)
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def header_of(text: str) -> str:
-    """Everything before the first table: the comment block and the blank line after it."""
-    match = _TABLE_LINE.search(text)
-    return text[: match.start()] if match else text
-
-
-def render(header: str, table: Mapping[str, Mapping[str, Any]]) -> str:
-    """The price table as TOML: ``header`` verbatim, then one ``[key]`` table per entry in order.
-
-    Only a flat table of strings and numbers is written (what prices.toml holds); anything
-    else is a TypeError rather than a silently changed file.
-    """
-    blocks = []
-    for key, entry in table.items():
-        if not isinstance(entry, Mapping):
-            raise TypeError(f"{key} is not a table")
-        lines = [f"[{toml_key(key)}]"]
-        lines += [f"{toml_key(field)} = {toml_value(value)}" for field, value in entry.items()]
-        blocks.append("\n".join(lines) + "\n")
-    return header + "\n".join(blocks)
-
-
-def toml_key(key: str) -> str:
-    """A bare key when TOML allows one, else a quoted one."""
-    return key if _BARE_KEY.match(key) else toml_string(key)
-
-
-def toml_value(value: Any) -> str:
-    """A string, integer or float as TOML."""
-    if isinstance(value, str):
-        return toml_string(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"the price table holds strings and numbers only, not {type(value).__name__}")
-    return format_number(value)
 
 
 def format_number(value: float) -> str:
@@ -423,39 +287,26 @@ def format_number(value: float) -> str:
     return two if float(two) == value else repr(float(value))  # repr: the shortest exact form, valid TOML
 
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+def _rewritten(path: Path, text: str, edits: Mapping[str, Mapping[str, Any]]) -> str:
+    """``text`` with the ``edits`` (key -> field -> value) made and nothing else touched.
 
+    tomlkit keeps the comments (a replaced value keeps its inline comment), blank lines, key
+    order and quoting; a price is written in the table's number style (``format_number``).
+    """
+    import tomlkit  # only a refresh needs it; `labs prices` starts without it
 
-def toml_string(value: str) -> str:
-    """A TOML basic string."""
-    out = []
-    for char in value:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
+    try:
+        document = tomlkit.parse(text)
+    except tomlkit.exceptions.TOMLKitError as error:
+        raise LabError(f"{path} cannot be rewritten keeping its layout ({error}); it was left as it was") from error
+    for key, fields in edits.items():
+        for name, value in fields.items():
+            document[key][name] = tomlkit.value(format_number(value)) if isinstance(value, float) else value
+    return tomlkit.dumps(document)
 
 
 def _write(path: Path, text: str, expected: Mapping[str, Mapping[str, Any]]) -> None:
     """Write ``text`` to ``path`` atomically, after checking it reads back as ``expected``."""
     if tomllib.loads(text) != expected:
         raise LabError(f"the rewritten price table would not read back as intended; {path} was left as it was")
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, path.stat().st_mode & 0o777)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def unconfirmed_keys() -> list[str]:
-    """The entries whose query is a best guess (see ``PriceQuery.confirmed``)."""
-    return [key for key, query in QUERIES.items() if not query.confirmed]
+    write_atomically(path, lambda file: file.write(text.encode("utf-8")))

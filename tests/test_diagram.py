@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ElementTree
 
 import pytest
@@ -21,8 +22,10 @@ from labs.diagram import (
     route,
     summarize_actions,
 )
-from labs.errors import LabError
+from labs import cli
 from labs.contracts import LABS
+from labs.errors import LabError
+from labs.files import write_atomically
 
 LAB_NAMES = ["data-lake", "clickstream", "fsx-training", "feature-store"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -494,3 +497,59 @@ def test_diagram_lab_of_an_unknown_lab_lists_the_labs(tmp_path):
         diagram_lab("data-swamp", tmp_path, tmp_path / "out")
     assert "data-swamp" in str(unknown.value)
     assert all(lab in str(unknown.value) for lab in LABS)
+
+
+def test_out_pointing_at_a_file_is_one_line_saying_out_takes_a_folder(tmp_path, capsys):
+    existing = tmp_path / "feature-store.svg"
+    existing.write_text("kept")
+    with pytest.raises(LabError) as raised:
+        diagram_lab("feature-store", tmp_path / "no-assembly", existing)
+    message = str(raised.value)
+    assert message.startswith(f"{existing} is a file, not a folder: --out takes the folder") and "\n" not in message
+    with pytest.raises(LabError, match=rf"^{re.escape(str(existing))} \(in .*sub\) is a file, not a folder"):
+        diagram_lab("feature-store", tmp_path / "no-assembly", existing / "sub")
+    assert existing.read_text() == "kept"
+    # through the command: exit status 1 and the one line, no traceback
+    assert cli.main(["diagram", "feature-store", "--assembly", str(tmp_path), "--out", str(existing)]) == 1
+    error = capsys.readouterr().err
+    assert "is a file, not a folder" in error and "Traceback" not in error and len(error.strip().splitlines()) == 1
+
+
+def small_graph() -> Graph:
+    return build_graph({"Resources": {
+        "Data": {"Type": "AWS::S3::Bucket", "Properties": {"BucketEncryption": {"KmsKeyId": {"Ref": "Key"}}}},
+        "Key": {"Type": "AWS::KMS::Key"},
+    }})
+
+
+def test_an_interrupted_render_leaves_the_previous_files_and_no_temporary_file(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    svg, png = render(small_graph(), tmp_path, "small")
+    before = svg.read_bytes(), png.read_bytes()
+
+    def interrupted(self, file, **kwargs):
+        file.write(b"<svg half-written")
+        raise KeyboardInterrupt  # Ctrl-C in the middle of writing
+
+    monkeypatch.setattr(Figure, "savefig", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        render(small_graph(), tmp_path, "small")
+    assert (svg.read_bytes(), png.read_bytes()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.png", "small.svg"]
+
+
+def test_write_atomically_replaces_the_file_whole_and_keeps_its_mode(tmp_path):
+    target = tmp_path / "table.txt"
+    target.write_bytes(b"old")
+    target.chmod(0o640)
+    assert write_atomically(target, lambda file: file.write(b"new")) == target
+    assert target.read_bytes() == b"new" and target.stat().st_mode & 0o777 == 0o640
+
+    def failing(file):
+        file.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        write_atomically(target, failing)
+    assert target.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == ["table.txt"]

@@ -18,9 +18,9 @@ from botocore.stub import Stubber
 from botocore.validate import validate_parameters
 
 from labs.contracts.prices import PRICE_TABLE, prices
-from labs import prices as lab_prices
+from labs import files
 from labs.errors import LabError
-from labs.prices import QUERIES, PriceChange, first_paid_tier, format_number, header_of, price_lines, refresh, render
+from labs.prices import QUERIES, PriceChange, first_paid_tier, format_number, price_lines, refresh
 
 TODAY = date(2027, 1, 2)
 REAL_TEXT = PRICE_TABLE.read_text(encoding="utf-8")
@@ -82,6 +82,11 @@ def stub_all(stub: Stubber, answers: dict[str, list[list[str]]] | None = None) -
             stub.add_response("get_products", response, expected)
 
 
+def with_dates(text: str) -> str:
+    """``text`` with every ``checked`` date set to TODAY."""
+    return re.sub(r'checked = "\d{4}-\d{2}-\d{2}"', f'checked = "{TODAY.isoformat()}"', text)
+
+
 def run(client, table: Path, answers=None, lines=None):
     with Stubber(client) as stub:
         stub_all(stub, answers)
@@ -100,7 +105,9 @@ def test_a_changed_price_is_written_with_today_and_everything_else_kept(client, 
     assert lines[-1].startswith(f"{total} of {total} prices refreshed (1 changed, {total - 1} unchanged), "
                                 "0 left as they were; wrote")
     text = table.read_text()
-    assert text.startswith(header_of(REAL_TEXT)) and "[kms_key_month]\nusd = 1.10\n" in text
+    # only that value and the checked dates changed: header, comments, order, number style kept
+    assert REAL_TEXT.count("[kms_key_month]\nusd = 1.00\n") == 1
+    assert text == with_dates(REAL_TEXT).replace("[kms_key_month]\nusd = 1.00\n", "[kms_key_month]\nusd = 1.10\n")
     written = tomllib.loads(text)
     assert list(written) == list(REAL)
     for key, entry in REAL.items():
@@ -112,7 +119,7 @@ def test_a_changed_price_is_written_with_today_and_everything_else_kept(client, 
 def test_an_unchanged_table_differs_only_in_its_checked_dates(client, table):
     report = run(client, table)
     assert report.changed == () and report.unchanged == tuple(REAL) and report.written
-    assert table.read_text() == re.sub(r'checked = "\d{4}-\d{2}-\d{2}"', 'checked = "2027-01-02"', REAL_TEXT)
+    assert table.read_text() == with_dates(REAL_TEXT)
 
 
 def test_a_key_without_a_product_is_left_untouched_and_reported(client, table):
@@ -250,7 +257,7 @@ def test_a_failed_write_leaves_the_table_and_no_temporary_file(client, table, mo
     def fail(source, destination):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(lab_prices.os, "replace", fail)
+    monkeypatch.setattr(files.os, "replace", fail)
     with pytest.raises(OSError):
         run(client, table, {"kms_key_month": [[product("1.10")]]})
     assert table.read_text() == REAL_TEXT and sorted(p.name for p in table.parent.iterdir()) == ["prices.toml"]
@@ -272,19 +279,61 @@ def test_the_sessions_pricing_client_is_asked_for_in_us_east_1(client, table):
     assert asked == [("pricing", "us-east-1")]
 
 
-def test_the_real_table_round_trips_through_the_emitter():
-    rendered = render(header_of(REAL_TEXT), REAL)
-    assert tomllib.loads(rendered) == REAL
-    assert rendered == REAL_TEXT  # byte for byte: header, key order, number style
+COMMENTED = """# The header.
+
+# before the first table
+[kms_key_month]   # the table's own comment
+usd = 1.00  # per key
+unit = 'customer-managed key per month'
+source = "https://aws.amazon.com/kms/pricing/"
+checked = "2026-11-21"  # when
+note = "a note"
+
+# between tables
+
+[athena_tb_scanned]
+checked = "2026-11-21"
+usd   =   5.00
+unit = "TB scanned"
+source = "https://aws.amazon.com/athena/pricing/"
+
+[glue_crawler_dpu_hour]
+usd = 0.44
+unit = "DPU-hour"
+source = "https://aws.amazon.com/glue/pricing/"
+checked = "2026-11-21"
+# the end
+"""
 
 
-def test_the_emitter_escapes_strings_and_refuses_what_the_table_cannot_hold():
-    data = {"odd key": {"usd": 0.00000125, "big": 12, "unit": 'a "quoted" \\ back\nslash\ttab \x7f é', "x": 1e-07}}
-    assert tomllib.loads(render("# header\n\n", data)) == data
+def test_a_changed_price_rewrites_only_that_value_and_the_checked_dates_keeping_comments_and_order(client, tmp_path):
+    table = tmp_path / "prices.toml"
+    table.write_text(COMMENTED)
+    answers = {"kms_key_month": [product("1.05", unit="Keys")], "athena_tb_scanned": same_price("athena_tb_scanned"),
+               "glue_crawler_dpu_hour": []}
+    with Stubber(client) as stub:
+        for key, page in answers.items():
+            stub.add_response("get_products", {"PriceList": page}, QUERIES[key].request())
+        report = refresh(None, table, today=TODAY, out=lambda line: None, client=client)
+    assert report.changed == (PriceChange("kms_key_month", 1.0, 1.05),)
+    assert report.unchanged == ("athena_tb_scanned",) and [u.key for u in report.unmatched] == ["glue_crawler_dpu_hour"]
+    expected = (COMMENTED.replace("usd = 1.00  # per key", "usd = 1.05  # per key")
+                .replace('checked = "2026-11-21"  # when', 'checked = "2027-01-02"  # when')
+                .replace('[athena_tb_scanned]\nchecked = "2026-11-21"', '[athena_tb_scanned]\nchecked = "2027-01-02"'))
+    assert table.read_text() == expected  # the unmatched glue entry, comments, spacing and quoting as they were
+    
+
+def test_the_real_table_is_written_back_unchanged_when_nothing_is_edited():
+    import tomlkit
+
+    assert tomlkit.dumps(tomlkit.parse(REAL_TEXT)) == REAL_TEXT
+
+
+def test_prices_are_written_in_the_tables_number_style():
     assert format_number(1.0) == "1.00" and format_number(0.4) == "0.40" and format_number(3.825) == "3.825"
-    for bad in ({"k": {"when": date(2027, 1, 2)}}, {"k": {"on": True}}, {"k": {"nested": {"a": 1}}}, {"k": 1}):
-        with pytest.raises(TypeError):
-            render("", bad)
+    assert format_number(0.0000012) == "1.2e-06" and format_number(12) == "12"
+    for value in (1.1, 0.0000012, 3.825, 0.00000125):
+        assert tomllib.loads(f"usd = {format_number(value)}")["usd"] == value
 
 
 def test_every_entry_has_a_query_and_every_query_is_a_valid_request():
