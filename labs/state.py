@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
+
+from labs.files import write_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
 Warn = Callable[[str], None]
@@ -96,27 +97,12 @@ def path_of(stack: str, account: str, region: str, directory: Path | None = None
     return (directory or state_dir()) / f"{stack}.{account}.{region}.json"
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Writes ``text`` to a temporary file beside ``path`` and renames it over ``path``: an
-    interruption or a full disk leaves the previous file and no temporary one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def save(record: SavedDeployment, directory: Path | None = None) -> Path:
     """Writes the record atomically and returns its path."""
     path = path_of(record.stack, record.account, record.region, directory)
-    write_atomically(path, json.dumps(asdict(record), indent=2, sort_keys=True) + "\n")
-    return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(asdict(record), indent=2, sort_keys=True) + "\n"
+    return write_atomically(path, lambda file: file.write(text.encode()))
 
 
 def _ignore(_message: str) -> None:
