@@ -30,6 +30,16 @@ def patient() -> Any:
     return client_config(PATIENT_MAX_ATTEMPTS)
 
 
+def refuse_web_pages(operation_model: Any, response_dict: dict, **_: Any) -> None:
+    """An answer that is a web page (a proxy's or captive portal's login page) is not AWS's: say so
+    instead of letting the XML or JSON parser fail on it in some odd way."""
+    from botocore.parsers import ResponseParserError
+
+    content_type = str((response_dict.get("headers") or {}).get("content-type", "")).lower()
+    if content_type.startswith("text/html") and not operation_model.has_streaming_output:
+        raise ResponseParserError(f"{operation_model.name} was answered with a web page ({content_type}), not by AWS")
+
+
 def aws_session(*, profile: str | None = None, region: str | None = None, credentials: dict | None = None) -> Any:
     """A boto3 session whose clients all use ``client_config()``.
 
@@ -42,6 +52,7 @@ def aws_session(*, profile: str | None = None, region: str | None = None, creden
 
     core = botocore.session.Session(profile=profile)
     core.set_default_client_config(client_config())
+    core.register("before-parse", refuse_web_pages)
     keys = {}
     if credentials:
         keys = {"aws_access_key_id": credentials["AccessKeyId"], "aws_secret_access_key": credentials["SecretAccessKey"],

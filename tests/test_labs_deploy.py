@@ -438,3 +438,70 @@ def test_progress_reads_events_without_a_total_and_with_colours():
         progress.line("mlref-data-lake | 8/41 | 10:00:10 AM | \x1b[31mCREATE_FAILED       \x1b[39m | AWS::S3::Bucket | Raw")
         progress.line("mlref-data-lake | 8/41 | 10:00:11 AM | CREATE_FAILED (skipped) | AWS::Lambda::Function | Fn")
     assert progress.done == 8 and progress.total == 41 and progress.failures == ["CREATE_FAILED AWS::S3::Bucket Raw"]
+
+
+def test_a_deploy_without_every_declared_output_is_not_a_success(aws, sandbox):
+    bootstrap(aws)
+    outputs = all_outputs()
+    missing = sorted(outputs)[:2]
+    cdk = FakeCdk(aws, sandbox.outdir, outputs={k: v for k, v in outputs.items() if k not in missing})
+    with pytest.raises(LabError) as raised:
+        run(aws, sandbox, cdk=cdk)
+    assert f"lacks the outputs {', '.join(missing)}" in str(raised.value) or \
+        all(name in str(raised.value) for name in missing)
+    assert state.load("mlref-data-lake", ACCOUNT, "us-east-1") is None
+    with pytest.raises(LabError, match="lacks the outputs"):
+        aws.client("cloudformation").delete_stack(StackName="mlref-data-lake")
+        run(aws, sandbox, cdk=FakeCdk(aws, sandbox.outdir, outputs={}))
+
+
+def test_a_failed_deploy_without_a_terminal_prints_each_line_once(aws, sandbox, monkeypatch):
+    bootstrap(aws)
+    monkeypatch.setattr(lifecycle, "destroy", lambda session, lab, **_: 0)
+    lines: list[str] = []
+    cdk = FakeCdk(aws, sandbox.outdir, events=EVENTS[:1] + ["some CLI line", FAILED_EVENT], deploy_code=1)
+    with pytest.raises(LabError):
+        deploy(aws, DeployRequest(lab="data-lake", yes=True), cdk=cdk, out=lines.append, interactive=False)
+    assert lines.count(EVENTS[0]) == 1 and lines.count("some CLI line") == 1
+    assert sum(1 for line in lines if "CREATE_FAILED" in line) == 1
+
+
+def test_when_the_cleanup_fails_too_the_deploys_cause_is_the_last_word(aws, sandbox, monkeypatch):
+    bootstrap(aws)
+
+    def failing_destroy(session, lab, **_):
+        raise LabError("cdk destroy mlref-data-lake failed (exit 1)")
+
+    monkeypatch.setattr(lifecycle, "destroy", failing_destroy)
+    lines: list[str] = []
+    with pytest.raises(LabError, match=r"^cdk deploy mlref-data-lake failed \(exit 1\)"):
+        deploy(aws, DeployRequest(lab="data-lake", yes=True), out=lines.append, interactive=False,
+               cdk=FakeCdk(aws, sandbox.outdir, events=[FAILED_EVENT], deploy_code=1))
+    assert lines[-1] == "cleanup failed too: cdk destroy mlref-data-lake failed (exit 1)"
+
+
+def test_the_janitor_is_named_when_asked_to_deploy_it_as_a_lab(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["deploy", "janitor"])
+    assert capsys.readouterr().err.strip() == (
+        "error: janitor is not a lab but the account janitor that sweeps them: deploy it once per account and "
+        "region with `labs janitor deploy`")
+
+
+def test_deploy_uses_the_validated_options_for_cost_and_preflight(aws, sandbox, monkeypatch):
+    """The -c values are validated once; cost and the lab's preflight read the options, not the strings."""
+    import dataclasses
+
+    from labs import contracts
+
+    bootstrap(aws)
+    seen = []
+    fake = dataclasses.replace(LABS["fsx-training"], preflight=lambda session, options, out: seen.append(options))
+    monkeypatch.setitem(contracts.LABS, "fsx-training", fake)
+    record, _, lines = run(aws, sandbox, lab="fsx-training",
+                           context=("training_source=efs", "training_instance_type=ml.g5.xlarge"))
+    (options,) = seen
+    assert options.source.value == "efs" and options.instance_type == "ml.g5.xlarge"
+    cost = fake.cost(options)
+    assert any(f"{cost.idle_text} while deployed, {cost.run_text} per practice run" in line for line in lines)
+    assert record.context == {"training_source": "efs", "training_instance_type": "ml.g5.xlarge"}
