@@ -43,9 +43,10 @@ diagrams: synth
 test: setup
 	$(VENV)/bin/python -m pytest
 
-## bench: time cdk synth of all labs against an empty CDK app
+## bench: time cdk synth of all labs against an empty CDK app, and the labs command's start against importing boto3
 bench: setup
 	$(VENV)/bin/python bench/synth.py
+	$(VENV)/bin/python bench/cli.py
 
 clean:
 	rm -rf cdk.out cdk.out.production .pytest_cache
