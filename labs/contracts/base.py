@@ -141,6 +141,14 @@ class Flag:
 
 # -- the contract ---------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Variant:
+    """A named way to deploy the lab other than its defaults: the ``-c`` values that make it.
+    The gates run on every variant, and the README prices each."""
+
+    name: str
+    context: Mapping[str, str]
+
 def _resolve(path: str) -> Any:
     module, _, attribute = path.partition(":")
     return getattr(importlib.import_module(module), attribute)
@@ -165,6 +173,7 @@ class LabContract:
         practice_flags: the practice step's own flags.
         preflight: checks ``labs deploy`` runs against the account before deploying:
             ``preflight(session, options, out)``; raises LabError to stop.
+        variants: named non-default ways to deploy it (gated and priced like the defaults).
     """
 
     name: str
@@ -180,6 +189,7 @@ class LabContract:
     context_keys: tuple[ContextKey, ...] = ()
     practice_flags: tuple[Flag, ...] = ()
     preflight: Callable[[Any, Any, Callable[[str], None]], None] | None = None
+    variants: tuple[Variant, ...] = ()
 
     def default_options(self) -> Any:
         return self.options_type()
@@ -187,6 +197,9 @@ class LabContract:
     def outputs_for(self, options: Any) -> tuple[Output, ...]:
         """The outputs the stack built with ``options`` has."""
         return tuple(output for output in self.outputs if output.applies_to(options))
+
+    def variant_options(self, variant: Variant, region: str = "us-east-1") -> Any:
+        return self.parse(dict(variant.context), region)
 
     def stack_class(self) -> type:
         return _resolve(self.stack)

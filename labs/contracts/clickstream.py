@@ -15,6 +15,7 @@ from labs.contracts.base import (
     Flag,
     LabContract,
     Output,
+    Variant,
     choice,
     is_zone_of,
     listed,
@@ -122,4 +123,5 @@ CONTRACT = LabContract(
     practice="labs.practice.clickstream:ClickstreamPractice",
     context_keys=CONTEXT_KEYS,
     practice_flags=(Flag("events", f"how many click events to send (1 to {MAX_EVENTS})", int, PRACTICE_EVENTS),),
+    variants=(Variant("streaming, on-demand stream", {"clickstream_delivery": "streaming", "clickstream_stream_mode": "on_demand"}),),
 )

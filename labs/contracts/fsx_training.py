@@ -18,6 +18,7 @@ from labs.contracts.base import (
     Flag,
     LabContract,
     Output,
+    Variant,
     choice,
     is_zone_of,
 )
@@ -156,4 +157,5 @@ CONTRACT = LabContract(
         Flag("on_demand", "on-demand instead of managed spot", bool, False),
     ),
     preflight=preflight,
+    variants=(Variant("efs", {"training_source": "efs", "training_instance_type": "ml.g5.xlarge"}),),
 )

@@ -1,0 +1,28 @@
+"""The README's generated tables are the contracts' own figures (no copy to drift)."""
+
+from __future__ import annotations
+
+import re
+
+from labs.catalog import context_table, lab_table
+from tests.conftest import ROOT
+
+
+def block(name: str) -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    match = re.search(rf"<!-- {name}:[^>]*-->\n(.*?)\n<!-- /{name} -->", text, re.S)
+    assert match, f"README.md has no {name} block"
+    return match.group(1).splitlines()
+
+
+def test_the_lab_table_is_rendered_from_the_contracts():
+    assert block("lab-table") == lab_table(), "run `.venv/bin/python -m labs.catalog` and paste the lab table"
+
+
+def test_the_context_table_is_rendered_from_the_contracts():
+    assert block("context-table") == context_table(), "run `.venv/bin/python -m labs.catalog` and paste it"
+
+
+def test_the_readme_opens_with_the_two_set_up_commands():
+    head = (ROOT / "README.md").read_text().splitlines()[:12]
+    assert "make synth" in "\n".join(head) and "make test" in "\n".join(head)
