@@ -25,9 +25,10 @@ def lab_table() -> list[str]:
         idle, run = [f"~${cost.idle_per_hour:.4f}"], [_run(cost)]
         for variant in lab.variants:
             other = lab.cost(lab.variant_options(variant))
-            idle.append(f"{variant.name}: ~${other.idle_per_hour:.4f}")
+            label = variant.note or variant.name
+            idle.append(f"{label}: ~${other.idle_per_hour:.4f}")
             if _run(other) != run[0]:
-                run.append(f"{variant.name}: {_run(other)}")
+                run.append(f"{label}: {_run(other)}")
         lines.append(f"| `{name}` | {lab.demonstrates} | {lab.exams.mls_c01} | {lab.exams.mla_short} | "
                      f"{'; '.join(idle)} | {'; '.join(run)} |")
     domains = sorted({domain for lab in LABS.values() for domain in lab.exams.mla_c01})

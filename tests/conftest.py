@@ -65,11 +65,15 @@ def synthesized(tmp_path_factory) -> dict[str, Synthesized]:
     }
 
 
-# Lab variants chosen by context, synthesized on their own for the gates and their assertions.
-VARIANT_CONTEXT = {
-    "streaming": {"labs": "clickstream", "clickstream_delivery": "streaming", "clickstream_stream_mode": "on_demand"},
-    "efs": {"labs": "fsx-training", "training_source": "efs", "training_instance_type": "ml.g5.xlarge"},
-}
+# Lab variants chosen by context (declared in each lab's contract), synthesized on their own for the
+# gates and their assertions.
+def _variant_context() -> dict[str, dict[str, str]]:
+    from labs.contracts import LABS
+
+    return {variant.name: {"labs": name, **variant.context} for name, lab in LABS.items() for variant in lab.variants}
+
+
+VARIANT_CONTEXT = _variant_context()
 
 
 @pytest.fixture(scope="session")

@@ -123,5 +123,6 @@ CONTRACT = LabContract(
     practice="labs.practice.clickstream:ClickstreamPractice",
     context_keys=CONTEXT_KEYS,
     practice_flags=(Flag("events", f"how many click events to send (1 to {MAX_EVENTS})", int, PRACTICE_EVENTS),),
-    variants=(Variant("streaming, on-demand stream", {"clickstream_delivery": "streaming", "clickstream_stream_mode": "on_demand"}),),
+    variants=(Variant("streaming", {"clickstream_delivery": "streaming", "clickstream_stream_mode": "on_demand"},
+                      note="streaming ingestion, on-demand stream"),),
 )

@@ -157,5 +157,6 @@ CONTRACT = LabContract(
         Flag("on_demand", "on-demand instead of managed spot", bool, False),
     ),
     preflight=preflight,
-    variants=(Variant("efs", {"training_source": "efs", "training_instance_type": "ml.g5.xlarge"}),),
+    variants=(Variant("efs", {"training_source": "efs", "training_instance_type": "ml.g5.xlarge"},
+                      note="EFS, ml.g5.xlarge"),),
 )
