@@ -53,3 +53,10 @@ class LabBudget(Construct):
                 for threshold in (50, 100)
             ],
         )
+
+
+def lab_budget(scope: Construct, settings: LabSettings, cost: LabCost) -> LabBudget | None:
+    """The lab's ``CostGuard`` budget when ``settings.alert_email`` is set; None (no budget) otherwise."""
+    if not settings.alert_email:
+        return None
+    return LabBudget(scope, "CostGuard", settings=settings, cost=cost, email=settings.alert_email)

@@ -53,6 +53,18 @@ class DeployRequest:
     verbose: bool = False
 
 
+def confirmed(yes: bool, ask: Callable[[str], bool] | None, question: str, out: Out, refused: str) -> bool:
+    """True to go on: ``--yes``, or the user said yes. Without a terminal (``ask`` None) a LabError."""
+    if yes:
+        return True
+    if ask is None:
+        raise LabError("cannot ask for confirmation without a terminal: rerun with --yes")
+    if ask(question):
+        return True
+    out(refused)
+    return False
+
+
 def context_pairs(items: Sequence[str]) -> dict[str, str]:
     """``-c KEY=VALUE`` items as a mapping; a one-line LabError for a malformed or reserved one."""
     pairs: dict[str, str] = {}
@@ -127,12 +139,9 @@ def deploy(session: Any, request: DeployRequest, *, cdk: CdkCli | None = None,
     expires_at = show_cost_and_expiry(lab, options, tags.get("expires-at"), now(), out)
 
     resources = len(template.get("Resources", {}))
-    if not request.yes:
-        if ask is None:
-            raise LabError("cannot ask for confirmation without a terminal: rerun with --yes")
-        if not ask(f"Deploy {lab.stack_name} ({resources} resources) to {target.account} {target.region}?"):
-            out("not deployed")
-            return None
+    if not confirmed(request.yes, ask, f"Deploy {lab.stack_name} ({resources} resources) to {target.account} "
+                     f"{target.region}?", out, "not deployed"):
+        return None
 
     with DeployProgress(total=resources + 1, verbose=request.verbose, out=out,
                         interactive=sys.stdout.isatty() if interactive is None else interactive) as progress:

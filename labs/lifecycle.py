@@ -12,7 +12,7 @@ from labs.aws import describe, recorded_context, saved_deployment, tags_of
 from labs.cdk import ROOT, CdkCli
 from labs.contracts import JANITOR_STACK_NAME, LABS, LabContract, contract
 from labs.contracts.prices import usd
-from labs.deploy import assembly_dir, context_pairs, lab_context
+from labs.deploy import assembly_dir, confirmed, context_pairs, lab_context
 from labs.errors import LabError, explain
 from labs.state import parse_moment
 
@@ -153,12 +153,8 @@ def destroy(session: Any, lab: str, *, cdk: CdkCli | None = None, out: Out = pri
         raise LabError("no AWS region set: pass --region or set AWS_DEFAULT_REGION (or `aws configure`)")
     stack = describe(session, item.stack_name)
     if stack is not None:
-        if not yes:
-            if ask is None:
-                raise LabError("cannot ask for confirmation without a terminal: rerun with --yes")
-            if not ask(f"Destroy {item.stack_name} in {session.region_name}?"):
-                out("not destroyed")
-                return 1
+        if not confirmed(yes, ask, f"Destroy {item.stack_name} in {session.region_name}?", out, "not destroyed"):
+            return 1
         cdk = cdk or CdkCli(region=session.region_name)
         profile = tags_of(stack).get("profile", "sandbox")
         context = deployed_context(session, item) or {}
@@ -211,13 +207,9 @@ def janitor(session: Any, action: str, *, profile: str = "sandbox", cdk: CdkCli 
     """``labs janitor deploy|destroy``: the account-level sweep stack, once per account and region."""
     if not session.region_name:
         raise LabError("no AWS region set: pass --region or set AWS_DEFAULT_REGION (or `aws configure`)")
-    verb = {"deploy": "Deploy", "destroy": "Destroy"}[action]
-    if not yes:
-        if ask is None:
-            raise LabError("cannot ask for confirmation without a terminal: rerun with --yes")
-        if not ask(f"{verb} {JANITOR_STACK_NAME} in {session.region_name}?"):
-            out(f"not {action}ed" if action == "deploy" else "not destroyed")
-            return 1
+    if not confirmed(yes, ask, f"{action.capitalize()} {JANITOR_STACK_NAME} in {session.region_name}?", out,
+                     f"not {action}ed"):
+        return 1
     cdk = cdk or CdkCli(region=session.region_name)
     assembly = cdk.synth({"profile": profile, "labs": "none"}, assembly_dir(profile, "janitor"),
                          on_line=lambda _line: None, on_failure=out)

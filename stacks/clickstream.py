@@ -24,7 +24,7 @@ from cdk_constructs.acknowledge import (
     acknowledge_lambda_nist,
     objects_finding,
 )
-from cdk_constructs.budget import LabBudget
+from cdk_constructs.budget import lab_budget
 from cdk_constructs.encryption import LabKey
 from cdk_constructs.network import LabNetwork
 from cdk_constructs.outputs import emit_outputs
@@ -154,11 +154,7 @@ class ClickstreamStack(Stack):
             # The table must exist before the first COPY.
             self.delivery.delivery_stream.node.add_dependency(self.schema.resource)
 
-        self.budget = (
-            LabBudget(self, "CostGuard", settings=settings, email=settings.alert_email,
-                      cost=contract.cost(options))
-            if settings.alert_email else None
-        )
+        self.budget = lab_budget(self, settings, contract.cost(options))
         self._outputs()
         self._acknowledge_findings()
 

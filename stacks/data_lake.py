@@ -22,7 +22,7 @@ from cdk_constructs.acknowledge import (
     objects_finding,
 )
 from cdk_constructs.athena import GovernedWorkgroup
-from cdk_constructs.budget import LabBudget
+from cdk_constructs.budget import lab_budget
 from cdk_constructs.encryption import LabKey
 from cdk_constructs.glue_catalog import GovernedCrawler, ZoneDatabase
 from cdk_constructs.lake_formation import (
@@ -167,10 +167,7 @@ class DataLakeStack(Stack):
         }
         self.grants = self._grant_lake_formation_permissions()
         self.settings, self.options = settings, options
-        self.budget = (
-            LabBudget(self, "CostGuard", settings=settings, cost=contract.cost(options), email=settings.alert_email)
-            if settings.alert_email else None
-        )
+        self.budget = lab_budget(self, settings, contract.cost(options))
         self._outputs()
         self._acknowledge_findings(settings)
 

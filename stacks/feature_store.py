@@ -17,7 +17,7 @@ from constructs import Construct
 from cdk_constructs.access import allow_key_use, allow_objects, glue_catalog_arns
 from cdk_constructs.acknowledge import acknowledge_iam5, acknowledge_lab_buckets_nist, objects_finding
 from cdk_constructs.athena import GovernedWorkgroup
-from cdk_constructs.budget import LabBudget
+from cdk_constructs.budget import lab_budget
 from cdk_constructs.encryption import LabKey
 from cdk_constructs.feature_store import LabFeatureGroup, OfflineStoreRole
 from cdk_constructs.outputs import emit_outputs
@@ -76,10 +76,7 @@ class FeatureStoreStack(Stack):
                                      max_session_duration=Duration.hours(1))
         self._allow_ingestion()
         self._allow_consumption()
-        self.budget = (
-            LabBudget(self, "CostGuard", settings=settings, email=settings.alert_email, cost=contract.cost(options))
-            if settings.alert_email else None
-        )
+        self.budget = lab_budget(self, settings, contract.cost(options))
         self._outputs()
         self._acknowledge_findings()
 

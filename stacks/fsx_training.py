@@ -14,7 +14,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk_constructs.acknowledge import acknowledge, acknowledge_iam5, acknowledge_lab_buckets_nist, objects_finding
-from cdk_constructs.budget import LabBudget
+from cdk_constructs.budget import lab_budget
 from cdk_constructs.encryption import LabKey
 from cdk_constructs.network import LabNetwork
 from cdk_constructs.outputs import emit_outputs
@@ -65,11 +65,7 @@ class FsxTrainingStack(Stack):
                                                subnet=self.subnet, key=self.key)
         self.role = TrainingExecutionRole(self, "SageMakerExecution", vpc=self.network.vpc,
                                           data_bucket=self.data.bucket, output_bucket=self.output.bucket, key=self.key)
-        self.budget = (
-            LabBudget(self, "CostGuard", settings=settings, email=settings.alert_email,
-                      cost=contract.cost(options))
-            if settings.alert_email else None
-        )
+        self.budget = lab_budget(self, settings, contract.cost(options))
         self._outputs()
         self._acknowledge_findings()
 

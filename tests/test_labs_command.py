@@ -325,3 +325,26 @@ def test_diagram_writes_svg_and_png_for_a_lab(sandbox, tmp_path, capsys):
     assert (tmp_path / "fsx-training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert cli.main(["diagram", "fsx-training", "--assembly", str(tmp_path / "none")]) == 1
     assert "run `labs synth fsx-training` first" in capsys.readouterr().err
+
+
+def test_janitor_deploy_synthesizes_only_the_janitor_and_deploys_it(aws, sandbox):
+    class JanitorCdk(FakeCdk):
+        def deploy(self, stack, assembly, on_line):
+            self.calls.append(("deploy", stack, assembly))
+            return self.code
+
+    cdk, lines = JanitorCdk(aws, sandbox.outdir), []
+    assert lifecycle.janitor(aws, "deploy", cdk=cdk, out=lines.append, yes=True) == 0
+    assert [call[:2] for call in cdk.calls] == [("synth", {"profile": "sandbox", "labs": "none"}),
+                                                 ("deploy", "mlref-janitor")]
+    assert lines[-1] == "mlref-janitor: deploy done in us-east-1"
+    with pytest.raises(LabError, match="rerun with --yes"):
+        lifecycle.janitor(aws, "deploy", cdk=cdk)
+    assert lifecycle.janitor(aws, "destroy", cdk=cdk, ask=lambda _q: False, out=lines.append) == 1
+    assert lines[-1] == "not destroyed"
+
+
+def test_labs_none_builds_only_the_janitor():
+    from labs.contracts.config import read_config
+
+    assert read_config({"labs": "none"}, {}).labs == ()
