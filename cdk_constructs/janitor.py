@@ -43,11 +43,12 @@ def in_region(conditions: dict | None = None, *, s3: bool = False) -> dict:
     """``conditions`` plus: the request is made in this region; for S3, to a bucket of this account.
 
     aws:RequestedRegion is the region a request is signed for. Regional ARNs already name the
-    region and account; S3 bucket ARNs name neither, so for S3 these conditions are what scope
-    the permission: S3 answers a bucket request only when it is signed for the bucket's own
-    region (botocore re-signs on redirect), and s3:ResourceAccount is the bucket owner's account.
-    s3:ListAllMyBuckets lists every region's buckets whatever the condition (the sweep then
-    filters by BucketRegion and GetBucketLocation).
+    region and account; S3 bucket ARNs name neither, so for S3 these conditions are all IAM has:
+    S3 refuses a bucket request signed for another region than the bucket's and botocore re-sends
+    it signed for the bucket's region, which the condition then denies (SigV4 behaviour, not
+    verified against AWS here); s3:ResourceAccount is the bucket owner's account. Not scoped by
+    region at all: s3:ListAllMyBuckets and GetBucketLocation answer for every region's buckets
+    (the sweep then keeps only BucketRegion and GetBucketLocation matches), and tag:GetResources.
     """
     merged = {key: dict(value) for key, value in (conditions or {}).items()}
     equals = merged.setdefault("StringEquals", {})

@@ -94,10 +94,25 @@ class Sweeper(SageMakerKinds, ServiceKinds, SweepBase):
 
     def tagged_leftovers(self) -> list[str]:
         """ARNs of billable resources in this account and region still tagged ``lab=<lab>``."""
-        pages = self.client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
-            TagFilters=[{"Key": LAB_TAG, "Values": [self.lab]}], ResourceTypeFilters=list(BILLABLE_TYPES))
-        arns = [m["ResourceARN"] for page in pages for m in page["ResourceTagMappingList"]]
+        try:
+            arns = self._tagged_arns(BILLABLE_TYPES)
+        except ClientError as error:
+            if error_code(error) != "InvalidParameterException":
+                raise
+            arns = []  # a type this region's Tagging API does not know: ask type by type, skip that one
+            for resource_type in BILLABLE_TYPES:
+                try:
+                    arns += self._tagged_arns((resource_type,))
+                except ClientError as refused:
+                    if error_code(refused) != "InvalidParameterException":
+                        raise
+                    self.log(f"the Tagging API refuses resource type {resource_type}: not verified through it")
         return [arn for arn in arns if self._still_there(arn)]
+
+    def _tagged_arns(self, types: tuple[str, ...]) -> list[str]:
+        pages = self.client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
+            TagFilters=[{"Key": LAB_TAG, "Values": [self.lab]}], ResourceTypeFilters=list(types))
+        return [m["ResourceARN"] for page in pages for m in page["ResourceTagMappingList"]]
 
     def _still_there(self, arn: str) -> bool:
         service = arn.split(":", 3)[2]

@@ -15,8 +15,8 @@ from lambdas.lab_sweep.record import (
     CLEAN, LEFTOVERS, NOT_VERIFIED, STANDARD_LIMIT, UNREADABLE, TeardownRecord, parameter_name, read_record,
     write_record,
 )
-from lambdas.lab_sweep.sweep import Sweeper
-from lambdas.lab_sweep.teardown import teardown
+from lambdas.lab_sweep.sweep import BILLABLE_TYPES, Sweeper
+from lambdas.lab_sweep.teardown import record_tags, teardown
 from tests.lambdas.test_lab_sweep import LAB, QUIET, REGION, session  # noqa: F401 (fixture)
 
 GROUP = "/aws/lambda/mlref-data-lake-practice"
@@ -211,3 +211,32 @@ def test_verify_ignores_what_the_tagging_api_still_lists_after_deletion(session)
                                                               "sagemaker": sagemaker}, **QUIET)
     assert sweeper.tagged_leftovers() == []
     sm_stub.assert_no_pending_responses()
+
+
+def test_the_record_carries_the_deleted_stacks_lab_profile_and_owner_tags(session):
+    cloudformation = session.client("cloudformation")
+    stack_id = cloudformation.create_stack(
+        StackName="mlref-data-lake", Tags=[{"Key": k, "Value": v} for k, v in {
+            "lab": "data-lake", "profile": "sandbox", "owner": "ana", "expires-at": "2026-01-15T13:30:00Z"}.items()],
+        TemplateBody=json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}))["StackId"]
+    cloudformation.delete_stack(StackName="mlref-data-lake")
+    assert record_tags(session, "data-lake", stack_id) == {"lab": "data-lake", "profile": "sandbox", "owner": "ana"}
+    assert record_tags(session, "data-lake", "") == {"lab": "data-lake"}
+
+
+def test_a_resource_type_the_tagging_api_refuses_is_skipped_not_fatal(session):
+    tagging = boto3.client("resourcegroupstaggingapi", region_name=REGION)
+    stub = Stubber(tagging)
+    stub.add_client_error("get_resources", "InvalidParameterException", "unsupported resource type")
+    for resource_type in BILLABLE_TYPES:
+        if resource_type == "states:stateMachine":
+            stub.add_client_error("get_resources", "InvalidParameterException", "unsupported resource type")
+        else:
+            found = [{"ResourceARN": "arn:aws:glue:us-east-1:123456789012:job/etl"}] if resource_type == "glue:job" else []
+            stub.add_response("get_resources", {"ResourceTagMappingList": found}, {
+                "TagFilters": [{"Key": "lab", "Values": ["data-lake"]}], "ResourceTypeFilters": [resource_type]})
+    stub.activate()
+    lines = []
+    sweeper = Sweeper(session, "data-lake", kinds=(), clients={"resourcegroupstaggingapi": tagging}, log=lines.append)
+    assert sweeper.tagged_leftovers() == ["arn:aws:glue:us-east-1:123456789012:job/etl"]
+    assert lines == ["the Tagging API refuses resource type states:stateMachine: not verified through it"]
