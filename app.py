@@ -49,7 +49,7 @@ def build(app: App, config: AppConfig, *, synth_time: datetime) -> dict[str, Sta
         stacks[name] = stack
     # The account-level janitor: deploy once per account and region; it never expires.
     janitor = LabSettings(lab="janitor", profile=config.profile, owner=config.owner, ttl_hours=0,
-                          synth_time=synth_time)
+                          synth_time=synth_time, alert_email=config.alert_email)
     stacks["janitor"] = JanitorStack(app, JANITOR_STACK_NAME, settings=janitor, env=env)
     return stacks
 

@@ -3,8 +3,15 @@
 Why the sweep lives here and not in the lab stacks: a lab's leftovers exist only
 after its stack is gone (FSx, Redshift and VPC deletion takes many minutes), and
 a function inside the stack being deleted is deleted with it. This stack owns
-no data and nothing that bills while idle: a rule, a function, its log group and
-a dead-letter queue.
+no data and nothing that bills while idle: a rule, a function, its log group,
+a dead-letter queue and, with alert_email, an SNS topic. Each lab's teardown record
+is an SSM Standard parameter the function writes (free).
+
+Where IAM cannot scope the sweep to this region (see ``_acknowledge_findings`` and
+``cdk_constructs.janitor.in_region``): S3 bucket ARNs carry no region or account, so the
+bucket statements rely on aws:RequestedRegion (the region a request is signed for) and
+s3:ResourceAccount; s3:ListAllMyBuckets and tag:GetResources have no resource at all. The
+sweep's code checks each bucket's location and owner before it touches it.
 """
 
 from __future__ import annotations
@@ -16,9 +23,72 @@ from cdk_constructs.acknowledge import acknowledge, acknowledge_iam5
 from cdk_constructs.janitor import LabJanitor
 from cdk_constructs.profile import apply_profile
 from cdk_constructs.settings import LabSettings
-from lambdas.shared.lab_names import JANITOR_STACK_NAME, TRAINING_LOG_GROUP
+from lambdas.lab_sweep.record import RECORD_PREFIX
+from lambdas.lab_sweep.sweep_sagemaker import ENDPOINT_LOG_PREFIX
+from lambdas.lab_sweep.sweep_services import GLUE_LOG_GROUP, GLUE_LOG_SUFFIXES
+from lambdas.shared.lab_names import JANITOR_STACK_NAME, STACK_PREFIX, TRAINING_LOG_GROUP
 
 STACK_NAME = JANITOR_STACK_NAME
+
+
+def _resource(service: str, resource: str) -> str:
+    """How cdk-nag names a wildcard resource of this account and region in an IAM5 finding."""
+    return f"Resource::arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
+
+
+def _streams(group: str) -> list[str]:
+    return [_resource("logs", f"log-group:{group}:*"), _resource("logs", f"log-group:{group}:log-stream:*")]
+
+
+# Every wildcard of the sweep role's two policies, with why the sweep needs it.
+_OWN_POLICY_WILDCARDS = [
+    (["Resource::*"],
+     "List*/Describe* calls, s3:ListAllMyBuckets, cloudformation:ListStacks and tag:GetResources have no resource "
+     "type; the sweep lists every log group, bucket, job, endpoint and interface to find those tagged for a lab"),
+    ([_resource("cloudformation", f"stack/{STACK_PREFIX}*/*")],
+     "the sweep checks that the lab's mlref-* stack no longer exists and reads the deleted stack's resources by id; "
+     "describe and list only, stack ids are random"),
+    ([_resource("logs", "log-group:*")],
+     "log groups created at run time by services have unknown names; tags are read on any group and DeleteLogGroup "
+     "is allowed only on groups tagged lab=* and profile=sandbox"),
+    ([_resource("logs", f"log-group:{ENDPOINT_LOG_PREFIX}*"), _resource("logs", f"log-group:{GLUE_LOG_GROUP}-*")],
+     "SageMaker and Glue create these groups untagged, named after an endpoint or a security configuration; the "
+     "sweep deletes only those of the lab's tagged endpoints and of its deleted stack's own resources"),
+    (_streams(TRAINING_LOG_GROUP) + [f for suffix in GLUE_LOG_SUFFIXES for f in _streams(f"{GLUE_LOG_GROUP}/{suffix}")]
+     + _streams(f"{GLUE_LOG_GROUP}-*"),
+     "SageMaker and Glue write every job's streams into these service-named groups; the sweep deletes only the "
+     "streams named by the runs of jobs tagged for the lab, never the shared groups"),
+    (["Resource::arn:<AWS::Partition>:s3:::mlref-*", "Resource::arn:<AWS::Partition>:s3:::mlref-*/*"],
+     "S3 has no tag condition for DeleteBucket or DeleteObjectVersion and bucket ARNs carry no region; limited to "
+     "the labs' mlref-* names, requests in this region and buckets of this account, tags checked in code"),
+    ([_resource("ec2", "network-interface/*")],
+     "interfaces that SageMaker and FSx leave detached carry no tags to condition on; the sweep deletes only "
+     "available interfaces in a security group tagged for the lab"),
+    ([_resource("kms", "key/*")],
+     "DescribeKey to skip tagged keys pending deletion; GenerateDataKey and Decrypt only through SNS (kms:ViaService) "
+     "for the alerts topic, whose AWS managed key has no ARN known at synth"),
+    ([_resource("ssm", f"parameter{RECORD_PREFIX}*")],
+     "one teardown record per lab, named after the lab; PutParameter and AddTagsToResource under this path only"),
+]
+_SERVICES_POLICY_WILDCARDS = [
+    ([_resource("sagemaker", f"{kind}/*") for kind in (
+        "training-job", "feature-group", "endpoint", "endpoint-config", "model", "pipeline", "model-package-group",
+        "monitoring-schedule")],
+     "these are named at practice time; tags and descriptions are read unconditioned so the sweep can check them, "
+     "and every delete or stop requires tags lab=* and profile=sandbox"),
+    ([_resource("sagemaker", "model-package/*"), _resource("sagemaker", "pipeline/*/execution/*")],
+     "model packages and pipeline executions carry no tags of their own; the sweep deletes only packages of a "
+     "tagged group and stops only executions of a tagged pipeline"),
+    ([_resource("glue", "database/*"), _resource("glue", "database/mlref_*"), _resource("glue", "table/mlref_*/*")],
+     "GetDatabases lists every database to read its tags; deletes are limited to the labs' mlref_* databases and "
+     "their tables (Feature Store offline tables have generated names)"),
+    ([_resource("glue", "job/*")],
+     "Glue jobs are named by each lab; run history and tags are read unconditioned, stopping runs and deleting a "
+     "job require tags lab=* and profile=sandbox"),
+    ([_resource("emr-serverless", "/applications/*"), _resource("emr-serverless", "/applications/*/jobruns/*")],
+     "application ids are random; stop and delete require tags lab=* and profile=sandbox, and only the runs of "
+     "such an application are cancelled"),
+]
 
 
 class JanitorStack(Stack):
@@ -45,36 +115,10 @@ class JanitorStack(Stack):
         self._acknowledge_findings()
 
     def _acknowledge_findings(self) -> None:
-        policy = self.janitor.function.role.policy
-        acknowledge_iam5(policy, ["Resource::*"],
-                         "List*/Describe* calls and tag:GetResources have no resource type; the sweep must "
-                         "list every log group, bucket, job, group and interface to find those tagged for a lab")
-        acknowledge_iam5(policy, ["Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*"],
-                         "log groups created at run time by services have unknown names; tags are read on any "
-                         "group and DeleteLogGroup is allowed only on groups tagged lab=* and profile=sandbox")
-        training = f"arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{TRAINING_LOG_GROUP}"
-        acknowledge_iam5(policy, [f"Resource::{training}:*", f"Resource::{training}:log-stream:*"],
-                         "SageMaker writes every training job's streams into this one service-named group; the "
-                         "sweep deletes only the streams of jobs tagged for the lab")
-        acknowledge_iam5(policy, ["Resource::arn:<AWS::Partition>:s3:::mlref-*", "Resource::arn:<AWS::Partition>:s3:::mlref-*/*"],
-                         "S3 has no tag condition for DeleteBucket or DeleteObjectVersion; limited to the labs' "
-                         "bucket names (stack mlref-*) and the sweep checks lab and profile tags first")
-        acknowledge_iam5(policy, [
-            "Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*",
-            "Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:feature-group/*",
-        ], "jobs and feature groups are named at practice time; reads are unconditioned so tags can be "
-           "checked, DeleteFeatureGroup requires tags lab=* and profile=sandbox")
-        acknowledge_iam5(policy, [
-            "Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:database/*",
-            "Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:database/mlref_*",
-            "Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/mlref_*/*",
-        ], "GetDatabases lists every database to read its tags; deletes are limited to the labs' mlref_* "
-           "databases and their tables (Feature Store offline tables have generated names)")
-        acknowledge_iam5(policy, ["Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*"],
-                         "interfaces that SageMaker and FSx leave detached carry no tags to condition on; the sweep "
-                         "deletes only available interfaces in a security group tagged for the lab")
-        acknowledge_iam5(policy, ["Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*"],
-                         "DescribeKey only, to skip tagged keys already pending deletion when verifying a lab")
+        for findings, reason in _OWN_POLICY_WILDCARDS:
+            acknowledge_iam5(self.janitor.function.role.policy, findings, reason)
+        for findings, reason in _SERVICES_POLICY_WILDCARDS:
+            acknowledge_iam5(self.janitor.services_policy, findings, reason)
         if not self.settings.is_sandbox:
             function = self.janitor.function.function
             acknowledge(function, "NIST.800.53.R5-LambdaConcurrency",

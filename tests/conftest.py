@@ -120,8 +120,10 @@ def aws(monkeypatch):
 
     from lambdas.lab_sweep.sweep import Sweeper
 
-    # moto has no ListFeatureGroups; that sweep step is tested with Stubber in tests/lambdas.
+    # moto has no ListFeatureGroups or ListMonitoringSchedules; those sweep steps are tested with
+    # Stubber in tests/lambdas.
     monkeypatch.setattr(Sweeper, "feature_groups", lambda self: None)
+    monkeypatch.setattr(Sweeper, "monitoring_schedules", lambda self: None)
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

@@ -8,6 +8,7 @@ import pytest
 from moto.events.models import EventPattern  # moto's implementation of EventBridge matching
 
 from cdk_constructs import janitor as janitor_construct
+from lambdas.lab_sweep import record as record_module
 from lambdas.lab_sweep import sweep as sweep_module
 from tests.conftest import resources_of
 
@@ -45,8 +46,14 @@ def janitor(sandbox):
 
 @pytest.fixture(scope="module")
 def sweep_policy(janitor):
-    (policy,) = resources_of(janitor, "AWS::IAM::ManagedPolicy").values()
-    return {s.get("Sid", f"#{i}"): s for i, s in enumerate(policy["Properties"]["PolicyDocument"]["Statement"])}
+    """Every statement of the sweep role's managed policies, by Sid."""
+    statements = [s for policy in resources_of(janitor, "AWS::IAM::ManagedPolicy").values()
+                  for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+    return {s.get("Sid", f"#{i}"): s for i, s in enumerate(statements)}
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
 
 
 def test_the_rule_fires_only_when_a_lab_stack_of_this_account_is_deleted(janitor):
@@ -81,22 +88,75 @@ def test_the_janitor_owns_nothing_that_bills_while_idle(janitor):
     idle_free = {
         "AWS::Events::Rule", "AWS::Lambda::Function", "AWS::Lambda::Permission", "AWS::Logs::LogGroup",
         "AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::SQS::Queue", "AWS::SQS::QueuePolicy",
+        "AWS::SNS::Topic", "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy",
     }
     assert {r["Type"] for r in janitor["Resources"].values()} <= idle_free
 
 
+TAGGED = {"Null": {"aws:ResourceTag/lab": "false"},
+          "StringEquals": {"aws:ResourceTag/profile": "sandbox", "aws:RequestedRegion": {"Ref": "AWS::Region"}}}
+# Deletes that cannot be tag-conditioned, and what limits them instead (asserted below).
+UNTAGGED_DELETES = {
+    "EmptyAndDeleteLabBuckets": ":s3:::mlref-*", "DeleteLabObjects": ":s3:::mlref-*/*",
+    "DeleteServiceNamedLogGroups": ":log-group:/a", "DeleteRunLogStreams": ":log-group:/a",
+    "DeleteLabGlueCatalog": ("mlref_", ':catalog"'), "DeleteDetachedInterfaces": ":network-interface/*",
+    "StopLabPipelineExecutions": ":pipeline/*/execution/*", "DeletePackagesOfLabGroups": ":model-package/*",
+    "CancelEmrServerlessRuns": "/jobruns/*",
+}
+
+
 def test_deletes_are_tag_conditioned_or_limited_to_lab_names(sweep_policy):
-    tagged = {"Null": {"aws:ResourceTag/lab": "false"}, "StringEquals": {"aws:ResourceTag/profile": "sandbox"}}
-    assert sweep_policy["DeleteTaggedLogGroups"]["Condition"] == tagged
-    assert sweep_policy["DeleteTaggedFeatureGroups"]["Condition"] == tagged
-    for sid in ("EmptyAndDeleteLabBuckets", "DeleteLabObjects"):
-        resources = sweep_policy[sid]["Resource"]
-        resources = resources if isinstance(resources, list) else [resources]
-        assert all(json.dumps(r).count(":s3:::mlref-*") == 1 for r in resources), sid
+    for sid in ("DeleteTaggedLogGroups", "DeleteTaggedSageMaker", "StopAndDeleteTaggedGlueJobs",
+                "StopAndDeleteTaggedEmrServerless"):
+        assert sweep_policy[sid]["Condition"] == TAGGED, sid
+    changing = [s for s in sweep_policy.values()
+                if any(verb in a for a in as_list(s["Action"]) for verb in (":Delete", ":Stop", ":Cancel", ":BatchStop"))]
+    for statement in changing:
+        sid = statement["Sid"]
+        if statement["Condition"] != TAGGED:
+            assert sid in UNTAGGED_DELETES, f"{sid} deletes without a tag condition"
+            limits = UNTAGGED_DELETES[sid] if isinstance(UNTAGGED_DELETES[sid], tuple) else (UNTAGGED_DELETES[sid],)
+            assert all(any(limit in json.dumps(r) for limit in limits) for r in as_list(statement["Resource"])), sid
     for statement in sweep_policy.values():
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         if statement["Resource"] == "*":
-            assert all(":List" in a or ":Describe" in a or a == "tag:GetResources" for a in actions), statement["Sid"]
+            assert all(":List" in a or ":Describe" in a or a == "tag:GetResources"
+                       for a in as_list(statement["Action"])), statement["Sid"]
+
+
+def test_every_statement_is_limited_to_this_region_and_s3_to_this_account(sweep_policy):
+    region, account = {"Ref": "AWS::Region"}, {"Ref": "AWS::AccountId"}
+    swept = {sid: s for sid, s in sweep_policy.items() if not sid.startswith("#")}  # not LabFunction's own
+    assert len(swept) > 20
+    for sid, statement in swept.items():
+        assert statement["Condition"]["StringEquals"]["aws:RequestedRegion"] == region, sid
+        if any(a.startswith("s3:") and a != "s3:ListAllMyBuckets" for a in as_list(statement["Action"])):
+            assert statement["Condition"]["StringEquals"]["s3:ResourceAccount"] == account, sid
+    assert json.dumps(sweep_policy["WriteTeardownRecords"]["Resource"]).endswith(
+        f':parameter{record_module.RECORD_PREFIX}*"]]}}')
+
+
+def test_both_managed_policies_are_attached_to_the_sweep_role(janitor):
+    (role_id,) = resources_of(janitor, "AWS::IAM::Role")
+    policies = resources_of(janitor, "AWS::IAM::ManagedPolicy")
+    assert len(policies) == 2
+    assert all(p["Properties"]["Roles"] == [{"Ref": role_id}] for p in policies.values())
+
+
+def test_alerts_go_to_an_encrypted_topic_only_with_an_alert_email(janitor, production):
+    (topic_id, topic), = resources_of(janitor, "AWS::SNS::Topic").items()
+    assert json.dumps(topic["Properties"]["KmsMasterKeyId"]).endswith(':alias/aws/sns"]]}')  # the AWS managed key
+    (subscription,) = resources_of(janitor, "AWS::SNS::Subscription").values()
+    assert subscription["Properties"] | {"TopicArn": None} == {
+        "Protocol": "email", "Endpoint": "ml-team@example.com", "TopicArn": None}
+    (topic_policy,) = resources_of(janitor, "AWS::SNS::TopicPolicy").values()
+    (deny,) = topic_policy["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    (function,) = resources_of(janitor, "AWS::Lambda::Function").values()
+    assert function["Properties"]["Environment"]["Variables"] == {record_module.ALERT_TOPIC_ENV: {"Ref": topic_id}}
+    unalerted = production.templates["janitor"]
+    assert resources_of(unalerted, "AWS::SNS::Topic") == {}
+    (function,) = resources_of(unalerted, "AWS::Lambda::Function").values()
+    assert "Environment" not in function["Properties"]
 
 
 def test_the_policy_and_the_sweep_agree_on_which_tags_may_be_swept():

@@ -1,251 +1,45 @@
 """Find and remove what a lab leaves behind after its stack is deleted.
 
-Used by the janitor's sweep Lambda (after CloudFormation reports DELETE_COMPLETE)
-and by ``labs destroy``. The rule: nothing is deleted unless it carries the lab's
-tag (``lab=<name>``), or is an artifact named by a resource that carries it (the
-log streams and output of a tagged training job, the offline store of a tagged
-feature group, the network interfaces left in a tagged security group).
+Used by the janitor's sweep Lambda (after CloudFormation reports DELETE_COMPLETE) and by
+``labs destroy``. The rules:
+
+- Nothing is deleted while the lab's stack (``mlref-<lab>``) exists in this account and
+  region, whatever its status; a stack in DELETE_COMPLETE is gone.
+- Nothing outside the session's account and region: regional clients only, every ARN checked
+  against the account and region, every bucket's own location checked and every S3 call made
+  with ``ExpectedBucketOwner``.
+- Nothing is deleted unless it carries the lab's tags (``lab=<name>``, ``profile=sandbox``),
+  or is an artifact named by a resource that carries them (the log streams and output of a
+  tagged training job or Glue job, the packages of a tagged model package group, the offline
+  store of a tagged feature group, the interfaces left in a tagged security group, the log
+  group of a tagged endpoint), or is named by a resource of the lab's own deleted stack (the
+  log groups of its endpoints and of its Glue security configurations).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-try:
-    from lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRAINING_LOG_GROUP  # in the Lambda asset
+try:  # in the Lambda asset the modules sit side by side
+    from lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRAINING_LOG_GROUP
+    from sweep_base import Leftover, SweepBase, SweepReport, error_code
+    from sweep_sagemaker import ENDPOINT_LOG_PREFIX, SageMakerKinds
+    from sweep_services import EMR_SYNC_RULE, ServiceKinds
 except ImportError:  # imported as a package (tests, the labs command)
+    from lambdas.lab_sweep.sweep_base import Leftover, SweepBase, SweepReport, error_code
+    from lambdas.lab_sweep.sweep_sagemaker import ENDPOINT_LOG_PREFIX, SageMakerKinds
+    from lambdas.lab_sweep.sweep_services import EMR_SYNC_RULE, ServiceKinds
     from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRAINING_LOG_GROUP
 
 TAG_KEY, PROFILE_TAG_KEY = LAB_TAG, PROFILE_TAG
+__all__ = ["BILLABLE_TYPES", "ENDPOINT_LOG_PREFIX", "EMR_SYNC_RULE", "Leftover", "SWEPT_PROFILE", "SweepReport",
+           "Sweeper", "TRAINING_LOG_GROUP", "sweep", "verify"]
 
-
-@dataclass(frozen=True)
-class Leftover:
-    kind: str
-    identifier: str
-    detail: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.identifier}" + (f" ({self.detail})" if self.detail else "")
-
-
-@dataclass
-class SweepReport:
-    lab: str
-    deleted: list[Leftover] = field(default_factory=list)
-    failed: list[Leftover] = field(default_factory=list)
-    left: list[Leftover] = field(default_factory=list)
-
-    @property
-    def clean(self) -> bool:
-        return not self.failed and not self.left
-
-    def lines(self) -> list[str]:
-        return (
-            [f"deleted {item}" for item in self.deleted]
-            + [f"could not delete {item}" for item in self.failed]
-            + [f"left, delete by hand: {item}" for item in self.left]
-        )
-
-
-def _tags(pairs: Iterable[dict] | dict | None) -> dict[str, str]:
-    if isinstance(pairs, dict):
-        return dict(pairs)
-    return {p.get("Key", p.get("key")): p.get("Value", p.get("value")) for p in pairs or []}
-
-
-def _split_s3_uri(uri: str) -> tuple[str, str]:
-    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-    return bucket, prefix
-
-
-class Sweeper:
-    """Sweeps one lab in one account and region, with a boto3 session."""
-
-    KINDS = ("feature_groups", "training_jobs", "glue_databases", "network_interfaces", "log_groups", "buckets")
-
-    def __init__(
-        self, session: Any, lab: str, *, log: Callable[[str], None] = print,
-        kinds: Iterable[str] = KINDS, clients: dict[str, Any] | None = None,
-        profile: str | None = SWEPT_PROFILE,
-    ) -> None:
-        """``profile``: only resources tagged ``profile=<profile>`` are deleted; None: any profile."""
-        self.session = session
-        self.lab = lab
-        self.profile = profile
-        self.log = log
-        self.kinds = tuple(kinds)
-        unknown = set(self.kinds) - set(self.KINDS)
-        if unknown:
-            raise ValueError(f"unknown leftover kinds {sorted(unknown)}; known: {', '.join(self.KINDS)}")
-        self.report = SweepReport(lab=lab)
-        self._clients: dict[str, Any] = dict(clients or {})
-
-    def client(self, name: str) -> Any:
-        if name not in self._clients:
-            self._clients[name] = self.session.client(name)
-        return self._clients[name]
-
-    def carries_tag(self, tags: Iterable[dict] | dict | None) -> bool:
-        tags = _tags(tags)
-        return tags.get(TAG_KEY) == self.lab and (self.profile is None or tags.get(PROFILE_TAG_KEY) == self.profile)
-
-    def tag_filters(self) -> list[dict]:
-        filters = [{"Name": f"tag:{TAG_KEY}", "Values": [self.lab]}]
-        if self.profile is not None:
-            filters.append({"Name": f"tag:{PROFILE_TAG_KEY}", "Values": [self.profile]})
-        return filters
-
-    def _attempt(self, item: Leftover, action: Callable[[], Any]) -> bool:
-        try:
-            action()
-        except ClientError as error:
-            code = error.response["Error"]["Code"]
-            if code in {"ResourceNotFoundException", "NoSuchBucket", "EntityNotFoundException",
-                        "InvalidNetworkInterfaceID.NotFound"}:
-                return True  # already gone: nothing to do
-            self.report.failed.append(Leftover(item.kind, item.identifier, f"{code}: {error.response['Error'].get('Message', '')}"))
-            self.log(f"could not delete {item}: {code}")
-            return False
-        self.report.deleted.append(item)
-        self.log(f"deleted {item}")
-        return True
-
-    # -- kinds -------------------------------------------------------------------------
-
-    def log_groups(self) -> None:
-        logs = self.client("logs")
-        for page in logs.get_paginator("describe_log_groups").paginate():
-            for group in page["logGroups"]:
-                arn = group["arn"].removesuffix(":*")
-                if self.carries_tag(logs.list_tags_for_resource(resourceArn=arn).get("tags")):
-                    name = group["logGroupName"]
-                    self._attempt(Leftover("log group", name), lambda n=name: logs.delete_log_group(logGroupName=n))
-
-    def delete_objects(self, bucket: str, prefix: str = "") -> int:
-        """Deletes every version of every object under ``prefix``; returns how many."""
-        s3 = self.client("s3")
-        count = 0
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
-            batch = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                     for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-            for start in range(0, len(batch), 1000):
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": batch[start:start + 1000], "Quiet": True})
-            count += len(batch)
-        return count
-
-    def buckets(self) -> None:
-        s3 = self.client("s3")
-        for bucket in s3.list_buckets().get("Buckets", []):
-            name = bucket["Name"]
-            try:
-                tags = s3.get_bucket_tagging(Bucket=name)["TagSet"]
-            except ClientError:
-                continue  # no tags (NoSuchTagSet) or not ours to read
-            if self.carries_tag(tags):
-                def empty_and_delete(n=name):
-                    self.delete_objects(n)
-                    s3.delete_bucket(Bucket=n)
-                self._attempt(Leftover("bucket", name), empty_and_delete)
-
-    def training_jobs(self) -> None:
-        sagemaker, logs = self.client("sagemaker"), self.client("logs")
-        for page in sagemaker.get_paginator("list_training_jobs").paginate():
-            for summary in page["TrainingJobSummaries"]:
-                if not self.carries_tag(sagemaker.list_tags(ResourceArn=summary["TrainingJobArn"]).get("Tags")):
-                    continue
-                name = summary["TrainingJobName"]
-                streams = self._training_log_streams(name)
-                for stream in streams:
-                    self._attempt(Leftover("log stream", f"{TRAINING_LOG_GROUP}/{stream}"),
-                                  lambda s=stream: logs.delete_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=s))
-                job = sagemaker.describe_training_job(TrainingJobName=name)
-                output = job.get("OutputDataConfig", {}).get("S3OutputPath")
-                if output:
-                    bucket, prefix = _split_s3_uri(output.rstrip("/") + f"/{name}/")
-                    self._attempt(Leftover("training artifacts", f"s3://{bucket}/{prefix}"),
-                                  lambda b=bucket, p=prefix: self.delete_objects(b, p))
-
-    def _training_log_streams(self, job_name: str) -> list[str]:
-        try:
-            pages = self.client("logs").get_paginator("describe_log_streams").paginate(
-                logGroupName=TRAINING_LOG_GROUP, logStreamNamePrefix=f"{job_name}/")
-            return [s["logStreamName"] for page in pages for s in page["logStreams"]]
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ResourceNotFoundException":
-                return []
-            raise
-
-    def feature_groups(self) -> None:
-        sagemaker, glue = self.client("sagemaker"), self.client("glue")
-        for page in sagemaker.get_paginator("list_feature_groups").paginate():
-            for summary in page["FeatureGroupSummaries"]:
-                arn, name = summary["FeatureGroupArn"], summary["FeatureGroupName"]
-                if not self.carries_tag(sagemaker.list_tags(ResourceArn=arn).get("Tags")):
-                    continue
-                group = sagemaker.describe_feature_group(FeatureGroupName=name)
-                offline = group.get("OfflineStoreConfig", {})
-                self._attempt(Leftover("feature group", name), lambda n=name: sagemaker.delete_feature_group(FeatureGroupName=n))
-                uri = offline.get("S3StorageConfig", {}).get("ResolvedOutputS3Uri") or \
-                    offline.get("S3StorageConfig", {}).get("S3Uri")
-                if uri:
-                    bucket, prefix = _split_s3_uri(uri.rstrip("/") + "/")
-                    self._attempt(Leftover("offline store data", f"s3://{bucket}/{prefix}"),
-                                  lambda b=bucket, p=prefix: self.delete_objects(b, p))
-                catalog = offline.get("DataCatalogConfig")
-                if catalog:
-                    self._attempt(Leftover("glue table", f"{catalog['Database']}.{catalog['TableName']}"),
-                                  lambda c=catalog: glue.delete_table(DatabaseName=c["Database"], Name=c["TableName"]))
-
-    def glue_databases(self) -> None:
-        glue = self.client("glue")
-        account = self.client("sts").get_caller_identity()["Account"]
-        region = self.session.region_name
-        for page in glue.get_paginator("get_databases").paginate():
-            for database in page["DatabaseList"]:
-                name = database["Name"]
-                arn = f"arn:aws:glue:{region}:{account}:database/{name}"
-                if self.carries_tag(glue.get_tags(ResourceArn=arn).get("Tags")):
-                    self._attempt(Leftover("glue database", name), lambda n=name: glue.delete_database(Name=n))
-
-    def network_interfaces(self) -> None:
-        ec2 = self.client("ec2")
-        groups = [g["GroupId"] for page in ec2.get_paginator("describe_security_groups").paginate(
-            Filters=self.tag_filters()) for g in page["SecurityGroups"]]
-        if not groups:
-            return
-        for page in ec2.get_paginator("describe_network_interfaces").paginate(
-                Filters=[{"Name": "group-id", "Values": groups}, {"Name": "status", "Values": ["available"]}]):
-            for eni in page["NetworkInterfaces"]:
-                eni_id = eni["NetworkInterfaceId"]
-                self._attempt(Leftover("network interface", eni_id, "detached, in a lab security group"),
-                              lambda i=eni_id: ec2.delete_network_interface(NetworkInterfaceId=i))
-
-    def remaining_tagged(self) -> None:
-        """Anything else still tagged for the lab: reported, never deleted blindly.
-
-        The Tagging API can list a resource for a few minutes after it is deleted:
-        ``verify`` again later before treating such a line as a real leftover.
-        """
-        for arn in verify(self.session, self.lab):
-            self.report.left.append(Leftover("resource", arn))
-
-    def run(self) -> SweepReport:
-        for step in [getattr(self, kind) for kind in self.kinds] + [self.remaining_tagged]:
-            try:
-                step()
-            except ClientError as error:
-                code = error.response["Error"]["Code"]
-                self.report.failed.append(Leftover(step.__name__.replace("_", " "), "(listing)", code))
-                self.log(f"could not sweep {step.__name__}: {code}")
-        return self.report
-
-
-# Every billable resource type the labs create, as Tagging API resource-type filters.
+# Every billable resource type the labs create, as Tagging API resource-type filters. EMR
+# Serverless is filtered by service only: its ARNs have no type segment (":/applications/").
 BILLABLE_TYPES = (
     "s3", "kms:key", "logs:log-group", "kinesis:stream", "firehose:deliverystream",
     "redshift:cluster", "redshift-serverless:workgroup", "redshift-serverless:namespace",
@@ -253,31 +47,132 @@ BILLABLE_TYPES = (
     "sagemaker:training-job", "glue:crawler", "athena:workgroup", "secretsmanager:secret",
     "lambda:function", "ec2:natgateway", "ec2:vpc-endpoint", "ec2:network-interface",
     "ec2:vpc", "ec2:security-group",
+    "sagemaker:endpoint", "sagemaker:endpoint-config", "sagemaker:model", "sagemaker:pipeline",
+    "sagemaker:model-package-group", "sagemaker:model-package", "sagemaker:monitoring-schedule",
+    "emr-serverless", "glue:job", "states:stateMachine",
 )
+# How to tell whether a SageMaker resource the Tagging API still lists is really there
+# (the Tagging API can list a deleted resource for minutes): the service's own listing.
+SAGEMAKER_LISTINGS = {
+    "endpoint": ("list_endpoints", "Endpoints", "EndpointArn", {}),
+    "endpoint-config": ("list_endpoint_configs", "EndpointConfigs", "EndpointConfigArn", {}),
+    "model": ("list_models", "Models", "ModelArn", {}),
+    "pipeline": ("list_pipelines", "PipelineSummaries", "PipelineArn", {}),
+    "model-package-group": ("list_model_package_groups", "ModelPackageGroupSummaryList", "ModelPackageGroupArn", {}),
+    "monitoring-schedule": ("list_monitoring_schedules", "MonitoringScheduleSummaries", "MonitoringScheduleArn", {}),
+    "feature-group": ("list_feature_groups", "FeatureGroupSummaries", "FeatureGroupArn", {}),
+    # A finished training job cannot be deleted and bills nothing: only running ones count.
+    "training-job": ("list_training_jobs", "TrainingJobSummaries", "TrainingJobArn", {"StatusEquals": "InProgress"}),
+    "training-job/stopping": ("list_training_jobs", "TrainingJobSummaries", "TrainingJobArn",
+                              {"StatusEquals": "Stopping"}),
+}
 
 
-def verify(session: Any, lab: str) -> list[str]:
-    """ARNs of billable resources that still carry ``lab=<lab>``: empty means clean.
+class Sweeper(SageMakerKinds, ServiceKinds, SweepBase):
+    """Sweeps one lab in one account and region, with a boto3 session (see ``SweepBase``)."""
 
-    KMS keys already pending deletion are not counted: they are on their way out
-    and cannot be used.
-    """
-    tagging = session.client("resourcegroupstaggingapi")
-    pages = tagging.get_paginator("get_resources").paginate(
-        TagFilters=[{"Key": TAG_KEY, "Values": [lab]}], ResourceTypeFilters=list(BILLABLE_TYPES))
-    arns = [m["ResourceARN"] for page in pages for m in page["ResourceTagMappingList"]]
-    kms = session.client("kms")
-    remaining = []
-    for arn in arns:
-        if ":kms:" in arn:
+    KINDS = (
+        "monitoring_schedules", "endpoints", "endpoint_configs", "models", "pipelines", "model_packages",
+        "feature_groups", "training_jobs", "emr_applications", "glue_jobs", "glue_databases",
+        "network_interfaces", "log_groups", "buckets",
+    )
+
+    def __init__(self, session: Any, lab: str, *, kinds: Iterable[str] = KINDS, **options: Any) -> None:
+        super().__init__(session, lab, **options)
+        self.kinds = tuple(kinds)
+        unknown = set(self.kinds) - set(self.KINDS)
+        if unknown:
+            raise ValueError(f"unknown leftover kinds {sorted(unknown)}; known: {', '.join(self.KINDS)}")
+        self._live: dict[str, set[str]] = {}
+
+    def remaining_tagged(self) -> None:
+        """Anything else still tagged for the lab: reported, never deleted blindly."""
+        reported = {i.arn.lower() for i in [*self.report.leftovers(), *self.report.deleted] if i.arn}
+        for arn in self.tagged_leftovers():
+            if arn.lower() not in reported:
+                self.report.left.append(Leftover("resource", arn, arn=arn))
+
+    def tagged_leftovers(self) -> list[str]:
+        """ARNs of billable resources in this account and region still tagged ``lab=<lab>``."""
+        try:
+            arns = self._tagged_arns(BILLABLE_TYPES)
+        except ClientError as error:
+            if error_code(error) != "InvalidParameterException":
+                raise
+            arns = []  # a type this region's Tagging API does not know: ask type by type, skip that one
+            for resource_type in BILLABLE_TYPES:
+                try:
+                    arns += self._tagged_arns((resource_type,))
+                except ClientError as refused:
+                    if error_code(refused) != "InvalidParameterException":
+                        raise
+                    self.log(f"the Tagging API refuses resource type {resource_type}: not verified through it")
+        return [arn for arn in arns if self._still_there(arn)]
+
+    def _tagged_arns(self, types: tuple[str, ...]) -> list[str]:
+        pages = self.client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
+            TagFilters=[{"Key": LAB_TAG, "Values": [self.lab]}], ResourceTypeFilters=list(types))
+        return [m["ResourceARN"] for page in pages for m in page["ResourceTagMappingList"]]
+
+    def _still_there(self, arn: str) -> bool:
+        service = arn.split(":", 3)[2]
+        if service == "s3":
             try:
-                state = kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"]
+                return self.bucket_region(arn.split(":::", 1)[-1].split("/", 1)[0]) == self.region
             except ClientError:
-                continue
-            if state in {"PendingDeletion", "PendingReplicaDeletion"}:
-                continue
-        remaining.append(arn)
-    return remaining
+                return True  # cannot tell where it is: count it
+        if not self.owns_arn(arn):
+            return False
+        resource = arn.split(":", 5)[5]
+        if service == "kms":
+            try:
+                state = self.client("kms").describe_key(KeyId=arn)["KeyMetadata"]["KeyState"]
+            except ClientError:
+                return False
+            return state not in {"PendingDeletion", "PendingReplicaDeletion"}
+        if service == "logs" and resource.startswith("log-group:"):
+            name = resource.removeprefix("log-group:").removesuffix(":*")
+            groups = self.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+            return any(g["logGroupName"] == name for g in groups)
+        if service == "sagemaker":
+            kind = resource.split("/", 1)[0]
+            if kind == "training-job":
+                return arn.lower() in self._live_arns("training-job") | self._live_arns("training-job/stopping")
+            if kind in SAGEMAKER_LISTINGS:
+                return arn.lower() in self._live_arns(kind)
+        return True
+
+    def _live_arns(self, kind: str) -> set[str]:
+        if kind not in self._live:
+            operation, key, arn_key, params = SAGEMAKER_LISTINGS[kind]
+            pages = self.client("sagemaker").get_paginator(operation).paginate(**params)
+            self._live[kind] = {s[arn_key].lower() for page in pages for s in page[key]}
+        return self._live[kind]
+
+    def run(self) -> SweepReport:
+        self.region  # a session without a region stops here (ValueError with the fix)
+        if not self.stack_allows_sweep():
+            self.log(f"refused: {self.report.refused}")
+            return self.report
+        for step in [self.stack_resources] + [getattr(self, kind) for kind in self.kinds] + [self.remaining_tagged]:
+            try:
+                step()
+            except (ClientError, BotoCoreError) as error:
+                code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
+                self.report.failed.append(Leftover(step.__name__.strip("_").replace("_", " "), "(listing)", code))
+                self.log(f"could not sweep {step.__name__}: {code}")
+        return self.report
+
+
+def verify(session: Any, lab: str, *, clients: dict[str, Any] | None = None) -> list[str]:
+    """ARNs of billable resources in the session's account and region that still carry
+    ``lab=<lab>`` and still exist: empty means clean.
+
+    Not counted: KMS keys already pending deletion (on their way out, unusable), finished
+    training jobs (they cannot be deleted and bill nothing), what the Tagging API still lists
+    after its service deleted it, and buckets of other regions.
+    """
+    return Sweeper(session, lab, kinds=(), clients=clients, log=lambda _line: None).tagged_leftovers()
 
 
 def sweep(session: Any, lab: str, *, log: Callable[[str], None] = print, **options: Any) -> SweepReport:

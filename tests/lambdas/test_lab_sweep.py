@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import boto3
+import botocore.session
 import pytest
+from botocore.loaders import create_loader
 from botocore.stub import Stubber
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -13,8 +16,8 @@ from moto import mock_aws
 from lambdas.lab_sweep import index
 from lambdas.lab_sweep.sweep import TRAINING_LOG_GROUP, Sweeper, sweep, verify
 
-# moto has no ListFeatureGroups: that kind is tested with botocore Stubber below.
-MOTO_KINDS = tuple(k for k in Sweeper.KINDS if k != "feature_groups")
+# moto has no ListFeatureGroups or ListMonitoringSchedules: those kinds are tested with Stubber.
+MOTO_KINDS = tuple(k for k in Sweeper.KINDS if k not in {"feature_groups", "monitoring_schedules"})
 LAB = {"lab": "data-lake", "profile": "sandbox"}
 OTHER = {"lab": "clickstream", "profile": "sandbox"}
 RETAINED = {"lab": "data-lake", "profile": "production"}
@@ -25,10 +28,21 @@ def tag_list(tags):
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
+# One botocore loader for every session of these tests: each new session would otherwise parse
+# the service models again (about a second per test for the dozen services a sweep calls).
+LOADER = create_loader()
+
+
+def new_session(region=REGION, **credentials):
+    core = botocore.session.get_session()
+    core.register_component("data_loader", LOADER)
+    return boto3.Session(botocore_session=core, region_name=region, **credentials)
+
+
 @pytest.fixture
 def session():
     with mock_aws():
-        yield boto3.Session(region_name=REGION)
+        yield new_session()
 
 
 def bucket(session, name, tags=None, objects=("a.txt",)):
@@ -188,8 +202,153 @@ def test_janitor_handler_sweeps_the_lab_named_by_the_stack_event(session):
     bucket(session, "janitor-test-bucket", LAB)
     event = {"detail": {"stack-id": "arn:aws:cloudformation:us-east-1:123456789012:stack/mlref-data-lake/abc",
                         "status-details": {"status": "DELETE_COMPLETE"}}}
-    result = index.handler(event, None, session=session, kinds=MOTO_KINDS)
+    result = index.handler(event, None, session=session, kinds=MOTO_KINDS, sleep=lambda _s: None)
     assert result["lab"] == "data-lake" and result["clean"] is True
     assert "deleted bucket janitor-test-bucket" in result["lines"]
     assert index.handler({"detail": {"stack-id": "arn:aws:cloudformation:us-east-1:1:stack/other/x"}}, None,
                          session=session, kinds=MOTO_KINDS) == {"lab": None}
+
+
+# -- scope: one account, one region, no live stack (issue 13) -----------------------------
+
+QUIET = {"log": lambda _line: None}
+
+
+def test_a_sweep_in_one_region_leaves_the_same_labs_bucket_in_another_region(session):
+    """The data loss of issue 13: ListBuckets lists every region's buckets."""
+    bucket(session, "mlref-data-lake-east", LAB)
+    west = new_session("us-west-2")
+    west.client("s3").create_bucket(Bucket="mlref-data-lake-west",
+                                    CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    west.client("s3").put_bucket_tagging(Bucket="mlref-data-lake-west", Tagging={"TagSet": tag_list(LAB)})
+    west.client("s3").put_object(Bucket="mlref-data-lake-west", Key="live.parquet", Body=b"x")
+
+    report = sweep(session, "data-lake", kinds=["buckets"], **QUIET)
+
+    assert bucket_names(session) == {"mlref-data-lake-west"}
+    assert [str(i) for i in report.deleted] == ["bucket mlref-data-lake-east"] and report.clean
+    assert west.client("s3").get_object(Bucket="mlref-data-lake-west", Key="live.parquet")["Body"].read() == b"x"
+    assert verify(session, "data-lake") == []  # the Tagging API lists the other region's bucket too
+    assert verify(west, "data-lake") == ["arn:aws:s3:::mlref-data-lake-west"]
+
+
+def other_account(account="210987654321", region=REGION):
+    credentials = boto3.client("sts", region_name=region).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/other-team", RoleSessionName="other-team")["Credentials"]
+    return new_session(region, aws_access_key_id=credentials["AccessKeyId"],
+                       aws_secret_access_key=credentials["SecretAccessKey"],
+                       aws_session_token=credentials["SessionToken"])
+
+
+def test_the_same_names_and_tags_in_another_account_are_not_touched(session):
+    other = other_account()
+    assert other.client("sts").get_caller_identity()["Account"] == "210987654321"
+    bucket(other, "mlref-data-lake-theirs", LAB)
+    other.client("logs").create_log_group(logGroupName="/aws/lambda/mlref-data-lake-fn", tags=LAB)
+
+    assert sweep(session, "data-lake", kinds=["buckets", "log_groups"], **QUIET).deleted == []
+    assert bucket_names(other) == {"mlref-data-lake-theirs"}
+    assert verify(session, "data-lake") == []
+    # the other account's own sweep does remove them: the tags and names were sweepable
+    deleted = sweep(other, "data-lake", kinds=["buckets", "log_groups"], **QUIET).deleted
+    assert {i.kind for i in deleted} == {"bucket", "log group"} and bucket_names(other) == set()
+
+
+def test_an_arn_of_another_account_or_region_is_never_looked_at(session):
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    stub = Stubber(sagemaker)
+    summary = {"EndpointStatus": "InService", "CreationTime": datetime(2026, 1, 1), "LastModifiedTime": datetime(2026, 1, 1)}
+    stub.add_response("list_endpoints", {"Endpoints": [
+        {"EndpointName": "theirs", "EndpointArn": "arn:aws:sagemaker:us-east-1:210987654321:endpoint/theirs", **summary},
+        {"EndpointName": "west", "EndpointArn": "arn:aws:sagemaker:us-west-2:123456789012:endpoint/west", **summary}]}, {})
+    stub.activate()  # no ListTags, DescribeEndpoint or DeleteEndpoint may follow
+    report = Sweeper(session, "data-lake", kinds=["endpoints"], clients={"sagemaker": sagemaker}, **QUIET).run()
+    stub.assert_no_pending_responses()
+    assert report.deleted == [] and report.failed == []
+
+
+def test_an_output_bucket_of_another_account_is_refused_by_expected_bucket_owner(session):
+    s3 = boto3.client("s3", region_name=REGION)
+    stub = Stubber(s3)
+    stub.add_client_error("get_bucket_location", "AccessDenied", "Access Denied", 403,
+                          expected_params={"Bucket": "shared-bucket", "ExpectedBucketOwner": "123456789012"})
+    stub.activate()
+    sweeper = Sweeper(session, "data-lake", clients={"s3": s3}, **QUIET)
+    sweeper.delete_prefix("training artifacts", "s3://shared-bucket/jobs/lab-job/")
+    stub.assert_no_pending_responses()  # no ListObjectVersions, no DeleteObjects
+    assert sweeper.report.deleted == [] and sweeper.report.failed == []
+
+
+def stack_template(tags):
+    return json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"Tags": tag_list(tags)}}}})
+
+
+def test_nothing_is_deleted_while_the_labs_stack_exists(session):
+    bucket(session, "mlref-data-lake-raw", LAB)
+    session.client("logs").create_log_group(logGroupName="/aws/lambda/mlref-data-lake-fn", tags=LAB)
+    cloudformation = session.client("cloudformation")
+    cloudformation.create_stack(StackName="mlref-data-lake", TemplateBody=stack_template(LAB))
+
+    report = sweep(session, "data-lake", kinds=["buckets", "log_groups"], **QUIET)
+
+    assert report.deleted == [] and not report.clean and bucket_names(session) == {"mlref-data-lake-raw"}
+    assert report.lines() == [f"refused: stack mlref-data-lake still exists (CREATE_COMPLETE) in 123456789012 "
+                              f"us-east-1: nothing deleted; delete the stack first (`labs destroy data-lake`)"]
+    cloudformation.delete_stack(StackName="mlref-data-lake")
+    assert {i.kind for i in sweep(session, "data-lake", kinds=["buckets", "log_groups"], **QUIET).deleted} == {
+        "bucket", "log group"}
+
+
+def cloudformation_stub(describe=None, error=None):
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    stub = Stubber(cloudformation)
+    if error:
+        stub.add_client_error("describe_stacks", error, "User is not authorized to perform DescribeStacks")
+    else:
+        stub.add_response("describe_stacks", {"Stacks": [describe]}, {"StackName": "mlref-data-lake"})
+    stub.activate()
+    return cloudformation
+
+
+@pytest.mark.parametrize("status,error,reason", [
+    ("DELETE_FAILED", None, "still exists (DELETE_FAILED)"),
+    ("DELETE_IN_PROGRESS", None, "still exists (DELETE_IN_PROGRESS)"),
+    (None, "AccessDenied", "could not tell whether mlref-data-lake still exists (AccessDenied)"),
+])
+def test_a_failed_or_unknown_stack_state_refuses_the_whole_sweep(session, status, error, reason):
+    bucket(session, "mlref-data-lake-raw", LAB)
+    described = status and {"StackName": "mlref-data-lake", "StackStatus": status, "CreationTime": datetime(2026, 1, 1),
+                            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/mlref-data-lake/1"}
+    report = Sweeper(session, "data-lake", kinds=["buckets"], clients={"cloudformation": cloudformation_stub(
+        described, error)}, **QUIET).run()
+    assert reason in report.refused and report.deleted == [] and bucket_names(session) == {"mlref-data-lake-raw"}
+
+
+def test_what_the_deleted_stack_retained_is_named_in_the_report(session):
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    stub = Stubber(cloudformation)
+    stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/mlref-data-lake/2"
+    stub.add_client_error("describe_stacks", "ValidationError", "Stack with id mlref-data-lake does not exist")
+    stub.add_response("list_stacks", {"StackSummaries": [
+        {"StackName": "mlref-data-lake", "StackId": stack_id.replace("/2", "/1"), "StackStatus": "DELETE_COMPLETE",
+         "CreationTime": datetime(2025, 1, 1), "DeletionTime": datetime(2025, 2, 1)},
+        {"StackName": "mlref-data-lake", "StackId": stack_id, "StackStatus": "DELETE_COMPLETE",
+         "CreationTime": datetime(2026, 1, 1), "DeletionTime": datetime(2026, 1, 2)}]}, {"StackStatusFilter": ["DELETE_COMPLETE"]})
+    stub.add_response("list_stack_resources", {"StackResourceSummaries": [
+        {"LogicalResourceId": "Raw", "PhysicalResourceId": "mlref-data-lake-raw-1", "ResourceType": "AWS::S3::Bucket",
+         "ResourceStatus": "DELETE_SKIPPED", "LastUpdatedTimestamp": datetime(2026, 1, 2)},
+        {"LogicalResourceId": "Key", "PhysicalResourceId": "k-1", "ResourceType": "AWS::KMS::Key",
+         "ResourceStatus": "DELETE_COMPLETE", "LastUpdatedTimestamp": datetime(2026, 1, 2)}]}, {"StackName": stack_id})
+    stub.activate()
+    report = Sweeper(session, "data-lake", kinds=[], clients={"cloudformation": cloudformation}, **QUIET).run()
+    stub.assert_no_pending_responses()
+    assert report.lines() == ["kept by the stack (Retain): AWS::S3::Bucket mlref-data-lake-raw-1"] and report.clean
+
+
+def test_the_janitor_deletes_nothing_when_a_stack_failed_to_delete(session):
+    bucket(session, "mlref-data-lake-raw", LAB)
+    event = {"detail": {"stack-id": "arn:aws:cloudformation:us-east-1:123456789012:stack/mlref-data-lake/abc",
+                        "status-details": {"status": "DELETE_FAILED"}}}
+    result = index.handler(event, None, session=session, topic_arn="", sleep=lambda _s: None)
+    assert bucket_names(session) == {"mlref-data-lake-raw"} and result["lines"] == []
+    assert result["state"] == "stack-exists" and "nothing swept" in result["error"]
