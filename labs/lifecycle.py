@@ -96,11 +96,23 @@ def deployed_options(session: Any, lab: LabContract) -> tuple[Any, str]:
         return lab.default_options(), " (cost with the lab's defaults: its recorded options no longer parse)"
 
 
+def janitor_lines(session: Any, labs: Sequence[str] | None = None) -> list[str]:
+    """The janitor's last teardown record of each lab that has one (``labs status``)."""
+    from lambdas.lab_sweep.record import read_record
+
+    lines = []
+    for name in labs if labs is not None else LABS:
+        record = read_record(session, name)
+        if record is not None:
+            lines.append(record.line())
+    return lines
+
+
 def status_lines(session: Any, now: datetime | None = None) -> list[str]:
     now = now or datetime.now(timezone.utc)
     state = deployed_labs(session)
     if not state:
-        return [f"no lab is deployed in {session.region_name}"]
+        return [f"no lab is deployed in {session.region_name}", *janitor_lines(session)]
     lines = []
     for name, item in state.items():
         lab = LABS[name]
@@ -117,7 +129,7 @@ def status_lines(session: Any, now: datetime | None = None) -> list[str]:
             expiry = f"expires in {(item.expires_at - now).total_seconds() / 3600:.1f} h"
         lines.append(f"{name:<14} {item.status:<18} age {age_hours:.1f} h, {expiry}, idle cost so far ~${spent:.2f} "
                      f"(estimate, practice runs not included){note}")
-    return lines
+    return lines + janitor_lines(session)
 
 
 def synth(lab: str | None, profile: str, *, context: Sequence[str] = (), region: str = "us-east-1",
@@ -171,11 +183,29 @@ def destroy(session: Any, lab: str, *, cdk: CdkCli | None = None, out: Out = pri
     report = Sweeper(session, lab, log=lambda _line: None).run()
     for line in report.lines():
         out(line)
+    out(janitor_after(session, lab, stack["StackId"] if stack is not None else None))
     if report.clean:
         out(f"{lab}: nothing tagged lab={lab} is left in {session.region_name}")
         return 0
     out(f"{lab}: {len(report.failed) + len(report.left)} item(s) left: see above")
     return 1
+
+
+def janitor_after(session: Any, lab: str, stack_id: str | None) -> str:
+    """What the janitor says of this teardown: its record of the stack just deleted, else that it
+    is still at work (or not deployed)."""
+    from lambdas.lab_sweep.record import read_record
+
+    from labs.contracts import JANITOR_STACK_NAME
+
+    record = read_record(session, lab)
+    if record is not None and (stack_id is None or record.stack_id == stack_id):
+        return record.line()
+    if describe(session, JANITOR_STACK_NAME) is None:
+        return (f"janitor: not deployed in {session.region_name}, so nothing verifies this teardown twice; "
+                "deploy it with `labs janitor deploy`")
+    earlier = f" (its last record is of an earlier teardown: {record.line()})" if record is not None else ""
+    return f"janitor: still verifying {lab}'s teardown; see `labs status` in a few minutes{earlier}"
 
 
 def deployed_context(session: Any, lab: LabContract) -> dict[str, str] | None:

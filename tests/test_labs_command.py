@@ -348,3 +348,22 @@ def test_labs_none_builds_only_the_janitor():
     from labs.contracts.config import read_config
 
     assert read_config({"labs": "none"}, {}).labs == ()
+
+
+def test_status_and_destroy_show_the_janitors_record(aws, sandbox):
+    from lambdas.lab_sweep.record import TeardownRecord, write_record
+
+    deploy(aws, "clickstream")
+    stack_id = aws.client("cloudformation").describe_stacks(StackName="mlref-clickstream")["Stacks"][0]["StackId"]
+    write_record(aws, TeardownRecord(lab="data-lake", state="clean", checked_at="2026-12-01T08:00:00Z",
+                                     stack_id="arn:old"), {"lab": "data-lake", "profile": "sandbox"})
+    status = lifecycle.status_lines(aws)
+    assert status[-1] == "janitor: data-lake verified clean twice at 2026-12-01T08:00:00Z"
+    lines: list[str] = []
+    lifecycle.destroy(aws, "clickstream", cdk=FakeCdk(aws, sandbox.outdir), out=lines.append, yes=True)
+    assert any(line.startswith("janitor: not deployed in us-east-1") for line in lines)
+    write_record(aws, TeardownRecord(lab="clickstream", state="leftovers", stack_id=stack_id,
+                                     leftovers=("arn:aws:s3:::mlref-x (not empty)",)),
+                 {"lab": "clickstream", "profile": "sandbox"})
+    assert lifecycle.janitor_after(aws, "clickstream", stack_id) == (
+        "janitor: clickstream has 1 leftover(s): arn:aws:s3:::mlref-x (not empty)")
