@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from labs.aws import caller_account, described_stack, stack_state_problem
 from labs.errors import LabError
 from labs.lifecycle import CDK, ROOT, definition
+from labs.practice.fsx_quota import check_training_quota
 from labs.state import SavedDeployment, save, state_dir
 
 BOOTSTRAP_PARAMETER = "/cdk-bootstrap/hnb659fds/version"  # the default qualifier's version parameter
@@ -183,30 +184,6 @@ def check_network_quotas(session: Any, template: dict, region: str, out: Callabl
             raise LabError(f"\"{quota.name}\" is {limit:g} in {region} and {used} are in use; the lab needs {needed} "
                            "more: delete an unused one or request an increase (Service Quotas > Amazon VPC)")
         out(f"quota: \"{quota.name}\" {used} used + {needed} for the lab <= {limit:g}")
-
-
-def check_training_quota(session: Any, instance_type: str, region: str, out: Callable[[str], None]) -> None:
-    """fsx-training: stops when neither spot nor on-demand training on the instance type is allowed."""
-    from labs.practice.fsx_training import ALTERNATIVES, quota_name, training_quotas
-
-    spot, on_demand = quota_name(instance_type, spot=True), quota_name(instance_type, spot=False)
-    try:
-        found = training_quotas(session.client("service-quotas"), instance_type)
-    except (ClientError, EndpointConnectionError) as error:
-        code = error.response["Error"]["Code"] if isinstance(error, ClientError) else "unreachable"
-        out(f"warning: cannot read SageMaker quotas ({code}); the practice step checks again before training")
-        return
-    advice = f"deploy with -c training_instance_type={ALTERNATIVES[0]} (or {ALTERNATIVES[1]})"
-    if spot not in found and on_demand not in found:
-        raise LabError(f"SageMaker offers no training quota for {instance_type} in {region}: {advice}")
-    if found.get(spot, 0) < 1 and found.get(on_demand, 0) < 1:
-        raise LabError(f"Service Quotas \"{spot}\" and \"{on_demand}\" are 0 in {region}: request an increase "
-                       f"(Service Quotas > Amazon SageMaker) or {advice}")
-    if found.get(spot, 0) < 1:
-        out(f"quota: \"{spot}\" is 0: practise with `labs practice fsx-training --on-demand` "
-            f"(\"{on_demand}\" = {found[on_demand]:g}) or request a spot increase")
-    else:
-        out(f"quota: \"{spot}\" = {found[spot]:g}")
 
 
 # -- running the CDK CLI ---------------------------------------------------------------

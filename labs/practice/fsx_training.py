@@ -21,303 +21,30 @@ CreateTrainingJob requests as JSON without calling AWS.
 from __future__ import annotations
 
 import json
-import os
-import random
 import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from labs.aws import deployed_stack
+from labs.contracts import fsx_training as contract
+from labs.contracts.fsx_training import ALTERNATIVES, CONTRACT, INSTANCE_TYPE, SEED_INSTANCE_TYPE
 from labs.errors import LabError
+from labs.practice.fsx_data import DATASET, training_set, upload_training_set
+from labs.practice.fsx_plan import MAX_WAIT_SECONDS, JobPlan, dry_run_requests, sagemaker_modules
+from labs.practice.fsx_quota import check_quota
+from labs.practice.polling import poll
+from lambdas.shared.lab_names import LAB_TAG, OWNER_TAG, PROFILE_TAG, TRAINING_LOG_GROUP
 
-STACK_NAME = "mlref-fsx-training"
-REQUIRED_OUTPUTS = frozenset({
-    "TrainingSource", "FileSystemType", "FileSystemId", "DirectoryRoot", "SubnetId", "SecurityGroupId",
-    "ExecutionRoleArn", "DataBucketName", "DataPrefix", "OutputBucketName", "InstanceType", "KeyArn",
-})
-JOB_DIR = Path(__file__).with_name("fsx_job")
-DATASET = "synthetic-v1"
-FRAMEWORK, FRAMEWORK_VERSION, PY_VERSION = "pytorch", "2.8.0", "py312"
-SEED_INSTANCE_TYPE = "ml.m5.large"
-ALTERNATIVES = ("ml.g5.xlarge", "ml.g4dn.xlarge")
-MAX_RUNTIME_SECONDS = 30 * 60
-MAX_WAIT_SECONDS = 60 * 60
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-JOB_TAG_KEYS = ("lab", "profile", "owner")
+JOB_TAG_KEYS = (LAB_TAG, PROFILE_TAG, OWNER_TAG)
 FINISHED = {"Completed", "Failed", "Stopped"}
-INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[0-9]*x?large$|^ml\.[a-z0-9-]+\.metal$")
-# Families whose instances have local NVMe storage: SageMaker refuses VolumeKmsKeyId for them
-# (their local volumes are encrypted by the hardware).
-LOCAL_STORAGE_FAMILIES = {"g5", "g6", "g6e", "gr6", "p4d", "p4de", "p5", "p5e", "p5en", "p6-b200", "trn1", "trn1n",
-                          "trn2", "inf2"}
-# Placeholders the dry run uses where a deployed stack's outputs would go.
-PLACEHOLDER_OUTPUTS = {
-    "TrainingSource": "fsx", "FileSystemType": "FSxLustre", "FileSystemId": "fs-0123456789abcdef0",
-    "DirectoryRoot": "/<MountName>", "MountName": "<MountName>", "SubnetId": "subnet-<SubnetId>",
-    "SecurityGroupId": "sg-<SecurityGroupId>",
-    "ExecutionRoleArn": "arn:aws:iam::111122223333:role/<ExecutionRoleArn output>",
-    "DataBucketName": "<DataBucketName>", "DataPrefix": "train/", "OutputBucketName": "<OutputBucketName>",
-    "InstanceType": "ml.p3.2xlarge", "KeyArn": "arn:aws:kms:<region>:111122223333:key/<KeyArn output>",
-}
-EFS_PLACEHOLDERS = {"TrainingSource": "efs", "FileSystemType": "EFS", "FileSystemId": "fs-0123456789abcdef0",
-                    "DirectoryRoot": "/"}
-
-
-# -- the training set ------------------------------------------------------------------
-
-def training_set(shards: int = 16, rows_per_shard: int = 25_000, features: int = 16,
-                 seed: int = 7) -> dict[str, bytes]:
-    """CSV shards ``part-NNNN.csv`` (label, f0..fN): a few MB each, the same every time."""
-    rng = random.Random(seed)
-    header = ",".join(["label"] + [f"f{i}" for i in range(features)]) + "\n"
-    parts = {}
-    for shard in range(shards):
-        lines = [header]
-        for _ in range(rows_per_shard):
-            values = [rng.random() for _ in range(features)]
-            label = int(sum(values[:4]) > 2)
-            lines.append(f"{label}," + ",".join(f"{v:.6f}" for v in values) + "\n")
-        parts[f"part-{shard:04d}.csv"] = "".join(lines).encode()
-    return parts
-
-
-def upload_training_set(s3: Any, bucket: str, prefix: str, key_arn: str, parts: dict[str, bytes]) -> int:
-    """Uploads the shards not already there with the same size; returns how many were uploaded."""
-    existing: dict[str, int] = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        existing.update({o["Key"]: o["Size"] for o in page.get("Contents", [])})
-    uploaded = 0
-    for name, body in parts.items():
-        key = f"{prefix}{name}"
-        if existing.get(key) == len(body):
-            continue
-        s3.put_object(Bucket=bucket, Key=key, Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=key_arn)
-        uploaded += 1
-    return uploaded
-
-
-# -- Service Quotas --------------------------------------------------------------------
-
-def quota_name(instance_type: str, *, spot: bool) -> str:
-    return f"{instance_type} for {'spot ' if spot else ''}training job usage"
-
-
-def training_quotas(client: Any, instance_type: str) -> dict[str, float]:
-    """The on-demand and spot training quotas of ``instance_type`` (applied values, else defaults)."""
-    wanted = {quota_name(instance_type, spot=False), quota_name(instance_type, spot=True)}
-    found: dict[str, float] = {}
-    for operation in ("list_service_quotas", "list_aws_default_service_quotas"):
-        for page in client.get_paginator(operation).paginate(ServiceCode="sagemaker"):
-            for quota in page["Quotas"]:
-                if quota["QuotaName"] in wanted and quota["QuotaName"] not in found:
-                    found[quota["QuotaName"]] = quota["Value"]
-        if len(found) == len(wanted):
-            break
-    return found
-
-
-def check_quota(client: Any, instance_type: str, *, spot: bool, region: str,
-                out: Callable[[str], None] = print) -> float | None:
-    """Stops (LabError) when the quota the job needs is 0 or absent; returns it (None: unreadable)."""
-    needed = quota_name(instance_type, spot=spot)
-    others = [t for t in ALTERNATIVES if t != instance_type]
-    advice = f"--instance-type {others[0]} (or {others[1]})" if len(others) > 1 else f"--instance-type {others[0]}"
-    try:
-        quotas = training_quotas(client, instance_type)
-    except ClientError as error:
-        code = error.response["Error"]["Code"]
-        out(f"warning: cannot read Service Quotas ({code}); skipping the quota check. If the job fails with "
-            f"ResourceLimitExceeded, request \"{needed}\" or rerun with {advice}")
-        return None
-    if needed not in quotas:
-        raise LabError(f"SageMaker has no quota \"{needed}\" in {region}: {instance_type} is not offered for "
-                       f"training there; rerun with {advice}")
-    value = quotas[needed]
-    if value < 1:
-        raise LabError(f"Service Quotas \"{needed}\" is 0 in {region}: request an increase (Service Quotas > "
-                       f"Amazon SageMaker) or rerun with {advice}")
-    other = quota_name(instance_type, spot=not spot)
-    out(f"quota: \"{needed}\" = {value:g}" + (f"; \"{other}\" = {quotas[other]:g}" if other in quotas else ""))
-    return value
-
-
-# -- the job ---------------------------------------------------------------------------
-
-def has_local_storage(instance_type: str) -> bool:
-    family = instance_type.split(".")[1]
-    return family in LOCAL_STORAGE_FAMILIES or re.search(r"\dd", family) is not None or family.endswith("d")
-
-
-@dataclass(frozen=True)
-class JobPlan:
-    """One training job of the practice step, from the stack's outputs."""
-
-    outputs: dict[str, str]
-    instance_type: str
-    mode: str = "read"  # read: the measured job; seed: copy the set from S3 into EFS
-    spot: bool = True
-    run_id: str = "run"
-    tags: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def source(self) -> str:
-        return self.outputs["TrainingSource"]
-
-    @property
-    def dataset_path(self) -> str:
-        """Where the training set sits in the file system (the FSx path mirrors the S3 key)."""
-        root = self.outputs["DirectoryRoot"].rstrip("/")
-        return f"{root}/{self.outputs['DataPrefix']}{DATASET}"
-
-    @property
-    def dataset_s3_uri(self) -> str:
-        return f"s3://{self.outputs['DataBucketName']}/{self.outputs['DataPrefix']}{DATASET}/"
-
-    @property
-    def base_job_name(self) -> str:
-        return f"mlref-{self.source}-{self.mode}"
-
-    def image_uri(self, region: str) -> str:
-        from sagemaker.core import image_uris
-
-        return image_uris.retrieve(framework=FRAMEWORK, region=region, version=FRAMEWORK_VERSION,
-                                   py_version=PY_VERSION, instance_type=self.instance_type, image_scope="training")
-
-    def channels(self) -> list[Any]:
-        from sagemaker.core.training.configs import FileSystemDataSource, InputData
-
-        file_system = dict(file_system_id=self.outputs["FileSystemId"],
-                           file_system_type=self.outputs["FileSystemType"])
-        if self.mode == "seed":
-            return [
-                InputData(channel_name="source", data_source=self.dataset_s3_uri),
-                InputData(channel_name="efs", data_source=FileSystemDataSource(
-                    directory_path="/", file_system_access_mode="rw", **file_system)),
-            ]
-        return [InputData(channel_name="train", data_source=FileSystemDataSource(
-            directory_path=self.dataset_path, file_system_access_mode="ro", **file_system))]
-
-    def trainer(self, sagemaker_session: Any, region: str) -> Any:
-        """The ``ModelTrainer`` for this job."""
-        from sagemaker.core.shapes import MetricDefinition, StoppingCondition, Tag
-        from sagemaker.core.training.configs import (CheckpointConfig, Compute, Networking, OutputDataConfig,
-                                                     SourceCode)
-        from sagemaker.train import ModelTrainer
-
-        output, key = self.outputs["OutputBucketName"], self.outputs["KeyArn"]
-        spot = self.spot and self.mode == "read"
-        compute = Compute(
-            instance_type=self.instance_type, instance_count=1, volume_size_in_gb=30,
-            enable_managed_spot_training=spot,
-            **({} if has_local_storage(self.instance_type) else {"volume_kms_key_id": key}),
-        )
-        stopping = (StoppingCondition(max_runtime_in_seconds=MAX_RUNTIME_SECONDS,
-                                      max_wait_time_in_seconds=MAX_WAIT_SECONDS)
-                    if spot else StoppingCondition(max_runtime_in_seconds=MAX_RUNTIME_SECONDS))
-        command = "python train.py --mode seed --target " + self.dataset_path.lstrip("/") if self.mode == "seed" \
-            else "python train.py --mode read"
-        trainer = ModelTrainer(
-            sagemaker_session=sagemaker_session, role=self.outputs["ExecutionRoleArn"],
-            base_job_name=self.base_job_name, training_image=self.image_uri(region),
-            source_code=SourceCode(source_dir=str(JOB_DIR), command=command),
-            compute=compute, stopping_condition=stopping,
-            networking=Networking(subnets=[self.outputs["SubnetId"]],
-                                  security_group_ids=[self.outputs["SecurityGroupId"]]),
-            output_data_config=OutputDataConfig(s3_output_path=f"s3://{output}/jobs/", kms_key_id=key),
-            checkpoint_config=(CheckpointConfig(s3_uri=f"s3://{output}/checkpoints/{self.run_id}/",
-                                                local_path="/opt/ml/checkpoints") if spot else None),
-            input_data_config=self.channels(),
-            tags=[Tag(key=k, value=v) for k, v in self.tags.items()] or None,
-        )
-        if self.mode == "read":
-            trainer.with_metric_definitions([
-                MetricDefinition(name="read_seconds", regex=r"read_seconds=([0-9.]+);"),
-                MetricDefinition(name="read_mb_per_s", regex=r"read_mb_per_s=([0-9.]+);"),
-            ])
-        return trainer
-
-
-def sagemaker_modules(region: str) -> None:
-    """Imports the SDK with a region set (some of its modules create clients at import).
-
-    The SDK's client-side role check simulates the role's policy without request
-    context, so it would refuse the lab role's namespace-conditioned
-    cloudwatch:PutMetricData; the role is the lab's own (its policy is asserted by the
-    template tests), so that check is turned off unless the user set it.
-    """
-    os.environ.setdefault("AWS_DEFAULT_REGION", region)
-    os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
-    import sagemaker.train  # noqa: F401
-
-
-class AwsCallBlocked(RuntimeError):
-    """A dry run tried to send a request."""
-
-
-def offline_session(region: str) -> Any:
-    """A boto3 session that refuses to send anything (with inert credentials, so that
-    nothing looks them up either): the dry run's guarantee that AWS is not called."""
-    import boto3
-
-    session = boto3.Session(region_name=region, aws_access_key_id="dry-run", aws_secret_access_key="dry-run")
-    attempts: list[str] = []
-
-    def refuse(request: Any = None, **_: Any) -> None:
-        attempts.append(getattr(request, "url", "?"))
-        raise AwsCallBlocked(f"dry run: refused to send {getattr(request, 'url', 'a request')}")
-
-    session.events.register("before-send", refuse)
-    session.blocked_attempts = attempts  # type: ignore[attr-defined]
-    return session
-
-
-def planning_session(boto_session: Any, bucket: str) -> Any:
-    """A SageMaker session that stages nothing: it answers with the S3 URIs it would upload to."""
-    from sagemaker.core.helper.session_helper import Session
-
-    class PlanningSession(Session):
-        planned: list[tuple[str, str]] = []
-
-        def default_bucket(self) -> str:
-            return bucket
-
-        def upload_data(self, path, bucket=None, key_prefix="data", callback=None, extra_args=None):  # noqa: ANN001
-            uri = f"s3://{bucket}/{key_prefix}"
-            self.planned.append((str(path), uri))
-            return uri
-
-    return PlanningSession(boto_session=boto_session, default_bucket=bucket, default_bucket_prefix="code")
-
-
-def create_request(plan: JobPlan, sagemaker_session: Any, region: str) -> dict[str, Any]:
-    """The CreateTrainingJob request the SDK sends for ``plan`` (its boto3 form)."""
-    trainer = plan.trainer(sagemaker_session, region)
-    # The SDK's own request builder (what train() and pipelines send), in boto3 form.
-    return trainer._create_training_job_args(boto3=True)  # noqa: SLF001
-
-
-def dry_run_requests(region: str, instance_type: str | None = None, *, spot: bool = True) -> list[tuple[str, dict]]:
-    """(title, CreateTrainingJob request) for the FSx job, the EFS seed job and the EFS job."""
-    sagemaker_modules(region)
-    boto_session = offline_session(region)
-    session = planning_session(boto_session, PLACEHOLDER_OUTPUTS["OutputBucketName"])
-    fsx = dict(PLACEHOLDER_OUTPUTS)
-    efs = {**fsx, **EFS_PLACEHOLDERS}
-    chosen = instance_type or fsx["InstanceType"]
-    plans = [
-        ("FSx for Lustre training job (each of the two runs)", JobPlan(fsx, chosen, spot=spot, run_id="<run>-1")),
-        ("EFS variant: seed job (copies the set from S3 into EFS)",
-         JobPlan(efs, SEED_INSTANCE_TYPE, mode="seed", spot=False, run_id="<run>-seed")),
-        ("EFS variant: training job", JobPlan(efs, chosen, spot=spot, run_id="<run>-1")),
-    ]
-    return [(title, create_request(plan, session, region)) for title, plan in plans]
+# Every output the practice reads (MountName exists only on the FSx variant and is not needed).
+REQUIRED_OUTPUTS = tuple(output for output in contract.OUTPUTS if output.when is None)
 
 
 # -- measuring a job -------------------------------------------------------------------
@@ -425,7 +152,7 @@ class FsxTrainingPractice:
         for title, request in requests:
             self.out(f"# CreateTrainingJob: {title}")
             self.out(json.dumps(request, indent=1, default=str))
-        self.out("# placeholders <...> are the mlref-fsx-training stack's outputs; the source code and the SDK's "
+        self.out(f"# placeholders <...> are the {CONTRACT.stack_name} stack's outputs; the source code and the SDK's "
                  "drivers are staged under s3://<OutputBucketName>/code/")
         return requests
 
@@ -435,9 +162,9 @@ class FsxTrainingPractice:
             return None
         if self.session.region_name is None:
             raise LabError("no AWS region set: pass --region or set AWS_DEFAULT_REGION (or `aws configure`)")
-        outputs, stack_tags = deployed_stack(self.session, STACK_NAME, REQUIRED_OUTPUTS)
-        instance_type = self.instance_type or outputs["InstanceType"]
-        source = outputs["TrainingSource"]
+        outputs, stack_tags = deployed_stack(self.session, CONTRACT.stack_name, REQUIRED_OUTPUTS)
+        instance_type = self.instance_type or outputs[contract.INSTANCE_TYPE_OUTPUT]
+        source = outputs[contract.TRAINING_SOURCE]
         quotas = self.session.client("service-quotas")
         check_quota(quotas, instance_type, spot=self.spot, region=self.region, out=self.out)
         if source == "efs":
@@ -447,14 +174,14 @@ class FsxTrainingPractice:
         tags = {k: stack_tags[k] for k in JOB_TAG_KEYS if k in stack_tags}
         parts = self.parts if self.parts is not None else training_set()
         plan = JobPlan(outputs, instance_type, spot=self.spot, run_id=run_id, tags=tags)
-        prefix = f"{outputs['DataPrefix']}{DATASET}/"
-        uploaded = upload_training_set(self.session.client("s3"), outputs["DataBucketName"], prefix,
-                                       outputs["KeyArn"], parts)
+        prefix = f"{outputs[contract.DATA_PREFIX_OUTPUT]}{DATASET}/"
+        uploaded = upload_training_set(self.session.client("s3"), outputs[contract.DATA_BUCKET], prefix,
+                                       outputs[contract.KEY], parts)
         size = sum(len(b) for b in parts.values()) / 1e6
         self.out(f"training set: {len(parts)} shards, {size:.1f} MB at {plan.dataset_s3_uri} "
                  f"({uploaded} uploaded, {len(parts) - uploaded} already there)")
 
-        sagemaker_session = self.sagemaker_session or self._sagemaker_session(outputs["OutputBucketName"])
+        sagemaker_session = self.sagemaker_session or self._sagemaker_session(outputs[contract.OUTPUT_BUCKET])
         if source == "efs":
             seed = JobPlan(outputs, SEED_INSTANCE_TYPE, mode="seed", spot=False, run_id=f"{run_id}-seed", tags=tags)
             report = self.run_job(seed, sagemaker_session)
@@ -483,7 +210,7 @@ class FsxTrainingPractice:
         trainer = plan.trainer(sagemaker_session, self.region)
         kind = "spot" if plan.spot and plan.mode == "read" else "on-demand"
         self.out(f"starting {plan.base_job_name} on {plan.instance_type} ({kind}) reading {plan.dataset_path} "
-                 f"from {plan.outputs['FileSystemType']} {plan.outputs['FileSystemId']}")
+                 f"from {plan.outputs[contract.FILE_SYSTEM_TYPE]} {plan.outputs[contract.FILE_SYSTEM_ID]}")
         trainer.train(wait=False, logs=False)
         name = trainer._latest_training_job.training_job_name  # noqa: SLF001 - the SDK's handle on the job
         sagemaker = self.session.client("sagemaker")
@@ -498,22 +225,16 @@ class FsxTrainingPractice:
         return report
 
     def wait(self, sagemaker: Any, name: str) -> dict[str, Any]:
-        deadline = self.clock() + MAX_WAIT_SECONDS + 15 * 60
-        last = None
-        while True:
+        def describe() -> dict[str, Any] | None:
             try:
-                description = sagemaker.describe_training_job(TrainingJobName=name)
+                return sagemaker.describe_training_job(TrainingJobName=name)
             except EndpointConnectionError:
-                description = None
-            if description is not None:
-                status = (description["TrainingJobStatus"], description.get("SecondaryStatus"))
-                if status != last:
-                    self.out(f"  {name}: {status[0]} / {status[1]}")
-                    last = status
-                if status[0] in FINISHED:
-                    return description
-            if self.clock() > deadline:
-                raise LabError(f"{name} has not finished after {MAX_WAIT_SECONDS // 60 + 15} minutes; "
-                               f"see it in the SageMaker console or stop it: "
-                               f"aws sagemaker stop-training-job --training-job-name {name}")
-            self.sleep(self.poll_seconds)
+                return None
+
+        minutes = MAX_WAIT_SECONDS // 60 + 15
+        return poll(describe, lambda d: d["TrainingJobStatus"] in FINISHED, timeout=minutes * 60,
+                    interval=self.poll_seconds, clock=self.clock, sleep=self.sleep,
+                    key=lambda d: (d["TrainingJobStatus"], d.get("SecondaryStatus")),
+                    on_change=lambda d: self.out(f"  {name}: {d['TrainingJobStatus']} / {d.get('SecondaryStatus')}"),
+                    message=f"{name} has not finished after {minutes} minutes; see it in the SageMaker console "
+                            f"or stop it: aws sagemaker stop-training-job --training-job-name {name}")

@@ -18,6 +18,8 @@ from moto import mock_aws
 
 from labs import cli
 from labs.errors import LabError
+from labs.practice import fsx_plan as plan
+from labs.practice import fsx_quota as fq
 from labs.practice import fsx_training as ft
 from labs.practice.fsx_job import train as job_script
 
@@ -73,12 +75,12 @@ def test_the_fsx_job_reads_lustre_at_the_mount_name_from_the_file_systems_subnet
     request = by_title(requests, "FSx")
     channel = next(c for c in request["InputDataConfig"] if c["ChannelName"] == "train")
     source = channel["DataSource"]["FileSystemDataSource"]
-    assert source == {"FileSystemId": ft.PLACEHOLDER_OUTPUTS["FileSystemId"], "FileSystemType": "FSxLustre",
+    assert source == {"FileSystemId": plan.PLACEHOLDER_OUTPUTS["FileSystemId"], "FileSystemType": "FSxLustre",
                       "FileSystemAccessMode": "ro", "DirectoryPath": f"/<MountName>/train/{ft.DATASET}"}
-    assert request["VpcConfig"] == {"Subnets": [ft.PLACEHOLDER_OUTPUTS["SubnetId"]],
-                                    "SecurityGroupIds": [ft.PLACEHOLDER_OUTPUTS["SecurityGroupId"]]}
+    assert request["VpcConfig"] == {"Subnets": [plan.PLACEHOLDER_OUTPUTS["SubnetId"]],
+                                    "SecurityGroupIds": [plan.PLACEHOLDER_OUTPUTS["SecurityGroupId"]]}
     assert request["ResourceConfig"]["InstanceType"] == "ml.p3.2xlarge"
-    assert request["RoleArn"] == ft.PLACEHOLDER_OUTPUTS["ExecutionRoleArn"]
+    assert request["RoleArn"] == plan.PLACEHOLDER_OUTPUTS["ExecutionRoleArn"]
 
 
 def test_managed_spot_waits_at_least_as_long_as_it_runs_and_checkpoints_to_the_output_bucket(requests):
@@ -86,8 +88,8 @@ def test_managed_spot_waits_at_least_as_long_as_it_runs_and_checkpoints_to_the_o
     assert request["EnableManagedSpotTraining"] is True
     stopping = request["StoppingCondition"]
     assert stopping["MaxWaitTimeInSeconds"] >= stopping["MaxRuntimeInSeconds"]
-    assert request["CheckpointConfig"]["S3Uri"].startswith(f"s3://{ft.PLACEHOLDER_OUTPUTS['OutputBucketName']}/checkpoints/")
-    assert request["OutputDataConfig"]["KmsKeyId"] == ft.PLACEHOLDER_OUTPUTS["KeyArn"]
+    assert request["CheckpointConfig"]["S3Uri"].startswith(f"s3://{plan.PLACEHOLDER_OUTPUTS['OutputBucketName']}/checkpoints/")
+    assert request["OutputDataConfig"]["KmsKeyId"] == plan.PLACEHOLDER_OUTPUTS["KeyArn"]
 
 
 def test_code_is_staged_in_the_lab_output_bucket_not_a_default_sagemaker_bucket(requests):
@@ -95,7 +97,7 @@ def test_code_is_staged_in_the_lab_output_bucket_not_a_default_sagemaker_bucket(
         for channel in request["InputDataConfig"]:
             uri = channel["DataSource"].get("S3DataSource", {}).get("S3Uri", "")
             if channel["ChannelName"] in {"code", "sm_drivers"}:
-                assert uri.startswith(f"s3://{ft.PLACEHOLDER_OUTPUTS['OutputBucketName']}/code/")
+                assert uri.startswith(f"s3://{plan.PLACEHOLDER_OUTPUTS['OutputBucketName']}/code/")
 
 
 def test_the_efs_variant_seeds_efs_from_s3_then_reads_it(requests):
@@ -125,7 +127,7 @@ def test_on_demand_drops_spot_max_wait_and_checkpoints():
     ("ml.p3.2xlarge", True), ("ml.g5.xlarge", False), ("ml.g4dn.xlarge", False), ("ml.m5.large", True),
 ])
 def test_volume_key_only_where_sagemaker_accepts_it(instance_type, encrypted_volume):
-    assert ft.has_local_storage(instance_type) is not encrypted_volume
+    assert plan.has_local_storage(instance_type) is not encrypted_volume
     fsx = by_title(dict(ft.dry_run_requests(REGION, instance_type)), "FSx")
     assert ("VolumeKmsKeyId" in fsx["ResourceConfig"]) is encrypted_volume
     assert fsx["AlgorithmSpecification"]["TrainingImage"].endswith(
@@ -164,7 +166,7 @@ def test_a_spot_quota_of_zero_stops_with_the_quota_name_and_alternatives():
             quota("ml.p3.2xlarge for training job usage", 2.0),
             quota("ml.p3.2xlarge for spot training job usage", 0.0)]}, {"ServiceCode": "sagemaker"})
         with pytest.raises(LabError) as refused:
-            ft.check_quota(client, "ml.p3.2xlarge", spot=True, region=REGION, out=lambda _: None)
+            fq.check_quota(client, "ml.p3.2xlarge", spot=True, region=REGION, out=lambda _: None)
     message = str(refused.value)
     assert '"ml.p3.2xlarge for spot training job usage" is 0 in us-east-1' in message
     assert "ml.g5.xlarge" in message and "ml.g4dn.xlarge" in message and "\n" not in message
@@ -177,12 +179,12 @@ def test_a_quota_found_only_among_the_defaults_is_used():
         stub.add_response("list_aws_default_service_quotas", {"Quotas": [
             quota("ml.g5.xlarge for training job usage", 0.0),
             quota("ml.g5.xlarge for spot training job usage", 4.0)]}, {"ServiceCode": "sagemaker"})
-        assert ft.check_quota(client, "ml.g5.xlarge", spot=True, region=REGION, out=lines.append) == 4.0
+        assert fq.check_quota(client, "ml.g5.xlarge", spot=True, region=REGION, out=lines.append) == 4.0
         with pytest.raises(LabError, match="on-demand|training job usage\" is 0"):
             stub.add_response("list_service_quotas", {"Quotas": []}, {"ServiceCode": "sagemaker"})
             stub.add_response("list_aws_default_service_quotas", {"Quotas": [
                 quota("ml.g5.xlarge for training job usage", 0.0)]}, {"ServiceCode": "sagemaker"})
-            ft.check_quota(client, "ml.g5.xlarge", spot=False, region=REGION, out=lines.append)
+            fq.check_quota(client, "ml.g5.xlarge", spot=False, region=REGION, out=lines.append)
     assert lines == ['quota: "ml.g5.xlarge for spot training job usage" = 4; '
                      '"ml.g5.xlarge for training job usage" = 0']
 
@@ -193,7 +195,7 @@ def test_an_instance_type_without_a_training_quota_is_not_offered():
         stub.add_response("list_service_quotas", {"Quotas": []}, {"ServiceCode": "sagemaker"})
         stub.add_response("list_aws_default_service_quotas", {"Quotas": []}, {"ServiceCode": "sagemaker"})
         with pytest.raises(LabError, match="not offered for training"):
-            ft.check_quota(client, "ml.p3.2xlarge", spot=True, region=REGION)
+            fq.check_quota(client, "ml.p3.2xlarge", spot=True, region=REGION)
 
 
 def test_a_denied_quota_api_warns_and_goes_on():
@@ -201,7 +203,7 @@ def test_a_denied_quota_api_warns_and_goes_on():
     with Stubber(client) as stub:
         stub.add_client_error("list_service_quotas", "AccessDeniedException", "not authorized",
                               expected_params={"ServiceCode": "sagemaker"})
-        assert ft.check_quota(client, "ml.p3.2xlarge", spot=True, region=REGION, out=lines.append) is None
+        assert fq.check_quota(client, "ml.p3.2xlarge", spot=True, region=REGION, out=lines.append) is None
     assert len(lines) == 1 and "AccessDeniedException" in lines[0] and "ml.g5.xlarge" in lines[0]
 
 
@@ -234,7 +236,7 @@ def test_the_seed_job_copies_the_s3_channel_into_efs_as_a_process(tmp_path):
     source, efs = tmp_path / "source", tmp_path / "efs"
     source.mkdir()
     (source / "part-0000.csv").write_text("label,f0\n1,0.5\n")
-    run = subprocess.run([sys.executable, str(ft.JOB_DIR / "train.py"), "--mode", "seed", "--target",
+    run = subprocess.run([sys.executable, str(plan.JOB_DIR / "train.py"), "--mode", "seed", "--target",
                           f"train/{ft.DATASET}"], capture_output=True, text=True, check=True,
                          env={"SM_CHANNEL_SOURCE": str(source), "SM_CHANNEL_EFS": str(efs), "PATH": "/usr/bin"})
     assert (efs / "train" / ft.DATASET / "part-0000.csv").read_text() == "label,f0\n1,0.5\n"
@@ -303,7 +305,7 @@ def test_a_whole_run_uploads_the_set_runs_two_tagged_jobs_and_compares_them(monk
                                                          "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
         role = session.client("iam").create_role(RoleName="lab-training",
                                                  AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-        outputs = dict(ft.PLACEHOLDER_OUTPUTS, DataBucketName="data-b", OutputBucketName="out-b", KeyArn=key,
+        outputs = dict(plan.PLACEHOLDER_OUTPUTS, DataBucketName="data-b", OutputBucketName="out-b", KeyArn=key,
                        ExecutionRoleArn=role, DirectoryRoot="/abcd1234", MountName="abcd1234",
                        SubnetId="subnet-0a1b2c3d", SecurityGroupId="sg-0a1b2c3d", InstanceType="ml.g5.xlarge")
         stack_tags = {"lab": "fsx-training", "profile": "sandbox", "owner": "tester", "expires-at": "x"}
