@@ -1,31 +1,32 @@
-"""Practice on the fsx-training lab.
+"""Practice on the fsx-training lab: the study notes' claim, side by side.
 
-1. Check Service Quotas for the training instance type (the spot quota, or the on-demand
-   one with ``--on-demand``): a quota of 0 stops here, with the quota's name and an
-   instance type that usually has quota.
-2. Generate a small training set (CSV shards) and upload it under the data bucket's
-   ``train/`` prefix. FSx for Lustre imports new objects automatically; EFS has no link
-   to S3, so for the EFS variant a small CPU job first copies the set into EFS.
-3. Build the training job with the sagemaker 3.x SDK (``ModelTrainer``; a
-   ``FileSystemDataSource`` channel at ``/<mount name>/train/...``; ``Networking`` with the
-   file system's subnet and the training security group; managed spot with
-   max-wait >= max-runtime and a checkpoint location) and run it twice.
-4. For each job print how long after CreateTrainingJob it started reading data, how fast
-   it read, and the billable seconds: the first job lazy-loads from S3 through Lustre,
-   the second reads the file system.
+The notes say FSx for Lustre speeds up training by removing the initial S3 download, that
+repeated jobs on the same file system do not download the same objects again, and that EFS
+starts without moving any data. This step runs the same read job (``fsx_job/train.py``)
+once per input mode, on the same instance type and the same data, and prints one table:
+S3 File, S3 FastFile, FSx for Lustre first run, FSx repeated run (EFS on the EFS variant).
 
-Ctrl-C stops the running job (GPUs bill until it stops). ``--dry-run`` prints the
-CreateTrainingJob requests as JSON without calling AWS.
+1. Check Service Quotas for the instance type (spot, or on demand with ``--on-demand``).
+2. Find the data set (``--dataset-gib``, default 4) in the data bucket; if it is not there,
+   a short on-demand CPU job writes it in the region (no upload from this machine).
+3. Print the estimated cost of the run from the price table and ask (``--yes`` does not).
+4. Copy the set inside S3 to a fresh prefix for the FSx rows (FSx imports it as new files).
+5. Run the read jobs ONE AFTER ANOTHER, never in parallel: parallel jobs would share the
+   file system's and the bucket's throughput and skew the comparison, the repeated FSx run
+   must follow the first, and P3/G5 training quotas are often 1. Each job is tagged with the
+   lab's tags (the sweep removes its logs and output). Ctrl-C stops the running job.
+6. Print the table and the closing line with the measured ratios.
+
+``--dry-run`` prints every CreateTrainingJob request (and the estimate) without calling AWS.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -33,11 +34,14 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from labs.aws import deployed_stack
 from labs.contracts import fsx_training as contract
-from labs.contracts.fsx_training import ALTERNATIVES, CONTRACT, INSTANCE_TYPE, SEED_INSTANCE_TYPE
+from labs.contracts.fsx_training import (ALTERNATIVES, CONTRACT, DEFAULT_DATASET_GIB, INSTANCE_TYPE, MAX_DATASET_GIB,
+                                         MODES, SEED_INSTANCE_TYPE, FsxTrainingOptions, TrainingSource, run_estimate)
 from labs.errors import LabError
-from labs.practice.fsx_data import DATASET, training_set, upload_training_set
-from labs.practice.fsx_plan import MAX_WAIT_SECONDS, JobPlan, dry_run_requests, sagemaker_modules
+from labs.practice.fsx_data import copy_for_fsx, missing_from
+from labs.practice.fsx_plan import (MAX_RUNTIME_SECONDS, MAX_WAIT_SECONDS, JobPlan, data_set, dry_run_requests,
+                                    prepare_plan, read_plans, sagemaker_modules)
 from labs.practice.fsx_quota import check_quota
+from labs.practice.fsx_report import JobReport, claim_line, job_report, table
 from labs.practice.polling import poll
 from lambdas.shared.lab_names import LAB_TAG, OWNER_TAG, PROFILE_TAG, TRAINING_LOG_GROUP
 
@@ -47,114 +51,77 @@ FINISHED = {"Completed", "Failed", "Stopped"}
 REQUIRED_OUTPUTS = tuple(output for output in contract.OUTPUTS if output.when is None)
 
 
-# -- measuring a job -------------------------------------------------------------------
-
-READ_START = re.compile(r"MLREF_READ_START epoch=([0-9.]+)")
-READ_DONE = re.compile(r"MLREF_READ_DONE files=(\d+) bytes=(\d+) seconds=([0-9.]+) mb_per_s=([0-9.]+)")
-
-
-@dataclass
-class JobReport:
-    name: str
-    status: str
-    failure_reason: str = ""
-    start_to_read_seconds: float | None = None
-    read_seconds: float | None = None
-    megabytes: float | None = None
-    billable_seconds: int | None = None
-    training_seconds: int | None = None
-    phases: list[tuple[str, float]] = field(default_factory=list)
-    resumed: bool = False
-
-    def line(self) -> str:
-        if self.status != "Completed":
-            return f"{self.name}: {self.status}: {self.failure_reason or 'no reason given'}"
-        parts = [f"{self.name}: Completed"]
-        if self.start_to_read_seconds is not None:
-            parts.append(f"started reading data {self.start_to_read_seconds:.0f} s after CreateTrainingJob")
-        if self.read_seconds is not None and self.megabytes is not None:
-            parts.append(f"read {self.megabytes:.1f} MB in {self.read_seconds:.2f} s "
-                         f"({self.megabytes / max(self.read_seconds, 1e-6):.1f} MB/s)")
-        if self.billable_seconds is not None:
-            saved = ""
-            if self.training_seconds and self.billable_seconds < self.training_seconds:
-                saved = f", spot saved {100 * (1 - self.billable_seconds / self.training_seconds):.0f}%"
-            parts.append(f"billable {self.billable_seconds} s{saved}")
-        if self.phases:
-            parts.append("phases " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in self.phases))
-        return "; ".join(parts)
-
-
-def job_report(description: dict[str, Any], log_messages: Iterable[str]) -> JobReport:
-    """What a finished job took, from DescribeTrainingJob and its MLREF_ log lines."""
-    report = JobReport(name=description["TrainingJobName"], status=description["TrainingJobStatus"],
-                       failure_reason=description.get("FailureReason", ""),
-                       billable_seconds=description.get("BillableTimeInSeconds"),
-                       training_seconds=description.get("TrainingTimeInSeconds"))
-    for transition in description.get("SecondaryStatusTransitions", []):
-        if transition.get("EndTime"):
-            report.phases.append((transition["Status"],
-                                  (transition["EndTime"] - transition["StartTime"]).total_seconds()))
-    created: datetime = description["CreationTime"]
-    for message in log_messages:
-        if (match := READ_START.search(message)) and report.start_to_read_seconds is None:
-            report.start_to_read_seconds = float(match.group(1)) - created.timestamp()
-        elif match := READ_DONE.search(message):
-            report.megabytes = int(match.group(2)) / 1e6
-            report.read_seconds = float(match.group(3))
-        elif "MLREF_RESUMED" in message:
-            report.resumed = True
-    return report
+def parse_modes(text: str | None) -> tuple[str, ...] | None:
+    """``file,fastfile,fsx`` -> the modes in table order; None: every mode of the deployed variant."""
+    if text is None or not text.strip():
+        return None
+    given = [m.strip().lower() for m in text.split(",") if m.strip()]
+    unknown = [m for m in given if m not in MODES]
+    if unknown or not given:
+        raise LabError(f"--modes {text!r}: {', '.join(unknown) or 'nothing'} is not an input mode; use a "
+                       f"comma-separated choice of {', '.join(MODES)} (e.g. --modes file,fsx)")
+    return tuple(m for m in MODES if m in given)
 
 
 def job_log_messages(logs: Any, job_name: str) -> list[str]:
-    messages: list[str] = []
+    """The job's MLREF_ log lines, in time order (every stream: a resumed job writes a new one)."""
+    events: list[dict[str, Any]] = []
     try:
         for page in logs.get_paginator("filter_log_events").paginate(
                 logGroupName=TRAINING_LOG_GROUP, logStreamNamePrefix=f"{job_name}/", filterPattern='"MLREF_"'):
-            messages.extend(event["message"] for event in page.get("events", []))
+            events.extend(page.get("events", []))
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceNotFoundException":
             raise
-    return messages
+    return [event["message"] for event in sorted(events, key=lambda e: e.get("timestamp", 0))]
 
 
-def comparison(first: JobReport, second: JobReport) -> str | None:
-    if not (first.read_seconds and second.read_seconds):
-        return None
-    ratio = first.read_seconds / second.read_seconds
-    return (f"the second job read the same data {ratio:.1f}x as fast as the first"
-            + (" (the first lazy-loaded it from S3 into Lustre)" if ratio > 1 else ""))
+def terminal_ask(question: str) -> bool:
+    return input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
 
-
-# -- the practice step -------------------------------------------------------------------
 
 class FsxTrainingPractice:
-    def __init__(self, session: Any, *, dry_run: bool = False, instance_type: str | None = None,
-                 on_demand: bool = False, runs: int = 2, out: Callable[[str], None] = print,
+    def __init__(self, session: Any, *, dry_run: bool = False, out: Callable[[str], None] = print,
+                 modes: str | None = None, dataset_gib: int = DEFAULT_DATASET_GIB, instance_type: str | None = None,
+                 on_demand: bool = False, yes: bool = False, ask: Callable[[str], bool] | None = None,
                  poll_seconds: float = 30, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic, parts: dict[str, bytes] | None = None,
-                 sagemaker_session: Any = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, sagemaker_session: Any = None) -> None:
         if instance_type is not None and not INSTANCE_TYPE.match(instance_type):
             raise LabError(f"--instance-type {instance_type!r} is not a SageMaker instance type; "
                            f"use e.g. ml.p3.2xlarge or {ALTERNATIVES[0]}")
-        self.session, self.dry_run, self.instance_type = session, dry_run, instance_type
-        self.spot, self.runs, self.out = not on_demand, runs, out
+        if not 1 <= dataset_gib <= MAX_DATASET_GIB:
+            raise LabError(f"--dataset-gib {dataset_gib} is out of range: use 1 to {MAX_DATASET_GIB} "
+                           f"(default {DEFAULT_DATASET_GIB})")
+        self.session, self.dry_run, self.out = session, dry_run, out
+        self.modes, self.dataset_gib, self.instance_type = parse_modes(modes), dataset_gib, instance_type
+        self.spot, self.yes = not on_demand, yes
+        self.ask = ask if ask is not None else (terminal_ask if sys.stdin.isatty() else None)
         self.poll_seconds, self.sleep, self.clock = poll_seconds, sleep, clock
-        self.parts, self.sagemaker_session = parts, sagemaker_session
+        self.sagemaker_session = sagemaker_session
 
     @property
     def region(self) -> str:
         return getattr(self.session, "region_name", None) or "us-east-1"
 
+    # -- the dry run ---------------------------------------------------------------------
+
     def print_dry_run(self) -> list[tuple[str, dict]]:
-        requests = dry_run_requests(self.region, self.instance_type, spot=self.spot)
+        modes = self.modes or MODES
+        requests = dry_run_requests(self.region, self.instance_type, spot=self.spot, modes=modes,
+                                    dataset_gib=self.dataset_gib)
         for title, request in requests:
             self.out(f"# CreateTrainingJob: {title}")
             self.out(json.dumps(request, indent=1, default=str))
         self.out(f"# placeholders <...> are the {CONTRACT.stack_name} stack's outputs; the source code and the SDK's "
                  "drivers are staged under s3://<OutputBucketName>/code/")
+        for source in TrainingSource:
+            options = FsxTrainingOptions(source=source)
+            chosen = tuple(m for m in modes if m in contract.default_modes(options))
+            if chosen:
+                self.estimate(options, chosen, prepare=True, prefix="# ")
         return requests
+
+    # -- the run -------------------------------------------------------------------------
 
     def run(self) -> list[JobReport] | None:
         if self.dry_run:
@@ -163,42 +130,88 @@ class FsxTrainingPractice:
         if self.session.region_name is None:
             raise LabError("no AWS region set: pass --region or set AWS_DEFAULT_REGION (or `aws configure`)")
         outputs, stack_tags = deployed_stack(self.session, CONTRACT.stack_name, REQUIRED_OUTPUTS)
-        instance_type = self.instance_type or outputs[contract.INSTANCE_TYPE_OUTPUT]
-        source = outputs[contract.TRAINING_SOURCE]
+        options = FsxTrainingOptions(source=TrainingSource(outputs[contract.TRAINING_SOURCE]),
+                                     instance_type=self.instance_type or outputs[contract.INSTANCE_TYPE_OUTPUT])
+        modes = self.modes_for(options)
         quotas = self.session.client("service-quotas")
-        check_quota(quotas, instance_type, spot=self.spot, region=self.region, out=self.out)
-        if source == "efs":
+        check_quota(quotas, options.instance_type, spot=self.spot, region=self.region, out=self.out)
+
+        s3 = self.session.client("s3")
+        data = data_set(outputs, self.dataset_gib)
+        efs_id = outputs[contract.FILE_SYSTEM_ID] if "efs" in modes else ""
+        missing = missing_from(s3, data, efs_id=efs_id)
+        if missing:
             check_quota(quotas, SEED_INSTANCE_TYPE, spot=False, region=self.region, out=self.out)
+            self.out(f"data set: {missing}; a short {SEED_INSTANCE_TYPE} job writes it in the region first")
+        else:
+            self.out(f"data set: {data.s3_uri} is there ({data.megabytes:.0f} MB), reused")
+        if not self.confirmed(options, modes, prepare=missing is not None):
+            self.out("nothing started")
+            return None
 
         run_id = f"{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
         tags = {k: stack_tags[k] for k in JOB_TAG_KEYS if k in stack_tags}
-        parts = self.parts if self.parts is not None else training_set()
-        plan = JobPlan(outputs, instance_type, spot=self.spot, run_id=run_id, tags=tags)
-        prefix = f"{outputs[contract.DATA_PREFIX_OUTPUT]}{DATASET}/"
-        uploaded = upload_training_set(self.session.client("s3"), outputs[contract.DATA_BUCKET], prefix,
-                                       outputs[contract.KEY], parts)
-        size = sum(len(b) for b in parts.values()) / 1e6
-        self.out(f"training set: {len(parts)} shards, {size:.1f} MB at {plan.dataset_s3_uri} "
-                 f"({uploaded} uploaded, {len(parts) - uploaded} already there)")
-
         sagemaker_session = self.sagemaker_session or self._sagemaker_session(outputs[contract.OUTPUT_BUCKET])
-        if source == "efs":
-            seed = JobPlan(outputs, SEED_INSTANCE_TYPE, mode="seed", spot=False, run_id=f"{run_id}-seed", tags=tags)
-            report = self.run_job(seed, sagemaker_session)
-            if report.status != "Completed":
-                raise LabError(f"copying the training set into EFS failed: {report.line()}")
-        elif uploaded:
-            self.out("FSx imports the new objects automatically (usually within a minute); "
-                     "the job takes longer than that to start")
-        reports = []
-        for number in range(1, self.runs + 1):
-            job = JobPlan(outputs, instance_type, spot=self.spot, run_id=f"{run_id}-{number}", tags=tags)
-            reports.append(self.run_job(job, sagemaker_session))
-            if reports[-1].status != "Completed":
-                raise LabError(f"training job {number} did not complete: {reports[-1].line()}")
-        if len(reports) >= 2 and (line := comparison(reports[0], reports[1])):
+        if missing:
+            self.prepare(prepare_plan(outputs, data, run_id=run_id, tags=tags), sagemaker_session, s3, efs_id)
+        fsx_data = copy_for_fsx(s3, data, run_id, self.out) if "fsx" in modes else None
+        self.out("the read jobs run one after another (never in parallel: they would share the file system's "
+                 "and the bucket's throughput)")
+        reports = [self.run_job(plan, sagemaker_session)
+                   for plan in read_plans(outputs, modes, data, options.instance_type, spot=self.spot, run_id=run_id,
+                                          tags=tags, fsx_data=fsx_data)]
+        self.out(f"{options.instance_type}, {'spot' if self.spot else 'on demand'}, {data.megabytes:.0f} MB "
+                 f"({self.dataset_gib} GiB) in {len(data.shard_names)} shards:")
+        for line in table(reports):
             self.out(line)
+        self.out(claim_line(reports))
         return reports
+
+    def modes_for(self, options: FsxTrainingOptions) -> tuple[str, ...]:
+        available = contract.default_modes(options)
+        modes = self.modes or available
+        if absent := [m for m in modes if m not in available]:
+            other = "efs" if options.fsx else "fsx"
+            raise LabError(f"--modes {','.join(absent)}: the deployed lab uses {options.source.value}; redeploy with "
+                           f"`labs deploy fsx-training -c training_source={other}` for it, or pick from "
+                           f"{', '.join(available)}")
+        return modes
+
+    def estimate(self, options: FsxTrainingOptions, modes: tuple[str, ...], *, prepare: bool,
+                 prefix: str = "") -> float | None:
+        jobs = run_estimate(options, modes=modes, spot=self.spot, dataset_gib=self.dataset_gib, prepare=prepare)
+        self.out(f"{prefix}estimated cost ({options.source.value} variant, pricing/prices.toml):")
+        for job in jobs:
+            usd = "no price in the table" if job.usd is None else f"~${job.usd:.3f}"
+            self.out(f"{prefix}  {job.label}: {job.instance_type} {'spot' if job.spot else 'on demand'}, "
+                     f"~{job.minutes:.1f} billable min, {usd}")
+        costs = [job.usd for job in jobs]
+        total = None if None in costs else sum(costs)
+        self.out(f"{prefix}  total: " + ("unknown" if total is None else f"~${total:.2f}")
+                 + (" (spot at the typical 70% saving)" if self.spot else "")
+                 + f"; assumes {contract.JOB_OVERHEAD_MINUTES} min per job around the reading and "
+                   f"{contract.PLANNING_MB_PER_S} MB/s")
+        return total
+
+    def confirmed(self, options: FsxTrainingOptions, modes: tuple[str, ...], *, prepare: bool) -> bool:
+        self.estimate(options, modes, prepare=prepare)
+        if self.yes:
+            return True
+        if self.ask is None:
+            raise LabError("cannot ask before starting billable training jobs (no terminal): rerun with --yes to "
+                           "accept the estimate above")
+        return self.ask(f"start {'the data-set job and ' if prepare else ''}"
+                        f"{sum(len(contract.MODE_ROWS[m]) for m in modes)} read jobs?")
+
+    def prepare(self, plan: JobPlan, sagemaker_session: Any, s3: Any, efs_id: str) -> None:
+        report = self.run_job(plan, sagemaker_session, label="data set")
+        if report.status != "Completed":
+            raise LabError(f"writing the data set failed: {report.line()}")
+        # SageMaker uploads the last checkpoint files as the job ends; give the listing a moment.
+        poll(lambda: missing_from(s3, plan.data, efs_id=efs_id) or "", lambda missing: missing == "", timeout=120,
+             interval=10, clock=self.clock, sleep=self.sleep,
+             message=f"the data-set job completed but {plan.data.s3_uri} is still incomplete after 2 minutes: "
+                     f"see the job's log, then rerun")
 
     def _sagemaker_session(self, bucket: str) -> Any:
         sagemaker_modules(self.region)
@@ -206,35 +219,37 @@ class FsxTrainingPractice:
 
         return Session(boto_session=self.session, default_bucket=bucket, default_bucket_prefix="code")
 
-    def run_job(self, plan: JobPlan, sagemaker_session: Any) -> JobReport:
+    def run_job(self, plan: JobPlan, sagemaker_session: Any, *, label: str | None = None) -> JobReport:
+        label = label or contract.MODE_ROWS[plan.mode][1 if plan.step == "repeated" else 0]
         trainer = plan.trainer(sagemaker_session, self.region)
-        kind = "spot" if plan.spot and plan.mode == "read" else "on-demand"
-        self.out(f"starting {plan.base_job_name} on {plan.instance_type} ({kind}) reading {plan.dataset_path} "
-                 f"from {plan.outputs[contract.FILE_SYSTEM_TYPE]} {plan.outputs[contract.FILE_SYSTEM_ID]}")
+        kind = "spot" if plan.managed_spot else "on demand"
+        self.out(f"starting {label}: {plan.base_job_name} on {plan.instance_type} ({kind})")
         trainer.train(wait=False, logs=False)
         name = trainer._latest_training_job.training_job_name  # noqa: SLF001 - the SDK's handle on the job
         sagemaker = self.session.client("sagemaker")
         try:
-            description = self.wait(sagemaker, name)
+            description = self.wait(sagemaker, name, spot=plan.managed_spot)
         except KeyboardInterrupt:
             sagemaker.stop_training_job(TrainingJobName=name)
             self.out(f"stopped {name}")
             raise
-        report = job_report(description, job_log_messages(self.session.client("logs"), name))
+        report = job_report(description, job_log_messages(self.session.client("logs"), name), label=label,
+                            instance_type=plan.instance_type, spot=plan.managed_spot)
         self.out(report.line())
         return report
 
-    def wait(self, sagemaker: Any, name: str) -> dict[str, Any]:
+    def wait(self, sagemaker: Any, name: str, *, spot: bool = True) -> dict[str, Any]:
         def describe() -> dict[str, Any] | None:
             try:
                 return sagemaker.describe_training_job(TrainingJobName=name)
             except EndpointConnectionError:
                 return None
 
-        minutes = MAX_WAIT_SECONDS // 60 + 15
+        minutes = (MAX_WAIT_SECONDS if spot else MAX_RUNTIME_SECONDS) // 60 + 15
         return poll(describe, lambda d: d["TrainingJobStatus"] in FINISHED, timeout=minutes * 60,
                     interval=self.poll_seconds, clock=self.clock, sleep=self.sleep,
                     key=lambda d: (d["TrainingJobStatus"], d.get("SecondaryStatus")),
                     on_change=lambda d: self.out(f"  {name}: {d['TrainingJobStatus']} / {d.get('SecondaryStatus')}"),
                     message=f"{name} has not finished after {minutes} minutes; see it in the SageMaker console "
                             f"or stop it: aws sagemaker stop-training-job --training-job-name {name}")
+
