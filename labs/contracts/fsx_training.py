@@ -45,6 +45,7 @@ MAX_DATASET_GIB = 16
 JOB_OVERHEAD_MINUTES = 5
 PLANNING_MB_PER_S = 100
 PREPARE_LABEL = "writing the data set"
+GB_PER_GIB = 1024**3 / 1e9
 
 
 class TrainingSource(str, enum.Enum):
@@ -151,16 +152,22 @@ def run_estimate(options: FsxTrainingOptions, *, modes: tuple[str, ...] | None =
                  prepare: bool = True) -> list[JobEstimate]:
     """Each job of a practice run: one read job per table row (File mode downloads, then reads: two
     passes), and, when the set is not there yet, the on-demand job that writes it (generate and upload;
-    on the EFS variant also copy into EFS)."""
+    on the EFS variant also copy into EFS). EFS Elastic Throughput bills the bytes read and written;
+    S3 requests and transfer through the gateway endpoint are left out (well under a cent)."""
     chosen = instance_type or options.instance_type
+    gigabytes = dataset_gib * GB_PER_GIB
     jobs = []
     if prepare:
         minutes = pass_minutes(dataset_gib, 2 if options.fsx else 3)
+        usd = job_cost(SEED_INSTANCE_TYPE, minutes, spot=False)
+        efs_writes = 0.0 if options.fsx else price("efs_elastic_write_gb") * gigabytes
         jobs.append(JobEstimate(PREPARE_LABEL, SEED_INSTANCE_TYPE, False, minutes,
-                                job_cost(SEED_INSTANCE_TYPE, minutes, spot=False)))
+                                None if usd is None else usd + efs_writes))
     for mode in modes or default_modes(options):
         minutes = pass_minutes(dataset_gib, 2 if mode == "file" else 1)
-        jobs.extend(JobEstimate(row, chosen, spot, minutes, job_cost(chosen, minutes, spot=spot))
+        usd = job_cost(chosen, minutes, spot=spot)
+        efs_reads = price("efs_elastic_read_gb") * gigabytes if mode == "efs" else 0.0
+        jobs.extend(JobEstimate(row, chosen, spot, minutes, None if usd is None else usd + efs_reads)
                     for row in MODE_ROWS[mode])
     return jobs
 
@@ -175,10 +182,13 @@ def run_cost(options: FsxTrainingOptions, *, modes: tuple[str, ...] | None = Non
 
 
 def cost(options: FsxTrainingOptions) -> LabCost:
-    """Idle: the file system (SCRATCH_2 1200 GiB, or EFS storing a few GiB) and one key. Per run: the
-    default practice (one managed-spot read job per table row over a 4 GiB set, plus the first run's
-    on-demand job that writes the set)."""
-    file_system = price("fsx_lustre_scratch2_gb_month") * FSX_SCRATCH_GIB / HOURS_PER_MONTH if options.fsx else 0.0
+    """Idle: the file system (SCRATCH_2 1200 GiB; or EFS holding the practice's default set once it
+    ran) and one key. Per run: the default practice (one managed-spot read job per table row over a
+    4 GiB set, plus the first run's on-demand job that writes the set)."""
+    if options.fsx:
+        file_system = price("fsx_lustre_scratch2_gb_month") * FSX_SCRATCH_GIB / HOURS_PER_MONTH
+    else:
+        file_system = price("efs_standard_gb_month") * DEFAULT_DATASET_GIB * GB_PER_GIB / HOURS_PER_MONTH
     spot, on_demand = run_cost(options, spot=True), run_cost(options, spot=False)
     rows = sum(len(MODE_ROWS[mode]) for mode in default_modes(options))
     note = (f"{rows} spot read jobs on {options.instance_type} over a {DEFAULT_DATASET_GIB} GiB set, "

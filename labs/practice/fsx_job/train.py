@@ -30,7 +30,6 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -63,15 +62,16 @@ def device_name() -> str:
 
 
 def place(final: Path, write, staging: Path | None = None) -> None:
-    """Writes a file whole or not at all: ``write(handle)`` into ``staging`` (default: beside ``final``),
-    then moves it. SageMaker syncs the checkpoint directory to S3, so files there are staged elsewhere:
-    a partial file never appears under its final name, and no temporary name reaches the bucket."""
+    """Writes a file whole, then gives it its name: ``write(handle)`` into ``staging`` (default: beside
+    ``final``), then a move (a rename on the same file system, else a copy of the finished file).
+    SageMaker syncs the checkpoint directory to S3, so files bound there are staged outside it: no
+    temporary name ever reaches the bucket."""
     staging = staging or final.parent
     staging.mkdir(parents=True, exist_ok=True)
     temporary = staging / f".{final.name}.partial"
     with temporary.open("wb") as handle:
         write(handle)
-    shutil.move(temporary, final)  # a rename on the same file system, else a copy
+    shutil.move(temporary, final)
 
 
 def _write_json(path: Path, value: dict, staging: Path | None = None) -> None:
@@ -162,7 +162,7 @@ def prepare(target: Path, gib: float, *, efs: Path | None = None, efs_id: str = 
             staging: Path | None = None, out=print, clock=time.monotonic) -> dict:
     """Writes the shards missing from ``target`` (and from ``efs``), then the manifest; returns it."""
     started = clock()
-    staging = staging or Path(tempfile.gettempdir()) / "mlref-staging"
+    staging = staging or target.parent / ".mlref-staging"  # beside, not inside, the synced directory
     target.mkdir(parents=True, exist_ok=True)
     names, written, copied = shard_names(gib, shard_bytes), 0, 0
     for name in names:
