@@ -144,7 +144,8 @@ class JobEstimate:
     instance_type: str
     spot: bool
     minutes: float
-    usd: float | None
+    usd: float | None  # the instance's billable minutes, plus efs_usd
+    efs_usd: float = 0.0  # EFS Elastic Throughput: the bytes the job reads from or writes to EFS
 
 
 def run_estimate(options: FsxTrainingOptions, *, modes: tuple[str, ...] | None = None, spot: bool = True,
@@ -162,12 +163,12 @@ def run_estimate(options: FsxTrainingOptions, *, modes: tuple[str, ...] | None =
         usd = job_cost(SEED_INSTANCE_TYPE, minutes, spot=False)
         efs_writes = 0.0 if options.fsx else price("efs_elastic_write_gb") * gigabytes
         jobs.append(JobEstimate(PREPARE_LABEL, SEED_INSTANCE_TYPE, False, minutes,
-                                None if usd is None else usd + efs_writes))
+                                None if usd is None else usd + efs_writes, efs_writes))
     for mode in modes or default_modes(options):
         minutes = pass_minutes(dataset_gib, 2 if mode == "file" else 1)
         usd = job_cost(chosen, minutes, spot=spot)
         efs_reads = price("efs_elastic_read_gb") * gigabytes if mode == "efs" else 0.0
-        jobs.extend(JobEstimate(row, chosen, spot, minutes, None if usd is None else usd + efs_reads)
+        jobs.extend(JobEstimate(row, chosen, spot, minutes, None if usd is None else usd + efs_reads, efs_reads)
                     for row in MODE_ROWS[mode])
     return jobs
 

@@ -34,8 +34,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from labs.aws import deployed_stack
 from labs.contracts import fsx_training as contract
-from labs.contracts.fsx_training import (ALTERNATIVES, CONTRACT, DEFAULT_DATASET_GIB, INSTANCE_TYPE, MAX_DATASET_GIB,
-                                         MODES, SEED_INSTANCE_TYPE, FsxTrainingOptions, TrainingSource, run_estimate)
+from labs.contracts.fsx_training import (ALTERNATIVES, CONTRACT, DEFAULT_DATASET_GIB, DEFAULT_INSTANCE_TYPE,
+                                         INSTANCE_TYPE, MAX_DATASET_GIB, MODES, SEED_INSTANCE_TYPE, FsxTrainingOptions, TrainingSource, run_estimate)
 from labs.errors import LabError
 from labs.practice.fsx_data import copy_for_fsx, missing_from
 from labs.practice.fsx_plan import (MAX_RUNTIME_SECONDS, MAX_WAIT_SECONDS, JobPlan, data_set, dry_run_requests,
@@ -115,7 +115,7 @@ class FsxTrainingPractice:
         self.out(f"# placeholders <...> are the {CONTRACT.stack_name} stack's outputs; the source code and the SDK's "
                  "drivers are staged under s3://<OutputBucketName>/code/")
         for source in TrainingSource:
-            options = FsxTrainingOptions(source=source)
+            options = FsxTrainingOptions(source=source, instance_type=self.instance_type or DEFAULT_INSTANCE_TYPE)
             chosen = tuple(m for m in modes if m in contract.default_modes(options))
             if chosen:
                 self.estimate(options, chosen, prepare=True, prefix="# ")
@@ -183,6 +183,7 @@ class FsxTrainingPractice:
         self.out(f"{prefix}estimated cost ({options.source.value} variant, pricing/prices.toml):")
         for job in jobs:
             usd = "no price in the table" if job.usd is None else f"~${job.usd:.3f}"
+            usd += f" (of it EFS Elastic Throughput ~${job.efs_usd:.3f})" if job.efs_usd else ""
             self.out(f"{prefix}  {job.label}: {job.instance_type} {'spot' if job.spot else 'on demand'}, "
                      f"~{job.minutes:.1f} billable min, {usd}")
         costs = [job.usd for job in jobs]

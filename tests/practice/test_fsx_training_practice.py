@@ -156,12 +156,21 @@ def test_code_is_staged_in_the_lab_output_bucket_not_a_default_sagemaker_bucket(
                 "s3://<OutputBucketName>/code/")
 
 
-def test_on_demand_and_a_larger_set_change_only_what_they_should(sagemaker):
-    (title, fsx), = plan.dry_run_requests(REGION, spot=False, modes=("fsx",), dataset_gib=16)[1:]
+def test_on_demand_a_larger_set_and_another_type_change_the_requests_and_the_estimate(sagemaker):
+    lines = []
+    practice = ft.FsxTrainingPractice(None, dry_run=True, out=lines.append, modes="fsx", on_demand=True,
+                                      dataset_gib=16, instance_type="ml.g5.xlarge")
+    (_, fsx), = practice.print_dry_run()[1:]
     assert accepted_by_the_api_model(sagemaker, fsx)
     assert not fsx.get("EnableManagedSpotTraining") and "MaxWaitTimeInSeconds" not in fsx["StoppingCondition"]
     assert "CheckpointConfig" not in fsx and fsx["ResourceConfig"]["VolumeSizeInGB"] == 42
     assert channel(fsx, "train")["DataSource"]["FileSystemDataSource"]["DirectoryPath"].endswith("random-16gib")
+    options = contract.FsxTrainingOptions(instance_type="ml.g5.xlarge")
+    total = contract.run_cost(options, modes=("fsx",), spot=False, dataset_gib=16)
+    assert f"#   total: ~${total:.2f}; assumes 5 min per job around the reading and 100 MB/s" in lines
+    assert "#   FSx for Lustre, repeated run: ml.g5.xlarge on demand, ~7.7 billable min, " \
+           f"~${contract.job_cost('ml.g5.xlarge', 5 + 16 * 1024 / 100 / 60, spot=False):.3f}" in lines
+    assert not any("efs variant" in line for line in lines)  # no EFS row asked for
 
 
 @pytest.mark.parametrize("instance_type, encrypted_volume", [
@@ -185,6 +194,8 @@ def test_dry_run_from_the_command_line_prints_every_request_and_the_estimate(cap
     assert channel(first, "train")["InputMode"] == "File"
     fsx_total = contract.run_cost(contract.FsxTrainingOptions())
     assert f"#   total: ~${fsx_total:.2f} (spot" in printed
+    efs_writes = price("efs_elastic_write_gb") * 4 * 1024**3 / 1e9
+    assert f"(of it EFS Elastic Throughput ~${efs_writes:.3f})" in printed
 
 
 def test_a_bad_instance_type_is_refused_in_one_line(capsys):
