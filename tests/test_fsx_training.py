@@ -137,3 +137,20 @@ def test_the_role_reads_the_whole_data_bucket_and_writes_only_its_training_prefi
                 objects.add((resource["Fn::Join"][1][1], "s3:GetObject" in actions, "s3:PutObject" in actions))
     assert objects == {("/*", True, False), ("/train/*", True, True)}
     assert sorted(listing, key=str) == [None, {"StringLike": {"s3:prefix": ["train/*"]}}]
+
+
+def test_fsx_may_use_the_data_key_only_as_its_s3_role_through_s3(fsx, efs):
+    """FSx imports SSE-KMS objects of the linked bucket as AWSServiceRoleForFSxS3Access_<id>: the key must allow it."""
+    def fsx_statements(template):
+        (key,) = resources_of(template, "AWS::KMS::Key").values()
+        return [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid", "").startswith("AllowFsx")]
+
+    (statement,) = fsx_statements(fsx)
+    assert statement["Principal"] == {"AWS": "*"} and statement["Effect"] == "Allow"
+    conditions = statement["Condition"]
+    assert conditions["StringEquals"]["kms:CallerAccount"] == {"Ref": "AWS::AccountId"}
+    assert conditions["StringEquals"]["kms:ViaService"] == "s3.us-east-1.amazonaws.com"
+    principal = conditions["ArnLike"]["aws:PrincipalArn"]["Fn::Join"][1]
+    assert principal[-1].endswith(":role/aws-service-role/s3.data-source.lustre.fsx.amazonaws.com/"
+                                  "AWSServiceRoleForFSxS3Access_*")
+    assert fsx_statements(efs) == []
