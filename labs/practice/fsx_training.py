@@ -186,8 +186,7 @@ class FsxTrainingPractice:
             usd += f" (of it EFS Elastic Throughput ~${job.efs_usd:.3f})" if job.efs_usd else ""
             self.out(f"{prefix}  {job.label}: {job.instance_type} {'spot' if job.spot else 'on demand'}, "
                      f"~{job.minutes:.1f} billable min, {usd}")
-        costs = [job.usd for job in jobs]
-        total = None if None in costs else sum(costs)
+        total = contract.run_cost(options, modes=modes, spot=self.spot, dataset_gib=self.dataset_gib, prepare=prepare)
         self.out(f"{prefix}  total: " + ("unknown" if total is None else f"~${total:.2f}")
                  + (" (spot at the typical 70% saving)" if self.spot else "")
                  + f"; assumes {contract.JOB_OVERHEAD_MINUTES} min per job around the reading and "
