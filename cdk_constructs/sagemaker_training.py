@@ -24,7 +24,10 @@ DESCRIBE_ACTIONS = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:De
 class TrainingExecutionRole(LabRole):
     """A role SageMaker assumes for the lab's training jobs, limited to:
 
-    - reading the data bucket and reading/writing the output bucket, with the lab key;
+    - reading the data bucket (File and FastFile inputs: s3:GetObject, s3:ListBucket), writing
+      only under ``data_write_prefix`` there (default: nowhere; the fsx-training practice's
+      data-set job syncs its shards there as checkpoints), and reading/writing the output
+      bucket, with the lab key;
     - creating and deleting its network interfaces only in the lab VPC (describe calls
       have no resource type);
     - writing its own streams in ``/aws/sagemaker/TrainingJobs`` and metrics in that namespace;
@@ -32,7 +35,7 @@ class TrainingExecutionRole(LabRole):
     """
 
     def __init__(self, scope: Construct, id_: str, *, vpc: ec2.IVpc, data_bucket: s3.IBucket,
-                 output_bucket: s3.IBucket, key: kms.IKey) -> None:
+                 output_bucket: s3.IBucket, key: kms.IKey, data_write_prefix: str | None = None) -> None:
         super().__init__(
             scope, id_,
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com",
@@ -41,6 +44,8 @@ class TrainingExecutionRole(LabRole):
         )
         stack = Stack.of(self)
         allow_objects(self, data_bucket)
+        if data_write_prefix:
+            allow_objects(self, data_bucket, prefix=data_write_prefix, write=True)
         allow_objects(self, output_bucket, write=True)
         allow_key_use(self, key)
         vpc_arn = stack.format_arn(service="ec2", resource="vpc", resource_name=vpc.vpc_id)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_efs as efs
 from aws_cdk import aws_fsx as fsx
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -14,6 +16,8 @@ from cdk_constructs.settings import LabSettings
 LUSTRE_PORTS = (ec2.Port.tcp(988), ec2.Port.tcp_range(1018, 1023))
 NFS_PORT = ec2.Port.tcp(2049)
 SCRATCH_CAPACITY_GIB = 1200
+# FSx reaches a linked bucket as this service-linked role, one per file system (suffix: its id).
+FSX_S3_ROLE_PATH = "role/aws-service-role/s3.data-source.lustre.fsx.amazonaws.com/AWSServiceRoleForFSxS3Access_"
 
 
 class TrainingFileSystem(Construct):
@@ -63,7 +67,9 @@ class LustreTrainingData(TrainingFileSystem):
     PERSISTENT_2 (125 MB/s/TiB, KMS) with a data repository association at ``/``
     that imports and exports new, changed and deleted objects.
     Objects under ``s3://bucket/<prefix>`` appear at ``/<mount name>/<prefix>``.
-    Lustre uses TCP 988 and 1018-1023; nothing else is open.
+    Lustre uses TCP 988 and 1018-1023; nothing else is open. The bucket's key lets FSx's
+    service-linked role use it through S3 (``key_statement``): FSx cannot import SSE-KMS objects
+    otherwise.
     """
 
     file_system_type = "FSxLustre"
@@ -103,6 +109,25 @@ class LustreTrainingData(TrainingFileSystem):
         self.file_system_id = self.file_system.ref
         self.mount_name = self.file_system.attr_lustre_mount_name
         self.directory_root = f"/{self.mount_name}"
+        self.key_statement = self._let_fsx_use(key)
+
+    def _let_fsx_use(self, key: kms.IKey) -> iam.PolicyStatement:
+        """FSx reads (and, with export, writes) the linked bucket's objects as its service-linked role
+        ``AWSServiceRoleForFSxS3Access_<file system id>``, which a customer managed key must allow in its
+        key policy. That role only exists once the file system does, and a key policy cannot name a
+        principal that does not exist yet (nor the bucket, which depends on the key), so the statement
+        names any principal and narrows it by conditions: that role name in this account, through S3."""
+        stack = Stack.of(self)
+        statement = iam.PolicyStatement(
+            sid="AllowFsxLinkedBucketObjectsThroughS3", principals=[iam.AnyPrincipal()], resources=["*"],
+            actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            conditions={
+                "StringEquals": {"kms:CallerAccount": stack.account, "kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
+                "ArnLike": {"aws:PrincipalArn": f"arn:{stack.partition}:iam::{stack.account}:{FSX_S3_ROLE_PATH}*"},
+            },
+        )
+        key.add_to_resource_policy(statement)
+        return statement
 
 
 class EfsTrainingData(TrainingFileSystem):

@@ -8,6 +8,7 @@ pinned CDK CLI run as a process, and every fact about a lab from its contract.
 from __future__ import annotations
 
 import argparse
+import inspect as inspect_module
 import os
 import re
 import sys
@@ -175,6 +176,8 @@ def practice(args: argparse.Namespace) -> int:
         session = session_of(args)
     practice_class = lab.practice_class()
     with LiveLines(title=f"practice {lab.name}") as live:
+        if "ask" in inspect_module.signature(practice_class).parameters:  # it asks before it bills
+            given["ask"] = live.ask if sys.stdin.isatty() else None
         practice_class(session, dry_run=args.dry_run, out=live, **given).run()
     return 0
 

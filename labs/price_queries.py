@@ -100,6 +100,16 @@ QUERIES: dict[str, PriceQuery] = {
     "sagemaker_ml_m5_large_hour": PriceQuery(
         "AmazonSageMaker", (("usagetype", "USE1-Train:ml.m5.large"),), unit="Hrs",
         evidence="the same USE1-Train:<type> usage type as the GPU entries, not seen for this type here"),
+    # Unconfirmed: the EFS usage types are inferred from the service's billing names, not seen in Price List data.
+    "efs_standard_gb_month": PriceQuery(
+        "AmazonEFS", (("usagetype", "USE1-TimedStorage-ByteHrs"),), unit="GB-Mo",
+        evidence="usage type inferred (S3's storage name with the USE1- prefix); not seen here"),
+    "efs_elastic_read_gb": PriceQuery(
+        "AmazonEFS", (("usagetype", "USE1-ElasticThroughput-Read-Bytes"),), unit="GB",
+        evidence="usage type inferred from the Elastic Throughput billing dimension; not seen here"),
+    "efs_elastic_write_gb": PriceQuery(
+        "AmazonEFS", (("usagetype", "USE1-ElasticThroughput-Write-Bytes"),), unit="GB",
+        evidence="usage type inferred from the Elastic Throughput billing dimension; not seen here"),
     # Unconfirmed: the FeatureStore usage types are from Cost Explorer usage-type groups; the USE1-
     # prefix and a per-request-unit price (hence scale) are inferred.
     "sagemaker_feature_store_write_million": PriceQuery(

@@ -36,6 +36,16 @@ class LiveLines:
         if self._progress is not None:
             self._progress.stop()
 
+    def ask(self, question: str) -> bool:
+        """A yes/no question on the terminal, with the spinner paused while it waits."""
+        if self._progress is not None:
+            self._progress.stop()
+        try:
+            return input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
+        finally:
+            if self._progress is not None:
+                self._progress.start()
+
     def __call__(self, line: str) -> None:
         self.lines.append(line)
         if self._progress is None:

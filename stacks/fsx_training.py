@@ -64,7 +64,8 @@ class FsxTrainingStack(Stack):
             self.file_system = EfsTrainingData(self, "Efs", settings=settings, vpc=self.network.vpc,
                                                subnet=self.subnet, key=self.key)
         self.role = TrainingExecutionRole(self, "SageMakerExecution", vpc=self.network.vpc,
-                                          data_bucket=self.data.bucket, output_bucket=self.output.bucket, key=self.key)
+                                          data_bucket=self.data.bucket, output_bucket=self.output.bucket, key=self.key,
+                                          data_write_prefix=DATA_PREFIX)
         self.budget = lab_budget(self, settings, contract.cost(options))
         self._outputs()
         self._acknowledge_findings()
@@ -95,8 +96,10 @@ class FsxTrainingStack(Stack):
         acknowledge_iam5(policy, ["Resource::*"],
                          "EC2 Describe* and ecr:GetAuthorizationToken have no resource type; network interface "
                          "create/delete is conditioned on the lab VPC and metrics on the SageMaker namespace")
-        acknowledge_iam5(policy, [objects_finding(b.bucket) for b in (self.data, self.output)],
-                         "training reads every object of the lab's data bucket and writes model artifacts and "
+        acknowledge_iam5(policy, [objects_finding(b.bucket) for b in (self.data, self.output)]
+                         + [objects_finding(self.data.bucket, DATA_PREFIX)],
+                         "training reads every object of the lab's data bucket, the practice's data-set job writes "
+                         "its generated shards under the training prefix only, and jobs write model artifacts and "
                          "checkpoints with job-generated names to the lab's output bucket")
         log_group = f"arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{TRAINING_LOG_GROUP}"
         acknowledge_iam5(policy, [f"Resource::{log_group}:*", f"Resource::{log_group}:log-stream:*"],

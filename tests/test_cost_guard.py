@@ -44,7 +44,7 @@ def test_data_lake_cost_is_derived_from_the_table():
 
 P3 = "sagemaker_ml_p3_2xlarge_hour"
 G5 = "sagemaker_ml_g5_xlarge_hour"
-SEED = price("sagemaker_ml_m5_large_hour") * 5 / 60  # the EFS variant's on-demand seed job
+MINUTES = lambda passes: 5 + passes * 4 * 1024 / 100 / 60  # noqa: E731 - per job: overhead + passes over 4 GiB
 
 
 @pytest.mark.parametrize("source,instance_type,price_key", [
@@ -53,13 +53,21 @@ SEED = price("sagemaker_ml_m5_large_hour") * 5 / 60  # the EFS variant's on-dema
 ])
 def test_fsx_training_cost_follows_source_instance_type_and_spot(source, instance_type, price_key):
     cost = fsx_cost(FsxTrainingOptions(source=source, instance_type=instance_type))
-    seed = SEED if source is TrainingSource.EFS else 0.0
-    on_demand = price(price_key) * 2 * 10 / 60
-    assert cost.per_practice_run == pytest.approx(on_demand * 0.3 + seed)
-    assert dict(cost.alternatives)["--on-demand"] == pytest.approx(on_demand + seed)
+    # the default practice: File (download + read), FastFile, then FSx twice or EFS once; the set is written
+    # first by an on-demand ml.m5.large job (generate + upload; on EFS also the copy into EFS, whose Elastic
+    # Throughput bills the 4 GiB written, and the 4 GiB the EFS row reads)
+    efs = source is TrainingSource.EFS
+    passes = [2, 1, 1] if efs else [2, 1, 1, 1]
+    gigabytes = 4 * 1024**3 / 1e9
+    not_by_type = price("sagemaker_ml_m5_large_hour") / 60 * MINUTES(3 if efs else 2)
+    not_by_type += (price("efs_elastic_write_gb") + price("efs_elastic_read_gb")) * gigabytes if efs else 0.0
+    on_demand = sum(price(price_key) / 60 * MINUTES(p) for p in passes)
+    assert cost.per_practice_run == pytest.approx(on_demand * 0.3 + not_by_type)
+    assert dict(cost.alternatives)["--on-demand"] == pytest.approx(on_demand + not_by_type)
     scratch = price("fsx_lustre_scratch2_gb_month") * 1200 / HOURS_PER_MONTH
+    stored = price("efs_standard_gb_month") * gigabytes / HOURS_PER_MONTH  # the practice's set, kept in EFS
     key = price("kms_key_month") / HOURS_PER_MONTH
-    assert cost.idle_per_hour == pytest.approx(key + (scratch if source is TrainingSource.FSX else 0.0))
+    assert cost.idle_per_hour == pytest.approx(key + (stored if efs else scratch))
 
 
 def test_an_instance_type_without_a_price_has_an_unknown_run_cost_and_says_why():

@@ -119,3 +119,38 @@ def test_the_efs_variant_mounts_in_the_same_subnet_over_nfs_only(efs):
     assert {(g, p, lo, hi) for g, p, lo, hi in rules(efs, "GroupIngress")} == {(file_system_group, training, 2049, 2049)}
     assert efs["Outputs"]["FileSystemType"]["Value"] == "EFS" and "MountName" not in efs["Outputs"]
     assert efs["Outputs"]["InstanceType"]["Value"] == "ml.g5.xlarge"
+
+
+def test_the_role_reads_the_whole_data_bucket_and_writes_only_its_training_prefix(fsx):
+    """S3 File and FastFile inputs need GetObject and ListBucket on the set; the data-set job writes it."""
+    policy = next(p for k, p in resources_of(fsx, "AWS::IAM::ManagedPolicy").items() if k.startswith("SageMakerExecution"))
+    (data_bucket,) = [k for k in resources_of(fsx, "AWS::S3::Bucket") if k.startswith("TrainingData")]
+    arn = {"Fn::GetAtt": [data_bucket, "Arn"]}
+    objects, listing = set(), []
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for resource in resources:
+            if resource == arn and "s3:ListBucket" in actions:
+                listing.append(statement.get("Condition"))
+            elif isinstance(resource, dict) and resource.get("Fn::Join", ["", [None]])[1][0] == arn:
+                objects.add((resource["Fn::Join"][1][1], "s3:GetObject" in actions, "s3:PutObject" in actions))
+    assert objects == {("/*", True, False), ("/train/*", True, True)}
+    assert sorted(listing, key=str) == [None, {"StringLike": {"s3:prefix": ["train/*"]}}]
+
+
+def test_fsx_may_use_the_data_key_only_as_its_s3_role_through_s3(fsx, efs):
+    """FSx imports SSE-KMS objects of the linked bucket as AWSServiceRoleForFSxS3Access_<id>: the key must allow it."""
+    def fsx_statements(template):
+        (key,) = resources_of(template, "AWS::KMS::Key").values()
+        return [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid", "").startswith("AllowFsx")]
+
+    (statement,) = fsx_statements(fsx)
+    assert statement["Principal"] == {"AWS": "*"} and statement["Effect"] == "Allow"
+    conditions = statement["Condition"]
+    assert conditions["StringEquals"]["kms:CallerAccount"] == {"Ref": "AWS::AccountId"}
+    assert conditions["StringEquals"]["kms:ViaService"] == "s3.us-east-1.amazonaws.com"
+    principal = conditions["ArnLike"]["aws:PrincipalArn"]["Fn::Join"][1]
+    assert principal[-1].endswith(":role/aws-service-role/s3.data-source.lustre.fsx.amazonaws.com/"
+                                  "AWSServiceRoleForFSxS3Access_*")
+    assert fsx_statements(efs) == []

@@ -26,15 +26,27 @@ from labs.contracts.prices import HOURS_PER_MONTH, LabCost, has_price, per_month
 
 DATA_PREFIX = "train/"
 DEFAULT_INSTANCE_TYPE = "ml.p3.2xlarge"
-SEED_INSTANCE_TYPE = "ml.m5.large"  # the EFS variant's job that copies the set from S3 into EFS
+SEED_INSTANCE_TYPE = "ml.m5.large"  # the short CPU job that writes the data set (S3, and EFS on that variant)
 ALTERNATIVES = ("ml.g5.xlarge", "ml.g4dn.xlarge")  # GPU types that usually have quota where P3 has none
 # SageMaker instance types: ml.<family>.<size>, families may carry a hyphen (p6-b200).
 INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[0-9]*x?large$|^ml\.[a-z0-9-]+\.metal$")
 FSX_SCRATCH_GIB = 1200
-PRACTICE_JOBS = 2
-PRACTICE_JOB_MINUTES = 10  # billable minutes per job: start-up, reading the small set, a few epochs
-SEED_JOB_MINUTES = 5
 SPOT_DISCOUNT = 0.7  # managed spot typically bills ~70% less (AWS says up to 90%)
+
+# The practice: the same read job once per input mode, over one data set written in the region.
+MODES = ("file", "fastfile", "fsx", "efs")
+MODE_ROWS = {  # the table rows each mode adds (fsx runs twice on the same file system)
+    "file": ("S3 File",), "fastfile": ("S3 FastFile",),
+    "fsx": ("FSx for Lustre, first run", "FSx for Lustre, repeated run"), "efs": ("EFS",),
+}
+DEFAULT_DATASET_GIB = 4
+MAX_DATASET_GIB = 16
+# Planning figures for the estimate (assumptions, not measurements): billable minutes every job
+# spends around its reading (image pull, set-up, upload), and one pass over the set at this rate.
+JOB_OVERHEAD_MINUTES = 5
+PLANNING_MB_PER_S = 100
+PREPARE_LABEL = "writing the data set"
+GB_PER_GIB = 1024**3 / 1e9
 
 
 class TrainingSource(str, enum.Enum):
@@ -103,6 +115,11 @@ def instance_price_key(instance_type: str) -> str:
     return "sagemaker_" + re.sub(r"[.-]", "_", instance_type) + "_hour"
 
 
+def default_modes(options: FsxTrainingOptions) -> tuple[str, ...]:
+    """Every mode the deployed variant has: the S3 modes, then its file system."""
+    return ("file", "fastfile", "fsx" if options.fsx else "efs")
+
+
 def job_cost(instance_type: str, minutes: float, *, spot: bool) -> float | None:
     """One training job of ``minutes`` billable minutes; None when the table has no price for the type."""
     key = instance_price_key(instance_type)
@@ -111,21 +128,73 @@ def job_cost(instance_type: str, minutes: float, *, spot: bool) -> float | None:
     return price(key) * minutes / 60 * ((1 - SPOT_DISCOUNT) if spot else 1)
 
 
-def run_cost(options: FsxTrainingOptions, *, spot: bool = True, instance_type: str | None = None) -> float | None:
-    """A practice run: two jobs (and, on EFS, the on-demand seed job that copies the set in)."""
-    jobs = job_cost(instance_type or options.instance_type, PRACTICE_JOBS * PRACTICE_JOB_MINUTES, spot=spot)
-    if jobs is None:
-        return None
-    seed = job_cost(SEED_INSTANCE_TYPE, SEED_JOB_MINUTES, spot=False) if not options.fsx else 0.0
-    return jobs + (seed or 0.0)
+def billed_cost(instance_type: str, billable_seconds: float) -> float | None:
+    """What a finished job cost: SageMaker's BillableTimeInSeconds (already net of the spot saving)."""
+    key = instance_price_key(instance_type)
+    return price(key) * billable_seconds / 3600 if has_price(key) else None
+
+
+def pass_minutes(dataset_gib: float, passes: int) -> float:
+    """Billable minutes of a job that goes over the set ``passes`` times (download, read, write, copy)."""
+    return JOB_OVERHEAD_MINUTES + passes * dataset_gib * 1024 / PLANNING_MB_PER_S / 60
+
+
+@dataclass(frozen=True)
+class JobEstimate:
+    label: str
+    instance_type: str
+    spot: bool
+    minutes: float
+    usd: float | None  # the instance's billable minutes, plus efs_usd
+    efs_usd: float = 0.0  # EFS Elastic Throughput: the bytes the job reads from or writes to EFS
+
+
+def run_estimate(options: FsxTrainingOptions, *, modes: tuple[str, ...] | None = None, spot: bool = True,
+                 dataset_gib: float = DEFAULT_DATASET_GIB, instance_type: str | None = None,
+                 prepare: bool = True) -> list[JobEstimate]:
+    """Each job of a practice run: one read job per table row (File mode downloads, then reads: two
+    passes), and, when the set is not there yet, the on-demand job that writes it (generate and upload;
+    on the EFS variant also copy into EFS). EFS Elastic Throughput bills the bytes read and written;
+    S3 requests and transfer through the gateway endpoint are left out (well under a cent)."""
+    chosen = instance_type or options.instance_type
+    gigabytes = dataset_gib * GB_PER_GIB
+    jobs = []
+    if prepare:
+        minutes = pass_minutes(dataset_gib, 2 if options.fsx else 3)
+        usd = job_cost(SEED_INSTANCE_TYPE, minutes, spot=False)
+        efs_writes = 0.0 if options.fsx else price("efs_elastic_write_gb") * gigabytes
+        jobs.append(JobEstimate(PREPARE_LABEL, SEED_INSTANCE_TYPE, False, minutes,
+                                None if usd is None else usd + efs_writes, efs_writes))
+    for mode in modes or default_modes(options):
+        minutes = pass_minutes(dataset_gib, 2 if mode == "file" else 1)
+        usd = job_cost(chosen, minutes, spot=spot)
+        efs_reads = price("efs_elastic_read_gb") * gigabytes if mode == "efs" else 0.0
+        jobs.extend(JobEstimate(row, chosen, spot, minutes, None if usd is None else usd + efs_reads, efs_reads)
+                    for row in MODE_ROWS[mode])
+    return jobs
+
+
+def run_cost(options: FsxTrainingOptions, *, modes: tuple[str, ...] | None = None, spot: bool = True,
+             dataset_gib: float = DEFAULT_DATASET_GIB, instance_type: str | None = None,
+             prepare: bool = True) -> float | None:
+    """A practice run's estimate in USD; None when the table has no price for an instance type."""
+    costs = [job.usd for job in run_estimate(options, modes=modes, spot=spot, dataset_gib=dataset_gib,
+                                              instance_type=instance_type, prepare=prepare)]
+    return None if None in costs else sum(costs)
 
 
 def cost(options: FsxTrainingOptions) -> LabCost:
-    """Idle: the file system (SCRATCH_2 1200 GiB, or EFS storing a few MB) and one key. Per run: two
-    jobs of about ten billable minutes each on managed spot (EFS: plus a short on-demand seed job)."""
-    file_system = price("fsx_lustre_scratch2_gb_month") * FSX_SCRATCH_GIB / HOURS_PER_MONTH if options.fsx else 0.0
+    """Idle: the file system (SCRATCH_2 1200 GiB; or EFS holding the practice's default set once it
+    ran) and one key. Per run: the default practice (one managed-spot read job per table row over a
+    4 GiB set, plus the first run's on-demand job that writes the set)."""
+    if options.fsx:
+        file_system = price("fsx_lustre_scratch2_gb_month") * FSX_SCRATCH_GIB / HOURS_PER_MONTH
+    else:
+        file_system = price("efs_standard_gb_month") * DEFAULT_DATASET_GIB * GB_PER_GIB / HOURS_PER_MONTH
     spot, on_demand = run_cost(options, spot=True), run_cost(options, spot=False)
-    note = f"{PRACTICE_JOBS} {PRACTICE_JOB_MINUTES}-minute spot jobs on {options.instance_type}"
+    rows = sum(len(MODE_ROWS[mode]) for mode in default_modes(options))
+    note = (f"{rows} spot read jobs on {options.instance_type} over a {DEFAULT_DATASET_GIB} GiB set, "
+            f"and the {SEED_INSTANCE_TYPE} job that writes it")
     if spot is None:
         note = f"no price for {options.instance_type} in pricing/prices.toml"
     return LabCost(idle_per_hour=file_system + per_month_as_hourly("kms_key_month"), per_practice_run=spot,
@@ -152,9 +221,14 @@ CONTRACT = LabContract(
     practice="labs.practice.fsx_training:FsxTrainingPractice",
     context_keys=CONTEXT_KEYS,
     practice_flags=(
+        Flag("modes", "input modes to compare, comma-separated: file, fastfile, fsx (a first and a repeated run), "
+             "efs (default: every mode the deployed variant has)", str, metavar="MODES"),
+        Flag("dataset_gib", f"size of the data set in GiB (1-{MAX_DATASET_GIB}), written in the region by a short "
+             f"job and reused by later runs", int, DEFAULT_DATASET_GIB, metavar="N"),
         Flag("instance_type", "training instance type (default: the stack's InstanceType output)", str,
              metavar="TYPE"),
         Flag("on_demand", "on-demand instead of managed spot", bool, False),
+        Flag("yes", "start the jobs without asking (needed without a terminal)", bool, False),
     ),
     preflight=preflight,
     variants=(Variant("efs", {"training_source": "efs", "training_instance_type": "ml.g5.xlarge"},
