@@ -69,6 +69,7 @@ def synthesized(tmp_path_factory) -> dict[str, Synthesized]:
 VARIANT_CONTEXT = {
     "streaming": {"labs": "clickstream", "clickstream_delivery": "streaming", "clickstream_stream_mode": "on_demand"},
     "efs": {"labs": "fsx-training", "training_source": "efs", "training_instance_type": "ml.g5.xlarge"},
+    "serverless": {"labs": "endpoint", "endpoint_type": "serverless"},
 }
 
 
