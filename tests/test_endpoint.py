@@ -256,3 +256,19 @@ def test_costs_come_from_the_price_table():
     assert unknown.per_practice_run is None and "no hosting price" in unknown.run_note
 
 
+
+
+def test_without_the_monitor_capture_stays_and_the_monitor_and_its_outputs_go(tmp_path_factory):
+    from cdk_nag import AwsSolutionsChecks
+
+    from tests.conftest import synthesize
+
+    synth = synthesize("sandbox", tmp_path_factory.mktemp("cdk-endpoint-no-monitor"), labs="endpoint",
+                       endpoint_monitor="off")
+    template = synth.templates["endpoint"]
+    types = {r["Type"] for r in template["Resources"].values()}
+    assert "AWS::SageMaker::MonitoringSchedule" not in types and "AWS::SageMaker::DataQualityJobDefinition" not in types
+    assert "DataCaptureConfig" in one(template, "AWS::SageMaker::EndpointConfig")[1]["Properties"]
+    assert "AWS::ApplicationAutoScaling::ScalableTarget" in types
+    assert set(template["Outputs"]) == set(contract.CONTRACT.outputs_for(EndpointOptions(monitor=False)))
+    assert AwsSolutionsChecks().validate_scope(synth.app).violations == []

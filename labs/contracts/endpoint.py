@@ -174,9 +174,10 @@ def cost(options: EndpointOptions) -> LabCost:
     billable minutes each); serverless: each request's duration at its memory size."""
     key = per_month_as_hourly("kms_key_month")
     if not options.realtime:
-        gb_seconds = SERVERLESS_MEMORY_MB / 1024 * SERVERLESS_SECONDS_PER_REQUEST * PRACTICE_REQUESTS * 2
+        requests = PRACTICE_REQUESTS + 1  # one cold, the rest warm
+        gb_seconds = SERVERLESS_MEMORY_MB / 1024 * SERVERLESS_SECONDS_PER_REQUEST * requests
         return LabCost(idle_per_hour=key, per_practice_run=price("sagemaker_serverless_gb_hour") * gb_seconds / 3600,
-                       run_note=f"{PRACTICE_REQUESTS * 2} requests at {SERVERLESS_MEMORY_MB} MB; no idle instances")
+                       run_note=f"{requests} requests at {SERVERLESS_MEMORY_MB} MB; no idle instances")
     hosting = hosting_price_key(options.instance_type)
     jobs = price("sagemaker_processing_ml_m5_large_hour") * MONITOR_JOB_MINUTES / 60 * 2 if options.monitored else 0.0
     if not has_price(hosting):
