@@ -110,9 +110,16 @@ class EndpointPractice:
             return self.serverless(endpoint)
         return self.realtime(outputs, tags)
 
-    def wait_in_service(self, endpoint: str) -> dict[str, dict[str, Any]]:
+    def wait_in_service(self, endpoint: str, weights: dict[str, float] | None = None) -> dict[str, dict[str, Any]]:
+        """The variants once the endpoint is InService (and, given ``weights``, serving them)."""
+        def settled(state: tuple[str, dict[str, dict[str, Any]]]) -> bool:
+            status, variants = state
+            applied = weights is None or all(
+                abs(variants.get(name, {}).get("CurrentWeight", -1) - weight) < 1e-6 for name, weight in weights.items())
+            return status in SETTLED and (applied or status != "InService")
+
         status, variants = poll(
-            lambda: variant_states(self.sagemaker, endpoint), lambda state: state[0] in SETTLED,
+            lambda: variant_states(self.sagemaker, endpoint), settled,
             timeout=self.waits.endpoint_seconds, interval=self.waits.poll_seconds, clock=self.clock,
             sleep=self.sleep, on_change=lambda state: self.out(f"endpoint {endpoint}: {state[0]}"),
             describe=lambda last, waited: f"endpoint {endpoint} is still {last[0] if last else 'unknown'} after "
@@ -174,7 +181,7 @@ class EndpointPractice:
     def shift(self, endpoint: str, weights: dict[str, float]) -> None:
         self.sagemaker.update_endpoint_weights_and_capacities(**weights_request(endpoint, weights))
         self.out("step 2: shifting traffic to " + ", ".join(f"{v} {w:g}" for v, w in weights.items()))
-        self.out(f"  now: {weights_line(self.wait_in_service(endpoint))}")
+        self.out(f"  now: {weights_line(self.wait_in_service(endpoint, weights))}")
 
     def restore(self, endpoint: str, weights: dict[str, float]) -> None:
         """Back to the deployed weights (RetainAllVariantProperties would keep the shifted ones)."""

@@ -448,13 +448,28 @@ def test_deleting_a_pending_schedule_is_retried_then_reported():
 
 
 def test_ctrl_c_stops_the_baseline_job_deletes_the_schedule_and_restores_the_weights(monkeypatch):
-    states = {"EndpointStatus": "InService", "ProductionVariants": [
-        {"VariantName": "VariantA", "CurrentWeight": 0.8, "CurrentInstanceCount": 2},
-        {"VariantName": "VariantB", "CurrentWeight": 0.2, "CurrentInstanceCount": 1}]}
-    sagemaker = Recorder(describe_endpoint=states, create_processing_job={}, update_endpoint_weights_and_capacities={},
-                         stop_processing_job={}, delete_monitoring_schedule={})
+    current = dict(contract.WEIGHTS)
+
+    def update(params):
+        current.update({v["VariantName"]: v["DesiredWeight"] for v in params["DesiredWeightsAndCapacities"]})
+        return {}
+
+    def describe(_):
+        return {"EndpointStatus": "InService", "ProductionVariants": [
+            {"VariantName": name, "CurrentWeight": weight, "CurrentInstanceCount": 1} for name, weight in current.items()]}
+
+    sagemaker = Recorder(describe_endpoint=describe, create_processing_job={}, stop_processing_job={},
+                         update_endpoint_weights_and_capacities=update)
     s3 = Recorder(head_object=ClientError({"Error": {"Code": "404"}}, "HeadObject"), put_object={})
-    runtime = Recorder(invoke_endpoint=KeyboardInterrupt())
+    answers = iter([{"Body": body("0.5"), "InvokedProductionVariant": "VariantA"}] * 3)
+
+    def invoke_or_interrupt(_):
+        answer = next(answers, None)
+        if answer is None:
+            raise KeyboardInterrupt
+        return answer
+
+    runtime = Recorder(invoke_endpoint=invoke_or_interrupt)
 
     class Session:
         region_name = "us-east-1"
@@ -466,12 +481,15 @@ def test_ctrl_c_stops_the_baseline_job_deletes_the_schedule_and_restores_the_wei
         contract.LOG_GROUP: "g", contract.CAPTURE_URI: "c", contract.BASELINE_URI: "b",
         contract.MONITORING_URI: "m"}), TAGS))
     lines = []
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt):  # during step 2, after the shift
         practice.EndpointPractice(Session(), out=lines.append, requests=3).run()
     called = [name for name, _ in sagemaker.calls]
-    assert "stop_processing_job" in called and "update_endpoint_weights_and_capacities" not in called
-    assert lines[-2] == "interrupted: cleaning up what this run started"
-    assert dict(sagemaker.calls)["create_processing_job"]["Tags"] == [{"Key": k, "Value": v} for k, v in TAGS.items()]
+    assert called.count("update_endpoint_weights_and_capacities") == 2 and current == contract.WEIGHTS
+    started = dict(sagemaker.calls)["create_processing_job"]
+    assert ("stop_processing_job", {"ProcessingJobName": started["ProcessingJobName"]}) in sagemaker.calls
+    assert "interrupted: cleaning up what this run started" in lines
+    assert lines[-1] == "restored the weights: VariantA 0.8, VariantB 0.2"
+    assert started["Tags"] == [{"Key": k, "Value": v} for k, v in TAGS.items()]
 
 
 def test_captured_records_are_decoded_whatever_their_encoding():
@@ -484,3 +502,19 @@ def test_captured_records_are_decoded_whatever_their_encoding():
         "eventMetadata": {"eventId": "e", "inferenceTime": "t"}})
     assert capture_record_lines(line) == ['  endpointInput: application/json: {"x": 1}',
                                           "  endpointOutput: text/csv: 0.9", "  at t (event e)"]
+
+
+def test_the_shift_waits_until_the_endpoint_serves_the_new_weights():
+    def described(weights, status="InService"):
+        return {"EndpointStatus": status, "ProductionVariants": [
+            {"VariantName": name, "CurrentWeight": weight} for name, weight in zip(("VariantA", "VariantB"), weights)]}
+
+    answers = iter([described((0.8, 0.2)), described((0.8, 0.2), "Updating"), described((0.9, 0.1))])
+    sagemaker = Recorder(update_endpoint_weights_and_capacities={}, describe_endpoint=lambda _: next(answers))
+    clock, lines = FakeClock(), []
+    run = practice.EndpointPractice(None, out=lines.append, clock=clock, sleep=clock.sleep, waits=Waits(poll_seconds=5))
+    run.sagemaker = sagemaker
+    run.shift(ENDPOINT, contract.SHIFTED_WEIGHTS)
+    assert clock.now == 10 and lines[-1] == "  now: VariantA weight 0.9 (? instances), VariantB weight 0.1 (? instances)"
+    assert sagemaker.calls[0] == ("update_endpoint_weights_and_capacities", weights_request(ENDPOINT, {
+        "VariantA": 0.9, "VariantB": 0.1}))
