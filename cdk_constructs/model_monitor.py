@@ -52,6 +52,9 @@ class MonitorRole(LabRole):
         allow_service_logs(self, log_group_name, sid="ProcessingJobLogs")
         allow_metrics(self, metric_namespaces)
         allow_key_use(self, key)
+        self.add_to_principal_policy(iam.PolicyStatement(  # the encrypted volumes of scheduled executions
+            sid="VolumeGrantsForSageMaker", actions=["kms:CreateGrant"], resources=[key.key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": True}}))
 
 
 class DataQualityMonitor(Construct):

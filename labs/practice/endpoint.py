@@ -16,8 +16,8 @@ Real-time endpoint:
    support calls missing in a quarter), a one-off execution now on the last hour of capture,
    and the constraint violations it found.
 
-The original weights are restored at the end. Ctrl-C stops the jobs it started, deletes the
-one-off schedule and restores the weights. Serverless endpoint: a cold request and warm ones,
+The original weights are restored at the end. Ctrl-C (or a step that gives up) stops the jobs
+it started, deletes the one-off schedule and restores the weights. Serverless endpoint: a cold request and warm ones,
 with ``ModelSetupTime`` from CloudWatch. ``--dry-run`` prints every request without calling AWS.
 """
 
@@ -160,8 +160,9 @@ class EndpointPractice:
             if monitor:
                 report["violations"] = self.monitoring(monitor, endpoint)
             return report
-        except KeyboardInterrupt:
-            self.out("interrupted: cleaning up what this run started")
+        except BaseException as error:  # Ctrl-C, or a step that gave up: stop the jobs this run started
+            self.out("interrupted: cleaning up what this run started" if isinstance(error, KeyboardInterrupt)
+                     else "stopping what this run started")
             if monitor:
                 monitor.stop_started()
             raise

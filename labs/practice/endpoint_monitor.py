@@ -287,12 +287,13 @@ class MonitorStep:
         self.out(f"deleted the one-off schedule {name}")
 
     def stop_started(self) -> None:
-        """Ctrl-C: stop what this run started and is still running."""
+        """Ctrl-C or a failed step: stop what this run started and is still running."""
         for job in (self.baseline_job, self.execution_job):
             if job:
                 try:
                     self.sagemaker.stop_processing_job(ProcessingJobName=job)
                     self.out(f"stopped {job}")
-                except ClientError as error:  # already finished: nothing to stop
+                except ClientError as error:  # ValidationException: it has finished, nothing to stop
                     if error.response["Error"]["Code"] != "ValidationException":
-                        raise
+                        self.out(f"warning: could not stop {job} ({error.response['Error']['Code']}); stop it with "
+                                 f"`aws sagemaker stop-processing-job --processing-job-name {job}`")

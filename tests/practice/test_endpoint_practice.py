@@ -447,7 +447,9 @@ def test_deleting_a_pending_schedule_is_retried_then_reported():
     assert lines[1].startswith("warning: could not delete monitoring schedule s2") and step.schedule == "s2"
 
 
-def test_ctrl_c_stops_the_baseline_job_deletes_the_schedule_and_restores_the_weights(monkeypatch):
+@pytest.mark.parametrize("stop, said", [(KeyboardInterrupt, "interrupted: cleaning up what this run started"),
+                                        (LabError("gave up"), "stopping what this run started")])
+def test_ctrl_c_or_a_failed_step_stops_the_baseline_job_and_restores_the_weights(monkeypatch, stop, said):
     current = dict(contract.WEIGHTS)
 
     def update(params):
@@ -466,7 +468,7 @@ def test_ctrl_c_stops_the_baseline_job_deletes_the_schedule_and_restores_the_wei
     def invoke_or_interrupt(_):
         answer = next(answers, None)
         if answer is None:
-            raise KeyboardInterrupt
+            raise stop
         return answer
 
     runtime = Recorder(invoke_endpoint=invoke_or_interrupt)
@@ -481,13 +483,13 @@ def test_ctrl_c_stops_the_baseline_job_deletes_the_schedule_and_restores_the_wei
         contract.LOG_GROUP: "g", contract.CAPTURE_URI: "c", contract.BASELINE_URI: "b",
         contract.MONITORING_URI: "m"}), TAGS))
     lines = []
-    with pytest.raises(KeyboardInterrupt):  # during step 2, after the shift
+    with pytest.raises(type(stop) if isinstance(stop, BaseException) else stop):  # in step 2, after the shift
         practice.EndpointPractice(Session(), out=lines.append, requests=3).run()
     called = [name for name, _ in sagemaker.calls]
     assert called.count("update_endpoint_weights_and_capacities") == 2 and current == contract.WEIGHTS
     started = dict(sagemaker.calls)["create_processing_job"]
     assert ("stop_processing_job", {"ProcessingJobName": started["ProcessingJobName"]}) in sagemaker.calls
-    assert "interrupted: cleaning up what this run started" in lines
+    assert said in lines
     assert lines[-1] == "restored the weights: VariantA 0.8, VariantB 0.2"
     assert started["Tags"] == [{"Key": k, "Value": v} for k, v in TAGS.items()]
 
