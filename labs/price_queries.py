@@ -118,6 +118,17 @@ QUERIES: dict[str, PriceQuery] = {
     "sagemaker_feature_store_read_million": PriceQuery(
         "AmazonSageMaker", (("usagetype", "USE1-FeatureStore:ReadRequestUnits"),), scale=1_000_000,
         evidence="usage type from Cost Explorer groups; prefix and unit inferred"),
+    # Unconfirmed: hosting, processing and serverless usage types follow the USE1-Train:<type> pattern
+    # of the training entries; not seen in Price List data here.
+    "sagemaker_hosting_ml_c5_large_hour": PriceQuery(
+        "AmazonSageMaker", (("usagetype", "USE1-Host:ml.c5.large"),), unit="Hrs",
+        evidence="the Host:<type> usage type of SageMaker hosting, by analogy with Train:<type>"),
+    "sagemaker_processing_ml_m5_large_hour": PriceQuery(
+        "AmazonSageMaker", (("usagetype", "USE1-Processing:ml.m5.large"),), unit="Hrs",
+        evidence="the Processing:<type> usage type, by analogy with Train:<type>"),
+    "sagemaker_serverless_gb_hour": PriceQuery(
+        "AmazonSageMaker", (("usagetype", "USE1-ServerlessInf:Mem-1GB"),), scale=3600,
+        evidence="the 1 GB memory size's per-second price is the GB-second price (x3600 per hour); inferred"),
 }
 
 

@@ -18,6 +18,7 @@ _MODULES = (
     "clickstream",
     "fsx_training",
     "feature_store",
+    "endpoint",
 )
 
 LABS: dict[str, LabContract] = {

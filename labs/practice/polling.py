@@ -18,7 +18,12 @@ T = TypeVar("T")
 
 
 class WaitTimedOut(LabError):
-    """``poll`` ran out of time; the message (one line) says what to do."""
+    """The wait ran out; the message (one line) says what to do; ``last`` is the last state seen
+    (None if no ask gave an answer)."""
+
+    def __init__(self, message: str, last: Any = None) -> None:
+        super().__init__(message)
+        self.last = last
 
 
 PollTimeout = WaitTimedOut
@@ -27,29 +32,54 @@ PollTimeout = WaitTimedOut
 def poll(fetch: Callable[[], T | None], done: Callable[[T], bool], *, timeout: float, interval: float,
          clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
          on_change: Callable[[T], None] | None = None, key: Callable[[T], Any] | None = None,
+         transient: Callable[[Exception], bool] | None = None,
+         describe: Callable[[T | None, float], str] | None = None,
          message: str | Callable[[float], str] = "gave up waiting") -> T:
-    """Calls ``fetch`` until ``done(answer)``; returns that answer.
+    """The first answer ``done`` accepts; ``WaitTimedOut`` (a one-line LabError) after ``timeout`` seconds.
 
-    ``fetch`` returns None for "no answer this time" (a transient error it absorbed), and may
-    raise to stop at once (a LabError for a failed state). ``on_change(answer)`` runs when
-    ``key(answer)`` (default: the answer) differs from the previous one. After ``timeout``
-    seconds of ``clock`` it raises WaitTimedOut with ``message`` (or ``message(timeout)``).
+    Args:
+        fetch: reads the current state (one API call, usually); None means "no answer this
+            time" (a transient problem it absorbed itself).
+        done: whether a state is final (success or failure alike; the caller tells them apart).
+        timeout: seconds from the first ask until giving up.
+        interval: seconds between asks (the last sleep is cut to the deadline).
+        clock, sleep: the clock the deadline is measured on and how to wait on it.
+        on_change: called with each state whose ``key`` (default: the state) differs from the
+            previous one (progress lines).
+        transient: exceptions from ``fetch`` it accepts as "ask again" (others propagate).
+        describe: the timeout's message from the last state and the seconds waited; it should
+            say what to do (e.g. which command shows the resource). Else ``message``, a text or
+            ``message(timeout)``.
     """
-    deadline = clock() + timeout
-    unset = last = object()
+    if timeout <= 0 or interval <= 0:
+        raise ValueError("timeout and interval must be positive")
+    started = clock()
+    deadline = started + timeout
+    last: T | None = None
+    unset = previous = object()
     while True:
-        answer = fetch()
-        if answer is not None:
-            current = key(answer) if key else answer
-            if on_change is not None and (last is unset or current != last):
-                on_change(answer)
-            last = current
-            if done(answer):
-                return answer
-        remaining = deadline - clock()
-        if remaining <= 0:
-            raise WaitTimedOut(message(timeout) if callable(message) else message)
-        sleep(min(interval, remaining))
+        try:
+            state = fetch()
+        except Exception as error:  # noqa: BLE001 - handed to the caller's filter
+            if transient is None or not transient(error):
+                raise
+            state = None
+        if state is not None:
+            current = key(state) if key else state
+            if on_change is not None and (previous is unset or current != previous):
+                on_change(state)
+            previous, last = current, state
+            if done(state):
+                return state
+        now = clock()
+        if now >= deadline:
+            waited = now - started
+            if describe is not None:
+                text = describe(last, waited)
+            else:
+                text = message(timeout) if callable(message) else message
+            raise WaitTimedOut(text, last)
+        sleep(min(interval, deadline - now))
 
 
 @dataclass

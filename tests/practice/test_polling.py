@@ -1,0 +1,70 @@
+"""The one poll loop: returns the first final state, never waits past its deadline, reports
+changes, lets the caller decide which errors mean "ask again"."""
+
+from __future__ import annotations
+
+import pytest
+
+from labs.errors import LabError
+from labs.practice.polling import PollTimeout, poll
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+        self.slept = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_returns_the_first_final_state_and_reports_each_change():
+    clock, states, seen = FakeClock(), iter(["Creating", "Creating", "Updating", "InService"]), []
+    result = poll(lambda: next(states), lambda s: s == "InService", timeout=60, interval=10, clock=clock,
+                  sleep=clock.sleep, on_change=seen.append)
+    assert result == "InService" and seen == ["Creating", "Updating", "InService"]
+    assert clock.slept == [10, 10, 10]
+
+
+def test_gives_up_at_the_deadline_with_the_callers_message_and_the_last_state():
+    clock = FakeClock()
+    with pytest.raises(PollTimeout) as raised:
+        poll(lambda: "Pending", lambda s: False, timeout=25, interval=10, clock=clock, sleep=clock.sleep,
+             describe=lambda last, waited: f"still {last} after {waited:.0f} s: run `labs status`")
+    assert str(raised.value) == "still Pending after 25 s: run `labs status`"
+    assert raised.value.last == "Pending" and isinstance(raised.value, LabError)
+    assert clock.slept == [10, 10, 5]  # the last sleep is cut to the deadline
+
+
+def test_transient_errors_are_asked_again_and_others_propagate():
+    clock, calls = FakeClock(), []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionError("reset")
+        return "done"
+
+    assert poll(flaky, lambda s: True, timeout=60, interval=1, clock=clock, sleep=clock.sleep,
+                transient=lambda e: isinstance(e, ConnectionError)) == "done"
+    with pytest.raises(KeyError):
+        poll(lambda: {}["x"], lambda s: True, timeout=60, interval=1, clock=clock, sleep=clock.sleep,
+             transient=lambda e: isinstance(e, ConnectionError))
+
+
+def test_a_wait_whose_every_ask_failed_says_so():
+    clock = FakeClock()
+    with pytest.raises(PollTimeout, match="giving up") as raised:
+        poll(lambda: 1 / 0, lambda s: True, timeout=3, interval=1, clock=clock, sleep=clock.sleep,
+             transient=lambda e: True)
+    assert raised.value.last is None
+
+
+@pytest.mark.parametrize("timeout, interval", [(0, 1), (5, 0)])
+def test_a_wait_without_a_bound_is_refused(timeout, interval):
+    with pytest.raises(ValueError):
+        poll(lambda: 1, lambda s: True, timeout=timeout, interval=interval)
