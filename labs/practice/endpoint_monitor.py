@@ -229,12 +229,12 @@ class MonitorStep:
         self.out(f"monitoring: {self.schedule} runs {self.outputs[contract.JOB_DEFINITION]} once, now, on the "
                  f"captured data from {WINDOW[0]} to {WINDOW[1]} (starts within minutes, runs about ten)")
         execution = self._poll(
-            self.latest_execution, lambda e: e is not None and e["MonitoringExecutionStatus"] in EXECUTION_DONE,
+            lambda: self.latest_execution() or {}, lambda e: e.get("MonitoringExecutionStatus") in EXECUTION_DONE,
             self.waits.execution_seconds,
             lambda last, waited: f"the monitoring execution of {self.schedule} is "
                                  f"{(last or {}).get('MonitoringExecutionStatus', 'not started')} after "
                                  f"{waited / 60:.0f} minutes; see it in the SageMaker console and rerun later",
-            on_change=lambda e: self.out(f"  execution: {e['MonitoringExecutionStatus'] if e else 'not started yet'}"))
+            on_change=lambda e: self.out(f"  execution: {e.get('MonitoringExecutionStatus') or 'not started yet'}"))
         status = execution["MonitoringExecutionStatus"]
         if status in {"Failed", "Stopped"}:
             reason = execution.get("FailureReason", "no reason given")
