@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cdk_constructs.encryption import LabKey
 from cdk_constructs.functions import LabFunction
 from cdk_constructs.settings import LabSettings
 
@@ -37,7 +38,9 @@ class LabJanitor(Construct):
     account and region whose stack name starts with ``mlref-`` and whose status is
     DELETE_COMPLETE or DELETE_FAILED, and invokes the sweep function with the event.
     Events that cannot be delivered, and invocations that fail every retry, land
-    in one dead-letter queue. Nothing here bills while idle.
+    in one dead-letter queue. The function's log group is encrypted with the
+    janitor's own customer managed key (a LabKey): the one thing here that bills
+    while idle, $1 per month (pricing/prices.toml ``kms_key_month``).
 
     The sweep deletes only resources tagged ``lab=<lab>`` and ``profile=sandbox``
     (checked in code); where the service supports it the IAM policy enforces the
@@ -47,6 +50,7 @@ class LabJanitor(Construct):
         function: the sweep LabFunction.
         rule: the EventBridge rule.
         dead_letter_queue: failed deliveries and invocations.
+        key: the KMS key of the sweep's log group.
     """
 
     def __init__(self, scope: Construct, id_: str, *, settings: LabSettings) -> None:
@@ -57,10 +61,11 @@ class LabJanitor(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
+        self.key = LabKey(self, "Key", settings=settings, description="mlref janitor: the sweep's log group").key
         self.function = LabFunction(
             self, "Sweep", settings=settings, handler_dir="lab_sweep", shared_modules=["lab_names"],
             description="Sweeps what a deleted mlref lab stack left behind",
-            timeout=Duration.minutes(15), dead_letter_queue=self.dead_letter_queue,
+            timeout=Duration.minutes(15), dead_letter_queue=self.dead_letter_queue, log_key=self.key,
         )
         self._grant_sweep(self.function)
         self.rule = events.Rule(
