@@ -7,7 +7,10 @@ the tests), so the ratio against an empty app with those same settings is printe
 AwsSolutions in both profiles and NIST 800-53 R5 in production. Prints the median
 of several runs and the ratio (goal: at most 1.5x).
 
-    .venv/bin/python bench/synth.py [--runs 3]
+`--cfn-guard` adds the labs with cfn-guard's Control Tower rules as a synth-time plugin
+(bench/guard_app.py), the option that the tests' cfn-guard gate was measured against.
+
+    .venv/bin/python bench/synth.py [--runs 3] [--cfn-guard]
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ def timed_synth(app: str, outdir: Path, *context: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--cfn-guard", action="store_true", help="also time cfn-guard as a synth-time plugin")
     args = parser.parse_args()
     python = sys.executable
     cases = {
@@ -47,6 +51,9 @@ def main() -> int:
         "all labs, sandbox (AwsSolutions)": (f"{python} app.py", ("profile=sandbox",)),
         "all labs, production (AwsSolutions + NIST)": (f"{python} app.py", ("profile=production",)),
     }
+    if args.cfn_guard:
+        cases["all labs, sandbox + cfn-guard plugin"] = (f"{python} bench/guard_app.py", ("profile=sandbox",))
+        cases["all labs, production + cfn-guard plugin"] = (f"{python} bench/guard_app.py", ("profile=production",))
     medians = {}
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(args.runs):

@@ -17,6 +17,14 @@ class LabKey(Construct):
     and a key policy that lets CloudWatch Logs in this account and region use the
     key only for log groups (encryption context ``aws:logs:arn``).
 
+    The key policy also denies ``kms:CreateGrant`` to every principal unless the
+    grant is for an AWS resource (``kms:GrantIsForAWSResource``: an integrated
+    service such as SageMaker, Redshift Serverless, Firehose, FSx, EFS or Secrets
+    Manager creates it on the caller's behalf) or the caller is an AWS service
+    (Control Tower control CT.KMS.PR.3). The account keeps ``kms:*`` otherwise
+    (aws-cdk-lib's default statement), so it can still administer the key and grant
+    IAM principals its use; nobody can hand out the key by a grant of their own.
+
     Attributes:
         key: the KMS key.
     """
@@ -46,6 +54,17 @@ class LabKey(Construct):
                         )
                     }
                 },
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyGrantsNotForAwsResources",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["kms:CreateGrant"],
+                resources=["*"],
+                conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false",
+                                             "aws:PrincipalIsAWSService": "false"}},
             )
         )
 

@@ -12,6 +12,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cdk_constructs.encryption import LabKey
 from cdk_constructs.functions import LabFunction
 from cdk_constructs.settings import LabSettings
 
@@ -65,7 +66,9 @@ class LabJanitor(Construct):
     account and region whose stack name starts with ``mlref-`` and whose status is
     DELETE_COMPLETE or DELETE_FAILED, and invokes the sweep function with the event.
     Events that cannot be delivered, and invocations that fail every retry, land
-    in one dead-letter queue. Nothing here bills while idle.
+    in one dead-letter queue. The function's log group is encrypted with the
+    janitor's own customer managed key (a LabKey): the one thing here that bills
+    while idle, $1 per month (pricing/prices.toml ``kms_key_month``).
 
     The sweep deletes only resources tagged ``lab=<lab>`` and ``profile=sandbox``
     (checked in code), only in this account and region, and never while the lab's
@@ -86,6 +89,7 @@ class LabJanitor(Construct):
         alert_topic: the alerts topic, None without ``alert_email``.
         services_policy: the second managed policy of the function's role (SageMaker, Glue
             jobs, EMR Serverless); the first is ``function.role.policy``.
+        key: the KMS key of the sweep's log group.
     """
 
     def __init__(self, scope: Construct, id_: str, *, settings: LabSettings) -> None:
@@ -96,10 +100,11 @@ class LabJanitor(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
+        self.key = LabKey(self, "Key", settings=settings, description="mlref janitor: the sweep's log group").key
         self.function = LabFunction(
             self, "Sweep", settings=settings, handler_dir="lab_sweep", shared_modules=["lab_names"],
             description="Sweeps what a deleted mlref lab stack left behind",
-            timeout=Duration.minutes(15), dead_letter_queue=self.dead_letter_queue,
+            timeout=Duration.minutes(15), dead_letter_queue=self.dead_letter_queue, log_key=self.key,
         )
         self.alert_topic = self._alert_topic(settings.alert_email) if settings.alert_email else None
         if self.alert_topic is not None:

@@ -3,9 +3,10 @@
 Why the sweep lives here and not in the lab stacks: a lab's leftovers exist only
 after its stack is gone (FSx, Redshift and VPC deletion takes many minutes), and
 a function inside the stack being deleted is deleted with it. This stack owns
-no data and nothing that bills while idle: a rule, a function, its log group,
-a dead-letter queue and, with alert_email, an SNS topic. Each lab's teardown record
-is an SSM Standard parameter the function writes (free).
+no data: a rule, a function, its log group, a dead-letter queue, the KMS key of
+that log group (the one thing that bills while idle, $1 per month) and, with
+alert_email, an SNS topic. Each lab's teardown record is an SSM Standard parameter
+the function writes (free).
 
 Where IAM cannot scope the sweep to this region (see ``_acknowledge_findings`` and
 ``cdk_constructs.janitor.in_region``): S3 bucket ARNs carry no region or account, so the
@@ -95,14 +96,14 @@ class JanitorStack(Stack):
     """Sweeps each mlref lab after CloudFormation reports its stack deleted.
 
     Attributes:
-        janitor: the LabJanitor (rule, sweep function, dead-letter queue).
+        janitor: the LabJanitor (rule, sweep function, dead-letter queue, log-group key).
         settings: the settings it was built with.
     """
 
     def __init__(self, scope: Construct, id_: str, *, settings: LabSettings, **kwargs) -> None:
         super().__init__(
             scope, id_,
-            description="mlref-labs janitor: sweeps what deleted lab stacks leave behind (nothing billable idle)",
+            description="mlref-labs janitor: sweeps what deleted lab stacks leave behind (idle: one KMS key)",
             **kwargs,
         )
         self.settings = settings
@@ -127,6 +128,3 @@ class JanitorStack(Stack):
             acknowledge(function, "NIST.800.53.R5-LambdaInsideVPC",
                         "calls only AWS APIs and reaches no VPC resource; a VPC would need NAT or many interface "
                         "endpoints, which bill while idle")
-            acknowledge(self.janitor.function.log_group, "NIST.800.53.R5-CloudWatchLogGroupEncrypted",
-                        "the sweep logs resource names and what it deleted, no data; a customer managed key "
-                        "would be the only thing in this stack that bills while idle (AWS-owned encryption applies)")

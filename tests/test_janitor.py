@@ -84,13 +84,16 @@ def test_the_rule_invokes_the_sweep_with_retries_and_a_dead_letter_queue(janitor
     assert by_sid["UndeliveredStackEvents"]["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}}
 
 
-def test_the_janitor_owns_nothing_that_bills_while_idle(janitor):
+def test_the_janitor_bills_while_idle_only_for_the_key_of_its_log_group(janitor):
     idle_free = {
         "AWS::Events::Rule", "AWS::Lambda::Function", "AWS::Lambda::Permission", "AWS::Logs::LogGroup",
         "AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::SQS::Queue", "AWS::SQS::QueuePolicy",
         "AWS::SNS::Topic", "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy",
     }
-    assert {r["Type"] for r in janitor["Resources"].values()} <= idle_free
+    assert {r["Type"] for r in janitor["Resources"].values()} <= idle_free | {"AWS::KMS::Key"}
+    (key_id,) = resources_of(janitor, "AWS::KMS::Key")  # $1 per month (pricing/prices.toml kms_key_month)
+    (log_group,) = resources_of(janitor, "AWS::Logs::LogGroup").values()
+    assert log_group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
 
 
 TAGGED = {"Null": {"aws:ResourceTag/lab": "false"},

@@ -1,0 +1,38 @@
+"""The labs' app with cfn-guard's Control Tower rules as a synth-time validation plugin.
+
+`bench/synth.py --cfn-guard` times it: the alternative issue 15 weighed against running
+cfn-guard in the tests. It adds the CfnGuardValidator plugin of cdklabs.cdk-validator-cfnguard
+to the app (the same mechanism as `App(policy_validation_beta1=[...])`, which aws-cdk-lib
+deprecates for `Validations.of(app).add_plugins`), with the rules acknowledged in
+gates/cfn-guard-acks.toml disabled so that synth passes.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from aws_cdk import Validations  # noqa: E402
+from cdklabs.cdk_validator_cfnguard import CfnGuardValidator  # noqa: E402
+
+import app as lab_app  # noqa: E402
+from tests import cfn_guard  # noqa: E402
+
+labs_app = lab_app.new_app
+
+
+def guarded_app(**props):
+    cdk_app = labs_app(**props)
+    _, rules_dir = cfn_guard.bundle()
+    acknowledged = {ack.rule for ack in cfn_guard.load_acks(ROOT / "gates" / "cfn-guard-acks.toml")}
+    disabled = [f.path.stem for f in cfn_guard.rule_files(rules_dir) if f.rules & acknowledged]
+    # The default 1 MB buffer is too small for cfn-guard's report on five stacks.
+    Validations.of(cdk_app).add_plugins(CfnGuardValidator(disabled_rules=disabled, max_buffer=64 * 1024 * 1024))
+    return cdk_app
+
+
+lab_app.new_app = guarded_app
+sys.exit(lab_app.main())
