@@ -112,7 +112,9 @@ def test_practice_of_an_unknown_lab_is_one_line():
     result = subprocess.run([sys.executable, "-m", "labs", "practice", "warehouse"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: unknown lab 'warehouse'; choose from: data-lake, clickstream, fsx-training, feature-store"
+    from labs.contracts import LABS
+
+    assert result.stderr.strip() == f"error: unknown lab 'warehouse'; choose from: {', '.join(LABS)}"
 
 
 def test_app_without_alert_email_synthesizes_and_notes_the_missing_budget(tmp_path):

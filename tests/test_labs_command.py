@@ -153,7 +153,9 @@ def test_inspect_prices_the_variant_the_template_was_built_with(variants):
     assert efs["per_practice_run"] == round(expected.per_practice_run, 4)
     assert efs["priced_with"] == "the template's options"
     fsx = inspect_lab("fsx-training", variants["sandbox"].outdir).cost
-    assert fsx["idle_per_hour"] > 0.2 and fsx["per_practice_run"] > efs["per_practice_run"]
+    default = cost(FsxTrainingOptions())
+    assert fsx["idle_per_hour"] == round(default.idle_per_hour, 4) > 0.2
+    assert fsx["per_practice_run"] == round(default.per_practice_run, 4) != efs["per_practice_run"]
 
 
 def test_inspect_reports_roles_wildcards_exposure_encryption_findings_and_cost(sandbox):

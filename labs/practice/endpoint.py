@@ -50,6 +50,7 @@ from labs.practice.endpoint_traffic import (
 from labs.practice.polling import poll
 
 BASE_OUTPUTS = (contract.ENDPOINT, contract.ENDPOINT_TYPE, contract.VARIANTS)
+REQUIRED_OUTPUTS = BASE_OUTPUTS  # what every variant's practice reads; the rest depends on the variant
 JOB_TAG_KEYS = ("lab", "profile", "owner")
 SETTLED = {"InService", "Failed", "OutOfService"}
 

@@ -34,7 +34,7 @@ def poll(fetch: Callable[[], T | None], done: Callable[[T], bool], *, timeout: f
          on_change: Callable[[T], None] | None = None, key: Callable[[T], Any] | None = None,
          transient: Callable[[Exception], bool] | None = None,
          describe: Callable[[T | None, float], str] | None = None,
-         message: str | Callable[[float], str] = "gave up waiting") -> T:
+         message: str | Callable[[float], str] | None = None) -> T:
     """The first answer ``done`` accepts; ``WaitTimedOut`` (a one-line LabError) after ``timeout`` seconds.
 
     Args:
@@ -76,6 +76,8 @@ def poll(fetch: Callable[[], T | None], done: Callable[[T], bool], *, timeout: f
             waited = now - started
             if describe is not None:
                 text = describe(last, waited)
+            elif message is None:
+                text = f"still waiting after {waited:.0f} s; giving up"
             else:
                 text = message(timeout) if callable(message) else message
             raise WaitTimedOut(text, last)
