@@ -135,6 +135,14 @@ QUERIES: dict[str, PriceQuery] = {
     "sagemaker_feature_store_read_million": PriceQuery(
         "AmazonSageMaker", (("usagetype", "USE1-FeatureStore:ReadRequestUnits"),), scale=1_000_000,
         evidence="usage type from Cost Explorer groups; prefix and unit inferred"),
+    "sagemaker_processing_ml_m5_large_hour": PriceQuery(
+        "AmazonSageMaker", (("usagetype", "USE1-Processing:ml.m5.large"),), unit="Hrs",
+        evidence="USE1-Processing:<type> quoted from the Price List in public notes, not run here"),
+    # The per-second price of a 1 GB serverless endpoint, times 3600: the table's GB-hour price.
+    "sagemaker_serverless_inference_gb_hour": PriceQuery(
+        "AmazonSageMaker", (("productFamily", "ML Serverless"), ("usagetype", "USE1-ServerlessInf:Mem-1GB")),
+        scale=3600,
+        evidence="family and <prefix>-ServerlessInf:Mem-<n>GB usage types from public cost tools; prefix inferred"),
 }
 
 
