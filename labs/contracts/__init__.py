@@ -18,6 +18,7 @@ _MODULES = (
     "clickstream",
     "fsx_training",
     "feature_store",
+    "ml_pipeline",
 )
 
 LABS: dict[str, LabContract] = {
