@@ -39,6 +39,12 @@ def run_prefix(folder: str) -> str:
     return f"{lab.RUNS_PREFIX}*/{folder}/"
 
 
+def step_output(folder: str) -> str:
+    """``runs/*/<folder>``, no trailing slash: how a step reads another step's output. Its S3Uri has no
+    trailing slash, so SageMaker lists exactly that prefix (``runs/<id>/preprocess/train``)."""
+    return f"{lab.RUNS_PREFIX}*/{folder}"
+
+
 class ModelBuildPipeline(Construct):
     """A SageMaker pipeline that preprocesses, trains, evaluates and conditionally registers.
 
@@ -78,12 +84,12 @@ class ModelBuildPipeline(Construct):
         self.training_role = SageMakerJobRole(
             self, "TrainingRole", description="SageMaker training: built-in XGBoost on the train and validation splits",
             key=key, region=region, log_group=TRAINING_LOG_GROUP, images=[(account, lab.XGBOOST_IMAGE[0])],
-            reads=[(artifacts, run_prefix("preprocess/train")), (artifacts, run_prefix("preprocess/validation"))],
+            reads=[(artifacts, step_output("preprocess/train")), (artifacts, step_output("preprocess/validation"))],
             writes=[(artifacts, run_prefix(lab.MODEL_OUTPUT)), (artifacts, lab.CHECKPOINTS_PREFIX)])
         self.evaluation_role = SageMakerJobRole(
             self, "EvaluationRole", description="SageMaker processing: the model's AUC and accuracy on the test split",
             key=key, region=region, log_group=PROCESSING_LOG_GROUP, images=[(account, lab.XGBOOST_IMAGE[0])],
-            reads=[(artifacts, run_prefix("preprocess/test")), (artifacts, run_prefix(lab.MODEL_OUTPUT))],
+            reads=[(artifacts, step_output("preprocess/test")), (artifacts, run_prefix(lab.MODEL_OUTPUT))],
             writes=[(artifacts, run_prefix(lab.EVALUATION_OUTPUT))],
             objects=[evaluate.bucket.arn_for_objects(evaluate.s3_object_key)])
 

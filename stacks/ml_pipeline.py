@@ -23,7 +23,7 @@ from cdk_constructs.acknowledge import (
 )
 from cdk_constructs.budget import LabBudget
 from cdk_constructs.encryption import LabKey
-from cdk_constructs.ml_pipeline import ModelBuildPipeline, run_prefix
+from cdk_constructs.ml_pipeline import ModelBuildPipeline, run_prefix, step_output
 from cdk_constructs.model_deployment import ApprovedModelDeployment, PipelineTeardown
 from cdk_constructs.outputs import emit_outputs
 from cdk_constructs.profile import apply_lab_profile
@@ -103,11 +103,13 @@ class MlPipelineStack(Stack):
         per_run = ("each execution writes under runs/<execution id>/, an id known only at run time, and SageMaker "
                    "names the files; limited to this one step output folder")
         for role, folders in ((build.preprocess_role, ["preprocess"]),
-                              (build.training_role, ["preprocess/train", "preprocess/validation", contract.MODEL_OUTPUT]),
-                              (build.evaluation_role, ["preprocess/test", contract.MODEL_OUTPUT,
-                                                       contract.EVALUATION_OUTPUT]),
+                              (build.training_role, [contract.MODEL_OUTPUT]),
+                              (build.evaluation_role, [contract.MODEL_OUTPUT, contract.EVALUATION_OUTPUT]),
                               (build.role, [contract.EVALUATION_OUTPUT]), (deploy.model_role, [contract.MODEL_OUTPUT])):
             acknowledge_iam5(role.policy, [objects_finding(artifacts, run_prefix(f)) for f in folders], per_run)
+        for role, folders in ((build.training_role, ["preprocess/train", "preprocess/validation"]),
+                              (build.evaluation_role, ["preprocess/test"])):
+            acknowledge_iam5(role.policy, [objects_finding(artifacts, step_output(f)) for f in folders], per_run)
         acknowledge_iam5(build.preprocess_role.policy, [objects_finding(self.data.bucket, contract.RAW_PREFIX)],
                          "preprocessing reads the raw uploads under raw/ (each practice run adds a folder of its own; "
                          "the InputDataUri parameter picks one)")

@@ -207,3 +207,74 @@ def test_idle_cost_is_the_key_alone_and_a_run_costs_more_with_a_bigger_endpoint(
     assert lab.cost(large).per_practice_run > lab.cost(small).per_practice_run > 0
     with pytest.raises(ValueError, match="serverless_memory_mb"):
         replace(small, serverless_memory_mb=3000)
+
+
+# -- what each job's role may touch, against where its inputs and outputs resolve at run time --------
+
+def s3_grants(template, role_id):
+    """(reads, writes, lists): object patterns as '<Bucket>/pattern' and list patterns as '<Bucket>/prefix'."""
+    reads, writes, lists = [], [], []
+    for statement in statements_of(template, role_id):
+        actions = as_list(statement["Action"])
+        for resource in as_list(statement["Resource"]):
+            parts = resource.get("Fn::Join", [None, [None]])[1] if isinstance(resource, dict) else [None]
+            if isinstance(parts[0], dict) and "Fn::GetAtt" in parts[0]:  # <bucket ARN>/<objects>
+                bucket, pattern = parts[0]["Fn::GetAtt"][0], parts[1]
+                if "s3:GetObject" in actions:
+                    reads.append(f"<{bucket}>{pattern}")
+                if "s3:PutObject" in actions:
+                    writes.append(f"<{bucket}>{pattern}")
+            elif isinstance(resource, dict) and "Fn::GetAtt" in resource and "s3:ListBucket" in actions:
+                prefixes = statement.get("Condition", {}).get("StringLike", {}).get("s3:prefix", ["*"])
+                lists += [f"<{resource['Fn::GetAtt'][0]}>/{p}" for p in as_list(prefixes)]
+    return reads, writes, lists
+
+
+def run_time_uri(value, steps):
+    """An S3 URI of the definition as it resolves in execution EXEC (the practice's InputDataUri)."""
+    if isinstance(value, str):
+        return value
+    if "Std:Join" in value:
+        return value["Std:Join"]["On"].join(run_time_uri(v, steps) for v in value["Std:Join"]["Values"])
+    path = value["Get"]
+    if path == "Execution.PipelineExecutionId":
+        return "EXEC"
+    if path == f"Parameters.{lab.INPUT_PARAMETER}":
+        return "s3://<RawDataBucket46CFA8FB>/raw/RUN/"
+    if path.endswith("ModelArtifacts.S3ModelArtifacts"):
+        training = steps[lab.TRAIN_STEP]["Arguments"]["OutputDataConfig"]["S3OutputPath"]
+        return run_time_uri(training, steps) + "/JOB/output/model.tar.gz"
+    step, output = re.match(r"Steps\.(\w+)\.ProcessingOutputConfig\.Outputs\['(\w+)'\]", path).groups()
+    (found,) = [o for o in steps[step]["Arguments"]["ProcessingOutputConfig"]["Outputs"] if o["OutputName"] == output]
+    return run_time_uri(found["S3Output"]["S3Uri"], steps)
+
+
+def test_every_job_role_can_list_and_read_its_inputs_and_write_its_outputs_as_they_resolve(template):
+    from fnmatch import fnmatchcase
+
+    _, pipeline = one(template, "AWS::SageMaker::Pipeline")
+    definition = json.loads(placeholder_json(pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]))
+    steps = {s["Name"]: s for s in definition["Steps"]}
+    checked = 0
+    for step in steps.values():
+        if step["Type"] not in {"Processing", "Training"}:
+            continue
+        args = step["Arguments"]
+        reads, writes, lists = s3_grants(template, args["RoleArn"][1:-5])  # "<Role.Arn>" -> Role
+        if step["Type"] == "Processing":
+            inputs = [i["S3Input"]["S3Uri"] for i in args["ProcessingInputs"] if i["InputName"] != "code"]
+            outputs = [o["S3Output"]["S3Uri"] for o in args["ProcessingOutputConfig"]["Outputs"]]
+        else:
+            inputs = [c["DataSource"]["S3DataSource"]["S3Uri"] for c in args["InputDataConfig"]]
+            outputs = [args["OutputDataConfig"]["S3OutputPath"], args["CheckpointConfig"]["S3Uri"]]
+        for uri in inputs:
+            listed = run_time_uri(uri, steps).removeprefix("s3://")  # SageMaker lists the key prefix as given
+            assert any(fnmatchcase(listed, p) for p in lists), f"{step['Name']} cannot list {listed}"
+            assert any(fnmatchcase(f"{listed.rstrip('/')}/part.csv", p) or fnmatchcase(listed, p) for p in reads), \
+                f"{step['Name']} cannot read {listed}"
+            checked += 1
+        for uri in outputs:
+            written = run_time_uri(uri, steps).removeprefix("s3://").rstrip("/") + "/file"
+            assert any(fnmatchcase(written, p) for p in writes), f"{step['Name']} cannot write {written}"
+            checked += 1
+    assert checked == 12  # preprocessing 1 in, 4 out; training 2 in, 2 out; evaluation 2 in, 1 out
