@@ -143,7 +143,8 @@ class PipelineTeardown(Construct):
                        sagemaker_arn(f"model/{versions}")]))
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="DeleteTheEndpointLogGroup", actions=["logs:DeleteLogGroup"],
-            resources=[f"{log_group_arn(ENDPOINT_LOG_GROUP_PREFIX + endpoint_name)}:*"]))
+            resources=[log_group_arn(ENDPOINT_LOG_GROUP_PREFIX + endpoint_name),
+                       f"{log_group_arn(ENDPOINT_LOG_GROUP_PREFIX + endpoint_name)}:*"]))
         self.resource = CustomResource(
             self, "Resource", service_token=self.function.function.function_arn,
             resource_type="Custom::PipelineTeardown",
