@@ -215,7 +215,7 @@ def test_unknown_lab_is_one_line(capsys):
         cli.main(["deploy", "nope", "--yes"])
     assert exited.value.code == 2
     assert capsys.readouterr().err.strip() == (
-        "error: unknown lab 'nope'; choose from: data-lake, clickstream, fsx-training, feature-store, endpoint")
+        f"error: unknown lab 'nope'; choose from: {', '.join(LABS)}")
 
 
 def test_no_credentials_is_one_line(no_credentials, capsys):

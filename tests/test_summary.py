@@ -5,15 +5,14 @@ from __future__ import annotations
 import pytest
 
 from labs.errors import LabError
+from labs.contracts import LABS
 from labs.summary import summarize
 
 
 def test_summary_reads_lab_profile_resources_and_findings(synthesized):
     for profile, synth in synthesized.items():
         lines = {line.stack: line for line in summarize(synth.outdir)}
-        assert set(lines) == {"mlref-data-lake", "mlref-clickstream", "mlref-fsx-training", "mlref-feature-store",
-                              "mlref-endpoint",
-                              "mlref-janitor"}
+        assert set(lines) == {lab.stack_name for lab in LABS.values()} | {"mlref-janitor"}
         assert (lines["mlref-janitor"].lab, lines["mlref-janitor"].profile) == ("janitor", profile)
         line = lines["mlref-data-lake"]
         assert (line.lab, line.profile) == ("data-lake", profile)

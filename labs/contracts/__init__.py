@@ -19,6 +19,7 @@ _MODULES = (
     "fsx_training",
     "feature_store",
     "endpoint",
+    "ml_pipeline",
 )
 
 LABS: dict[str, LabContract] = {

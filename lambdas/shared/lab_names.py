@@ -12,3 +12,18 @@ SWEPT_PROFILE = "sandbox"  # the only profile whose leftovers are ever deleted
 
 # Log groups that services create at run time, outside any stack.
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
+ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"  # + the endpoint's name
+
+
+def deployed_name(endpoint_name: str, version: int) -> str:
+    """The model and endpoint config that serve version ``version`` of a model package on
+    ``endpoint_name`` (the ml-pipeline approval function makes them; its practice waits for them)."""
+    return f"{endpoint_name}-v{version}"
+
+
+def deployed_version(endpoint_name: str, name: str) -> int | None:
+    """N when ``name`` is ``deployed_name(endpoint_name, N)``, else None."""
+    prefix = deployed_name(endpoint_name, 0)[:-1]
+    suffix = name[len(prefix):]
+    return int(suffix) if name.startswith(prefix) and suffix.isdigit() else None
