@@ -10,6 +10,7 @@ import sys
 import pytest
 
 import app as lab_app
+from labs.contracts import LABS
 from cdk_constructs.settings import Profile
 from tests.conftest import ROOT
 
