@@ -135,6 +135,19 @@ QUERIES: dict[str, PriceQuery] = {
     "sagemaker_feature_store_read_million": PriceQuery(
         "AmazonSageMaker", (("usagetype", "USE1-FeatureStore:ReadRequestUnits"),), scale=1_000_000,
         evidence="usage type from Cost Explorer groups; prefix and unit inferred"),
+    # Unconfirmed (batch-etl): usage types from public Price List notes and Cost Explorer groups, not seen here.
+    "glue_etl_dpu_hour": PriceQuery(
+        "AWSGlue", (("usagetype", "USE1-ETL-DPU-Hour"),),
+        evidence="the crawler's USE1- pattern with the ETL job usage type"),
+    "emr_serverless_arm_vcpu_hour": PriceQuery(
+        "ElasticMapReduce", (("usagetype", "USE1-EMR-SERVERLESS-ARM-vCPUHours"),),
+        evidence="EMR Serverless usage type as Cost Explorer names it; service code inferred"),
+    "emr_serverless_arm_gb_hour": PriceQuery(
+        "ElasticMapReduce", (("usagetype", "USE1-EMR-SERVERLESS-ARM-MemoryGBHours"),),
+        evidence="EMR Serverless usage type as Cost Explorer names it; service code inferred"),
+    "step_functions_transition_thousand": PriceQuery(
+        "AmazonStates", (("usagetype", "USE1-StateTransition"),), scale=1000,
+        evidence="Step Functions usage type from public code; a per-transition price, hence the scale"),
 }
 
 
