@@ -31,6 +31,9 @@ ENGINE_PLACEHOLDERS = {
           "RejectedPath", "RunsPath", "StatePath"),
 }
 SPLITS = ("train", "validation", "test")
+# Where results nobody reads go. Not ResultPath null: CloudFormation templates drop nulls, and without a
+# ResultPath the result would replace the whole state.
+DISCARD = "$.discarded"
 TERMINAL_QUALITY_FAILURES = ("FAILED", "STOPPED", "TIMEOUT")
 
 # What each state belongs to, for following an execution (labs/practice/batch_etl.py).
@@ -76,8 +79,8 @@ def _crawl(zone: str, crawler: str, seconds: int, max_polls: int, then: str) -> 
     name = f"{zone}Crawl"
     result = f"$.crawls.{zone.lower()}"
     return {
-        f"Start{name}": _task(_sdk("glue:startCrawler"), {"Name": crawler}, f"Count{name}", ResultPath=None,
-                              Catch=[{"ErrorEquals": ["Glue.CrawlerRunningException"], "ResultPath": None,
+        f"Start{name}": _task(_sdk("glue:startCrawler"), {"Name": crawler}, f"Count{name}", ResultPath=DISCARD,
+                              Catch=[{"ErrorEquals": ["Glue.CrawlerRunningException"], "ResultPath": DISCARD,
                                       "Next": f"Count{name}"}]),
         **_loop(name, zone.lower(), seconds, max_polls, f"Get{name}", f"{zone}CrawlTimedOut",
                 f"the {zone.lower()} crawler was not READY after {max_polls} polls of {seconds} s"),
@@ -149,8 +152,8 @@ def _quality(seconds: int, max_polls: int) -> dict[str, Any]:
         "WithdrawBatch": _task(_sdk("glue:batchDeletePartition"), {
             "DatabaseName": "${CuratedDatabase}", "TableName": "${CuratedTable}",
             "PartitionsToDelete": [{"Values.$": f"States.Array($.batch_id, '{split}')"} for split in SPLITS],
-        }, "ListFailedRules", ResultPath=None,
-            Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "ListFailedRules"}]),
+        }, "ListFailedRules", ResultPath=DISCARD,
+            Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": DISCARD, "Next": "ListFailedRules"}]),
         # A filter that matches nothing is an error, so it runs only once the score says a rule failed.
         "ListFailedRules": {"Type": "Pass", "Parameters": {"failed.$": "$.quality.result.Rules[?(@.Result != 'PASS')]"},
                             "ResultPath": "$.quality.failed", "Next": "DataQualityFailed"},

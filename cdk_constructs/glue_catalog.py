@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from aws_cdk import Stack
 from aws_cdk import aws_glue as glue
@@ -76,7 +77,8 @@ class GovernedCrawler(Construct):
     it runs only when asked); a Glue security configuration of its own that encrypts its
     CloudWatch logs, job bookmarks and S3 output with the lab key (or the given
     ``security_configuration``, shared with jobs); Lake Formation credentials off but
-    ``lakeformation:GetDataAccess`` allowed (``lake_formation=False`` drops both); the log group
+    ``lakeformation:GetDataAccess`` allowed (``lake_formation=False`` drops both); no
+    exclusions unless given (glob patterns relative to the prefix); the log group
     Glue writes to under that configuration
     (``/aws-glue/crawlers-role/<role name>-<configuration name>``) owned by the
     stack with the profile's retention; schema changes update the catalog and
@@ -102,6 +104,7 @@ class GovernedCrawler(Construct):
         zone: str = "raw",
         security_configuration: glue.CfnSecurityConfiguration | None = None,
         lake_formation: bool = True,
+        exclusions: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -169,7 +172,8 @@ class GovernedCrawler(Construct):
             description=f"On-demand crawler over s3://<{zone} zone>/{prefix} (date-partitioned dt=YYYY-MM-DD)"
             if zone == "raw" else f"On-demand crawler over s3://<{zone} zone>/{prefix}",
             targets=glue.CfnCrawler.TargetsProperty(
-                s3_targets=[glue.CfnCrawler.S3TargetProperty(path=f"s3://{bucket.bucket_name}/{prefix}")]
+                s3_targets=[glue.CfnCrawler.S3TargetProperty(path=f"s3://{bucket.bucket_name}/{prefix}",
+                                                             exclusions=list(exclusions) or None)]
             ),
             crawler_security_configuration=configuration_name,
             schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(

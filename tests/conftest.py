@@ -69,6 +69,7 @@ def synthesized(tmp_path_factory) -> dict[str, Synthesized]:
 VARIANT_CONTEXT = {
     "streaming": {"labs": "clickstream", "clickstream_delivery": "streaming", "clickstream_stream_mode": "on_demand"},
     "efs": {"labs": "fsx-training", "training_source": "efs", "training_instance_type": "ml.g5.xlarge"},
+    "emr": {"labs": "batch-etl", "etl_engine": "emr-serverless", "etl_schedule": "rate(1 day)"},
 }
 
 

@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 def test_defaults():
     config = lab_app.read_config({}, {"USER": "alice"})
     assert config.profile is Profile.SANDBOX
-    assert config.labs == ("data-lake", "clickstream", "fsx-training", "feature-store")
+    assert config.labs == ("data-lake", "clickstream", "fsx-training", "feature-store", "batch-etl")
     clickstream = config.options_of("clickstream")
     assert clickstream.delivery.value == "firehose" and not clickstream.on_demand
     assert config.ttl_hours == 4 and config.owner == "alice"
@@ -37,7 +37,7 @@ def test_values_from_context_and_environment():
     "context,message",
     [
         ({"profile": "prod"}, "profile='prod' is not a profile; use one of: sandbox, production"),
-        ({"labs": "data-lake,warehouse"}, "labs='warehouse': unknown lab; choose from: data-lake, clickstream, fsx-training, feature-store or all"),
+        ({"labs": "data-lake,warehouse"}, "labs='warehouse': unknown lab; choose from: data-lake, clickstream, fsx-training, feature-store, batch-etl or all"),
         ({"ttl_hours": "-1"}, "ttl_hours='-1' is not allowed; use a whole number of hours from 0"),
         ({"ttl_hours": "four"}, "ttl_hours='four' is not allowed"),
         ({"ttl_hours": "169"}, "ttl_hours='169' is not allowed"),

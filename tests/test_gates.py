@@ -18,7 +18,7 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from tests.conftest import ROOT
 
 PROFILES = ["sandbox", "production"]
-VARIANTS = [*PROFILES, *(f"{p}-{v}" for v in ("streaming", "efs") for p in PROFILES)]
+VARIANTS = [*PROFILES, *(f"{p}-{v}" for v in ("streaming", "efs", "emr") for p in PROFILES)]
 GENERIC_REASONS = re.compile(
     r"^(n/?a|none|todo|tbd|ok|fine|false positive|not needed|not applicable|suppress(ed)?|ignore(d)?|"
     r"by design|intended|expected|acknowledged|known issue|lab|sandbox|wildcard( needed)?)\.?$",

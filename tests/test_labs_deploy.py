@@ -196,7 +196,7 @@ def test_bad_context_is_refused_before_synthesis(aws, sandbox):
 def test_unknown_lab_is_one_line(capsys):
     assert cli.main(["deploy", "nope", "--yes"]) == 1
     assert capsys.readouterr().err.strip() == (
-        "error: unknown lab 'nope'; choose from: data-lake, clickstream, fsx-training, feature-store")
+        "error: unknown lab 'nope'; choose from: data-lake, clickstream, fsx-training, feature-store, batch-etl")
 
 
 def test_no_credentials_is_one_line(no_credentials, capsys):

@@ -18,6 +18,7 @@ _MODULES = (
     "clickstream",
     "fsx_training",
     "feature_store",
+    "batch_etl",
 )
 
 LABS: dict[str, LabContract] = {

@@ -45,6 +45,10 @@ PRACTICE_QUERIES = 2
 EMR_DRIVER = (1, 3)  # vCPU, GB billed
 EMR_EXECUTOR = (2, 5)
 EMR_MAX_CAPACITY = ("4 vCPU", "16 GB")
+# What each job run asks for; EMR Serverless adds memory overhead and rounds workers up to whole GB.
+SPARK_CONF = {"spark.driver.cores": str(EMR_DRIVER[0]), "spark.driver.memory": "2g",
+              "spark.executor.cores": str(EMR_EXECUTOR[0]), "spark.executor.memory": "4g",
+              "spark.executor.instances": "1", "spark.dynamicAllocation.enabled": "false"}
 PRACTICE_EMR_MINUTES = 4  # workers up to job end; each worker bills at least a minute
 DEFAULT_PRODUCTION_SCHEDULE = "cron(0 3 * * ? *)"  # daily at 03:00 UTC
 PRACTICE_ROWS = 500
