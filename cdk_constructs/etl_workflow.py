@@ -45,6 +45,16 @@ PHASE_MARKERS = (("RawCrawl", "crawl raw"), ("CuratedCrawl", "crawl curated"), (
                  ("Queue", "queue"))
 
 
+# The calls that repeat inside polling loops, and the loops' other states.
+POLL_CALLS = frozenset({"ListRunningExecutions", "GetRawCrawl", "GetCuratedCrawl", "GetQualityRun"})
+POLL_CHECKS = frozenset({"IsOldestExecution", "IsRawCrawlDone", "IsCuratedCrawlDone", "QualityRunState"})
+
+
+def is_polling(state: str) -> bool:
+    """Whether ``state`` repeats while the workflow waits (printed as one summary per phase)."""
+    return state in POLL_CALLS or state in POLL_CHECKS or state.startswith(("Count", "Limit", "WaitFor"))
+
+
 def placeholders(engine: str) -> tuple[str, ...]:
     return COMMON_PLACEHOLDERS + ENGINE_PLACEHOLDERS[engine]
 
