@@ -192,3 +192,18 @@ def test_a_failed_workflow_is_one_line_with_its_error_and_cause():
 def test_out_of_range_flags_are_refused_with_the_range(flags, message):
     with pytest.raises(LabError, match=message):
         practice.BatchEtlPractice(None, **flags)
+
+
+def test_ctrl_c_while_following_stops_the_execution():
+    session = Session()
+    run = make(session, out=lambda _: None)
+    session.stubs["stepfunctions"].add_response("stop_execution", {"stopDate": NOW}, {
+        "executionArn": OURS, "error": "PracticeInterrupted", "cause": "stopped by labs practice (Ctrl-C)"})
+
+    def interrupted(request):
+        raise KeyboardInterrupt
+
+    run.call = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        run.follow(OURS)
+    session.stubs["stepfunctions"].assert_no_pending_responses()
