@@ -12,7 +12,7 @@ def test_summary_reads_lab_profile_resources_and_findings(synthesized):
     for profile, synth in synthesized.items():
         lines = {line.stack: line for line in summarize(synth.outdir)}
         assert set(lines) == {"mlref-data-lake", "mlref-clickstream", "mlref-fsx-training", "mlref-feature-store",
-                              "mlref-janitor"}
+                              "mlref-batch-etl", "mlref-janitor"}
         assert (lines["mlref-janitor"].lab, lines["mlref-janitor"].profile) == ("janitor", profile)
         line = lines["mlref-data-lake"]
         assert (line.lab, line.profile) == ("data-lake", profile)
