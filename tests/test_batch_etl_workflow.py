@@ -3,7 +3,6 @@ answered by a mocked response: the choices, loops, intrinsic functions and paths
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 
