@@ -40,6 +40,22 @@ def allow_objects(role: Grantee, bucket: s3.IBucket, *, prefix: str = "", write:
     role.add_to_principal_policy(list_statement)
 
 
+def allow_prefixes(role: Grantee, bucket: s3.IBucket, prefixes: list[str], *, write: bool = False) -> None:
+    """Lets ``role`` read (and optionally write) objects whose keys start with one of ``prefixes`` and
+    list the bucket: what Spark needs, whose S3 file systems also probe the prefix itself
+    (``incoming``, not only ``incoming/...``) and list the bucket to find directories."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=S3_READ + (S3_WRITE if write else []),
+                            resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes])
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket", "s3:GetBucketLocation"] + (["s3:ListBucketMultipartUploads"] if write else []),
+            resources=[bucket.bucket_arn],
+        )
+    )
+
+
 def allow_key_use(role: Grantee, key: kms.IKey, *, encrypt: bool = True) -> None:
     """Lets ``role`` decrypt with ``key`` and, if ``encrypt``, create data keys for new objects."""
     actions = ["kms:Decrypt", "kms:DescribeKey"] + (["kms:Encrypt", "kms:GenerateDataKey"] if encrypt else [])

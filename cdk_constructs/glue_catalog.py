@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from aws_cdk import Stack
 from aws_cdk import aws_glue as glue
@@ -18,19 +19,21 @@ from cdk_constructs.settings import LabSettings
 
 
 class ZoneDatabase(Construct):
-    """A Glue database for one data-lake zone, governed by Lake Formation.
+    """A Glue database for one data-lake zone, governed by Lake Formation by default.
 
-    ``CreateTableDefaultPermissions`` is empty, which revokes the
+    ``governed`` (default): ``CreateTableDefaultPermissions`` is empty, which revokes the
     ``IAMAllowedPrincipals`` grant for new tables in this database only (the
     account-wide defaults are left alone): tables the crawler creates are readable
-    only through Lake Formation grants.
+    only through Lake Formation grants. ``governed=False`` keeps the account's defaults,
+    so IAM policies alone decide who reads the tables (labs without Lake Formation).
 
     Attributes:
         database: the ``AWS::Glue::Database``.
         database_name: its name.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, database_name: str, bucket: s3.IBucket, description: str) -> None:
+    def __init__(self, scope: Construct, id_: str, *, database_name: str, bucket: s3.IBucket, description: str,
+                 governed: bool = True) -> None:
         super().__init__(scope, id_)
         self.database_name = database_name
         self.database = glue.CfnDatabase(
@@ -41,17 +44,41 @@ class ZoneDatabase(Construct):
                 name=database_name,
                 description=description,
                 location_uri=f"s3://{bucket.bucket_name}/",
-                create_table_default_permissions=[],
+                create_table_default_permissions=[] if governed else None,
             ),
         )
+
+
+def glue_security_configuration(scope: Construct, id_: str, *, name: str, key: kms.IKey) -> glue.CfnSecurityConfiguration:
+    """A Glue security configuration that encrypts CloudWatch logs (SSE-KMS), job bookmarks (CSE-KMS)
+    and S3 output (SSE-KMS) with ``key``. Glue then writes a job's or crawler's logs to log groups
+    named after the role and this configuration."""
+    kms_mode = {"kms_key_arn": key.key_arn}
+    return glue.CfnSecurityConfiguration(
+        scope,
+        id_,
+        name=name,
+        encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
+            cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
+                cloud_watch_encryption_mode="SSE-KMS", **kms_mode
+            ),
+            job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
+                job_bookmarks_encryption_mode="CSE-KMS", **kms_mode
+            ),
+            s3_encryptions=[glue.CfnSecurityConfiguration.S3EncryptionProperty(s3_encryption_mode="SSE-KMS", **kms_mode)],
+        ),
+    )
 
 
 class GovernedCrawler(Construct):
     """An on-demand Glue crawler over one S3 prefix, with its own role and encryption.
 
     Defaults: no schedule (a crawler bills $0.44 per DPU-hour, 10-minute minimum, so
-    it runs only when asked); a Glue security configuration that encrypts its
-    CloudWatch logs, job bookmarks and S3 output with the lab key; the log group
+    it runs only when asked); a Glue security configuration of its own that encrypts its
+    CloudWatch logs, job bookmarks and S3 output with the lab key (or the given
+    ``security_configuration``, shared with jobs); Lake Formation credentials off but
+    ``lakeformation:GetDataAccess`` allowed (``lake_formation=False`` drops both); no
+    exclusions unless given (glob patterns relative to the prefix); the log group
     Glue writes to under that configuration
     (``/aws-glue/crawlers-role/<role name>-<configuration name>``) owned by the
     stack with the profile's retention; schema changes update the catalog and
@@ -74,6 +101,10 @@ class GovernedCrawler(Construct):
         bucket: s3.IBucket,
         prefix: str,
         key: kms.IKey,
+        zone: str = "raw",
+        security_configuration: glue.CfnSecurityConfiguration | None = None,
+        lake_formation: bool = True,
+        exclusions: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -81,26 +112,13 @@ class GovernedCrawler(Construct):
             self,
             "Access",
             assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
-            description=f"Glue crawler over s3://<raw>/{prefix}",
+            description=f"Glue crawler over s3://<{zone}>/{prefix}",
         )
-        configuration_name = f"{stack.stack_name}-{id_}"[:128]
-        kms_mode = {"kms_key_arn": key.key_arn}
-        self.security_configuration = glue.CfnSecurityConfiguration(
-            self,
-            "SecurityConfiguration",
-            name=configuration_name,
-            encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
-                cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
-                    cloud_watch_encryption_mode="SSE-KMS", **kms_mode
-                ),
-                job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
-                    job_bookmarks_encryption_mode="CSE-KMS", **kms_mode
-                ),
-                s3_encryptions=[
-                    glue.CfnSecurityConfiguration.S3EncryptionProperty(s3_encryption_mode="SSE-KMS", **kms_mode)
-                ],
-            ),
-        )
+        if security_configuration is None:
+            security_configuration = glue_security_configuration(
+                self, "SecurityConfiguration", name=f"{stack.stack_name}-{id_}"[:128], key=key)
+        self.security_configuration = security_configuration
+        configuration_name = security_configuration.name
         self.log_group = logs.LogGroup(
             self,
             "LogGroup",
@@ -137,22 +155,25 @@ class GovernedCrawler(Construct):
                 resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:log-stream:*"],
             )
         )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="LakeFormationCredentials",
-                actions=["lakeformation:GetDataAccess"],
-                resources=["*"],
+        if lake_formation:
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="LakeFormationCredentials",
+                    actions=["lakeformation:GetDataAccess"],
+                    resources=["*"],
+                )
             )
-        )
         allow_key_use(self.role, key, encrypt=False)
         self.crawler = glue.CfnCrawler(
             self,
             "Crawler",
             role=self.role.role_arn,
             database_name=database.database_name,
-            description=f"On-demand crawler over s3://<raw zone>/{prefix} (date-partitioned dt=YYYY-MM-DD)",
+            description=f"On-demand crawler over s3://<{zone} zone>/{prefix} (date-partitioned dt=YYYY-MM-DD)"
+            if zone == "raw" else f"On-demand crawler over s3://<{zone} zone>/{prefix}",
             targets=glue.CfnCrawler.TargetsProperty(
-                s3_targets=[glue.CfnCrawler.S3TargetProperty(path=f"s3://{bucket.bucket_name}/{prefix}")]
+                s3_targets=[glue.CfnCrawler.S3TargetProperty(path=f"s3://{bucket.bucket_name}/{prefix}",
+                                                             exclusions=list(exclusions) or None)]
             ),
             crawler_security_configuration=configuration_name,
             schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
@@ -161,7 +182,7 @@ class GovernedCrawler(Construct):
             recrawl_policy=glue.CfnCrawler.RecrawlPolicyProperty(recrawl_behavior="CRAWL_EVERYTHING"),
             lake_formation_configuration=glue.CfnCrawler.LakeFormationConfigurationProperty(
                 use_lake_formation_credentials=False
-            ),
+            ) if lake_formation else None,
             configuration=json.dumps(
                 {
                     "Version": 1.0,

@@ -23,6 +23,8 @@ class LabBucket(Construct):
       given (server access log targets accept only SSE-S3);
     - server access logs to ``access_logs_bucket`` under ``<id>/`` when given;
     - versioning as requested (on by default);
+    - with ``event_bridge``, S3 sends every event of the bucket to EventBridge (set on the
+      bucket itself, so no notification custom resource is needed);
     - in sandbox, DESTROY and emptied on delete; in production, RETAIN.
 
     Attributes:
@@ -39,6 +41,7 @@ class LabBucket(Construct):
         access_logs_bucket: s3.IBucket | None = None,
         versioned: bool = True,
         lifecycle_rules: Sequence[s3.LifecycleRule] = (),
+        event_bridge: bool = False,
     ) -> None:
         super().__init__(scope, id_)
         encryption = s3.BucketEncryption.KMS if encryption_key else s3.BucketEncryption.S3_MANAGED
@@ -65,6 +68,11 @@ class LabBucket(Construct):
             removal_policy=settings.removal_policy,
             auto_delete_objects=settings.is_sandbox,
         )
+        if event_bridge:
+            cfn_bucket: s3.CfnBucket = self.bucket.node.default_child
+            cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+                event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+            )
 
 
 def access_log_bucket(scope: Construct, settings: LabSettings, id_: str = "AccessLogs") -> LabBucket:

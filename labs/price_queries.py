@@ -129,6 +129,19 @@ QUERIES: dict[str, PriceQuery] = {
     "sagemaker_serverless_gb_hour": PriceQuery(
         "AmazonSageMaker", (("usagetype", "USE1-ServerlessInf:Mem-1GB"),), scale=3600,
         evidence="the 1 GB memory size's per-second price is the GB-second price (x3600 per hour); inferred"),
+    # Unconfirmed (batch-etl): usage types from public Price List notes and Cost Explorer groups, not seen here.
+    "glue_etl_dpu_hour": PriceQuery(
+        "AWSGlue", (("usagetype", "USE1-ETL-DPU-Hour"),),
+        evidence="the crawler's USE1- pattern with the ETL job usage type"),
+    "emr_serverless_arm_vcpu_hour": PriceQuery(
+        "ElasticMapReduce", (("usagetype", "USE1-EMR-SERVERLESS-ARM-vCPUHours"),),
+        evidence="EMR Serverless usage type as Cost Explorer names it; service code inferred"),
+    "emr_serverless_arm_gb_hour": PriceQuery(
+        "ElasticMapReduce", (("usagetype", "USE1-EMR-SERVERLESS-ARM-MemoryGBHours"),),
+        evidence="EMR Serverless usage type as Cost Explorer names it; service code inferred"),
+    "step_functions_transition_thousand": PriceQuery(
+        "AmazonStates", (("usagetype", "USE1-StateTransition"),), scale=1000,
+        evidence="Step Functions usage type from public code; a per-transition price, hence the scale"),
 }
 
 

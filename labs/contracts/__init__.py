@@ -20,6 +20,7 @@ _MODULES = (
     "feature_store",
     "endpoint",
     "ml_pipeline",
+    "batch_etl",
 )
 
 LABS: dict[str, LabContract] = {
