@@ -34,11 +34,11 @@ from cdk_constructs.outputs import emit_outputs
 from cdk_constructs.profile import apply_lab_profile
 from cdk_constructs.settings import LabSettings
 from cdk_constructs.storage import LabBucket, access_log_bucket, empty_logs_last
-from jobs.batch_etl import etl_rules
+from cdk_constructs.etl_code import etl_rules
 from labs.contracts import batch_etl as contract
 from labs.contracts.batch_etl import BatchEtlOptions
 
-JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs" / "batch_etl"
+JOBS_DIR = Path(__file__).resolve().parent.parent / "cdk_constructs" / "etl_code"
 LIBRARY_FILES = ("etl_rules.py", "etl_spark.py")
 CURATED_WRITES = [p.rstrip("/") for p in (contract.CURATED_PREFIX, contract.REJECTED_PREFIX, contract.RUNS_PREFIX)]
 SPARK_MARKERS = ["**/_SUCCESS", "**/_temporary/**", "_SUCCESS"]  # what Spark leaves beside the Parquet files

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from cdk_constructs import etl_workflow
-from jobs.batch_etl import etl_rules
+from cdk_constructs.etl_code import etl_rules
 from labs.contracts import batch_etl as contract
 from labs.contracts.base import ConfigError
 from tests.conftest import resources_of

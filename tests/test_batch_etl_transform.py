@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import duckdb
 import pytest
 
-from jobs.batch_etl import etl_rules as rules
+from cdk_constructs.etl_code import etl_rules as rules
 from labs.practice.batch_etl_data import DEFECTS, REJECTING, defect_counts, generate, reported
 
 ROWS = 1500

@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from jobs.batch_etl.etl_rules import COUNTRY_ALIASES, DEFAULT_PLAN, MONTHS, PLAN_ALIASES, RAW_COLUMNS, UNKNOWN_COUNTRY
+from cdk_constructs.etl_code.etl_rules import COUNTRY_ALIASES, DEFAULT_PLAN, MONTHS, PLAN_ALIASES, RAW_COLUMNS, UNKNOWN_COUNTRY
 
 # Defect kind -> where the workflow's counts report it.
 DEFECTS: dict[str, tuple[str, ...]] = {

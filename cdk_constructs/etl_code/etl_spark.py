@@ -15,7 +15,7 @@ from dataclasses import dataclass
 try:
     import etl_rules  # beside this file in the job's --py-files / --extra-py-files archive
 except ImportError:  # imported as a package
-    from jobs.batch_etl import etl_rules
+    from cdk_constructs.etl_code import etl_rules
 
 BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 

@@ -6,7 +6,7 @@ same statements in DuckDB, and compares the counts and every curated row. It nee
 3.5 and Java 17 (pyspark is too slow for the 120 s suite, which is why it is not a test):
 
     python -m venv /tmp/spark && /tmp/spark/bin/pip install pyspark==3.5.4 duckdb==2.0.0
-    /tmp/spark/bin/python jobs/batch_etl/check_spark_parity.py
+    /tmp/spark/bin/python cdk_constructs/etl_code/check_spark_parity.py
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import duckdb  # noqa: E402
 from pyspark.sql import SparkSession  # noqa: E402
 
-from jobs.batch_etl import etl_rules, etl_spark  # noqa: E402
+from cdk_constructs.etl_code import etl_rules, etl_spark  # noqa: E402
 from labs.practice.batch_etl_data import generate  # noqa: E402
 
 
