@@ -31,11 +31,11 @@ from labs.contracts import batch_etl as contract
 from labs.errors import LabError
 from labs.practice.athena import athena_query
 from labs.practice.batch_etl_data import DEFECTS, MAX_DEFECT_RATE, MAX_ROWS, MIN_ROWS, Batch, generate, reported
-from labs.practice.polling import poll_until
+from labs.practice.polling import Poll, WaitTimedOut
 from lambdas.shared.lab_names import LAB_TAG, OWNER_TAG, PROFILE_TAG
 
-REQUIRED = (contract.STATE_MACHINE, contract.RAW_BUCKET, contract.UPLOAD_PREFIX_OUTPUT, contract.CURATED_DATABASE,
-            contract.CURATED_TABLE_OUTPUT, contract.WORKGROUP, contract.ENGINE)
+REQUIRED_OUTPUTS = (contract.STATE_MACHINE, contract.RAW_BUCKET, contract.UPLOAD_PREFIX_OUTPUT, contract.CURATED_DATABASE,
+                    contract.CURATED_TABLE_OUTPUT, contract.WORKGROUP, contract.ENGINE)
 PLACEHOLDERS = {
     contract.STATE_MACHINE: "arn:aws:states:us-east-1:111122223333:stateMachine:mlref-batch-etl-workflow",
     contract.RAW_BUCKET: "raw-bucket-name-from-the-stack-outputs", contract.UPLOAD_PREFIX_OUTPUT: contract.UPLOAD_PREFIX,
@@ -216,7 +216,7 @@ class BatchEtlPractice:
             self.print_dry_run()
             return None
         if self.outputs is None:
-            self.outputs, self.tags = deployed_stack(self.session, contract.CONTRACT.stack_name, REQUIRED)
+            self.outputs, self.tags = deployed_stack(self.session, contract.CONTRACT.stack_name, REQUIRED_OUTPUTS)
         run_id, key, batch, generated = self.plan()
         self.call(upload_request(self.outputs, key, batch.csv_bytes(), self.tags or {}))
         self.out(f"uploaded {self.rows} rows ({sum(batch.defects.values())} with a defect) to "
@@ -241,11 +241,11 @@ class BatchEtlPractice:
             return None
 
         try:
-            arn = poll_until(triggered, what="an execution started by the upload", timeout_seconds=self.trigger_timeout,
-                             interval_seconds=min(self.poll_seconds, 5), clock=self.clock, sleep=self.sleep)
+            arn = Poll("an execution started by the upload", self.trigger_timeout, min(self.poll_seconds, 5),
+                       clock=self.clock, sleep=self.sleep).until(triggered, lambda _arn: True)
             self.out(f"the arrival started execution {arn.rsplit(':', 1)[-1]}")
             return arn
-        except LabError:
+        except WaitTimedOut:
             arn = self.call(start_request(self.outputs, run_id, key))["executionArn"]
             self.out(f"no execution appeared for the upload in {self.trigger_timeout:.0f} s (are the raw bucket's "
                      f"EventBridge notifications on?); started {arn.rsplit(':', 1)[-1]}")
@@ -269,9 +269,9 @@ class BatchEtlPractice:
             return None if described["status"] == "RUNNING" else described
 
         try:
-            return poll_until(finished, what="the workflow", timeout_seconds=self.run_timeout,
-                              interval_seconds=self.poll_seconds, clock=self.clock, sleep=self.sleep,
-                              hint=f"it is still running; watch it in the Step Functions console ({execution_arn})")
+            return Poll("the workflow", self.run_timeout, self.poll_seconds, clock=self.clock, sleep=self.sleep,
+                        fix=f"it is still running; watch it in the Step Functions console ({execution_arn})").until(
+                finished, lambda _described: True)
         except KeyboardInterrupt:
             self.session.client("stepfunctions").stop_execution(
                 executionArn=execution_arn, error="PracticeInterrupted", cause="stopped by labs practice (Ctrl-C)")
