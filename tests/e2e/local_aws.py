@@ -1,12 +1,14 @@
 """A local AWS for the end-to-end test: moto's server on 127.0.0.1, and how to run commands against it.
 
-The server runs from ``moto_launcher.py`` (moto with two CloudFormation gaps patched, see there)
-on a free port, and is stopped when the block ends. Commands run as subprocesses
-with an environment of their own: fake credentials, ``AWS_ENDPOINT_URL`` at the server (as
+The server runs from ``moto_launcher.py`` (moto with gaps in its CloudFormation patched, see
+there) on a free port, and is stopped when the block ends. Commands run as subprocesses with an
+environment of their own: fake credentials, ``AWS_ENDPOINT_URL`` at the server (as
 ``localhost``: with ``127.0.0.1`` moto reads the bucket in a TemplateURL as "127"), an empty
-HOME and AWS config files so nothing of the user's configuration leaks in, and a state folder
-in the test's scratch space. The user's jsii package cache is reused (with an empty HOME every
-synthesis would unpack aws-cdk-lib again, several seconds each).
+HOME (the CDK CLI's ``~/.cdk.json``) and empty AWS config files so nothing of the user's
+configuration leaks in, and a state folder in the test's scratch space. Two caches are the
+user's: jsii's package cache (with an empty HOME every synthesis would unpack aws-cdk-lib again,
+seconds each) and the CDK CLI's cache folder, which it finds from the account's home directory
+and not from HOME (notices, the connectivity check).
 """
 
 from __future__ import annotations
