@@ -63,9 +63,11 @@ class LocalAws:
 
     def client(self, service: str):
         import boto3
+        from botocore.config import Config
 
         return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, aws_access_key_id="testing",
-                            aws_secret_access_key="testing", aws_session_token="testing")
+                            aws_secret_access_key="testing", aws_session_token="testing",
+                            config=Config(retries={"total_max_attempts": 1}))  # a local server: no retries
 
     def run(self, *arguments: str, cwd: Path = ROOT) -> Result:
         try:

@@ -15,9 +15,9 @@ Each patch touches one CloudFormation call path and leave the rest of moto as it
 - IAM: ``ManagedPolicy`` has no ``delete_from_cloudformation_json``, so deleting a stack never
   detaches or deletes its ``AWS::IAM::ManagedPolicy`` resources, every role they are attached to
   then fails to delete ("Cannot delete entity, must detach all policies first") and the stack
-  delete fails, leaving the roles behind (moto forgets the stack all the same). Real CloudFormation detaches and deletes the policy;
-  the added method does what DetachRolePolicy/DetachGroupPolicy/DetachUserPolicy and
-  DeletePolicy do.
+  delete fails, leaving the roles behind (moto forgets the stack all the same). Real
+  CloudFormation detaches and deletes the policy; the added method does what
+  DetachRolePolicy/DetachGroupPolicy/DetachUserPolicy and DeletePolicy do.
 """
 
 from __future__ import annotations
