@@ -81,6 +81,15 @@ class LocalAws:
     def labs(self, *arguments: str) -> Result:
         return self.run(str(PYTHON), "-m", "labs", *arguments)
 
+    def logged(self, text: str, within: float = 5) -> bool:
+        """Whether the server's log shows ``text`` within ``within`` seconds (it may write after answering)."""
+        deadline = time.monotonic() + within
+        while text not in self.server_log.read_text(errors="replace"):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.server_log.read_text(errors="replace").splitlines()[-lines:])
 

@@ -101,8 +101,8 @@ def assert_only_recorded(aws: LocalAws, template: dict, buckets: list[str]) -> N
         # moto answers 500 for a feature group it does not have (a KeyError on the group's ARN)
         with pytest.raises(ClientError, match=r"\(500\)"):
             sagemaker.describe_feature_group(FeatureGroupName=group["FeatureGroupName"])
-        assert f"KeyError: 'arn:aws:sagemaker:{REGION}:{ACCOUNT}:feature-group/{group['FeatureGroupName'].lower()}'" \
-            in aws.server_log.read_text()
+        assert aws.logged(f"KeyError: 'arn:aws:sagemaker:{REGION}:{ACCOUNT}:feature-group/"
+                          f"{group['FeatureGroupName'].lower()}'"), aws.log_tail()
     databases = [db["Name"] for db in glue.get_databases()["DatabaseList"]]
     assert props["AWS::Glue::Database"][0]["DatabaseInput"]["Name"] not in databases
     for table in props["AWS::Glue::Table"]:
