@@ -34,7 +34,7 @@ def patch_kms_key_from_cloudformation() -> None:
     original = Key.create_from_cloudformation_json.__func__
 
     def create_as_the_kms_api_would(cls: type, resource_name: str, cloudformation_json: Any, account_id: str,
-                             region_name: str, **kwargs: Any) -> Any:
+                                    region_name: str, **kwargs: Any) -> Any:
         properties = dict(cloudformation_json.get("Properties", {}))
         if properties.get("Tags"):
             properties["Tags"] = [{"TagKey": tag["Key"], "TagValue": tag.get("Value", "")} if "Key" in tag else tag
