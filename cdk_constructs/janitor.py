@@ -12,7 +12,14 @@ from constructs import Construct
 from cdk_constructs.functions import LabFunction
 from cdk_constructs.settings import LabSettings
 
-from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, STACK_PREFIX, SWEPT_PROFILE, TRAINING_LOG_GROUP
+from lambdas.shared.lab_names import (
+    LAB_TAG,
+    PROFILE_TAG,
+    STACK_PREFIX,
+    STACKSET_STACK_PREFIX,
+    SWEPT_PROFILE,
+    TRAINING_LOG_GROUP,
+)
 
 SWEPT_STATUSES = ("DELETE_COMPLETE", "DELETE_FAILED")
 
@@ -70,7 +77,10 @@ class LabJanitor(Construct):
                 source=["aws.cloudformation"],
                 detail_type=["CloudFormation Stack Status Change"],
                 detail={
-                    "stack-id": events.Match.prefix(_arn("cloudformation", f"stack/{STACK_PREFIX}")),
+                    # A lab's own stack, or its copy from a classroom StackSet (StackSet-mlref-<lab>-<id>).
+                    "stack-id": events.Match.any_of(
+                        *(events.Match.prefix(_arn("cloudformation", f"stack/{prefix}{STACK_PREFIX}"))
+                          for prefix in ("", STACKSET_STACK_PREFIX))),
                     "status-details": {"status": list(SWEPT_STATUSES)},
                 },
             ),
