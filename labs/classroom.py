@@ -158,6 +158,8 @@ def deploy(session: Any, plan_: Plan, *, cdk: Any, out: Out = print, yes: bool =
         board = Board(out)
         code = _deploy_watched(cdk, stack, assembly, cfn, stack_set, caller, board, clock, watch)
         total, failed = board.summary()
+        if code != 0 and not failed:
+            raise LabError(f"cdk deploy {stack} failed (exit {code}): run it with --verbose to see why")
         if code != 0:
             raise LabError(f"{stack} failed (exit {code}): the StackSet operation stopped with {len(failed)} of "
                            f"{total} account(s) failed, beyond the {room.FAILURE_TOLERANCE_PERCENTAGE}% tolerance "

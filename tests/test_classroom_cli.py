@@ -221,7 +221,7 @@ def test_destroy_deletes_every_instance_then_the_stack_and_lists_accounts_with_l
 def test_destroy_is_clean_when_every_janitor_says_so_and_an_old_record_does_not_count(aws, fast):
     classroom_stack(aws)
     stack_set_with_instances(aws)
-    records = {"111111111111": {"clean": True, "at": LATER}, "222222222222": {"clean": True, "at": "2020-01-01"}}
+    records = {"111111111111": {"clean": True, "at": LATER}, "222222222222": {"clean": True, "at": "2020-01-01T00:00:00Z"}}
     lines = []
     code = classroom.destroy(aws, "feature-store", sessions=lambda account, region: account,
                              reader=fake_reader(records), out=lines.append, yes=True, clock=fast)

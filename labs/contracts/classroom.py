@@ -41,9 +41,8 @@ NOT_STACKSET_READY = {
     "data-lake": "its Lake Formation data lake settings are an account-wide singleton that outlives the stack, "
                  "and it keeps the CDK bootstrap's deploy role as a Lake Formation admin, a role member accounts "
                  "do not have (StackSets deploy with their own execution role)",
-    "fsx-training": "its practice needs a GPU training quota (ml.p3.2xlarge is 0 in most accounts) that every "
-                    "student account would have to request first, and its VPC and FSx file system take the "
-                    "account's VPC and internet-gateway quota, which a StackSet cannot check beforehand",
+    "clickstream": "its Redshift workgroup admits Firehose's address range of the one region named at synth "
+                   "(the CIDR differs per region), and a StackSet's one template serves every target region",
 }
 
 CONTEXT_KEYS = (
