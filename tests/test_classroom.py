@@ -46,6 +46,7 @@ def stack_set(template: dict) -> dict:
     ({"classroom_ous": "ou-ab12-cd34ef56"}, "need the organization id"),
     ({"classroom_accounts": "111111111111,111111111111"}, "lists 111111111111 twice"),
     ({"classroom": "data-lake", "classroom_accounts": "111111111111"}, "Lake Formation data lake settings"),
+    ({"classroom": "clickstream", "classroom_accounts": "111111111111"}, "Firehose's address range"),
     ({"classroom": "feature-stor", "classroom_accounts": "111111111111"}, "is not a lab"),
 ])
 def test_bad_classroom_context_is_one_line(context, message):
