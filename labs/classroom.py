@@ -18,7 +18,7 @@ from typing import Any
 
 from labs import classroom_checks as checks
 from labs import stacksets
-from labs.classroom_teardown import Board, caller_of, classrooms, destroy, status_lines
+from labs.classroom_teardown import Board, caller_of, classrooms, confirmed, destroy, status_lines
 from labs.contracts import LABS, contract
 from labs.contracts import classroom as room
 from labs.contracts.prices import usd
@@ -141,12 +141,9 @@ def deploy(session: Any, plan_: Plan, *, cdk: Any, out: Out = print, yes: bool =
     options, clock = plan_.options, clock or Clock()
     for line in cost_lines(plan_):
         out(line)
-    if not yes:
-        if ask is None:
-            raise LabError("cannot ask for confirmation without a terminal: rerun with --yes")
-        if not ask(f"Deploy {options.lab} to {len(plan_.accounts)} account(s)?"):
-            out("not deployed")
-            return 1
+    if not confirmed(f"Deploy {options.lab} to {len(plan_.accounts)} account(s)?", yes, ask):
+        out("not deployed")
+        return 1
     assembly = cdk.synth(plan_.context, assembly_dir("classroom", options.lab), on_line=lambda _l: None,
                          on_failure=out)
     cfn, caller = session.client("cloudformation"), Caller(options.call_as if options.service_managed else None)

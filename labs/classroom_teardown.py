@@ -109,12 +109,9 @@ def destroy(session: Any, lab: str, *, sessions: Callable[[str, str], Any], read
     if stack is None and not found:
         out(f"no classroom of {lab} from {session.region_name}: nothing to destroy")
         return 0
-    if not yes:
-        if ask is None:
-            raise LabError("cannot ask for confirmation without a terminal: rerun with --yes")
-        if not ask(f"Destroy {lab} in {len(found)} account/region(s) and {name}?"):
-            out("not destroyed")
-            return 1
+    if not confirmed(f"Destroy {lab} in {len(found)} account/region(s) and {name}?", yes, ask):
+        out("not destroyed")
+        return 1
     started, board = wall(), Board(out)
     board.update(found)
     if found:
@@ -138,6 +135,15 @@ def destroy(session: Any, lab: str, *, sessions: Callable[[str, str], Any], read
     for where, what in sorted(dirty.items()):
         out(f"  {where}: {what}")
     return 1
+
+
+def confirmed(question: str, yes: bool, ask: Callable[[str], bool] | None) -> bool:
+    """``--yes``, or the user's answer; a LabError when there is no terminal to ask on."""
+    if yes:
+        return True
+    if ask is None:
+        raise LabError("cannot ask for confirmation without a terminal: rerun with --yes")
+    return ask(question)
 
 
 def _ous_of(stack: dict | None) -> tuple[str, ...]:
