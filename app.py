@@ -2,8 +2,8 @@
 """The mlref-labs CDK app. The only place that reads context and environment.
 
 Context (``cdk synth -c key=value``): the keys every lab shares (profile, labs, ttl_hours,
-owner, alert_email) and each lab's own, declared in its contract (``labs/contracts/``);
-the README lists them all. An unknown key or a bad value stops synth with one line.
+owner, alert_email), each lab's own, declared in its contract (``labs/contracts/``), and the
+classroom's (``-c classroom=<lab>``: StackSets, labs/contracts/classroom.py); the README lists them. An unknown key or a bad value stops synth with one line.
 Environment: CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION (set by the CDK CLI from your
 AWS profile); the region defaults to us-east-1.
 """
@@ -31,11 +31,16 @@ __all__ = ["AppConfig", "ConfigError", "build", "new_app", "read_config"]
 
 
 def build(app: App, config: AppConfig, *, synth_time: datetime) -> dict[str, Stack]:
-    """Adds the configured labs, the account janitor and the profile's cdk-nag packs to ``app``."""
+    """Adds the configured labs and the account janitor, or with ``-c classroom=<lab>`` only the
+    classroom's admin-account stacks (stacks/classroom.py), and the profile's cdk-nag packs to ``app``."""
     packs = [AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True)]
     if config.profile is Profile.PRODUCTION:
         packs.append(NIST80053R5Checks(app, write_suppressions_to_cloud_formation=True))
     Validations.of(app).add_plugins(*packs)
+    if config.classroom is not None:  # the admin account gets the classroom, never a lab of its own
+        from stacks.classroom import build_classroom
+
+        return build_classroom(app, config, config.classroom, synth_time=synth_time)
     env = Environment(account=config.account, region=config.region)
     stacks: dict[str, Stack] = {}
     for name in config.labs:

@@ -19,7 +19,14 @@ from cdk_constructs.settings import LabSettings
 from lambdas.lab_sweep.record import ALERT_TOPIC_ENV, RECORD_PREFIX
 from lambdas.lab_sweep.sweep_sagemaker import ENDPOINT_LOG_PREFIX
 from lambdas.lab_sweep.sweep_services import EMR_SYNC_RULE, GLUE_LOG_GROUP, GLUE_LOG_SUFFIXES
-from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, STACK_PREFIX, SWEPT_PROFILE, TRAINING_LOG_GROUP
+from lambdas.shared.lab_names import (
+    LAB_TAG,
+    PROFILE_TAG,
+    STACK_PREFIX,
+    STACKSET_STACK_PREFIX,
+    SWEPT_PROFILE,
+    TRAINING_LOG_GROUP,
+)
 
 # DELETE_FAILED too: the janitor then records and reports the failure, and deletes nothing.
 SWEPT_STATUSES = ("DELETE_COMPLETE", "DELETE_FAILED")
@@ -117,7 +124,10 @@ class LabJanitor(Construct):
                 source=["aws.cloudformation"],
                 detail_type=["CloudFormation Stack Status Change"],
                 detail={
-                    "stack-id": events.Match.prefix(_arn("cloudformation", f"stack/{STACK_PREFIX}")),
+                    # A lab's own stack, or its copy from a classroom StackSet (StackSet-mlref-<lab>-<id>).
+                    "stack-id": events.Match.any_of(
+                        *(events.Match.prefix(_arn("cloudformation", f"stack/{prefix}{STACK_PREFIX}"))
+                          for prefix in ("", STACKSET_STACK_PREFIX))),
                     "status-details": {"status": list(SWEPT_STATUSES)},
                 },
             ),

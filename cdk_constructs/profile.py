@@ -97,9 +97,10 @@ def apply_profile(stack: Stack, settings: LabSettings, *, log_key: kms.IKey | No
 
 
 def apply_lab_profile(stack: Stack, settings: LabSettings, *, log_key: kms.IKey | None = None) -> None:
-    """``apply_profile``, and in sandbox the lab's expiry (or a warning when it has none)."""
+    """``apply_profile``, and in sandbox the lab's expiry (or a warning when it has none), unless something
+    else expires the stack (``settings.expires_itself`` false: a StackSet member)."""
     apply_profile(stack, settings, log_key=log_key)
-    if settings.is_sandbox:
+    if settings.is_sandbox and settings.expires_itself:
         if settings.expires_at:
             LabExpiry(stack, "Expiry", settings=settings, log_key=log_key)
         else:

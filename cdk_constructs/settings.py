@@ -29,6 +29,8 @@ class LabSettings:
         ttl_hours: sandbox expiry in hours; 0 means the lab never expires.
         synth_time: when the app was synthesized (UTC); expiry counts from here.
         alert_email: where cost alerts go; None means no budget.
+        expires_itself: whether the stack carries its own expiry schedule (default). False for a
+            StackSet member: the classroom's stack in the admin account deletes every instance.
     """
 
     lab: str
@@ -37,6 +39,7 @@ class LabSettings:
     ttl_hours: int
     synth_time: datetime
     alert_email: str | None = None
+    expires_itself: bool = True
 
     @property
     def is_sandbox(self) -> bool:

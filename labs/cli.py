@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from labs.classroom import register as add_classroom
 from labs.contracts import LABS, contract
 from labs.contracts.base import Flag
 from labs.errors import LabError, one_line
@@ -279,6 +280,7 @@ def parser() -> argparse.ArgumentParser:
     table = commands.add_parser("summary", help="one line per synthesized stack")
     table.add_argument("assemblies", nargs="+", help="cloud assembly directories (cdk.out ...)")
     table.set_defaults(handler=summary)
+    add_classroom(commands, [aws, context])
     return root
 
 

@@ -87,6 +87,23 @@ def variants(synthesized, tmp_path_factory) -> dict[str, Synthesized]:
     return found
 
 
+# The classroom (StackSets, tests/test_classroom.py): one synthesis, whose templates the gates scan too.
+CLASSROOM_CONTEXT = {"classroom": "feature-store", "classroom_accounts": "111111111111,222222222222",
+                     "classroom_regions": "us-east-1,eu-west-1"}
+
+
+@pytest.fixture(scope="session")
+def classroom(tmp_path_factory) -> Synthesized:
+    return synthesize("sandbox", tmp_path_factory.mktemp("cdk-classroom"), **CLASSROOM_CONTEXT)
+
+
+def classroom_templates(room: Synthesized) -> dict[str, dict]:
+    """The classroom's admin stacks and its member templates (files beside the assembly, not stacks)."""
+    members = {f"{role}-member": json.loads((room.outdir / room.stacks[role].member.template_file).read_text())
+               for role in ("classroom", "janitor")}
+    return {**room.templates, **members}
+
+
 @pytest.fixture(scope="session")
 def sandbox(synthesized) -> Synthesized:
     return synthesized["sandbox"]

@@ -15,7 +15,7 @@ import pytest
 from aws_cdk import CfnResource, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
-from tests.conftest import ROOT, VARIANT_CONTEXT
+from tests.conftest import ROOT, VARIANT_CONTEXT, classroom_templates
 
 PROFILES = ["sandbox", "production"]
 VARIANTS = [*PROFILES, *(f"{p}-{v}" for v in VARIANT_CONTEXT for p in PROFILES)]
@@ -101,12 +101,15 @@ def test_reason_check_rejects_empty_and_generic_reasons(reason, expected):
 
 
 @pytest.fixture(scope="session")
-def template_dir(variants, tmp_path_factory) -> Path:
-    """Every template of every profile and variant, named <variant>-<lab>.template.json."""
+def template_dir(variants, classroom, tmp_path_factory) -> Path:
+    """Every template of every profile and variant, named <variant>-<lab>.template.json, and the
+    classroom's (StackSet members included) as classroom-<role>.template.json."""
     directory = tmp_path_factory.mktemp("templates")
     for profile, synth in variants.items():
         for lab, template in synth.templates.items():
             (directory / f"{profile}-{lab}.template.json").write_text(json.dumps(template, indent=1))
+    for role, template in classroom_templates(classroom).items():
+        (directory / f"classroom-{role}.template.json").write_text(json.dumps(template, indent=1))
     return directory
 
 

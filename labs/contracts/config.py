@@ -42,6 +42,8 @@ class AppConfig:
         alert_email: where budget alerts go (None: no budget).
         options: each built lab's options, by lab name.
         contexts: each built lab's own ``-c`` values as given (recorded in its template's metadata).
+        classroom: the classroom's options with ``-c classroom=<lab>`` (then ``labs`` is that lab
+            alone and the app builds the classroom instead), else None.
     """
 
     profile: Profile
@@ -53,6 +55,7 @@ class AppConfig:
     alert_email: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     contexts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    classroom: Any = None
 
     def options_of(self, lab: str) -> Any:
         return self.options[lab]
@@ -66,8 +69,10 @@ def is_app_key(key: str) -> bool:
 
 def known_keys() -> list[str]:
     from labs.contracts import LABS
+    from labs.contracts.classroom import CONTEXT_KEYS as CLASSROOM_KEYS
 
-    return [key.name for key in SHARED_KEYS] + [key.name for lab in LABS.values() for key in lab.context_keys]
+    return [key.name for key in (*SHARED_KEYS, *CLASSROOM_KEYS)] + [key.name for lab in LABS.values()
+                                                                    for key in lab.context_keys]
 
 
 def check_keys(context: Mapping[str, object]) -> None:
@@ -119,7 +124,9 @@ def read_config(context: Mapping[str, object], environ: Mapping[str, str]) -> Ap
     if profile not in allowed:
         raise ConfigError(f"profile={profile!r} is not a profile; use one of: {', '.join(allowed)} "
                           "(e.g. -c profile=sandbox)")
-    names = read_labs(context)
+    region = environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION
+    classroom = read_classroom(context, region, profile)
+    names = (classroom.lab,) if classroom else read_labs(context)
     ttl_hours = read_ttl(context)
     owner = str(context.get("owner") or environ.get("USER") or "unknown")
     if not OWNER_PATTERN.match(owner):
@@ -129,13 +136,23 @@ def read_config(context: Mapping[str, object], environ: Mapping[str, str]) -> Ap
     if alert_email and not EMAIL_PATTERN.match(alert_email):
         raise ConfigError(f"alert_email={alert_email!r} is not an e-mail address; use one like "
                           "-c alert_email=you@example.com")
-    region = environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION
     return AppConfig(
         profile=Profile(profile), labs=names, ttl_hours=ttl_hours, owner=owner,
         account=environ.get("CDK_DEFAULT_ACCOUNT") or None, region=region, alert_email=alert_email,
         options={name: LABS[name].parse(context, region) for name in names},
-        contexts={name: lab_context_values(LABS[name], context) for name in names},
+        contexts={name: lab_context_values(LABS[name], context) for name in names}, classroom=classroom,
     )
+
+
+def read_classroom(context: Mapping[str, object], region: str, profile: str) -> Any:
+    """The classroom's options when ``-c classroom=<lab>`` is given, else None."""
+    if not context.get("classroom"):
+        return None
+    from labs.contracts import classroom
+
+    if profile != Profile.SANDBOX.value:
+        raise ConfigError("a classroom is a sandbox (every account's copy expires): drop -c profile=production")
+    return classroom.parse(context, region)
 
 
 def lab_context_values(lab: Any, context: Mapping[str, object]) -> dict[str, str]:

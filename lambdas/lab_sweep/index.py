@@ -2,7 +2,8 @@
 
 Triggered by an EventBridge rule on "CloudFormation Stack Status Change" events for mlref-*
 stacks of this account and region reaching DELETE_COMPLETE or DELETE_FAILED. The lab name is
-the stack name without its ``mlref-`` prefix.
+the stack name without its ``mlref-`` prefix; for a classroom's copy of a lab
+(``StackSet-mlref-<lab>-<UUID>``) it is what lies between.
 
 DELETE_COMPLETE: sweep, wait and verify twice (``teardown``). DELETE_FAILED: the stack still
 exists, so nothing is swept; the failure is recorded. Either way the result goes to the lab's
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 
@@ -37,8 +39,15 @@ def stack_name_of(stack_id: str) -> str:
     return stack_id.split(":stack/", 1)[-1].split("/", 1)[0] if ":stack/" in stack_id else ""
 
 
+# A classroom member stack: StackSet-mlref-<lab>-<the instance's UUID>.
+STACKSET_MEMBER = re.compile(r"^StackSet-mlref-(?P<lab>.+)-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
+
+
 def lab_of(event: dict) -> str | None:
     name = stack_name_of(event.get("detail", {}).get("stack-id", ""))
+    member = STACKSET_MEMBER.match(name)
+    if member:
+        return None if member["lab"].startswith("janitor") else member["lab"]
     if not name.startswith(STACK_PREFIX) or name == JANITOR_STACK_NAME:
         return None
     return name.removeprefix(STACK_PREFIX)

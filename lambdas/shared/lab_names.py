@@ -3,6 +3,9 @@ constructs, lab contracts and the command line. No imports, so any of them can l
 
 STACK_PREFIX = "mlref-"
 JANITOR_STACK_NAME = "mlref-janitor"
+# StackSets name each member stack StackSet-<stack set name>-<id>; a classroom's StackSets are
+# mlref-<lab> and mlref-janitor-<lab>.
+STACKSET_STACK_PREFIX = "StackSet-"
 
 LAB_TAG = "lab"
 PROFILE_TAG = "profile"

@@ -1,0 +1,218 @@
+"""The classroom (StackSets): its context, its admin-account stacks, and the member templates,
+which must be StackSet-ready and pass the same gates as the lab's own stack. One synthesis."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from labs.contracts import classroom
+from labs.contracts.base import ConfigError
+from tests import test_gates as gates
+from tests.conftest import CLASSROOM_CONTEXT, classroom_templates, resources_of
+
+ACCOUNTS = tuple(CLASSROOM_CONTEXT["classroom_accounts"].split(","))
+REGIONS = tuple(CLASSROOM_CONTEXT["classroom_regions"].split(","))
+
+
+@pytest.fixture(scope="session")
+def room(classroom):
+    return classroom
+
+
+@pytest.fixture(scope="session")
+def members(room) -> dict[str, dict]:
+    templates = classroom_templates(room)
+    return {role: templates[f"{role}-member"] for role in ("classroom", "janitor")}
+
+
+def stack_set(template: dict) -> dict:
+    (found,) = resources_of(template, "AWS::CloudFormation::StackSet").values()
+    return found["Properties"]
+
+
+# -- context -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("context,message", [
+    ({"classroom_accounts": "11111111111"}, "'11111111111' is not a 12-digit account id"),
+    ({"classroom_ous": "ou-12"}, "'ou-12' is not an OU id"),
+    ({"classroom_accounts": "111111111111", "classroom_regions": "us-east"}, "'us-east' is not a region name"),
+    ({"classroom_accounts": "111111111111", "classroom_permissions": "org"}, "classroom_permissions='org'"),
+    ({"classroom_accounts": "111111111111", "classroom_ous": "ou-ab12-cd34ef56"}, "either accounts or OUs"),
+    ({}, "either accounts or OUs"),
+    ({"classroom_ous": "ou-ab12-cd34ef56", "classroom_permissions": "self-managed"}, "not OUs"),
+    ({"classroom_accounts": "111111111111", "classroom_permissions": "service-managed"}, "create instances by OU"),
+    ({"classroom_ous": "ou-ab12-cd34ef56"}, "need the organization id"),
+    ({"classroom_accounts": "111111111111,111111111111"}, "lists 111111111111 twice"),
+    ({"classroom": "data-lake", "classroom_accounts": "111111111111"}, "Lake Formation data lake settings"),
+    ({"classroom": "clickstream", "classroom_accounts": "111111111111"}, "Firehose's address range"),
+    ({"classroom": "feature-stor", "classroom_accounts": "111111111111"}, "is not a lab"),
+])
+def test_bad_classroom_context_is_one_line(context, message):
+    with pytest.raises(ConfigError) as raised:
+        classroom.parse({"classroom": "feature-store", **context}, "us-east-1")
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_classroom_keys_are_known_and_a_typo_is_named():
+    from labs.contracts.config import check_keys
+
+    check_keys({key: "x" for key in classroom.KEY_NAMES})
+    with pytest.raises(ConfigError, match="did you mean -c classroom_accounts"):
+        check_keys({"classroom_acounts": "111111111111"})
+
+
+def test_ous_default_to_service_managed_and_regions_to_the_apps():
+    options = classroom.parse({"classroom": "feature-store", "classroom_ous": "ou-ab12-cd34ef56",
+                               "classroom_org": "o-a1b2c3d4e5", "classroom_call_as": "delegated_admin"}, "eu-west-1")
+    assert (options.permissions, options.regions, options.call_as) == ("service-managed", ("eu-west-1",),
+                                                                       "DELEGATED_ADMIN")
+
+
+def test_class_cost_is_the_labs_times_accounts_times_regions():
+    from labs.contracts import LABS
+
+    lab = LABS["feature-store"].cost(LABS["feature-store"].default_options())
+    whole = classroom.class_cost(lab, accounts=30, regions=2)
+    assert whole.idle_per_hour == pytest.approx(lab.idle_per_hour * 60)
+    assert whole.per_practice_run == pytest.approx(lab.per_practice_run * 60)
+
+
+# -- the admin account's stacks ----------------------------------------------------------------
+
+def test_classroom_builds_only_admin_stacks(room):
+    assert sorted(room.stacks) == ["assets-eu-west-1", "assets-us-east-1", "classroom", "janitor"]
+    assert room.stacks["assets-eu-west-1"].region == "eu-west-1"
+
+
+def test_lab_stack_set_rolls_out_with_tolerance_queueing_and_capabilities(room):
+    properties = stack_set(room.templates["classroom"])
+    assert properties["StackSetName"] == "mlref-feature-store"
+    assert properties["PermissionModel"] == "SELF_MANAGED"
+    assert properties["ExecutionRoleName"] == "AWSCloudFormationStackSetExecutionRole"
+    assert properties["ManagedExecution"] == {"Active": True}
+    assert properties["Capabilities"] == ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+    assert properties["OperationPreferences"] == {
+        "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE", "FailureTolerancePercentage": 10, "MaxConcurrentPercentage": 100,
+        "RegionConcurrencyType": "PARALLEL", "RegionOrder": list(REGIONS)}
+    assert properties["StackInstancesGroup"] == [{"DeploymentTargets": {"Accounts": list(ACCOUNTS)},
+                                                  "Regions": list(REGIONS)}]
+    tags = {tag["Key"]: tag["Value"] for tag in properties["Tags"]}
+    assert tags["lab"] == "feature-store" and tags["expires-at"] == "2026-01-15T13:30:00Z"
+    assert "AutoDeployment" not in properties  # self-managed: targets are the listed accounts
+
+
+def test_self_managed_admin_role_may_assume_only_the_targets_execution_role(room):
+    template = room.templates["classroom"]
+    (policy,) = [p for p in resources_of(template, "AWS::IAM::ManagedPolicy").values()
+                 if "sts:AssumeRole" in json.dumps(p)]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "sts:AssumeRole"
+    assert [part for resource in statement["Resource"] for part in resource["Fn::Join"][1]
+            if isinstance(part, str) and "AWSCloudFormationStackSetExecutionRole" in part] == [
+        f":iam::{account}:role/AWSCloudFormationStackSetExecutionRole" for account in ACCOUNTS]
+
+
+def test_service_managed_auto_deploys_to_ous_without_retaining_stacks():
+    from aws_cdk import Stack
+    from aws_cdk.assertions import Template
+
+    from app import new_app
+    from cdk_constructs.stackset import ClassroomStackSet
+
+    options = classroom.parse({"classroom": "feature-store", "classroom_ous": "ou-ab12-cd34ef56",
+                               "classroom_org": "o-a1b2c3d4e5"}, "us-east-1")
+    stack = Stack(new_app(), "Org")
+    ClassroomStackSet(stack, "Lab", options=options, stack_set_name="mlref-feature-store", description="d",
+                      template_url="https://example.com/t.json", parameters={}, tags={"lab": "feature-store"})
+    properties = stack_set(Template.from_stack(stack).to_json())
+    assert properties["PermissionModel"] == "SERVICE_MANAGED" and properties["CallAs"] == "SELF"
+    assert properties["AutoDeployment"] == {"Enabled": True, "RetainStacksOnAccountRemoval": False}
+    assert properties["StackInstancesGroup"][0]["DeploymentTargets"] == {"OrganizationalUnitIds": ["ou-ab12-cd34ef56"]}
+    assert "AdministrationRoleARN" not in properties and "ExecutionRoleName" not in properties
+
+
+def test_the_class_expires_from_the_admin_side_and_the_janitor_never(room, members):
+    assert resources_of(room.templates["classroom"], "AWS::Scheduler::Schedule")
+    assert not resources_of(room.templates["janitor"], "AWS::Scheduler::Schedule")
+    assert not resources_of(members["classroom"], "AWS::Scheduler::Schedule")  # no member deletes itself
+    manifest = json.loads((room.outdir / "manifest.json").read_text())["artifacts"]
+    assert "mlref-classroom-feature-store-janitor" in manifest["mlref-classroom-feature-store"]["dependencies"]
+
+
+def test_janitor_stack_set_targets_the_same_accounts_and_regions(room):
+    lab, janitor = stack_set(room.templates["classroom"]), stack_set(room.templates["janitor"])
+    assert janitor["StackSetName"] == "mlref-janitor-feature-store"
+    assert janitor["StackInstancesGroup"] == lab["StackInstancesGroup"]
+
+
+# -- the member templates ---------------------------------------------------------------------
+
+def test_members_are_not_deployable_stacks_of_the_app(room):
+    artifacts = json.loads((room.outdir / "manifest.json").read_text())["artifacts"]
+    assert not [name for name in artifacts if name.endswith("-member")]
+
+
+@pytest.mark.parametrize("role", ["classroom", "janitor"])
+def test_member_has_no_bootstrap_rule_and_reads_code_only_from_the_shelves(room, members, role):
+    member = members[role]
+    assert "Rules" not in member and "hnb659fds" not in json.dumps(member)
+    functions = resources_of(member, "AWS::Lambda::Function")
+    assert functions
+    shelved = {region: {o["Key"] for o in next(iter(resources_of(room.templates[f"assets-{region}"],
+                                                                   "Custom::StackSetAssets").values()))
+                        ["Properties"]["Objects"]} for region in REGIONS}
+    for function in functions.values():
+        code = function["Properties"]["Code"]
+        assert code["S3Bucket"] == {"Fn::Join": ["-", [{"Ref": "AssetBucketPrefix"}, {"Ref": "AWS::Region"}]]}
+        assert all(code["S3Key"] in keys for keys in shelved.values())
+
+
+def test_shelf_is_readable_by_the_targets_only(room):
+    template = room.templates["assets-us-east-1"]
+    grants = [s for p in resources_of(template, "AWS::S3::BucketPolicy").values()
+              for s in p["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "StackSetTargetsReadCode"]
+    assert [(g["Action"], g["Principal"]) for g in grants] == [
+        ("s3:GetObject", {"AWS": [f"arn:aws:iam::{a}:root" for a in ACCOUNTS]})]
+    (bucket,) = [b for name, b in resources_of(template, "AWS::S3::Bucket").items() if name.startswith("ShelfCode")]
+    assert bucket["Properties"]["BucketName"] == {"Fn::Join": ["", ["mlref-classroom-assets-", {"Ref": "AWS::AccountId"},
+                                                                    "-", {"Ref": "AWS::Region"}]]}
+    stack_set_prefix = stack_set(room.templates["classroom"])["Parameters"][0]["ParameterValue"]
+    assert stack_set_prefix == {"Fn::Join": ["", ["mlref-classroom-assets-", {"Ref": "AWS::AccountId"}]]}
+
+
+# -- the gates: cdk-nag here; cfn-lint and checkov scan these templates with every lab's ----------
+
+def test_aws_solutions_has_no_unacknowledged_finding(room):
+    assert gates.violations(gates.AwsSolutionsChecks(), room.app) == []
+
+
+def test_every_acknowledgment_in_the_classroom_names_one_rule_with_a_reason(room):
+    assert [(c.node.path, rule) for c, rule, reason in gates.acknowledgments(room.app)
+            if gates.reason_problem(reason)] == []
+
+
+def test_gates_scan_the_member_templates(room):
+    assert {"classroom-member", "janitor-member", "classroom", "janitor"} <= set(classroom_templates(room))
+
+
+# -- the janitor recognises a classroom's member stacks -----------------------------------------
+
+@pytest.mark.parametrize("stack,lab", [
+    ("StackSet-mlref-feature-store-0f5d2c9e-1b2a-4c3d-8e9f-0a1b2c3d4e5f", "feature-store"),
+    ("StackSet-mlref-janitor-feature-store-0f5d2c9e-1b2a-4c3d-8e9f-0a1b2c3d4e5f", None),
+    ("mlref-feature-store", "feature-store"),
+    ("StackSet-someone-else-0f5d2c9e-1b2a-4c3d-8e9f-0a1b2c3d4e5f", None),
+])
+def test_janitor_names_the_lab_of_a_member_stack(stack, lab):
+    from lambdas.lab_sweep.index import lab_of
+
+    event = {"detail": {"stack-id": f"arn:aws:cloudformation:us-east-1:111111111111:stack/{stack}/guid"}}
+    assert lab_of(event) == lab
+
+
+def test_janitor_rule_matches_member_stacks_too(members):
+    (rule,) = resources_of(members["janitor"], "AWS::Events::Rule").values()
+    prefixes = [json.dumps(p) for p in rule["Properties"]["EventPattern"]["detail"]["stack-id"]]
+    assert len(prefixes) == 2 and any("stack/StackSet-mlref-" in p for p in prefixes)
