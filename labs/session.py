@@ -9,6 +9,7 @@ botocore's default 60 s read timeout times its retries. A client that needs more
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 CONNECT_TIMEOUT_SECONDS = 4
@@ -30,14 +31,29 @@ def patient() -> Any:
     return client_config(PATIENT_MAX_ATTEMPTS)
 
 
+@cache
+def _web_page_error() -> type:
+    from botocore.exceptions import BotoCoreError
+    from botocore.parsers import ResponseParserError
+
+    class WebPageAnswer(BotoCoreError, ResponseParserError):
+        """A web page came back where an AWS answer should be (a BotoCoreError, so every handler
+        of AWS faults sees it; a ResponseParserError, so ``labs.errors.explain`` words it)."""
+
+        fmt = "{operation} was answered with a web page, not by AWS"
+
+    return WebPageAnswer
+
+
 def refuse_web_pages(operation_model: Any, response_dict: dict, **_: Any) -> None:
     """An answer that is a web page (a proxy's or captive portal's login page) is not AWS's: say so
     instead of letting the XML or JSON parser fail on it in some odd way."""
-    from botocore.parsers import ResponseParserError
-
-    content_type = str((response_dict.get("headers") or {}).get("content-type", "")).lower()
-    if content_type.startswith("text/html") and not operation_model.has_streaming_output:
-        raise ResponseParserError(f"{operation_model.name} was answered with a web page ({content_type}), not by AWS")
+    if operation_model.has_streaming_output:
+        return
+    body = response_dict.get("body") or b""
+    start = (body if isinstance(body, bytes) else str(body).encode())[:512].lstrip().lower()
+    if start.startswith((b"<!doctype html", b"<html")):
+        raise _web_page_error()(operation=operation_model.name)
 
 
 def aws_session(*, profile: str | None = None, region: str | None = None, credentials: dict | None = None) -> Any:

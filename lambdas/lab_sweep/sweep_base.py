@@ -81,7 +81,9 @@ class SweepReport:
         return (
             ([f"refused: {self.refused}"] if self.refused else [])
             + [f"deleted {item}" for item in self.deleted]
-            + [f"could not delete {item}" for item in self.failed]
+            + [f"could not check {item.kind} ({item.detail}): nothing of that kind was swept; rerun the sweep "
+               f"(`labs destroy {self.lab}`) later, or look in the console" if item.identifier == "(listing)"
+               else f"could not delete {item}" for item in self.failed]
             + [f"not deletable yet, sweep again later: {item}" for item in self.waiting]
             + [f"still there: {item}" for item in self.found]
             + [f"left, delete by hand: {item}" for item in self.left]

@@ -192,10 +192,20 @@ def test_bootstrap_deploy_status_destroy_against_moto(moto_aws: LocalAws, tmp_pa
     with pytest.raises(ClientError, match="does not exist"):
         cloudformation.describe_stacks(StackName=STACK)
     assert [item for item in created if exists(aws, *item)] == []
-    problems = [line for line in destroy.lines if line.startswith(("could not", "left, delete by hand"))]
-    assert len(problems) == 1 and re.search(r"feature.groups?", problems[0]), destroy
-    assert destroy.lines[-1] == f"{LAB}: 1 item(s) left: see above", destroy
+    problems = sorted(line for line in destroy.lines if line.startswith("could not"))
+    # what moto cannot answer is reported as such, never as clean: it has no ListFeatureGroups and no
+    # ListMonitoringSchedules (it answers its own 404 web page, which the command refuses to read as AWS's)
+    assert [re.match(r"could not check ([a-z ]+) \(", line).group(1) for line in problems] == [
+        "feature groups", "monitoring schedules"], destroy
+    assert all("rerun the sweep (`labs destroy feature-store`) later" in line for line in problems), destroy
+    # moto's CloudFormation deletes a stack's KMS key without scheduling its deletion, so the Tagging API
+    # still lists it: the sweep reports it as left, never deletes a key itself
+    left = [line for line in destroy.lines if line.startswith("left, delete by hand:")]
+    assert all(":kms:" in line for line in left), destroy
+    assert destroy.lines[-1] == f"{LAB}: {len(problems) + len(left)} item(s) left: see above", destroy
     logs = aws.client("logs")
     left = [group["logGroupName"] for group in logs.describe_log_groups()["logGroups"]]
-    assert left == [f"/aws/lambda/{handler}"]  # moto's own log of the Docker error: untagged, never the stack's
-    assert logs.list_tags_log_group(logGroupName=left[0])["tags"] == {}
+    # moto's own logs of the Docker error (one per handler moto started): untagged, never the stack's
+    assert f"/aws/lambda/{handler}" in left, left
+    assert all(name.startswith(f"/aws/lambda/{handler.rsplit('-', 1)[0]}") for name in left), left
+    assert all(logs.list_tags_log_group(logGroupName=name)["tags"] == {} for name in left)
