@@ -169,10 +169,12 @@ def destroy(session: Any, lab: str, *, cdk: CdkCli | None = None, out: Out = pri
             return 1
         cdk = cdk or CdkCli(region=session.region_name)
         profile = tags_of(stack).get("profile", "sandbox")
-        context = deployed_context(session, item) or {}
-        pairs, _ = lab_context(item, profile if profile in PROFILES else "sandbox",
-                               [f"{k}={v}" for k, v in context.items()], session.region_name)
-        assembly = cdk.synth(pairs, assembly_dir(profile, lab), on_line=lambda _line: None, on_failure=out)
+        profile = profile if profile in PROFILES else "sandbox"
+        assembly = assembly_dir(profile, lab)
+        if not same_target(assembly, item.stack_name, stack["StackId"]):  # else reuse what deploy built
+            context = deployed_context(session, item) or {}
+            pairs, _ = lab_context(item, profile, [f"{k}={v}" for k, v in context.items()], session.region_name)
+            assembly = cdk.synth(pairs, assembly, on_line=lambda _line: None, on_failure=out)
         code = cdk.destroy(item.stack_name, assembly, out)
         if code != 0:
             raise LabError(f"cdk destroy {item.stack_name} failed (exit {code}); fix what it printed and rerun "
@@ -206,6 +208,21 @@ def janitor_after(session: Any, lab: str, stack_id: str | None) -> str:
                 "deploy it with `labs janitor deploy`")
     earlier = f" (its last record is of an earlier teardown: {record.line()})" if record is not None else ""
     return f"janitor: still verifying {lab}'s teardown; see `labs status` in a few minutes{earlier}"
+
+
+def same_target(assembly: Path, stack_name: str, stack_id: str) -> bool:
+    """Whether ``assembly`` already holds ``stack_name`` for the account and region of the deployed
+    stack (its id is ``arn:aws:cloudformation:<region>:<account>:stack/...``): then destroy needs no
+    synthesis of its own."""
+    from labs.cdk import stack_artifact
+
+    try:
+        artifact = stack_artifact(assembly, stack_name)
+    except LabError:
+        return False
+    parts = stack_id.split(":")
+    return artifact is not None and len(parts) > 4 and \
+        artifact.get("environment") == f"aws://{parts[4]}/{parts[3]}"
 
 
 def deployed_context(session: Any, lab: LabContract) -> dict[str, str] | None:

@@ -369,3 +369,16 @@ def test_status_and_destroy_show_the_janitors_record(aws, sandbox):
                  {"lab": "clickstream", "profile": "sandbox"})
     assert lifecycle.janitor_after(aws, "clickstream", stack_id) == (
         "janitor: clickstream has 1 leftover(s): arn:aws:s3:::mlref-x (not empty)")
+
+
+def test_destroy_reuses_the_assembly_deploy_built_for_the_same_account_and_region(tmp_path):
+    manifest = {"artifacts": {"mlref-x": {"type": "aws:cloudformation:stack", "environment":
+                                          "aws://123456789012/eu-west-1", "properties": {"templateFile": "x.json"}}}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    stack_id = "arn:aws:cloudformation:eu-west-1:123456789012:stack/mlref-x/abc"
+    assert lifecycle.same_target(tmp_path, "mlref-x", stack_id)
+    assert not lifecycle.same_target(tmp_path, "mlref-x", stack_id.replace("123456789012", "210987654321"))
+    assert not lifecycle.same_target(tmp_path, "mlref-x", stack_id.replace("eu-west-1", "us-east-1"))
+    assert not lifecycle.same_target(tmp_path / "none", "mlref-x", stack_id)
+    (tmp_path / "manifest.json").write_text("{broken")
+    assert not lifecycle.same_target(tmp_path, "mlref-x", stack_id)
