@@ -252,7 +252,11 @@ def test_ctrl_c_during_synth_is_one_line_exit_130_and_leaves_nothing_half_writte
     env = {**clean_env, "AWS_DEFAULT_REGION": "us-east-1"}
     process = subprocess.Popen([sys.executable, "-m", "labs", "synth", "data-lake"], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    time.sleep(3)  # the CDK CLI and the app are running by now
+    assembly = tmp_path / "state" / "assembly" / "sandbox"
+    deadline = time.monotonic() + 60
+    while not any(assembly.glob(".data-lake.building-*")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)  # until the CDK CLI has started writing the synthesis
+    time.sleep(0.5)
     if terminal:
         os.killpg(process.pid, signal.SIGINT)
     else:
@@ -260,6 +264,5 @@ def test_ctrl_c_during_synth_is_one_line_exit_130_and_leaves_nothing_half_writte
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "interrupted" and "Traceback" not in stderr
-    assembly = tmp_path / "state" / "assembly" / "sandbox"
     assert not (assembly / "data-lake").exists()
     assert not [p for p in assembly.glob(".*")] if assembly.exists() else True  # no half-built folder left
