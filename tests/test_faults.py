@@ -98,26 +98,29 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
     ("refused connection", {**CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1",
                             "AWS_ENDPOINT_URL": "http://localhost:{refused}"}, "cannot reach http://localhost:"),
 ])
-def test_list_still_lists_and_status_is_one_line(clean_env, case, extra, reason):
-    env = {**clean_env, **{k: v.format(refused=free_port()) for k, v in extra.items()}}
-    listing = labs("list", env=env)
-    assert listing.returncode == 0, listing.stderr
-    rows = listing.stdout.splitlines()
+def test_list_still_lists_and_status_is_one_line(clean_env, monkeypatch, capsys, case, extra, reason):
+    from labs import cli
+
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    for name, value in {**clean_env, **{k: v.format(refused=free_port()) for k, v in extra.items()}}.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["list"]) == 0
+    listing = capsys.readouterr()
+    rows = listing.out.splitlines()
     assert rows[0].startswith("lab ") and len(rows) == 2 + len(LABS)
     assert rows[-1].startswith("deployed: unknown (") and reason in rows[-1], rows[-1]
-    status = labs("status", env=env)
-    assert status.returncode == 1 and status.stdout == ""
-    assert status.stderr.strip().startswith("error: ") and reason in status.stderr and "\n" not in status.stderr.strip()
-    assert "AWS refused" not in status.stderr and "Traceback" not in status.stderr
+    assert cli.main(["status"]) == 1
+    status = capsys.readouterr()
+    assert status.out == "" and status.err.startswith("error: ") and reason in status.err
+    assert status.err.count("\n") == 1 and "AWS refused" not in status.err and "Traceback" not in status.err
 
 
-def test_a_web_page_instead_of_aws_is_one_line(clean_env, server):
-    env = {**clean_env, **CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL": f"http://localhost:{server(WebPage)}"}
-    status = labs("status", env=env)
-    assert status.returncode == 1 and status.stderr.strip() == (
-        "error: the answer from AWS could not be read (a proxy or captive portal in the way?): check your network, "
-        "proxy or AWS_ENDPOINT_URL, then retry")
+def test_a_fault_from_a_real_process_is_one_line_on_stderr_with_exit_1(clean_env):
+    """The same through a real process, once: exit code, stdout and stderr as a user sees them."""
+    result = labs("status", env={**clean_env, **CREDENTIALS})
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == "error: no AWS region set: pass --region or set AWS_DEFAULT_REGION (or `aws configure`)\n"
 
 
 def test_an_endpoint_that_never_answers_gives_up_in_one_line(server, monkeypatch):
