@@ -80,6 +80,16 @@ class Report:
     failures: list[Failure]
     passed: dict[str, set[str]]  # stack -> rules it was evaluated on and complies with
 
+    def to_json(self) -> str:
+        return json.dumps({"failures": [[f.stack, f.rule, f.resource] for f in self.failures],
+                           "passed": {stack: sorted(rules) for stack, rules in self.passed.items()}})
+
+    @classmethod
+    def from_json(cls, text: str) -> Report:
+        data = json.loads(text)
+        return cls(failures=[Failure(*f) for f in data["failures"]],
+                   passed={stack: set(rules) for stack, rules in data["passed"].items()})
+
 
 def bundle(cache: Path | None = None) -> tuple[Path, Path]:
     """(cfn-guard binary, Control Tower rules directory), extracted from the installed package."""

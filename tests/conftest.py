@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,43 +26,131 @@ os.environ.update(
     }
 )
 os.environ.pop("AWS_PROFILE", None)
+# botocore reads each service model from its JSON files once per Session; the tests make hundreds of
+# sessions (moto, Stubber, fakes), so the models are read once per test process instead. botocore
+# treats them as read-only (one Session already shares them between its clients).
+def _share_botocore_models() -> None:
+    import botocore.loaders
+
+    cache: dict = {}
+    load_model, load_data = botocore.loaders.Loader.load_service_model, botocore.loaders.Loader.load_data
+
+    def shared_model(self, service_name, type_name, api_version=None):
+        key = ("model", service_name, type_name, api_version)
+        if key not in cache:
+            cache[key] = load_model(self, service_name, type_name, api_version)
+        return cache[key]
+
+    def shared_data(self, name):
+        if ("data", name) not in cache:
+            cache[("data", name)] = load_data(self, name)
+        return cache[("data", name)]
+
+    botocore.loaders.Loader.load_service_model = shared_model
+    botocore.loaders.Loader.load_data = shared_data
+
+
+_share_botocore_models()
 # What `labs deploy` saves goes to a scratch folder, never the checkout's .labs/.
 os.environ["MLREF_LABS_STATE"] = tempfile.mkdtemp(prefix="mlref-labs-state-")
 
 
-@dataclass
 class Synthesized:
-    """One profile's app, its stacks by lab name, and their templates."""
+    """One synthesis of the app: its profile, its cloud assembly, its templates by the name ``build``
+    gives each stack (StackSet member templates, files beside the assembly, apart in ``members``), and
+    (built on first use) the live app and its stacks by that name, for tests that read the construct
+    tree."""
 
-    profile: str
-    app: object
-    stacks: dict
-    templates: dict[str, dict]
-    outdir: Path
+    def __init__(self, profile: str, context: dict, outdir: Path, files: dict[str, str],
+                 live: tuple | None = None, rebuild_dir: Path | None = None, facts: dict | None = None) -> None:
+        self.profile, self.context, self.outdir, self._facts = profile, context, outdir, facts
+        read = {name: json.loads((outdir / file).read_text()) for name, file in files.items()}
+        self.templates = {name: t for name, t in read.items() if not name.endswith("-member")}
+        self.members = {name: t for name, t in read.items() if name.endswith("-member")}
+        self._live, self._rebuild_dir = live, rebuild_dir
+
+    @property
+    def app(self):
+        return self._built()[0]
+
+    @property
+    def facts(self) -> dict:
+        """cdk-nag's findings and acknowledgments (``tests.nag.tree_facts``): recorded by the process
+        that synthesized, computed here otherwise."""
+        if self._facts is None:
+            from tests.nag import tree_facts
+
+            self._facts = tree_facts(self.app, self.profile)
+        return self._facts
+
+    @property
+    def stacks(self) -> dict:
+        return self._built()[1]
+
+    def _built(self) -> tuple:
+        if self._live is None:  # this test process read the synthesis from disk: build the same app here
+            self._live = build_app(self.context, self._rebuild_dir)
+        return self._live
 
 
-def synthesize(profile: str, outdir: Path, **extra_context: str) -> Synthesized:
-    import app as lab_app
-
+def app_context(profile: str, **extra_context: str) -> dict:
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     context.update({"profile": profile, "owner": "tester", "ttl_hours": 4, **extra_context})
     if profile == "sandbox":  # one profile with a cost budget, one without
         context["alert_email"] = "ml-team@example.com"
+    return context
+
+
+def build_app(context: dict, outdir: Path) -> tuple:
+    import app as lab_app
+
     cdk_app = lab_app.new_app(context=context, outdir=str(outdir))
     config = lab_app.read_config(context, {"CDK_DEFAULT_REGION": "us-east-1"})
     stacks = lab_app.build(cdk_app, config, synth_time=FIXED_SYNTH_TIME)
-    assembly = cdk_app.synth()
-    templates = {name: assembly.get_stack_by_name(stack.stack_name).template for name, stack in stacks.items()}
-    return Synthesized(profile=profile, app=cdk_app, stacks=stacks, templates=templates, outdir=outdir)
+    cdk_app.synth()
+    return cdk_app, stacks
 
 
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory) -> dict[str, Synthesized]:
-    """Both profiles, synthesized once for the whole session."""
-    return {
-        profile: synthesize(profile, tmp_path_factory.mktemp(f"cdk-{profile}"))
-        for profile in ("sandbox", "production")
-    }
+def template_files(stacks: dict) -> dict[str, str]:
+    """Each stack's template file by the name ``build`` gives it, and a StackSet admin stack's member
+    template as "<name>-member"."""
+    files = {name: stack.template_file for name, stack in stacks.items()}
+    files.update({f"{name}-member": stack.member.template_file for name, stack in stacks.items()
+                  if hasattr(stack, "member")})
+    return files
+
+
+def synthesize(profile: str, outdir: Path, **extra_context: str) -> Synthesized:
+    context = app_context(profile, **extra_context)
+    live = build_app(context, outdir)
+    return Synthesized(profile, context, outdir, template_files(live[1]), live=live)
+
+
+@contextmanager
+def run_wide(tmp_path_factory, name: str, wait: bool = True):
+    """A path shared by every process of this test run (the pytest-xdist workers), held under an
+    exclusive lock: the first process to get it does the work there, the others find it done. With
+    ``wait=False``, None when another process holds it."""
+    import fcntl
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, above each worker's own
+    with open(shared / f"{name}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield None
+            return
+        yield shared / name
+
+
+def once_per_run(tmp_path_factory, name: str, compute) -> str:
+    """``compute()`` (text: a checker's report), run by one process of the test run for all of them."""
+    with run_wide(tmp_path_factory, f"{name}.out") as path:
+        if not path.is_file():
+            path.write_text(compute())
+        return path.read_text()
 
 
 # Lab variants chosen by context (declared in each lab's contract), synthesized on their own for the
@@ -74,34 +162,105 @@ def _variant_context() -> dict[str, dict[str, str]]:
 
 
 VARIANT_CONTEXT = _variant_context()
-
-
-@pytest.fixture(scope="session")
-def variants(synthesized, tmp_path_factory) -> dict[str, Synthesized]:
-    """Both profiles of the default app, plus each variant in both profiles ("production-streaming")."""
-    found = dict(synthesized)
-    for variant, context in VARIANT_CONTEXT.items():
-        for profile in ("sandbox", "production"):
-            found[f"{profile}-{variant}"] = synthesize(
-                profile, tmp_path_factory.mktemp(f"cdk-{profile}-{variant}"), **context)
-    return found
-
-
 # The classroom (StackSets, tests/test_classroom.py): one synthesis, whose templates the gates scan too.
 CLASSROOM_CONTEXT = {"classroom": "feature-store", "classroom_accounts": "111111111111,222222222222",
                      "classroom_regions": "us-east-1,eu-west-1"}
+# Every synthesis the tests share: name -> (profile, context beyond cdk.json's).
+PROFILES = {profile: (profile, {}) for profile in ("sandbox", "production")}
+VARIANTS = {**PROFILES, **{f"{profile}-{variant}": (profile, context)
+                           for variant, context in VARIANT_CONTEXT.items() for profile in ("sandbox", "production")}}
+CLASSROOM = {"classroom": ("sandbox", CLASSROOM_CONTEXT)}
+_SYNTHESES: dict[str, Synthesized] = {}  # this process's, by name
+
+
+def _shared_synthesis(tmp_path_factory, name: str, outdir: Path) -> Synthesized:
+    profile, extra_context = {**VARIANTS, **CLASSROOM}[name]
+    context = app_context(profile, **extra_context)
+    index, facts = outdir / "templates-by-name.json", outdir / "nag-facts.json"
+    live = None
+    if not index.is_file():
+        from tests.nag import tree_facts
+
+        live = build_app(context, outdir)
+        facts.write_text(json.dumps(tree_facts(live[0], profile)))
+        index.write_text(json.dumps(template_files(live[1])))
+    return Synthesized(profile, context, outdir, json.loads(index.read_text()), live=live,
+                       rebuild_dir=tmp_path_factory.mktemp(f"cdk-{name}"), facts=json.loads(facts.read_text()))
+
+
+def shared_syntheses(tmp_path_factory, names) -> dict[str, Synthesized]:
+    """The syntheses ``names`` (keys of VARIANTS or CLASSROOM), each done once per test run however many
+    processes ask: the first to take one builds it into a folder they share (and records cdk-nag's
+    facts there), the others read its templates (and build the live app only if one of their tests
+    reads the construct tree). While another process builds one, this one builds the next."""
+    pending = [name for name in names if name not in _SYNTHESES]
+    while pending:
+        taken = False
+        for name in list(pending):
+            with run_wide(tmp_path_factory, f"shared-cdk-{name}", wait=False) as outdir:
+                if outdir is not None:
+                    _SYNTHESES[name] = _shared_synthesis(tmp_path_factory, name, outdir)
+                    pending.remove(name)
+                    taken = True
+        if pending and not taken:  # every one left is being built elsewhere: wait for the first
+            with run_wide(tmp_path_factory, f"shared-cdk-{pending[0]}") as outdir:
+                _SYNTHESES[pending[0]] = _shared_synthesis(tmp_path_factory, pending[0], outdir)
+                pending.pop(0)
+    return {name: _SYNTHESES[name] for name in names}
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory) -> dict[str, Synthesized]:
+    """Both profiles, synthesized once for the whole test run."""
+    return shared_syntheses(tmp_path_factory, PROFILES)
+
+
+@pytest.fixture(scope="session")
+def variants(tmp_path_factory) -> dict[str, Synthesized]:
+    """Both profiles of the default app, plus each variant in both profiles ("production-streaming")."""
+    return shared_syntheses(tmp_path_factory, VARIANTS)
 
 
 @pytest.fixture(scope="session")
 def classroom(tmp_path_factory) -> Synthesized:
-    return synthesize("sandbox", tmp_path_factory.mktemp("cdk-classroom"), **CLASSROOM_CONTEXT)
+    return shared_syntheses(tmp_path_factory, CLASSROOM)["classroom"]
 
 
 def classroom_templates(room: Synthesized) -> dict[str, dict]:
     """The classroom's admin stacks and its member templates (files beside the assembly, not stacks)."""
-    members = {f"{role}-member": json.loads((room.outdir / room.stacks[role].member.template_file).read_text())
-               for role in ("classroom", "janitor")}
-    return {**room.templates, **members}
+    return {**room.templates, **{f"{role}-member": room.members[f"{role}-member"] for role in ("classroom", "janitor")}}
+
+
+# The external gates (cfn-lint, checkov, cfn-guard) read templates from files.
+
+@pytest.fixture(scope="session")
+def template_dir(tmp_path_factory) -> Path:
+    """Every template of every profile and variant, named <variant>-<lab>.template.json, and the
+    classroom's (StackSet members included) as classroom-<role>.template.json."""
+    syntheses = shared_syntheses(tmp_path_factory, {**VARIANTS, **CLASSROOM})
+    variants, classroom = {n: s for n, s in syntheses.items() if n != "classroom"}, syntheses["classroom"]
+    directory = tmp_path_factory.mktemp("templates")
+    for profile, synth in variants.items():
+        for lab, template in synth.templates.items():
+            (directory / f"{profile}-{lab}.template.json").write_text(json.dumps(template, indent=1))
+    for role, template in classroom_templates(classroom).items():
+        (directory / f"classroom-{role}.template.json").write_text(json.dumps(template, indent=1))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def unique_template_dir(template_dir, tmp_path_factory) -> Path:
+    """``template_dir`` with each distinct template once (the janitor, for one, is in every variant's
+    synthesis): cfn-lint and checkov judge a template by its content, not by where it came from."""
+    import hashlib
+
+    directory, seen = tmp_path_factory.mktemp("unique-templates"), set()
+    for path in sorted(template_dir.glob("*.template.json")):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest not in seen:
+            seen.add(digest)
+            (directory / path.name).write_bytes(path.read_bytes())
+    return directory
 
 
 @pytest.fixture(scope="session")
@@ -148,3 +307,16 @@ def aws(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
         yield boto3.Session(region_name="us-east-1")
+
+
+# The few tests that take tens of seconds each (the external gates over every template, the end-to-end
+# run against moto) go first: `make test` hands whole files to its two pytest-xdist workers
+# (--dist loadfile, so that each heavy import and module fixture is paid by one worker), in the order
+# their first test comes, and these files are then not the ones left running alone at the end.
+LONGEST_FIRST = ("test_cfn_lint_reports_no_error_or_warning", "test_checkov_has_no_failed_check_outside_the_skip_list",
+                 "test_cfn_guard_has_no_unacknowledged_failure_stale_or_weak_acknowledgment",
+                 "test_bootstrap_deploy_status_destroy_against_moto")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.name not in LONGEST_FIRST)

@@ -9,8 +9,8 @@ import pytest
 
 from tests import cfn_guard
 from tests.cfn_guard import Ack, Failure
-from tests.conftest import ROOT
-from tests.test_gates import reason_problem, template_dir  # noqa: F401 (template_dir: the shared fixture)
+from tests.conftest import ROOT, once_per_run
+from tests.reasons import reason_problem
 
 ACKS = ROOT / "gates" / "cfn-guard-acks.toml"
 FIXED = {"kms_create_grant_aws_service_check", "cloudwatch_log_group_encrypted_check"}
@@ -23,12 +23,18 @@ def guard():
 
 
 @pytest.fixture(scope="session")
-def guard_report(guard, variants, template_dir):  # noqa: F811
-    """One cfn-guard run over the templates the other gates see, named "<variant>/<lab>"."""
-    binary, files = guard
-    templates = {f"{variant}/{lab}": template_dir / f"{variant}-{lab}.template.json"
-                 for variant, synth in variants.items() for lab in synth.templates}
-    return cfn_guard.run(binary, files, templates)
+def guard_report(guard, request, tmp_path_factory) -> cfn_guard.Report:
+    """One cfn-guard run (one per test run, whichever worker gets there first) over the templates the
+    other gates see, named "<variant>/<lab>"."""
+
+    def run() -> str:
+        binary, files = guard
+        variants, directory = request.getfixturevalue("variants"), request.getfixturevalue("template_dir")
+        templates = {f"{variant}/{lab}": directory / f"{variant}-{lab}.template.json"
+                     for variant, synth in variants.items() for lab in synth.templates}
+        return cfn_guard.run(binary, files, templates).to_json()
+
+    return cfn_guard.Report.from_json(once_per_run(tmp_path_factory, "cfn-guard", run))
 
 
 def known_rules(files) -> set[str]:

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, roc_auc_score
 
 from cdk_constructs import pipeline_definition as pd
 from labs.contracts import ml_pipeline as lab
@@ -92,6 +90,9 @@ def test_splits_are_label_first_complete_and_scaled_on_the_training_split(run):
 
 
 def test_the_evaluation_writes_the_metrics_the_condition_and_the_registry_read(run):
+    from sklearn.linear_model import LogisticRegression  # scikit-learn takes seconds to import: only here
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
     root, _, _ = run
     train = split(root, "train")
     model = LogisticRegression().fit(train[:, 1:], train[:, 0])
@@ -118,6 +119,8 @@ def test_the_evaluation_writes_the_metrics_the_condition_and_the_registry_read(r
 
 @pytest.mark.parametrize("scores", [[0.1, 0.4, 0.35, 0.8], [0.5, 0.5, 0.5, 0.5], [0.9, 0.2, 0.2, 0.7]])
 def test_the_auc_handles_ties_like_scikit_learn(scores):
+    from sklearn.metrics import roc_auc_score
+
     labels = np.array([0, 0, 1, 1])
     assert load("evaluate").roc_auc(labels, np.array(scores)) == pytest.approx(roc_auc_score(labels, scores))
 
