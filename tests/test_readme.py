@@ -26,3 +26,13 @@ def test_the_context_table_is_rendered_from_the_contracts():
 def test_the_readme_opens_with_the_two_set_up_commands():
     head = (ROOT / "README.md").read_text().splitlines()[:12]
     assert "make synth" in "\n".join(head) and "make test" in "\n".join(head)
+
+
+def test_every_lab_has_its_diagram_drawn_and_shown():
+    from labs.contracts import LABS
+
+    text = (ROOT / "README.md").read_text()
+    for name in LABS:
+        for suffix in ("svg", "png"):
+            assert (ROOT / "docs" / "diagrams" / f"{name}.{suffix}").is_file(), f"run `make diagrams` ({name})"
+        assert f"| {name} | [![{name}](docs/diagrams/{name}.png)](docs/diagrams/{name}.svg) |" in text, name
