@@ -29,3 +29,13 @@ def sent(monkeypatch):
 
     monkeypatch.setattr(cfn_response.urllib.request, "urlopen", fake_urlopen)
     return responses
+
+
+def custom_resource_event(request_type: str, stack: str, logical_id: str, properties: dict, **extra) -> dict:
+    """What CloudFormation sends a custom-resource handler: ``properties`` beside the ServiceToken."""
+    return {
+        "RequestType": request_type, "ResponseURL": "https://cloudformation-custom-resource-response.example/abc",
+        "StackId": f"arn:aws:cloudformation:us-east-1:123456789012:stack/{stack}/guid",
+        "RequestId": "req-1", "LogicalResourceId": logical_id,
+        "ResourceProperties": {"ServiceToken": "arn:fn", **properties}, **extra,
+    }

@@ -7,17 +7,14 @@ import pytest
 from moto import mock_aws
 
 from lambdas.asset_copy import index
+from tests.lambdas.conftest import custom_resource_event
 
 KEY = "0f5d2c9e.zip"
 
 
 def event(request_type, objects):
-    return {
-        "RequestType": request_type, "ResponseURL": "https://cloudformation-custom-resource-response.example/abc",
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/mlref-classroom-assets-us-east-1/guid",
-        "RequestId": "req-1", "LogicalResourceId": "ShelfCopy",
-        "ResourceProperties": {"ServiceToken": "arn:fn", "Bucket": "shelf", "Objects": objects},
-    }
+    return custom_resource_event(request_type, "mlref-classroom-assets-us-east-1", "ShelfCopy",
+                                 {"Bucket": "shelf", "Objects": objects})
 
 
 @pytest.fixture

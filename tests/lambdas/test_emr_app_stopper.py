@@ -8,17 +8,13 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from lambdas.emr_app_stopper import index
+from tests.lambdas.conftest import custom_resource_event
 
 ROLE = "arn:aws:iam::123456789012:role/etl-job"
 
 
 def event(request_type, application_id):
-    return {
-        "RequestType": request_type, "ResponseURL": "https://cloudformation-custom-resource-response.example/abc",
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/mlref-batch-etl/guid",
-        "RequestId": "req-1", "LogicalResourceId": "SparkStopper",
-        "ResourceProperties": {"ServiceToken": "arn:fn", "ApplicationId": application_id},
-    }
+    return custom_resource_event(request_type, "mlref-batch-etl", "SparkStopper", {"ApplicationId": application_id})
 
 
 class Context:

@@ -18,26 +18,12 @@ from lambdas.lab_sweep.record import (
 from lambdas.lab_sweep.sweep import BILLABLE_TYPES, Sweeper
 from lambdas.lab_sweep.teardown import record_tags, teardown
 from tests.lambdas.test_lab_sweep import LAB, QUIET, REGION, session  # noqa: F401 (fixture)
+from tests.fakes import FakeClock
 
 GROUP = "/aws/lambda/mlref-data-lake-practice"
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/mlref-data-lake/abc"
 GROUP_ARN = f"arn:aws:logs:us-east-1:123456789012:log-group:{GROUP}"
 NOW = datetime(2026, 1, 15, 14, 0, tzinfo=timezone.utc)
-
-
-class Clock:
-    """A fake clock that ``sleep`` advances, and a hook that runs at each sleep."""
-
-    def __init__(self, on_sleep=lambda n: None):
-        self.now, self.slept, self.on_sleep = 0.0, [], on_sleep
-
-    def sleep(self, seconds):
-        self.slept.append(seconds)
-        self.now += seconds
-        self.on_sleep(len(self.slept))
-
-    def __call__(self):
-        return self.now
 
 
 def recreate_group(session, times):
@@ -57,7 +43,7 @@ def run_teardown(session, clock, **options):
 
 def test_a_dirty_first_verification_sweeps_again_then_needs_two_clean_passes(session):
     session.client("logs").create_log_group(logGroupName=GROUP, tags=LAB)
-    clock = Clock(recreate_group(session, times=1))
+    clock = FakeClock(on_sleep=recreate_group(session, times=1))
     record, reports = run_teardown(session, clock)
     assert record.state == CLEAN and record.rounds == 2 and len(reports) == 2
     assert clock.slept == [30.0, 30.0, 30.0]  # dirty pass, then two clean passes 30 s apart
@@ -67,7 +53,7 @@ def test_a_dirty_first_verification_sweeps_again_then_needs_two_clean_passes(ses
 
 def test_leftovers_after_every_round_are_recorded_with_their_arns(session):
     session.client("logs").create_log_group(logGroupName=GROUP, tags=LAB)
-    clock = Clock(recreate_group(session, times=99))
+    clock = FakeClock(on_sleep=recreate_group(session, times=99))
     record, reports = run_teardown(session, clock, max_rounds=3)
     assert record.state == LEFTOVERS and record.rounds == 3 and not record.clean
     assert record.leftovers == (GROUP_ARN,)
@@ -76,7 +62,7 @@ def test_leftovers_after_every_round_are_recorded_with_their_arns(session):
 
 def test_no_round_starts_after_the_time_budget(session):
     session.client("logs").create_log_group(logGroupName=GROUP, tags=LAB)
-    clock = Clock(recreate_group(session, times=99))
+    clock = FakeClock(on_sleep=recreate_group(session, times=99))
     record, _ = run_teardown(session, clock, time_budget=45.0)
     assert record.rounds == 2 and record.state == LEFTOVERS  # 30 s in: one more round, 60 s in: none
 
@@ -87,7 +73,7 @@ def test_a_verification_that_cannot_ask_the_service_is_not_verified_not_clean(se
     def throttled(**_kwargs):
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "DescribeLogGroups")
 
-    clock = Clock(lambda _n: setattr(logs, "describe_log_groups", throttled))
+    clock = FakeClock(on_sleep=lambda _n: setattr(logs, "describe_log_groups", throttled))
     record, _ = run_teardown(session, clock, clients={"logs": logs})
     assert record.state == NOT_VERIFIED and not record.clean
     assert record.error == "could not verify log groups: ThrottlingException"
@@ -164,7 +150,7 @@ def stack_event(status):
 def test_the_janitor_records_leftovers_and_mails_them(session):
     topic, messages = alert_queue(session)
     session.client("logs").create_log_group(logGroupName=GROUP, tags=LAB)
-    clock = Clock(recreate_group(session, times=99))
+    clock = FakeClock(on_sleep=recreate_group(session, times=99))
     result = index.handler(stack_event("DELETE_COMPLETE"), None, session=session, topic_arn=topic,
                            sleep=clock.sleep, clock=clock, kinds=["log_groups"], max_rounds=2)
     assert result["state"] == LEFTOVERS and result["alerted"] and result["record"] == "/mlref/janitor/data-lake"

@@ -9,6 +9,7 @@ import pytest
 from moto import mock_aws
 
 from lambdas.lf_admin_cleanup import index
+from tests.lambdas.conftest import custom_resource_event
 
 ENGINEER = "arn:aws:iam::123456789012:role/mlref-data-lake-DataEngineerRole"
 EXEC_ROLE = "arn:aws:iam::123456789012:role/cdk-hnb659fds-cfn-exec-role-123456789012-us-east-1"
@@ -16,12 +17,8 @@ OTHER = "arn:aws:iam::123456789012:role/someone-elses-admin"
 
 
 def event(request_type, principals=(ENGINEER,)):
-    return {
-        "RequestType": request_type, "ResponseURL": "https://cloudformation-custom-resource-response.example/abc",
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/mlref-data-lake/guid",
-        "RequestId": "req-1", "LogicalResourceId": "LakeFormationAdminsCleanup",
-        "ResourceProperties": {"ServiceToken": "arn:fn", "Principals": list(principals)},
-    }
+    return custom_resource_event(request_type, "mlref-data-lake", "LakeFormationAdminsCleanup",
+                                 {"Principals": list(principals)})
 
 
 @pytest.fixture

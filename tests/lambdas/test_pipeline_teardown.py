@@ -10,6 +10,8 @@ import pytest
 from botocore.stub import Stubber
 
 from lambdas.pipeline_teardown import index
+from tests.fakes import FakeClock
+from tests.lambdas.conftest import custom_resource_event
 
 PIPELINE, GROUP, ENDPOINT = "mlref-ml-pipeline", "mlref-ml-pipeline-models", "mlref-ml-pipeline"
 EXECUTION = f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{PIPELINE}/execution/abc123"
@@ -18,22 +20,8 @@ WHEN = "2026-01-15T10:00:00Z"
 
 
 def event(request_type: str) -> dict:
-    return {"RequestType": request_type, "ResponseURL": "https://cloudformation-custom-resource-response.example/x",
-            "StackId": f"arn:aws:cloudformation:us-east-1:123456789012:stack/{PIPELINE}/guid", "RequestId": "r1",
-            "LogicalResourceId": "PipelineTeardown",
-            "ResourceProperties": {"ServiceToken": "arn:fn", "PipelineName": PIPELINE, "ModelPackageGroupName": GROUP,
-                                   "EndpointName": ENDPOINT}}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+    return custom_resource_event(request_type, PIPELINE, "PipelineTeardown",
+                                 {"PipelineName": PIPELINE, "ModelPackageGroupName": GROUP, "EndpointName": ENDPOINT})
 
 
 @pytest.fixture
@@ -89,7 +77,7 @@ def test_delete_stops_executions_deletes_packages_then_the_endpoint_and_what_it_
     for name in names[:2]:
         sm.add_response("delete_model", {}, {"ModelName": name})
     lg.add_response("delete_log_group", {}, {"logGroupName": f"/aws/sagemaker/Endpoints/{ENDPOINT}"})
-    clock = Clock()
+    clock = FakeClock()
     index.handler(event("Delete"), None, sagemaker=sagemaker, logs=logs, clock=clock, sleep=clock.sleep)
     assert sent[0]["Status"] == "SUCCESS"
     assert sent[0]["Reason"] == ("stopped 1 execution(s); deleted 2 model package(s); deleted endpoint, "
@@ -136,7 +124,7 @@ def test_an_execution_that_will_not_stop_is_reported_within_the_deadline(clients
     sm.add_response("list_model_packages", {"ModelPackageSummaryList": []}, {"ModelPackageGroupName": GROUP})
     sm.add_client_error("describe_endpoint", "AccessDeniedException", "not allowed", http_status_code=400,
                         expected_params={"EndpointName": ENDPOINT})
-    clock = Clock()
+    clock = FakeClock()
     teardown = index.Teardown(sagemaker, logs, event("Delete")["ResourceProperties"], deadline=60, clock=clock,
                               sleep=clock.sleep)
     results = teardown.run()

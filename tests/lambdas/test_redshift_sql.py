@@ -7,6 +7,7 @@ import pytest
 from botocore.stub import Stubber
 
 from lambdas.redshift_sql import index
+from tests.lambdas.conftest import custom_resource_event
 
 PROPS = {"ServiceToken": "arn:fn", "WorkgroupName": "mlref-clickstream", "Database": "clickstream",
          "SecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:admin-AbCdEf",
@@ -14,9 +15,7 @@ PROPS = {"ServiceToken": "arn:fn", "WorkgroupName": "mlref-clickstream", "Databa
 
 
 def event(request_type, **extra):
-    return {"RequestType": request_type, "ResponseURL": "https://cloudformation-custom-resource-response.example/x",
-            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/mlref-clickstream/guid",
-            "RequestId": "req-1", "LogicalResourceId": "SchemaResource", "ResourceProperties": PROPS, **extra}
+    return custom_resource_event(request_type, "mlref-clickstream", "SchemaResource", PROPS, **extra)
 
 
 @pytest.fixture

@@ -18,23 +18,12 @@ from labs.practice.requests import printed_requests
 from tests.http_fakes import validate_request
 from labs.practice.clickstream import Backoff, ClickstreamPractice, Producer, batches, synthetic_events, to_records
 from lambdas.click_transform.index import normalize
+from tests.fakes import FakeClock
 
 STREAM = "mlref-clickstream-ClickStream"
 OUTPUTS = {"StreamName": STREAM, "WorkgroupName": "mlref-clickstream", "DatabaseName": "clickstream",
            "AdminSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:admin-AbCdEf",
            "EventsRelation": "clickstream.events", "DeliveryMethod": "firehose"}
-
-
-class FakeClock:
-    def __init__(self):
-        self.now, self.sleeps = 0.0, []
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def clock(self):
-        return self.now
 
 
 def no_wait_backoff(max_attempts=4) -> Backoff:
@@ -199,7 +188,7 @@ def test_a_whole_run_sends_waits_for_every_event_and_reports(monkeypatch):
             expect_query(stub, clickstream.top_pages_sql(relation), [["/", 5], ["/cart", 3]], next(ids))
             clock, lines = FakeClock(), []
             report = ClickstreamPractice(Session(data_api), events=30, seed=11, out=lines.append, poll_seconds=15,
-                                         clock=clock.clock, sleep=clock.sleep, backoff=no_wait_backoff()).run()
+                                         clock=clock, sleep=clock.sleep, backoff=no_wait_backoff()).run()
             stub.assert_no_pending_responses()
         shard = kinesis.describe_stream(StreamName=STREAM)["StreamDescription"]["Shards"][0]["ShardId"]
         iterator = kinesis.get_shard_iterator(StreamName=STREAM, ShardId=shard,

@@ -33,6 +33,7 @@ from labs.practice.endpoint_monitor import (
 )
 from labs.practice.endpoint_scaling import MAX_LOAD_REQUESTS, Load, policy_lines, scaling_requests
 from labs.practice.endpoint_traffic import RUNTIME_CONFIG, invoke, invoke_request, send, summary, weights_request
+from tests.fakes import FakeClock
 
 ENDPOINT = "mlref-endpoint-0a1b2c3d"
 BUCKET = "mlref-endpoint-inferencedatabucket-example"
@@ -40,17 +41,6 @@ OUTPUTS = example_outputs("us-east-1")
 TAGS = {"lab": "endpoint", "profile": "sandbox", "owner": "tester"}
 T0 = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
 SCHEDULE_ARN = "arn:aws:sagemaker:us-east-1:111122223333:monitoring-schedule/s"
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 @functools.cache

@@ -18,6 +18,7 @@ from botocore.validate import validate_parameters
 from labs.contracts import ml_pipeline as lab
 from labs.errors import LabError
 from labs.practice import ml_pipeline as practice
+from tests.fakes import FakeClock
 
 RUN = "20260115-093000-abcd"
 EXECUTION_ID = "x9ujnsiw9ljw"
@@ -33,17 +34,6 @@ SERVICES = {"PutObject": "s3", "StartPipelineExecution": "sagemaker", "UpdateMod
 def body(data: bytes | str | dict) -> StreamingBody:
     raw = json.dumps(data).encode() if isinstance(data, dict) else data.encode() if isinstance(data, str) else data
     return StreamingBody(io.BytesIO(raw), len(raw))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Session:
@@ -128,7 +118,7 @@ def endpoint(status: str, version: int) -> dict:
 
 
 def run(threshold=lab.DEFAULT_THRESHOLD, approve=True):
-    clock, lines = Clock(), []
+    clock, lines = FakeClock(), []
     session = Session()
     runner = practice.MlPipelinePractice(session, threshold=threshold, approve=approve, out=lines.append, clock=clock,
                                          sleep=clock.sleep, rows=500, seed=5, run_id=RUN)

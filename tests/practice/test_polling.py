@@ -7,19 +7,7 @@ import pytest
 
 from labs.errors import LabError
 from labs.practice.polling import PollTimeout, poll
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-        self.slept = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.fakes import FakeClock
 
 
 def test_returns_the_first_final_state_and_reports_each_change():
@@ -70,37 +58,25 @@ def test_a_wait_without_a_bound_is_refused(timeout, interval):
         poll(lambda: 1, lambda s: True, timeout=timeout, interval=interval)
 
 
-class Clock:  # the pipeline tests' clock
-    def __init__(self) -> None:
-        self.now, self.sleeps = 0.0, []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def test_an_answer_that_is_final_at_once_is_returned_without_sleeping():
-    clock = Clock()
+    clock = FakeClock()
     assert poll(lambda: "done", lambda a: a == "done", timeout=10, interval=1, clock=clock, sleep=clock.sleep) == "done"
-    assert clock.sleeps == []
+    assert clock.slept == []
 
 
 def test_it_asks_every_interval_until_done():
-    clock, answers = Clock(), iter(["Executing", "Executing", "Succeeded"])
+    clock, answers = FakeClock(), iter(["Executing", "Executing", "Succeeded"])
     result = poll(lambda: next(answers), lambda a: a == "Succeeded", timeout=60, interval=15, clock=clock,
                   sleep=clock.sleep)
-    assert result == "Succeeded" and clock.sleeps == [15, 15]
+    assert result == "Succeeded" and clock.slept == [15, 15]
 
 
 def test_the_deadline_bounds_the_wait_and_the_last_answer_is_kept():
-    clock, calls = Clock(), []
+    clock, calls = FakeClock(), []
     with pytest.raises(PollTimeout) as raised:
         poll(lambda: calls.append(clock.now) or len(calls), lambda _: False, timeout=40, interval=15, clock=clock,
              sleep=clock.sleep)
-    assert calls == [0, 15, 30, 40] and clock.sleeps == [15, 15, 10]  # the last sleep ends at the deadline
+    assert calls == [0, 15, 30, 40] and clock.slept == [15, 15, 10]  # the last sleep ends at the deadline
     assert raised.value.last == 4
 
 
