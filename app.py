@@ -71,6 +71,10 @@ def new_app(**props) -> App:
 
 
 def main() -> int:
+    if "CDK_OUTDIR" not in os.environ:  # the CDK CLI sets it, with cdk.json's context and feature flags
+        print("error: run the app through the CDK CLI, which passes cdk.json's context and feature flags: "
+              "`labs synth LAB`, `make synth` or `npx cdk synth`", file=sys.stderr)
+        return 2
     app = new_app()
     context = {key: value for key, value in app.node.get_all_context().items()
                if is_app_key(key) and value is not None}

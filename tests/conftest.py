@@ -162,19 +162,29 @@ def _variant_context() -> dict[str, dict[str, str]]:
 
 
 VARIANT_CONTEXT = _variant_context()
-# The classroom (StackSets, tests/test_classroom.py): one synthesis, whose templates the gates scan too.
+# The classroom (StackSets, tests/test_classroom.py): feature-store's, which the classroom tests read,
+# and every other lab that can run as a StackSet, whose templates (members included) the gates scan too.
 CLASSROOM_CONTEXT = {"classroom": "feature-store", "classroom_accounts": "111111111111,222222222222",
                      "classroom_regions": "us-east-1,eu-west-1"}
+
+
+def _classrooms() -> dict[str, dict[str, str]]:
+    from labs.contracts import LABS
+    from labs.contracts.classroom import NOT_STACKSET_READY
+
+    others = [lab for lab in LABS if lab not in NOT_STACKSET_READY and lab != CLASSROOM_CONTEXT["classroom"]]
+    return {"classroom": CLASSROOM_CONTEXT, **{f"classroom-{lab}": {**CLASSROOM_CONTEXT, "classroom": lab}
+                                              for lab in others}}
 # Every synthesis the tests share: name -> (profile, context beyond cdk.json's).
 PROFILES = {profile: (profile, {}) for profile in ("sandbox", "production")}
 VARIANTS = {**PROFILES, **{f"{profile}-{variant}": (profile, context)
                            for variant, context in VARIANT_CONTEXT.items() for profile in ("sandbox", "production")}}
-CLASSROOM = {"classroom": ("sandbox", CLASSROOM_CONTEXT)}
+CLASSROOMS = {name: ("sandbox", context) for name, context in _classrooms().items()}
 _SYNTHESES: dict[str, Synthesized] = {}  # this process's, by name
 
 
 def _shared_synthesis(tmp_path_factory, name: str, outdir: Path) -> Synthesized:
-    profile, extra_context = {**VARIANTS, **CLASSROOM}[name]
+    profile, extra_context = {**VARIANTS, **CLASSROOMS}[name]
     context = app_context(profile, **extra_context)
     index, facts = outdir / "templates-by-name.json", outdir / "nag-facts.json"
     live = None
@@ -189,7 +199,7 @@ def _shared_synthesis(tmp_path_factory, name: str, outdir: Path) -> Synthesized:
 
 
 def shared_syntheses(tmp_path_factory, names) -> dict[str, Synthesized]:
-    """The syntheses ``names`` (keys of VARIANTS or CLASSROOM), each done once per test run however many
+    """The syntheses ``names`` (keys of VARIANTS or CLASSROOMS), each done once per test run however many
     processes ask: the first to take one builds it into a folder they share (and records cdk-nag's
     facts there), the others read its templates (and build the live app only if one of their tests
     reads the construct tree). While another process builds one, this one builds the next."""
@@ -223,7 +233,7 @@ def variants(tmp_path_factory) -> dict[str, Synthesized]:
 
 @pytest.fixture(scope="session")
 def classroom(tmp_path_factory) -> Synthesized:
-    return shared_syntheses(tmp_path_factory, CLASSROOM)["classroom"]
+    return shared_syntheses(tmp_path_factory, ["classroom"])["classroom"]
 
 
 def classroom_templates(room: Synthesized) -> dict[str, dict]:
@@ -236,15 +246,17 @@ def classroom_templates(room: Synthesized) -> dict[str, dict]:
 @pytest.fixture(scope="session")
 def template_dir(tmp_path_factory) -> Path:
     """Every template of every profile and variant, named <variant>-<lab>.template.json, and the
-    classroom's (StackSet members included) as classroom-<role>.template.json."""
-    syntheses = shared_syntheses(tmp_path_factory, {**VARIANTS, **CLASSROOM})
-    variants, classroom = {n: s for n, s in syntheses.items() if n != "classroom"}, syntheses["classroom"]
+    classrooms' as <classroom>-<role>.template.json: feature-store's every stack and StackSet member; of
+    the others, the stack that holds the lab's StackSet and its member (their asset shelves and
+    janitor differ from feature-store's only in names and asset keys)."""
+    syntheses = shared_syntheses(tmp_path_factory, {**VARIANTS, **CLASSROOMS})
     directory = tmp_path_factory.mktemp("templates")
-    for profile, synth in variants.items():
-        for lab, template in synth.templates.items():
-            (directory / f"{profile}-{lab}.template.json").write_text(json.dumps(template, indent=1))
-    for role, template in classroom_templates(classroom).items():
-        (directory / f"classroom-{role}.template.json").write_text(json.dumps(template, indent=1))
+    for name, synth in syntheses.items():
+        templates = classroom_templates(synth) if name in CLASSROOMS else synth.templates
+        if name in CLASSROOMS and name != "classroom":  # beside feature-store's classroom, only what the lab
+            templates = {role: templates[role] for role in ("classroom", "classroom-member")}  # changes
+        for stack, template in templates.items():
+            (directory / f"{name}-{stack}.template.json").write_text(json.dumps(template, indent=1))
     return directory
 
 

@@ -123,3 +123,11 @@ def test_app_without_alert_email_synthesizes_and_notes_the_missing_budget(tmp_pa
         "note: no cost budget (add -c alert_email=you@example.com for a per-lab AWS Budgets alert)"
     ]
     assert (tmp_path / "cdk.out" / "mlref-data-lake.template.json").is_file()
+
+
+def test_the_app_run_without_the_cdk_cli_says_how_to_run_it(monkeypatch, capsys):
+    monkeypatch.delenv("CDK_OUTDIR", raising=False)
+    assert lab_app.main() == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: run the app through the CDK CLI, which passes cdk.json's context and feature flags: "
+        "`labs synth LAB`, `make synth` or `npx cdk synth`"]

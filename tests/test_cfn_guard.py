@@ -9,7 +9,7 @@ import pytest
 
 from tests import cfn_guard
 from tests.cfn_guard import Ack, Failure
-from tests.conftest import ROOT, once_per_run
+from tests.conftest import CLASSROOMS, ROOT, once_per_run
 from tests.reasons import reason_problem
 
 ACKS = ROOT / "gates" / "cfn-guard-acks.toml"
@@ -24,14 +24,18 @@ def guard():
 
 @pytest.fixture(scope="session")
 def guard_report(guard, request, tmp_path_factory) -> cfn_guard.Report:
-    """One cfn-guard run (one per test run, whichever worker gets there first) over the templates the
-    other gates see, named "<variant>/<lab>"."""
+    """One cfn-guard run (one per test run, whichever worker gets there first) over the stacks the
+    other gates see, named "<variant>/<lab>", and the classrooms' StackSet members."""
 
     def run() -> str:
         binary, files = guard
         variants, directory = request.getfixturevalue("variants"), request.getfixturevalue("template_dir")
         templates = {f"{variant}/{lab}": directory / f"{variant}-{lab}.template.json"
                      for variant, synth in variants.items() for lab in synth.templates}
+        # Each classroom's StackSet members, as the sandbox stacks they are in every student's account.
+        for name, (_, context) in CLASSROOMS.items():
+            templates[f"sandbox-{name}/{context['classroom']}"] = directory / f"{name}-classroom-member.template.json"
+        templates["sandbox-classroom/janitor"] = directory / "classroom-janitor-member.template.json"
         return cfn_guard.run(binary, files, templates).to_json()
 
     return cfn_guard.Report.from_json(once_per_run(tmp_path_factory, "cfn-guard", run))

@@ -9,7 +9,7 @@ import pytest
 
 from labs.contracts import classroom
 from labs.contracts.base import ConfigError
-from tests.conftest import CLASSROOM_CONTEXT, classroom_templates, resources_of
+from tests.conftest import CLASSROOM_CONTEXT, CLASSROOMS, classroom_templates, resources_of, shared_syntheses
 from tests.reasons import reason_problem
 
 ACCOUNTS = tuple(CLASSROOM_CONTEXT["classroom_accounts"].split(","))
@@ -47,6 +47,7 @@ def stack_set(template: dict) -> dict:
     ({"classroom_accounts": "111111111111,111111111111"}, "lists 111111111111 twice"),
     ({"classroom": "data-lake", "classroom_accounts": "111111111111"}, "Lake Formation data lake settings"),
     ({"classroom": "clickstream", "classroom_accounts": "111111111111"}, "Firehose's address range"),
+    ({"classroom": "ml-pipeline", "classroom_accounts": "111111111111"}, "the SageMaker algorithm images"),
     ({"classroom": "feature-stor", "classroom_accounts": "111111111111"}, "is not a lab"),
 ])
 def test_bad_classroom_context_is_one_line(context, message):
@@ -184,13 +185,27 @@ def test_shelf_is_readable_by_the_targets_only(room):
 
 # -- the gates: cdk-nag here; cfn-lint and checkov scan these templates with every lab's ----------
 
-def test_aws_solutions_has_no_unacknowledged_finding(room):
-    assert room.facts["violations"]["AwsSolutions"] == []
+@pytest.fixture(scope="session")
+def classrooms(tmp_path_factory):
+    return shared_syntheses(tmp_path_factory, CLASSROOMS)
 
 
-def test_every_acknowledgment_in_the_classroom_names_one_rule_with_a_reason(room):
-    assert [(ack["path"], ack["rule"]) for ack in room.facts["acknowledgments"]
+@pytest.mark.parametrize("name", list(CLASSROOMS))
+def test_aws_solutions_has_no_unacknowledged_finding(classrooms, name):
+    assert classrooms[name].facts["violations"]["AwsSolutions"] == []
+
+
+@pytest.mark.parametrize("name", list(CLASSROOMS))
+def test_every_acknowledgment_in_the_classroom_names_one_rule_with_a_reason(classrooms, name):
+    assert [(ack["path"], ack["rule"]) for ack in classrooms[name].facts["acknowledgments"]
             if reason_problem(ack["reason"]) or not ack["one_resource"]] == []
+
+
+def test_every_lab_that_can_run_as_a_stack_set_is_gated_as_one():
+    from labs.contracts import LABS
+
+    gated = {context["classroom"] for _, context in CLASSROOMS.values()}
+    assert gated == set(LABS) - set(classroom.NOT_STACKSET_READY) and len(gated) >= 4
 
 
 def test_gates_scan_the_member_templates(room):

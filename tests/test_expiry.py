@@ -48,7 +48,7 @@ def test_production_has_no_expiry(production):
 
 def test_ttl_zero_turns_expiry_off_with_a_warning(tmp_path):
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    context.update({"ttl_hours": 0, "owner": "tester"})
+    context.update({"ttl_hours": 0, "owner": "tester", "labs": "data-lake"})  # one lab is enough
     app = lab_app.new_app(context=context, outdir=str(tmp_path))
     config = lab_app.read_config(context, {})
     stacks = lab_app.build(app, config, synth_time=FIXED_SYNTH_TIME)
