@@ -156,9 +156,11 @@ def test_members_are_not_deployable_stacks_of_the_app(room):
 
 
 @pytest.mark.parametrize("role", ["classroom", "janitor"])
-def test_member_has_no_bootstrap_rule_and_reads_code_only_from_the_shelves(room, members, role):
-    member = members[role]
-    assert "Rules" not in member and "hnb659fds" not in json.dumps(member)
+@pytest.mark.parametrize("name", list(CLASSROOMS))
+def test_member_has_no_bootstrap_rule_and_reads_code_only_from_the_shelves(classrooms, name, role):
+    room = classrooms[name]
+    member = room.members[f"{role}-member"]
+    assert "Rules" not in member and "hnb659fds" not in json.dumps(member)  # no bootstrap rule, bucket or role
     functions = resources_of(member, "AWS::Lambda::Function")
     assert functions
     shelved = {region: {o["Key"] for o in next(iter(resources_of(room.templates[f"assets-{region}"],
