@@ -175,6 +175,8 @@ def _classrooms() -> dict[str, dict[str, str]]:
     others = [lab for lab in LABS if lab not in NOT_STACKSET_READY and lab != CLASSROOM_CONTEXT["classroom"]]
     return {"classroom": CLASSROOM_CONTEXT, **{f"classroom-{lab}": {**CLASSROOM_CONTEXT, "classroom": lab}
                                               for lab in others}}
+
+
 # Every synthesis the tests share: name -> (profile, context beyond cdk.json's).
 PROFILES = {profile: (profile, {}) for profile in ("sandbox", "production")}
 VARIANTS = {**PROFILES, **{f"{profile}-{variant}": (profile, context)
