@@ -42,7 +42,7 @@ diagrams: synth
 
 ## test: the whole test suite (gates, snapshots, assertions, handlers, practice steps)
 test: setup
-	$(VENV)/bin/python -m pytest -n 2 --dist loadfile
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 ## bench: time cdk synth of all labs against an empty CDK app, and the labs command's start against importing boto3
 bench: setup

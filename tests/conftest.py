@@ -323,14 +323,14 @@ def aws(monkeypatch):
         yield boto3.Session(region_name="us-east-1")
 
 
-# The few tests that take tens of seconds each (the external gates over every template, the end-to-end
-# run against moto) go first: `make test` hands whole files to its two pytest-xdist workers
-# (--dist loadfile, so that each heavy import and module fixture is paid by one worker), in the order
-# their first test comes, and these files are then not the ones left running alone at the end.
-LONGEST_FIRST = ("test_cfn_lint_reports_no_error_or_warning", "test_checkov_has_no_failed_check_outside_the_skip_list",
-                 "test_cfn_guard_has_no_unacknowledged_failure_stale_or_weak_acknowledgment",
-                 "test_bootstrap_deploy_status_destroy_against_moto")
+# The files whose tests take tens of seconds (the external gates over every template, the end-to-end run
+# against moto) go first, the heaviest first: `make test` hands whole files to its two pytest-xdist
+# workers in this order (--dist loadfile --no-loadscope-reorder; each heavy import and module fixture
+# is then paid by one worker), so these two pairs run side by side while the many short files fill in
+# around them, instead of one of them running alone at the end.
+HEAVIEST_FIRST = ("test_cfn_lint.py", "test_checkov.py", "test_local_deploy.py", "test_cfn_guard.py")
 
 
 def pytest_collection_modifyitems(config, items):
-    items.sort(key=lambda item: item.name not in LONGEST_FIRST)
+    items.sort(key=lambda item: HEAVIEST_FIRST.index(item.path.name) if item.path.name in HEAVIEST_FIRST
+               else len(HEAVIEST_FIRST))
