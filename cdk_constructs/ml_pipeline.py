@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from aws_cdk import Aws, Stack, Token
+from aws_cdk import Aws, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -23,7 +23,7 @@ from constructs import Construct
 from cdk_constructs.access import allow_key_use
 from cdk_constructs.pipeline_definition import PipelineResources, Script, pipeline_definition
 from cdk_constructs.roles import LabRole
-from cdk_constructs.sagemaker_roles import SAGEMAKER, SageMakerJobRole, allow_volume_key
+from cdk_constructs.sagemaker_roles import SAGEMAKER, SageMakerJobRole, algorithm_images, allow_volume_key
 from labs.contracts import ml_pipeline as lab
 from lambdas.shared.lab_names import PROCESSING_LOG_GROUP, TRAINING_LOG_GROUP
 
@@ -67,10 +67,8 @@ class ModelBuildPipeline(Construct):
                  artifacts_bucket: s3.IBucket, key: kms.IKey, tags: Mapping[str, str]) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
-        if Token.is_unresolved(stack.region):
-            raise ValueError("ml-pipeline needs a stack with a concrete region (the images are per region)")
-        region = stack.region
-        account = lab.ALGORITHM_IMAGE_ACCOUNTS[region]
+        region = stack.region  # a token in a StackSet member's template
+        account, registry = algorithm_images(self)
         self.scripts = {name: assets.Asset(self, f"{name.capitalize()}Script", path=str(CODE_DIR / f"{name}.py"))
                         for name in ("preprocess", "evaluate")}
         preprocess, evaluate = self.scripts["preprocess"], self.scripts["evaluate"]
@@ -102,7 +100,7 @@ class ModelBuildPipeline(Construct):
         self._allow_pipeline(artifacts, key)
 
         self.definition = pipeline_definition(PipelineResources(
-            region=region, data_bucket=data_bucket.bucket_name, artifacts_bucket=artifacts.bucket_name,
+            image_registry=registry, data_bucket=data_bucket.bucket_name, artifacts_bucket=artifacts.bucket_name,
             key_arn=key.key_arn, preprocess_role_arn=self.preprocess_role.role_arn,
             training_role_arn=self.training_role.role_arn, evaluation_role_arn=self.evaluation_role.role_arn,
             model_package_group=lab.MODEL_PACKAGE_GROUP,

@@ -19,7 +19,7 @@ from constructs import Construct, IConstruct
 
 from cdk_constructs.functions import LabFunction
 from cdk_constructs.ml_pipeline import run_prefix, sagemaker_arn
-from cdk_constructs.sagemaker_roles import SAGEMAKER, SageMakerJobRole, log_group_arn
+from cdk_constructs.sagemaker_roles import SAGEMAKER, SageMakerJobRole, algorithm_images, log_group_arn
 from cdk_constructs.settings import LabSettings
 from labs.contracts import ml_pipeline as lab
 from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX
@@ -56,7 +56,7 @@ class ApprovedModelDeployment(Construct):
         self.model_role = SageMakerJobRole(
             self, "ModelRole", description="SageMaker hosting: the approved churn model behind the serverless endpoint",
             key=key, region=stack_region, log_group=f"{ENDPOINT_LOG_GROUP_PREFIX}{endpoint_name}",
-            images=[(lab.ALGORITHM_IMAGE_ACCOUNTS[stack_region], lab.XGBOOST_IMAGE[0])],
+            images=[(algorithm_images(self)[0], lab.XGBOOST_IMAGE[0])],
             reads=[(artifacts_bucket, run_prefix(lab.MODEL_OUTPUT))])
         self.dead_letter_queue = sqs.Queue(self, "DeadLetters", encryption=sqs.QueueEncryption.KMS,
                                            encryption_master_key=key, enforce_ssl=True,

@@ -59,7 +59,7 @@ class PipelineResources:
     """What the pipeline's jobs use, as strings (CDK tokens at synth).
 
     Attributes:
-        region: the stack's region (picks the image registry).
+        image_registry: where the algorithm images are (``labs.contracts.ml_pipeline.image_registry``).
         data_bucket: raw input data under ``raw/``.
         artifacts_bucket: everything the steps write.
         key_arn: the KMS key for job outputs and volumes.
@@ -69,7 +69,7 @@ class PipelineResources:
         tags: put on every job (lab, profile, owner), so the sweep finds them.
     """
 
-    region: str
+    image_registry: str
     data_bucket: str
     artifacts_bucket: str
     key_arn: str
@@ -162,7 +162,7 @@ def preprocess_step(resources: PipelineResources) -> dict[str, Any]:
     return {
         "Name": lab.PREPROCESS_STEP, "Type": "Processing",
         "Arguments": processing_arguments(
-            resources, image=lab.image_uri(lab.SKLEARN_IMAGE, resources.region), role_arn=resources.preprocess_role_arn,
+            resources, image=lab.image_uri(lab.SKLEARN_IMAGE, resources.image_registry), role_arn=resources.preprocess_role_arn,
             script=resources.preprocess_script, outputs=outputs,
             inputs=[processing_input("raw", parameter(lab.INPUT_PARAMETER), RAW_DIR)],
             arguments=["--input", RAW_DIR, "--output", OUTPUT_DIR]),
@@ -176,7 +176,7 @@ def train_step(resources: PipelineResources) -> dict[str, Any]:
     return {
         "Name": lab.TRAIN_STEP, "Type": "Training",
         "Arguments": {
-            "AlgorithmSpecification": {"TrainingImage": lab.image_uri(lab.XGBOOST_IMAGE, resources.region),
+            "AlgorithmSpecification": {"TrainingImage": lab.image_uri(lab.XGBOOST_IMAGE, resources.image_registry),
                                        "TrainingInputMode": "File"},
             "RoleArn": resources.training_role_arn,
             "HyperParameters": hyperparameters,
@@ -205,7 +205,7 @@ def evaluate_step(resources: PipelineResources) -> dict[str, Any]:
     return {
         "Name": lab.EVALUATE_STEP, "Type": "Processing",
         "Arguments": processing_arguments(
-            resources, image=lab.image_uri(lab.XGBOOST_IMAGE, resources.region), role_arn=resources.evaluation_role_arn,
+            resources, image=lab.image_uri(lab.XGBOOST_IMAGE, resources.image_registry), role_arn=resources.evaluation_role_arn,
             script=resources.evaluate_script,
             inputs=[processing_input("model", MODEL_ARTIFACTS, MODEL_DIR),
                     processing_input("test", output_uri(lab.PREPROCESS_STEP, "test"), TEST_DIR)],
@@ -229,7 +229,7 @@ def register_step(resources: PipelineResources) -> dict[str, Any]:
             "ModelPackageDescription": f"Churn classifier (built-in XGBoost) from pipeline {lab.PIPELINE_NAME}",
             "ModelApprovalStatus": "PendingManualApproval",
             "InferenceSpecification": {
-                "Containers": [{"Image": lab.image_uri(lab.XGBOOST_IMAGE, resources.region),
+                "Containers": [{"Image": lab.image_uri(lab.XGBOOST_IMAGE, resources.image_registry),
                                 "ModelDataUrl": MODEL_ARTIFACTS}],
                 "SupportedContentTypes": ["text/csv"],
                 "SupportedResponseMIMETypes": ["text/csv"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Aws
+from aws_cdk import Aws, CfnMapping, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -13,6 +13,7 @@ from constructs import Construct
 
 from cdk_constructs.access import allow_key_use, allow_objects
 from cdk_constructs.roles import LabRole
+from labs.contracts.ml_pipeline import ALGORITHM_IMAGE_ACCOUNTS, image_registry
 
 SAGEMAKER = "sagemaker.amazonaws.com"
 LOG_ACTIONS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
@@ -22,6 +23,20 @@ PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
 def log_group_arn(name: str) -> str:
     """The ARN of a log group by name, from pseudo parameters (region-independent template)."""
     return f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{name}"
+
+
+def algorithm_images(scope: Construct) -> tuple[str, str]:
+    """(account, registry) of SageMaker's built-in algorithm images (XGBoost, scikit-learn) in the
+    stack's region. A stack with a region gets literals; a region-independent template (a StackSet
+    member, one template for every region) looks the account up in a stack-wide mapping."""
+    stack = Stack.of(scope)
+    if not Token.is_unresolved(stack.region):
+        return ALGORITHM_IMAGE_ACCOUNTS[stack.region], image_registry(stack.region)
+    mapping = stack.node.try_find_child("AlgorithmImageAccounts") or CfnMapping(
+        stack, "AlgorithmImageAccounts",
+        mapping={region: {"account": account} for region, account in ALGORITHM_IMAGE_ACCOUNTS.items()})
+    account = mapping.find_in_map(Aws.REGION, "account")
+    return account, image_registry(Aws.REGION, account, Aws.URL_SUFFIX)
 
 
 def repository_arn(region: str, account: str, repository: str) -> str:

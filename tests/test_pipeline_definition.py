@@ -32,7 +32,7 @@ PARAMETER_TYPES = {"String": {"string"}, "Integer": {"integer", "long"}, "Float"
 REFERENCE_KEYS = {"Get", "Std:Join", "Std:JsonGet"}
 
 RESOURCES = pd.PipelineResources(
-    region="us-east-1", data_bucket="mlref-data", artifacts_bucket="mlref-artifacts",
+    image_registry=lab.image_registry("us-east-1"), data_bucket="mlref-data", artifacts_bucket="mlref-artifacts",
     key_arn="arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     preprocess_role_arn="arn:aws:iam::123456789012:role/preprocess",
     training_role_arn="arn:aws:iam::123456789012:role/training",
@@ -266,5 +266,5 @@ def test_the_image_registry_map_matches_the_sagemaker_sdk_config():
     for framework, version in (("sklearn", "1.2-1"), ("xgboost", "1.7-1")):
         registries = json.loads((folder / f"{framework}.json").read_text())["training"]["versions"][version]["registries"]
         assert {r: a for r, a in registries.items() if r in lab.ALGORITHM_IMAGE_ACCOUNTS} == lab.ALGORITHM_IMAGE_ACCOUNTS
-    assert lab.image_uri(lab.XGBOOST_IMAGE, "us-east-1") == \
+    assert lab.image_uri(lab.XGBOOST_IMAGE, lab.image_registry("us-east-1")) == \
         "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"

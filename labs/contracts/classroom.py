@@ -43,9 +43,6 @@ NOT_STACKSET_READY = {
                  "do not have (StackSets deploy with their own execution role)",
     "clickstream": "its Redshift workgroup admits Firehose's address range of the one region named at synth "
                    "(the CIDR differs per region), and a StackSet's one template serves every target region",
-    "ml-pipeline": "its pipeline definition names the SageMaker algorithm images of the one region named at synth "
-                   "(each region has its own image registry), and a StackSet's one template serves every target "
-                   "region",
 }
 
 CONTEXT_KEYS = (

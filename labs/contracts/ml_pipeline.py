@@ -79,10 +79,16 @@ SKLEARN_IMAGE = ("sagemaker-scikit-learn", "1.2-1-cpu-py3")  # scikit-learn 1.2,
 XGBOOST_IMAGE = ("sagemaker-xgboost", "1.7-1")  # built-in XGBoost 1.7 (also runs the evaluation)
 
 
-def image_uri(image: tuple[str, str], region: str) -> str:
-    """``<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>`` for a region of the map."""
+def image_registry(region: str, account: str | None = None, url_suffix: str = "amazonaws.com") -> str:
+    """``<account>.dkr.ecr.<region>.<suffix>``: the algorithm images' registry in a region of the map (or
+    of ``account``, for a template that looks it up per region)."""
+    return f"{account or ALGORITHM_IMAGE_ACCOUNTS[region]}.dkr.ecr.{region}.{url_suffix}"
+
+
+def image_uri(image: tuple[str, str], registry: str) -> str:
+    """``<registry>/<repository>:<tag>``."""
     repository, tag = image
-    return f"{ALGORITHM_IMAGE_ACCOUNTS[region]}.dkr.ecr.{region}.amazonaws.com/{repository}:{tag}"
+    return f"{registry}/{repository}:{tag}"
 
 
 def run_prefix(execution_id: str) -> str:
