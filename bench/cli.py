@@ -10,14 +10,11 @@ Python needs to import boto3. Interleaved runs, median of each; prints every rat
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import timing  # bench/timing.py, beside this script
+from timing import ROOT
 GOAL = 2.0
 BASELINE = ("python -c 'import boto3'", [sys.executable, "-c", "import boto3"])
 COMMANDS = [
@@ -28,10 +25,7 @@ COMMANDS = [
 
 
 def timed(command: list[str]) -> float:
-    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
-    start = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return time.perf_counter() - start
+    return timing.timed(command, AWS_DEFAULT_REGION="us-east-1")
 
 
 def main() -> int:

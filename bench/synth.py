@@ -16,15 +16,13 @@ of several runs and the ratio (goal: at most 1.5x).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import timing  # bench/timing.py, beside this script
+from timing import ROOT
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 GOAL = 1.5
 
@@ -33,10 +31,7 @@ def timed_synth(app: str, outdir: Path, *context: str) -> float:
     command = [str(CDK), "synth", "--quiet", "--app", app, "-o", str(outdir)]
     for item in context:
         command += ["-c", item]
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CDK_DISABLE_CLI_TELEMETRY": "true"}
-    start = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return time.perf_counter() - start
+    return timing.timed(command, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", CDK_DISABLE_CLI_TELEMETRY="true")
 
 
 def main() -> int:
