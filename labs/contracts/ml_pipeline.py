@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from labs.contracts.base import MLA_D2, MLA_D3, MLS_OPERATIONS, ConfigError, ExamDomains, Flag, LabContract, Output
 from labs.contracts.prices import LabCost, per_month_as_hourly, price
+from labs.contracts.sagemaker_images import XGBOOST_ACCOUNTS
 
 PIPELINE_NAME = "mlref-ml-pipeline"
 MODEL_PACKAGE_GROUP = "mlref-ml-pipeline-models"
@@ -61,20 +62,10 @@ PREPROCESS_MINUTES, TRAINING_MINUTES, EVALUATION_MINUTES = 4, 4, 3
 SPOT_DISCOUNT = 0.7  # managed spot typically bills ~70% less (AWS says up to 90%)
 INVOCATION_SECONDS = 1.0  # billed compute of the practice's one InvokeEndpoint (a few rows; generous)
 
-# Regions with the SageMaker scikit-learn and XGBoost images (the same registry account serves
-# both; the SageMaker SDK's image_uri_config/sklearn.json and xgboost.json, commercial partition).
-ALGORITHM_IMAGE_ACCOUNTS = {
-    "af-south-1": "510948584623", "ap-east-1": "651117190479", "ap-northeast-1": "354813040037",
-    "ap-northeast-2": "366743142698", "ap-northeast-3": "867004704886", "ap-south-1": "720646828776",
-    "ap-south-2": "628508329040", "ap-southeast-1": "121021644041", "ap-southeast-2": "783357654285",
-    "ap-southeast-3": "951798379941", "ap-southeast-4": "106583098589", "ca-central-1": "341280168497",
-    "ca-west-1": "190319476487", "eu-central-1": "492215442770", "eu-central-2": "680994064768",
-    "eu-north-1": "662702820516", "eu-south-1": "978288397137", "eu-south-2": "104374241257",
-    "eu-west-1": "141502667606", "eu-west-2": "764974769150", "eu-west-3": "659782779980",
-    "il-central-1": "898809789911", "me-central-1": "272398656194", "me-south-1": "801668240914",
-    "sa-east-1": "737474898029", "us-east-1": "683313688378", "us-east-2": "257758044811",
-    "us-west-1": "746614075791", "us-west-2": "246618743249",
-}
+# Regions with the SageMaker scikit-learn and XGBoost images, which share an account there
+# (labs/contracts/sagemaker_images.py); the commercial partition only (image_registry's suffix).
+ALGORITHM_IMAGE_ACCOUNTS = {region: account for region, account in XGBOOST_ACCOUNTS.items()
+                            if not region.startswith("cn-")}
 SKLEARN_IMAGE = ("sagemaker-scikit-learn", "1.2-1-cpu-py3")  # scikit-learn 1.2, pandas, numpy
 XGBOOST_IMAGE = ("sagemaker-xgboost", "1.7-1")  # built-in XGBoost 1.7 (also runs the evaluation)
 

@@ -1,10 +1,11 @@
-"""The AWS accounts that publish the SageMaker images the labs run, per region: one map.
+"""The AWS accounts that publish the SageMaker images the labs run, per region: the one home of
+these facts (the endpoint and ml-pipeline labs both read them).
 
-Copied from the SageMaker Python SDK's ``image_uri_config`` (sagemaker 3.27.0:
-``xgboost.json`` inference version ``1.7-1``, and ``model-monitor.json``), for the regions
-that have both images, GovCloud and the ISO partitions left out. tests/test_endpoint.py
-compares this map with the installed SDK's files. CDK-free: the stack turns it into a
-CloudFormation mapping; the practice steps build image URIs from it.
+Copied from the SageMaker Python SDK's ``image_uri_config`` (sagemaker 3.27.0: ``xgboost.json``
+version ``1.7-1``, ``sklearn.json`` ``1.2-1`` and ``model-monitor.json``), GovCloud and the ISO
+partitions left out. tests/test_endpoint.py and tests/test_pipeline_definition.py compare them
+with the installed SDK's files. CDK-free: the stacks turn them into CloudFormation mappings or
+literals; the practice steps build image URIs from them.
 """
 
 from __future__ import annotations
@@ -16,41 +17,47 @@ XGBOOST_VERSION = "1.7-1"  # xgboost 1.7.4 inside
 MODEL_MONITOR_REPOSITORY = "sagemaker-model-monitor-analyzer"
 
 
+# The account of the built-in XGBoost 1.7-1 image in each region (xgboost.json; training and
+# inference alike). In every commercial region the scikit-learn 1.2-1 image (sklearn.json) is in
+# the same account, which the ml-pipeline lab relies on.
+XGBOOST_ACCOUNTS: dict[str, str] = {
+    "af-south-1": "510948584623", "ap-east-1": "651117190479", "ap-northeast-1": "354813040037",
+    "ap-northeast-2": "366743142698", "ap-northeast-3": "867004704886", "ap-south-1": "720646828776",
+    "ap-south-2": "628508329040", "ap-southeast-1": "121021644041", "ap-southeast-2": "783357654285",
+    "ap-southeast-3": "951798379941", "ap-southeast-4": "106583098589", "ca-central-1": "341280168497",
+    "ca-west-1": "190319476487", "cn-north-1": "450853457545", "cn-northwest-1": "451049120500",
+    "eu-central-1": "492215442770", "eu-central-2": "680994064768", "eu-north-1": "662702820516",
+    "eu-south-1": "978288397137", "eu-south-2": "104374241257", "eu-west-1": "141502667606",
+    "eu-west-2": "764974769150", "eu-west-3": "659782779980", "il-central-1": "898809789911",
+    "me-central-1": "272398656194", "me-south-1": "801668240914", "sa-east-1": "737474898029",
+    "us-east-1": "683313688378", "us-east-2": "257758044811", "us-west-1": "746614075791",
+    "us-west-2": "246618743249",
+}
+# The Model Monitor analyzer's account (model-monitor.json), in the regions that have it.
+MODEL_MONITOR_ACCOUNTS: dict[str, str] = {
+    "af-south-1": "875698925577", "ap-east-1": "001633400207", "ap-northeast-1": "574779866223",
+    "ap-northeast-2": "709848358524", "ap-northeast-3": "990339680094", "ap-south-1": "126357580389",
+    "ap-southeast-1": "245545462676", "ap-southeast-2": "563025443158", "ap-southeast-3": "669540362728",
+    "ca-central-1": "536280801234", "cn-north-1": "453000072557", "cn-northwest-1": "453252182341",
+    "eu-central-1": "048819808253", "eu-central-2": "590183933784", "eu-north-1": "895015795356",
+    "eu-south-1": "933208885752", "eu-south-2": "437450045455", "eu-west-1": "468650794304",
+    "eu-west-2": "749857270468", "eu-west-3": "680080141114", "il-central-1": "843974653677",
+    "me-central-1": "588750061953", "me-south-1": "607024016150", "sa-east-1": "539772159869",
+    "us-east-1": "156813124566", "us-east-2": "777275614652", "us-west-1": "890145073186",
+    "us-west-2": "159807026194",
+}
+
+
 @dataclass(frozen=True)
 class ImageAccounts:
     xgboost: str
     model_monitor: str
 
 
+# The endpoint lab's regions: both of its images.
 IMAGE_ACCOUNTS: dict[str, ImageAccounts] = {
-    "af-south-1": ImageAccounts(xgboost="510948584623", model_monitor="875698925577"),
-    "ap-east-1": ImageAccounts(xgboost="651117190479", model_monitor="001633400207"),
-    "ap-northeast-1": ImageAccounts(xgboost="354813040037", model_monitor="574779866223"),
-    "ap-northeast-2": ImageAccounts(xgboost="366743142698", model_monitor="709848358524"),
-    "ap-northeast-3": ImageAccounts(xgboost="867004704886", model_monitor="990339680094"),
-    "ap-south-1": ImageAccounts(xgboost="720646828776", model_monitor="126357580389"),
-    "ap-southeast-1": ImageAccounts(xgboost="121021644041", model_monitor="245545462676"),
-    "ap-southeast-2": ImageAccounts(xgboost="783357654285", model_monitor="563025443158"),
-    "ap-southeast-3": ImageAccounts(xgboost="951798379941", model_monitor="669540362728"),
-    "ca-central-1": ImageAccounts(xgboost="341280168497", model_monitor="536280801234"),
-    "cn-north-1": ImageAccounts(xgboost="450853457545", model_monitor="453000072557"),
-    "cn-northwest-1": ImageAccounts(xgboost="451049120500", model_monitor="453252182341"),
-    "eu-central-1": ImageAccounts(xgboost="492215442770", model_monitor="048819808253"),
-    "eu-central-2": ImageAccounts(xgboost="680994064768", model_monitor="590183933784"),
-    "eu-north-1": ImageAccounts(xgboost="662702820516", model_monitor="895015795356"),
-    "eu-south-1": ImageAccounts(xgboost="978288397137", model_monitor="933208885752"),
-    "eu-south-2": ImageAccounts(xgboost="104374241257", model_monitor="437450045455"),
-    "eu-west-1": ImageAccounts(xgboost="141502667606", model_monitor="468650794304"),
-    "eu-west-2": ImageAccounts(xgboost="764974769150", model_monitor="749857270468"),
-    "eu-west-3": ImageAccounts(xgboost="659782779980", model_monitor="680080141114"),
-    "il-central-1": ImageAccounts(xgboost="898809789911", model_monitor="843974653677"),
-    "me-central-1": ImageAccounts(xgboost="272398656194", model_monitor="588750061953"),
-    "me-south-1": ImageAccounts(xgboost="801668240914", model_monitor="607024016150"),
-    "sa-east-1": ImageAccounts(xgboost="737474898029", model_monitor="539772159869"),
-    "us-east-1": ImageAccounts(xgboost="683313688378", model_monitor="156813124566"),
-    "us-east-2": ImageAccounts(xgboost="257758044811", model_monitor="777275614652"),
-    "us-west-1": ImageAccounts(xgboost="746614075791", model_monitor="890145073186"),
-    "us-west-2": ImageAccounts(xgboost="246618743249", model_monitor="159807026194"),
+    region: ImageAccounts(xgboost=XGBOOST_ACCOUNTS[region], model_monitor=monitor)
+    for region, monitor in MODEL_MONITOR_ACCOUNTS.items() if region in XGBOOST_ACCOUNTS
 }
 
 
