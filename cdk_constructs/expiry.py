@@ -14,6 +14,8 @@ from cdk_constructs.functions import LabFunction
 from cdk_constructs.lake_formation import cfn_execution_role_arn
 from cdk_constructs.roles import LabRole
 from cdk_constructs.settings import LabSettings
+from lambdas.lab_expiry.index import SCHEDULER_ROLE_ENV
+from lambdas.shared.lab_names import expiry_retry_schedule
 
 
 class LabExpiry(Construct):
@@ -23,7 +25,10 @@ class LabExpiry(Construct):
     the schedule invokes ``lambdas/lab_expiry``, which calls DeleteStack on this
     stack only, passing the CDK bootstrap's CloudFormation execution role. The
     function may delete and describe only its own stack and pass only that role, to
-    CloudFormation only. The scheduler retries three times within an hour.
+    CloudFormation only. The scheduler retries three times within an hour. When the
+    stack cannot be deleted yet (an update under way, which may roll back to this
+    already-fired schedule), the function leaves a retry: one more one-time schedule
+    of its own name, with the same invoker role.
 
     Attributes:
         function: the expiry LabFunction.
@@ -38,7 +43,7 @@ class LabExpiry(Construct):
         stack = Stack.of(self)
         exec_role = cfn_execution_role_arn(stack)
         self.function = LabFunction(
-            self, "Expire", settings=settings, handler_dir="lab_expiry",
+            self, "Expire", settings=settings, handler_dir="lab_expiry", shared_modules=["lab_names"],
             description=f"Deletes stack {stack.stack_name} when the lab expires",
             environment={"STACK_ID": Aws.STACK_ID, "CFN_ROLE_ARN": exec_role}, log_key=log_key,
         )
@@ -67,6 +72,7 @@ class LabExpiry(Construct):
         self.scheduler_role.add_to_principal_policy(
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function.function_arn])
         )
+        self._leave_a_retry()
         self.schedule = scheduler.CfnSchedule(
             self, "Schedule",
             description=f"Deletes {stack.stack_name} at its expires-at tag",
@@ -84,3 +90,17 @@ class LabExpiry(Construct):
             ),
         )
         self.schedule.node.add_dependency(self.scheduler_role.policy)
+
+    def _leave_a_retry(self) -> None:
+        """What an expiry that cannot delete now needs to try again later: its one retry schedule
+        (named after the stack, so no wildcard), invoking this function with the same role."""
+        self.function.function.add_environment(SCHEDULER_ROLE_ENV, self.scheduler_role.role_arn)
+        retry = expiry_retry_schedule(Aws.STACK_NAME)
+        self.function.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="LeaveARetry", actions=["scheduler:CreateSchedule", "scheduler:UpdateSchedule"],
+            resources=[f"arn:{Aws.PARTITION}:scheduler:{Aws.REGION}:{Aws.ACCOUNT_ID}:schedule/default/{retry}"],
+        ))
+        self.function.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="PassTheInvokerToScheduler", actions=["iam:PassRole"], resources=[self.scheduler_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+        ))

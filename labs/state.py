@@ -28,6 +28,23 @@ def state_dir() -> Path:
     return Path(os.environ.get("MLREF_LABS_STATE") or ROOT / ".labs")
 
 
+def state_problem() -> str | None:
+    """Why the state folder cannot hold the labs' files (``MLREF_LABS_STATE`` naming a file, a
+    folder that cannot be made), as one line with the fix; None when it can."""
+    folder = state_dir()
+    try:
+        if folder.exists() and not folder.is_dir():
+            reason = "it is a file"
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            return None
+    except OSError as error:
+        reason = error.strerror or str(error)
+    where = f"MLREF_LABS_STATE={folder}" if os.environ.get("MLREF_LABS_STATE") else str(folder)
+    return f"{where} cannot be the labs' state folder ({reason}): point MLREF_LABS_STATE at a folder you may write, " \
+           "or unset it"
+
+
 def parse_moment(value: str) -> datetime:
     """An ISO-8601 time with a zone (``Z`` or an offset); ValueError for anything else."""
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
