@@ -180,7 +180,7 @@ def read_stack(assembly: Path, stack_name: str) -> tuple[dict, dict[str, str]]:
 
 # "mlref-data-lake |  3/42 | 10:15:02 AM | CREATE_COMPLETE | AWS::S3::Bucket | Raw/Resource (Raw1234)"
 # (its HistoryActivityPrinter; the total is left out while unknown)
-EVENT = re.compile(r"^\s*(?P<stack>[\w-]+)\s*\|\s*(?P<done>\d+)(?:/(?P<total>\d+))?\s*\|[^|]*\|\s*"
+EVENT = re.compile(r"^\s*(?P<stack>[\w-]+)\s*\|\s*(?P<done>[0-9]+)(?:/(?P<total>[0-9]+))?\s*\|[^|]*\|\s*"
                    r"(?P<status>[A-Z_]+)(?P<skipped> \(skipped\))?\s*\|\s*(?P<type>[\w:]+)\s*\|\s*(?P<what>.*)$")
 
 

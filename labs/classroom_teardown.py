@@ -187,7 +187,7 @@ def _verify(found: Sequence[Instance], lab: str, sessions: Callable[[str, str], 
                 problems[where] = str(error)
                 pending.discard((account, region))
                 continue
-            if view is None or _older(view.at, started):
+            if view is None or not view.since(started):
                 problems[where] = "no janitor record since the deletion (is the janitor deployed there?)"
                 continue
             pending.discard((account, region))
@@ -201,13 +201,3 @@ def _verify(found: Sequence[Instance], lab: str, sessions: Callable[[str, str], 
         elif pending:
             break
     return problems
-
-
-def _older(moment: str, than: datetime) -> bool:
-    """Whether a record's time is before ``than`` (an unreadable or missing time is not)."""
-    from labs.state import parse_moment
-
-    try:
-        return bool(moment) and parse_moment(moment) < than
-    except ValueError:
-        return False

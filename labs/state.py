@@ -1,8 +1,9 @@
 """What ``labs deploy`` saves locally: a deployed lab's outputs, tags, options and expiry.
 
 One JSON file per stack, account and region under ``.labs/`` (git-ignored; the
-``MLREF_LABS_STATE`` environment variable moves it). ``labs practice`` reads the outputs from
-here instead of asking CloudFormation, ``labs destroy`` removes the file.
+``MLREF_LABS_STATE`` environment variable moves it). ``labs status`` and ``labs destroy`` read the
+options from here; ``labs practice`` never acts on these outputs alone (CloudFormation says whether
+the stack still exists); ``labs destroy`` removes the file.
 
 A saved record is untrusted input: a file that cannot be read, is not JSON, lacks a field,
 has a field of the wrong type or an expiry without a time zone is reported (``warn``) and
