@@ -162,19 +162,26 @@ class Sweeper(SageMakerKinds, ServiceKinds, SweepBase):
 
     def run(self) -> SweepReport:
         self.region  # a session without a region stops here (ValueError with the fix)
-        if not self.stack_allows_sweep():
-            self.log(f"refused: {self.report.refused}")
+        try:
+            if not self.stack_allows_sweep():
+                self.log(f"refused: {self.report.refused}")
+                return self.report
+            for step in [self.stack_resources, *(getattr(self, kind) for kind in self.kinds), self.remaining_tagged]:
+                self._step(step)
             return self.report
-        for step in [self.stack_resources] + [getattr(self, kind) for kind in self.kinds] + [self.remaining_tagged]:
-            acted = len(self.report.deleted) + len(self.report.stopped)
-            try:
-                step()
-            except (ClientError, BotoCoreError) as error:
-                reason = error_code(error) if isinstance(error, ClientError) else str(error)
-                swept = len(self.report.deleted) + len(self.report.stopped) - acted
-                self.report.unchecked.append(Unchecked(step.__name__.strip("_").replace("_", " "), reason, swept))
-                self.log(f"could not sweep {step.__name__}: {reason}")
-        return self.report
+        finally:
+            self.release()
+
+    def _step(self, step: Callable[[], None]) -> None:
+        """One kind; a failure to list it to the end is noted with what was already swept of it."""
+        acted = len(self.report.deleted) + len(self.report.stopped)
+        try:
+            step()
+        except (ClientError, BotoCoreError) as error:
+            reason = error_code(error) if isinstance(error, ClientError) else str(error)
+            swept = len(self.report.deleted) + len(self.report.stopped) - acted
+            self.report.unchecked.append(Unchecked(step.__name__.strip("_").replace("_", " "), reason, swept))
+            self.log(f"could not sweep {step.__name__}: {reason}")
 
 
 def verify(session: Any, lab: str, *, clients: dict[str, Any] | None = None) -> list[str]:

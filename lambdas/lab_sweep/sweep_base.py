@@ -90,6 +90,7 @@ class SweepBase(Ownership):
         self.started = clock()
         self.report = SweepReport(lab=lab)
         self._unreachable: dict[str, dict[str, str]] = {}
+        self._hooks: list[tuple[Any, str, Callable[..., None]]] = []
         self._clients: dict[str, Any] = {}
         for name, client in (clients or {}).items():
             self._clients[name] = self._guarded(name, client)
@@ -114,7 +115,14 @@ class SweepBase(Ownership):
 
         client.meta.events.register_first("before-send", before_send)  # before anything could answer
         client.meta.events.register("needs-retry", needs_retry)
+        self._hooks += [(client, "before-send", before_send), (client, "needs-retry", needs_retry)]
         return client
+
+    def release(self) -> None:
+        """Takes this sweep's guards off its clients (clients handed in may serve a later sweep)."""
+        for client, event, handler in self._hooks:
+            client.meta.events.unregister(event, handler)
+        self._hooks.clear()
 
     # -- scope: one account, one region ---------------------------------------------------
 

@@ -7,7 +7,6 @@ throttled, are "not gone yet" (``waiting``) or "could not delete" (``failed``), 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -112,10 +111,6 @@ class SweepReport:
             swept = sum(item.swept for item in items)
             done = ("nothing of that kind was swept" if len(items) == 1 else "nothing of those kinds was swept") \
                 if not swept else "only what is listed above of it was swept"
-            lines.append(f"could not check {_joined(i.kind for i in items)} ({reason}): {done}; rerun the sweep "
+            lines.append(f"could not check {', '.join(i.kind for i in items)} ({reason}): {done}; rerun the sweep "
                          f"(`labs destroy {self.lab}`) later, or look in the console")
         return lines
-
-
-def _joined(kinds: Iterable[str]) -> str:
-    return ", ".join(kinds)
