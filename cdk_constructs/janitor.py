@@ -70,16 +70,18 @@ class LabJanitor(Construct):
     """Runs the teardown sweep (``lambdas/lab_sweep``) whenever a lab stack is deleted.
 
     An EventBridge rule matches "CloudFormation Stack Status Change" events of this
-    account and region whose stack name starts with ``mlref-`` and whose status is
+    account and region of the labs' stacks (``mlref-*``, and a classroom's copies
+    ``StackSet-mlref-*``: ``lab_names.LAB_STACK_RESOURCES``) whose status is
     DELETE_COMPLETE or DELETE_FAILED, and invokes the sweep function with the event.
     Events that cannot be delivered, and invocations that fail every retry, land
     in one dead-letter queue. The function's log group is encrypted with the
     janitor's own customer managed key (a LabKey): the one thing here that bills
     while idle, $1 per month (pricing/prices.toml ``kms_key_month``).
 
-    The sweep deletes only resources tagged ``lab=<lab>`` and ``profile=sandbox``
-    (checked in code), only in this account and region, and never while the lab's
-    stack exists (a DELETE_FAILED event is recorded, nothing is deleted). Where the
+    The sweep deletes only resources tagged ``lab=<lab>`` and ``profile=sandbox`` that
+    no live stack holds (checked in code, asking CloudFormation), only in this account
+    and region, and never while any stack of the lab exists (a DELETE_FAILED event is
+    recorded, nothing is deleted). Where the
     service supports it the IAM policy enforces the same tags, and elsewhere it is
     limited to the labs' ``mlref-`` names or to service-named log groups. Every
     statement requires this region (``in_region``); S3 statements also this account.
