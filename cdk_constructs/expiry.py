@@ -17,6 +17,8 @@ from cdk_constructs.settings import LabSettings
 from lambdas.lab_expiry.index import SCHEDULER_ROLE_ENV
 from lambdas.shared.lab_names import expiry_retry_schedule
 
+SCHEDULE_NAME_LIMIT = 64  # EventBridge Scheduler: a schedule's name
+
 
 class LabExpiry(Construct):
     """A one-time EventBridge Scheduler schedule that deletes the stack when the lab expires.
@@ -41,6 +43,9 @@ class LabExpiry(Construct):
         if not settings.expires_at:
             raise ValueError("LabExpiry needs a sandbox lab with ttl_hours > 0")
         stack = Stack.of(self)
+        if len(expiry_retry_schedule(stack.stack_name)) > SCHEDULE_NAME_LIMIT:
+            raise ValueError(f"stack name {stack.stack_name!r} is too long for its expiry's retry schedule "
+                             f"(at most {SCHEDULE_NAME_LIMIT} characters with the suffix)")
         exec_role = cfn_execution_role_arn(stack)
         self.function = LabFunction(
             self, "Expire", settings=settings, handler_dir="lab_expiry", shared_modules=["lab_names"],

@@ -187,6 +187,9 @@ def _verify(found: Sequence[Instance], lab: str, sessions: Callable[[str, str], 
                 problems[where] = str(error)
                 pending.discard((account, region))
                 continue
+            if view is not None and view.state == "unreadable":
+                problems[where] = f"janitor record unreadable: {view.error}"
+                continue
             if view is None or not view.since(started):
                 problems[where] = "no janitor record since the deletion (is the janitor deployed there?)"
                 continue
@@ -195,7 +198,7 @@ def _verify(found: Sequence[Instance], lab: str, sessions: Callable[[str, str], 
             if view.clean:
                 out(f"  {where}: janitor {view.text()}")
             else:
-                problems[where] = f"janitor {view.text()}: {', '.join(view.left) or 'see its record'}"
+                problems[where] = f"janitor {view.text()}: {view.detail()}"
         if pending and clock.now() < deadline:
             clock.sleep(clock.poll_seconds)
         elif pending:

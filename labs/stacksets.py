@@ -203,19 +203,23 @@ def default_record_reader() -> RecordReader:
 @dataclass(frozen=True)
 class RecordView:
     """What the command line reads from a janitor record (``lambdas/lab_sweep/record.py``'s
-    TeardownRecord): whether it is clean, when it was checked (its ``checked_at``, "" when it has
-    none), and what it says is left."""
+    TeardownRecord): its state, when it was checked (its ``checked_at``, "" when it has none),
+    what it says is left, and why it is not verified."""
 
-    clean: bool
+    state: str
     at: str
     left: tuple[str, ...]
+    error: str = ""
 
     @classmethod
     def of(cls, record: Any) -> RecordView | None:
         if record is None:
             return None
-        left = tuple(record.leftovers) + ((f"{record.state}: {record.error}",) if record.error else ())
-        return cls(clean=bool(record.clean), at=record.checked_at or "", left=left)
+        return cls(state=record.state, at=record.checked_at or "", left=tuple(record.leftovers), error=record.error)
+
+    @property
+    def clean(self) -> bool:
+        return self.state == "clean"
 
     def since(self, moment: datetime) -> bool:
         """Whether the record was checked at or after ``moment``: a record without a readable time
@@ -228,5 +232,9 @@ class RecordView:
             return False
 
     def text(self) -> str:
-        state = "clean" if self.clean else f"{len(self.left) or 'some'} left"
+        state = f"{len(self.left)} left" if self.left else self.state
         return f"{state}{f' at {self.at}' if self.at else ''}"
+
+    def detail(self) -> str:
+        """What is left, else why the record is not clean."""
+        return ", ".join(self.left) or self.error or "see its record"
