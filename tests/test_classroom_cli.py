@@ -301,3 +301,17 @@ def test_plan_refuses_a_class_that_cannot_deploy(aws, monkeypatch, capsys):
     assert code == 1 and cdk.calls == [] and "cost for the class" not in out
     assert err.startswith(f"error: {LARGEST_SELF_MANAGED_CLASS + 1} accounts exceed the largest self-managed class")
     assert err.count("\n") == 1
+
+
+def test_a_janitor_that_refused_its_sweep_is_named_with_its_reason(aws, fast):
+    """A student who also deployed the lab keeps the janitor from sweeping: said as the janitor said it."""
+    classroom_stack(aws)
+    stack_set_with_instances(aws)
+    refused = ("stack mlref-feature-store still exists (CREATE_COMPLETE) in 222222222222 us-east-1: nothing deleted; "
+               "delete the stack first (`labs destroy feature-store`)")
+    records = {"111111111111": record(), "222222222222": TeardownRecord(
+        lab="feature-store", state="stack-exists", checked_at=LATER, error=refused)}
+    lines = []
+    assert classroom.destroy(aws, "feature-store", sessions=lambda account, region: account,
+                             reader=fake_reader(records), out=lines.append, yes=True, clock=fast) == 1
+    assert lines[-1] == f"  222222222222/us-east-1: janitor stack-exists at {LATER}: {refused}"
