@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import boto3
+import pytest
 
 from labs import cli, lifecycle
 from labs.cdk import CdkCli
@@ -112,3 +113,12 @@ def test_a_failed_first_deploy_is_cleaned_up_in_the_profiles_account_only(aws, s
     gone = student.client("cloudformation").list_stacks(StackStatusFilter=["DELETE_COMPLETE"])["StackSummaries"]
     assert [s["StackName"] for s in gone] == ["mlref-data-lake"]
     assert student.client("cloudformation").list_stacks(StackStatusFilter=["CREATE_COMPLETE"])["StackSummaries"] == []
+
+
+def test_the_janitor_with_a_state_folder_that_is_a_file_is_one_line(aws, monkeypatch, tmp_path, capsys):
+    (tmp_path / "state").write_text("not a folder")
+    monkeypatch.setenv("MLREF_LABS_STATE", str(tmp_path / "state"))
+    monkeypatch.setattr(CdkCli, "run", lambda self, arguments, on_line=print: pytest.fail("no CLI may run"))
+    assert cli.main(["janitor", "deploy", "--yes"]) == 1
+    assert capsys.readouterr().err.startswith(f"error: MLREF_LABS_STATE={tmp_path / 'state'} cannot be the labs' "
+                                              "state folder (it is a file)")
