@@ -14,6 +14,10 @@ from cdk_constructs.functions import LabFunction
 from cdk_constructs.lake_formation import cfn_execution_role_arn
 from cdk_constructs.roles import LabRole
 from cdk_constructs.settings import LabSettings
+from lambdas.lab_expiry.index import SCHEDULER_ROLE_ENV
+from lambdas.shared.lab_names import expiry_retry_schedule
+
+SCHEDULE_NAME_LIMIT = 64  # EventBridge Scheduler: a schedule's name
 
 
 class LabExpiry(Construct):
@@ -23,7 +27,10 @@ class LabExpiry(Construct):
     the schedule invokes ``lambdas/lab_expiry``, which calls DeleteStack on this
     stack only, passing the CDK bootstrap's CloudFormation execution role. The
     function may delete and describe only its own stack and pass only that role, to
-    CloudFormation only. The scheduler retries three times within an hour.
+    CloudFormation only. The scheduler retries three times within an hour. When the
+    stack cannot be deleted yet (an update under way, which may roll back to this
+    already-fired schedule), the function leaves a retry: one more one-time schedule
+    of its own name, with the same invoker role.
 
     Attributes:
         function: the expiry LabFunction.
@@ -36,9 +43,12 @@ class LabExpiry(Construct):
         if not settings.expires_at:
             raise ValueError("LabExpiry needs a sandbox lab with ttl_hours > 0")
         stack = Stack.of(self)
+        if len(expiry_retry_schedule(stack.stack_name)) > SCHEDULE_NAME_LIMIT:
+            raise ValueError(f"stack name {stack.stack_name!r} is too long for its expiry's retry schedule "
+                             f"(at most {SCHEDULE_NAME_LIMIT} characters with the suffix)")
         exec_role = cfn_execution_role_arn(stack)
         self.function = LabFunction(
-            self, "Expire", settings=settings, handler_dir="lab_expiry",
+            self, "Expire", settings=settings, handler_dir="lab_expiry", shared_modules=["lab_names"],
             description=f"Deletes stack {stack.stack_name} when the lab expires",
             environment={"STACK_ID": Aws.STACK_ID, "CFN_ROLE_ARN": exec_role}, log_key=log_key,
         )
@@ -67,6 +77,7 @@ class LabExpiry(Construct):
         self.scheduler_role.add_to_principal_policy(
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function.function_arn])
         )
+        self._leave_a_retry()
         self.schedule = scheduler.CfnSchedule(
             self, "Schedule",
             description=f"Deletes {stack.stack_name} at its expires-at tag",
@@ -84,3 +95,17 @@ class LabExpiry(Construct):
             ),
         )
         self.schedule.node.add_dependency(self.scheduler_role.policy)
+
+    def _leave_a_retry(self) -> None:
+        """What an expiry that cannot delete now needs to try again later: its one retry schedule
+        (named after the stack, so no wildcard), invoking this function with the same role."""
+        self.function.function.add_environment(SCHEDULER_ROLE_ENV, self.scheduler_role.role_arn)
+        retry = expiry_retry_schedule(Aws.STACK_NAME)
+        self.function.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="LeaveARetry", actions=["scheduler:CreateSchedule", "scheduler:UpdateSchedule"],
+            resources=[f"arn:{Aws.PARTITION}:scheduler:{Aws.REGION}:{Aws.ACCOUNT_ID}:schedule/default/{retry}"],
+        ))
+        self.function.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="PassTheInvokerToScheduler", actions=["iam:PassRole"], resources=[self.scheduler_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+        ))

@@ -14,7 +14,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk_constructs.access import allow_key_use, allow_objects, glue_catalog_arns
-from cdk_constructs.roles import LabRole
+from cdk_constructs.roles import LabRole, service_of_this_account
 from cdk_constructs.settings import LabSettings
 
 
@@ -111,7 +111,8 @@ class GovernedCrawler(Construct):
         self.role = LabRole(
             self,
             "Access",
-            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            # aws:SourceAccount, as the batch-etl lab's Glue job roles (cdk_constructs.etl_jobs.service_role) have it.
+            assumed_by=service_of_this_account("glue.amazonaws.com"),
             description=f"Glue crawler over s3://<{zone}>/{prefix}",
         )
         if security_configuration is None:

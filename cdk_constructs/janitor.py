@@ -20,10 +20,10 @@ from lambdas.lab_sweep.record import ALERT_TOPIC_ENV, RECORD_PREFIX
 from lambdas.lab_sweep.sweep_sagemaker import ENDPOINT_LOG_PREFIX
 from lambdas.lab_sweep.sweep_services import EMR_SYNC_RULE, GLUE_LOG_GROUP, GLUE_LOG_SUFFIXES
 from lambdas.shared.lab_names import (
+    LAB_STACK_RESOURCES,
     LAB_TAG,
     PROFILE_TAG,
     STACK_PREFIX,
-    STACKSET_STACK_PREFIX,
     SWEPT_PROFILE,
     TRAINING_LOG_GROUP,
 )
@@ -70,16 +70,18 @@ class LabJanitor(Construct):
     """Runs the teardown sweep (``lambdas/lab_sweep``) whenever a lab stack is deleted.
 
     An EventBridge rule matches "CloudFormation Stack Status Change" events of this
-    account and region whose stack name starts with ``mlref-`` and whose status is
+    account and region of the labs' stacks (``mlref-*``, and a classroom's copies
+    ``StackSet-mlref-*``: ``lab_names.LAB_STACK_RESOURCES``) whose status is
     DELETE_COMPLETE or DELETE_FAILED, and invokes the sweep function with the event.
     Events that cannot be delivered, and invocations that fail every retry, land
     in one dead-letter queue. The function's log group is encrypted with the
     janitor's own customer managed key (a LabKey): the one thing here that bills
     while idle, $1 per month (pricing/prices.toml ``kms_key_month``).
 
-    The sweep deletes only resources tagged ``lab=<lab>`` and ``profile=sandbox``
-    (checked in code), only in this account and region, and never while the lab's
-    stack exists (a DELETE_FAILED event is recorded, nothing is deleted). Where the
+    The sweep deletes only resources tagged ``lab=<lab>`` and ``profile=sandbox`` that
+    no live stack holds (checked in code, asking CloudFormation), only in this account
+    and region, and never while any stack of the lab exists (a DELETE_FAILED event is
+    recorded, nothing is deleted). Where the
     service supports it the IAM policy enforces the same tags, and elsewhere it is
     limited to the labs' ``mlref-`` names or to service-named log groups. Every
     statement requires this region (``in_region``); S3 statements also this account.
@@ -126,8 +128,8 @@ class LabJanitor(Construct):
                 detail={
                     # A lab's own stack, or its copy from a classroom StackSet (StackSet-mlref-<lab>-<id>).
                     "stack-id": events.Match.any_of(
-                        *(events.Match.prefix(_arn("cloudformation", f"stack/{prefix}{STACK_PREFIX}"))
-                          for prefix in ("", STACKSET_STACK_PREFIX))),
+                        *(events.Match.prefix(_arn("cloudformation", resource.removesuffix("*/*")))
+                          for resource in LAB_STACK_RESOURCES)),
                     "status-details": {"status": list(SWEPT_STATUSES)},
                 },
             ),
@@ -183,10 +185,12 @@ class LabJanitor(Construct):
             "sagemaker:ListModels", "sagemaker:ListPipelines", "sagemaker:ListModelPackageGroups",
             "sagemaker:ListMonitoringSchedules", "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces",
             "tag:GetResources", "glue:ListJobs", "emr-serverless:ListApplications", "cloudformation:ListStacks",
+            # Which stack holds a resource, asked by its physical id: the stack is the unknown.
+            "cloudformation:DescribeStackResources",
         ], ["*"])
-        # The lab's stack: is it still there, and what did it have (a deleted stack is kept 90 days).
+        # The lab's stacks, its own and a classroom's copies: what the deleted one had (kept 90 days).
         self._allow(policy, "DescribeLabStacks", ["cloudformation:DescribeStacks", "cloudformation:ListStackResources"],
-                    [_arn("cloudformation", f"stack/{STACK_PREFIX}*/*")])
+                    [_arn("cloudformation", resource) for resource in LAB_STACK_RESOURCES])
         # Whether a tagged key is already pending deletion.
         self._allow(policy, "DescribeKeys", ["kms:DescribeKey"], [_arn("kms", "key/*")])
 
@@ -239,10 +243,13 @@ class LabJanitor(Construct):
         tagged_types = ("training-job", "feature-group", "endpoint", "endpoint-config", "model", "pipeline",
                         "model-package-group", "monitoring-schedule")
         self._allow(policy, "ReadSageMakerTags", ["sagemaker:ListTags"], arns(*tagged_types, "model-package"))
+        # Descriptions: what to delete, and the read-back that shows a delete done.
         self._allow(policy, "DescribeSageMaker", [
             "sagemaker:DescribeTrainingJob", "sagemaker:DescribeFeatureGroup", "sagemaker:DescribeEndpoint",
-            "sagemaker:ListPipelineExecutions", "sagemaker:ListModelPackages",
-        ], arns("training-job", "feature-group", "endpoint", "pipeline", "model-package"))
+            "sagemaker:ListPipelineExecutions", "sagemaker:ListModelPackages", "sagemaker:DescribeEndpointConfig",
+            "sagemaker:DescribeModel", "sagemaker:DescribePipeline", "sagemaker:DescribeModelPackage",
+            "sagemaker:DescribeModelPackageGroup", "sagemaker:DescribeMonitoringSchedule",
+        ], arns(*tagged_types, "model-package"))
         self._allow(policy, "DeleteTaggedSageMaker", [
             "sagemaker:DeleteFeatureGroup", "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig",
             "sagemaker:DeleteModel", "sagemaker:DeletePipeline", "sagemaker:DeleteModelPackageGroup",
@@ -257,9 +264,10 @@ class LabJanitor(Construct):
     def _grant_glue_and_emr(self, policy: iam.ManagedPolicy) -> None:
         # Glue: the labs' databases and their tables only (names start with mlref_); tagged jobs.
         jobs = _arn("glue", "job/*")
-        self._allow(policy, "ReadGlue", ["glue:GetDatabases", "glue:GetTags", "glue:GetJobRuns"],
+        self._allow(policy, "ReadGlue", ["glue:GetDatabases", "glue:GetTags", "glue:GetJobRuns", "glue:GetJob"],
                     [_arn("glue", "catalog"), _arn("glue", "database/*"), jobs])
-        self._allow(policy, "DeleteLabGlueCatalog", ["glue:DeleteDatabase", "glue:DeleteTable"],
+        self._allow(policy, "DeleteLabGlueCatalog", ["glue:DeleteDatabase", "glue:DeleteTable", "glue:GetDatabase",
+                                                     "glue:GetTable"],
                     [_arn("glue", "catalog"), _arn("glue", "database/mlref_*"), _arn("glue", "table/mlref_*/*")])
         self._allow(policy, "StopAndDeleteTaggedGlueJobs", ["glue:BatchStopJobRun", "glue:DeleteJob"], [jobs],
                     swept_tags_condition())

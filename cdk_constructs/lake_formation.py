@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import CfnResource, CustomResource, Duration, Fn, Stack
+from aws_cdk import Aws, CfnResource, CustomResource, Duration, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lakeformation as lakeformation
@@ -13,7 +13,7 @@ from constructs import Construct
 
 from cdk_constructs.access import allow_key_use, allow_objects
 from cdk_constructs.functions import LabFunction
-from cdk_constructs.roles import LabRole
+from cdk_constructs.roles import LabRole, service_of_this_account
 from cdk_constructs.settings import LabSettings
 
 
@@ -105,7 +105,10 @@ class RegisteredLocation(Construct):
         self.role = LabRole(
             self,
             "Access",
-            assumed_by=iam.ServicePrincipal("lakeformation.amazonaws.com"),
+            # Lake Formation sets both keys, aws:SourceArn as arn:<partition>:lakeformation:<region>:<account>:*
+            # (docs.aws.amazon.com/lake-formation/latest/dg/cross-service-confused-deputy-prevention.html).
+            assumed_by=service_of_this_account("lakeformation.amazonaws.com", source_arn=(
+                f"arn:{Aws.PARTITION}:lakeformation:{Aws.REGION}:{Aws.ACCOUNT_ID}:*")),
             description=f"Lake Formation reads and writes the {id_} location with this role",
         )
         allow_objects(self.role, bucket, write=True)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Fn
+from aws_cdk import Aws, Fn
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_constructs.roles import LabRole
+from cdk_constructs.roles import LabRole, service_of_this_account
 from cdk_constructs.settings import LabSettings
 
 
@@ -52,8 +52,11 @@ class LabNetwork(Construct):
             self, "FlowLogs", retention=settings.log_retention, removal_policy=settings.removal_policy,
             encryption_key=key,
         )
-        writer = LabRole(self, "FlowLogWriter",
-                         assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com"),
+        # The flow log's owner account and ARN, per "IAM role for publishing flow logs to CloudWatch Logs"
+        # (docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html).
+        flow_logs = service_of_this_account("vpc-flow-logs.amazonaws.com", source_arn=(
+            f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:vpc-flow-log/*"))
+        writer = LabRole(self, "FlowLogWriter", assumed_by=flow_logs,
                          description="VPC flow logs write to the lab's flow-log group")
         writer.add_to_principal_policy(iam.PolicyStatement(
             actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],

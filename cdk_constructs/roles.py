@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct
+
+
+def service_of_this_account(service: str, *, source_arn: str | None = None) -> iam.ServicePrincipal:
+    """``service`` acting for this account only, against the confused deputy: ``aws:SourceAccount``
+    and, where the service sets it, ``aws:SourceArn`` (IAM User Guide, "The confused deputy problem").
+    Use it only for services that set the keys: a condition on a key the service never sends makes
+    the role unassumable."""
+    conditions: dict = {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+    if source_arn is not None:
+        conditions["ArnLike"] = {"aws:SourceArn": source_arn}
+    return iam.ServicePrincipal(service, conditions=conditions)
 
 
 class LabRole(Construct):

@@ -47,7 +47,10 @@ from labs.contracts.classroom import (
     EXECUTION_ROLE_NAME,
     FAILURE_TOLERANCE_PERCENTAGE,
     MAX_CONCURRENT_PERCENTAGE,
+    READERS_SID,
     ClassroomOptions,
+    assume_statement,
+    shelf_base,
 )
 
 ASSET_BUCKET_PARAMETER = "AssetBucketPrefix"
@@ -115,7 +118,7 @@ class AssetShelf(Construct):
         self.bucket.bucket.node.default_child.bucket_name = bucket_name
         readers = [iam.AccountPrincipal(account) for account in reader_accounts] or [iam.AnyPrincipal()]
         self.bucket.bucket.add_to_resource_policy(iam.PolicyStatement(
-            sid="StackSetTargetsReadCode", actions=["s3:GetObject"], principals=readers,
+            sid=READERS_SID, actions=["s3:GetObject"], principals=readers,
             resources=[self.bucket.bucket.arn_for_objects("*")],
             conditions={"StringEquals": {"aws:PrincipalOrgID": organization}} if organization else None,
         ))
@@ -224,31 +227,31 @@ class ClassroomStackSet(Construct):
     (the labs create unnamed roles). Service-managed: OUs as targets, auto-deployment on and
     ``RetainStacksOnAccountRemoval`` false, so an account that leaves the OU loses its copy
     and one that joins gets it. Self-managed: a role of this stack administers the StackSet
-    and may assume only ``AWSCloudFormationStackSetExecutionRole`` in the target accounts.
-    Deleting this resource deletes every instance first, then the StackSet.
+    and may assume only ``AWSCloudFormationStackSetExecutionRole`` in the target accounts,
+    named in batches of ``ACCOUNTS_PER_ADMIN_POLICY`` per managed policy (the role's own policy,
+    then ``AdministrationTargets<n>``); the accounts form one instance group per shelf batch
+    (``ClassroomOptions.shelf_batches``), each later group reading its code from its own shelves
+    (``AssetBucketPrefix`` overridden). Deleting this resource deletes every instance first, then
+    the StackSet.
 
     Attributes:
         stack_set: the ``AWS::CloudFormation::StackSet``.
         admin_role: the administration LabRole (self-managed), else None.
+        admin_policies: the administration role's managed policies beyond its own (large classes).
     """
 
     def __init__(self, scope: Construct, id_: str, *, options: ClassroomOptions, stack_set_name: str,
                  description: str, template_url: str, parameters: dict[str, str], tags: dict[str, str]) -> None:
         super().__init__(scope, id_)
         self.admin_role: LabRole | None = None
+        self.admin_policies: list[iam.ManagedPolicy] = []
         if not options.service_managed:
             self.admin_role = LabRole(
                 self, "Administration",
                 assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com",
                                                 conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}),
                 description=f"CloudFormation administers StackSet {stack_set_name} with this role")
-            self.admin_role.add_to_principal_policy(iam.PolicyStatement(
-                sid="AssumeTheTargetsExecutionRole", actions=["sts:AssumeRole"],
-                resources=[f"arn:{Aws.PARTITION}:iam::{account}:role/{EXECUTION_ROLE_NAME}"
-                           for account in options.accounts]))
-        targets = (cfn.CfnStackSet.DeploymentTargetsProperty(organizational_unit_ids=list(options.ous))
-                   if options.service_managed else
-                   cfn.CfnStackSet.DeploymentTargetsProperty(accounts=list(options.accounts)))
+            self._allow_targets(options)
         self.stack_set = cfn.CfnStackSet(
             self, "StackSet",
             stack_set_name=stack_set_name, description=description, template_url=template_url,
@@ -265,8 +268,7 @@ class ClassroomStackSet(Construct):
                 max_concurrent_percentage=MAX_CONCURRENT_PERCENTAGE,
                 failure_tolerance_percentage=FAILURE_TOLERANCE_PERCENTAGE,
                 region_concurrency_type="PARALLEL", region_order=list(options.regions)),
-            stack_instances_group=[cfn.CfnStackSet.StackInstancesProperty(
-                deployment_targets=targets, regions=list(options.regions))],
+            stack_instances_group=self._instance_groups(options, parameters),
             parameters=[cfn.CfnStackSet.ParameterProperty(parameter_key=key, parameter_value=value)
                         for key, value in parameters.items()],
             tags=[CfnTag(key=key, value=value) for key, value in tags.items()],
@@ -275,4 +277,33 @@ class ClassroomStackSet(Construct):
             Tags.of(self.stack_set).add(key, value, priority=MEMBER_TAG_PRIORITY)
         if self.admin_role is not None:
             # Instances are deleted with this role too: it must outlive the StackSet.
-            self.stack_set.node.add_dependency(self.admin_role.policy)
+            for policy in [self.admin_role.policy, *self.admin_policies]:
+                self.stack_set.node.add_dependency(policy)
+
+    def _allow_targets(self, options: ClassroomOptions) -> None:
+        """Each batch of accounts' execution roles in one managed policy: the first in the role's own."""
+        for index, accounts in enumerate(options.admin_policy_batches):
+            statement = iam.PolicyStatement.from_json(assume_statement(accounts, Aws.PARTITION))
+            if index == 0:
+                self.admin_role.add_to_principal_policy(statement)
+                continue
+            self.admin_policies.append(iam.ManagedPolicy(
+                self, f"AdministrationTargets{index + 1}", statements=[statement], roles=[self.admin_role.role],
+                description=f"StackSet administration: execution roles of target batch {index + 1}"))
+
+    @staticmethod
+    def _instance_groups(options: ClassroomOptions, parameters: dict[str, str]) -> list:
+        if options.service_managed:
+            return [cfn.CfnStackSet.StackInstancesProperty(
+                deployment_targets=cfn.CfnStackSet.DeploymentTargetsProperty(organizational_unit_ids=list(options.ous)),
+                regions=list(options.regions))]
+        groups = []
+        for index, accounts in enumerate(options.shelf_batches):
+            overrides = None
+            if index and ASSET_BUCKET_PARAMETER in parameters:
+                overrides = [cfn.CfnStackSet.ParameterProperty(parameter_key=ASSET_BUCKET_PARAMETER,
+                                                               parameter_value=shelf_prefix(shelf_base(index)))]
+            groups.append(cfn.CfnStackSet.StackInstancesProperty(
+                deployment_targets=cfn.CfnStackSet.DeploymentTargetsProperty(accounts=list(accounts)),
+                regions=list(options.regions), parameter_overrides=overrides))
+        return groups

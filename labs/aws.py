@@ -90,17 +90,13 @@ def saved_deployment(session: Any, stack_name: str, warn: Callable[[str], None] 
     return record
 
 
-def deployed_stack(session: Any, stack_name: str, required: Iterable[str],
-                   warn: Callable[[str], None] = lambda _: None) -> tuple[dict[str, str], dict[str, str]]:
+def deployed_stack(session: Any, stack_name: str, required: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
     """The deployed stack's outputs and tags; a LabError when the lab is not (fully) deployed.
 
-    The outputs ``labs deploy`` saved are used when they are there and hold every required
-    output; otherwise CloudFormation is asked.
+    Always CloudFormation's answer now, never the outputs ``labs deploy`` saved: the stack they
+    are of may since have been deleted (by its expiry, by hand), and the fixed resource names they
+    hold may now be another deployment's (a classroom's copy), which a practice must not act on.
     """
-    required = [str(name) for name in required]
-    saved = saved_deployment(session, stack_name, warn)
-    if saved is not None and all(name in saved.outputs for name in required):
-        return dict(saved.outputs), dict(saved.tags)
     return described_stack(session, stack_name, required)
 
 

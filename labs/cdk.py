@@ -86,7 +86,13 @@ class CdkCli:
         A failure is a LabError: the app's own one-line error when it printed one, else the
         CLI's last lines go to ``on_failure`` (when ``on_line`` did not show them) first."""
         outdir = Path(outdir)
-        outdir.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            outdir.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            from labs.state import state_problem
+
+            raise LabError(state_problem() or f"cannot write a synthesis under {outdir.parent} "
+                           f"({error.strerror or error}): choose a folder you may write") from None
         building = outdir.with_name(f".{outdir.name}.building-{os.getpid()}")
         shutil.rmtree(building, ignore_errors=True)
         flags = [flag for key, value in context.items() for flag in ("-c", f"{key}={value}")]
@@ -180,7 +186,7 @@ def read_stack(assembly: Path, stack_name: str) -> tuple[dict, dict[str, str]]:
 
 # "mlref-data-lake |  3/42 | 10:15:02 AM | CREATE_COMPLETE | AWS::S3::Bucket | Raw/Resource (Raw1234)"
 # (its HistoryActivityPrinter; the total is left out while unknown)
-EVENT = re.compile(r"^\s*(?P<stack>[\w-]+)\s*\|\s*(?P<done>\d+)(?:/(?P<total>\d+))?\s*\|[^|]*\|\s*"
+EVENT = re.compile(r"^\s*(?P<stack>[\w-]+)\s*\|\s*(?P<done>[0-9]+)(?:/(?P<total>[0-9]+))?\s*\|[^|]*\|\s*"
                    r"(?P<status>[A-Z_]+)(?P<skipped> \(skipped\))?\s*\|\s*(?P<type>[\w:]+)\s*\|\s*(?P<what>.*)$")
 
 

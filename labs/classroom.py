@@ -147,8 +147,8 @@ def deploy(session: Any, plan_: Plan, *, cdk: Any, out: Out = print, yes: bool =
     assembly = cdk.synth(plan_.context, assembly_dir("classroom", options.lab), on_line=lambda _l: None,
                          on_failure=out)
     cfn, caller = session.client("cloudformation"), Caller(options.call_as if options.service_managed else None)
-    for region in options.regions:
-        _deploy_stack(cdk, room.assets_stack_name(region), assembly, out)
+    for stack in options.assets_stack_names:
+        _deploy_stack(cdk, stack, assembly, out)
     for stack, stack_set in ((options.janitor_stack_name, options.janitor_stack_set_name),
                              (options.stack_name, options.stack_set_name)):
         out(f"{stack_set}: one stack per account and region")

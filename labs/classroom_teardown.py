@@ -187,7 +187,10 @@ def _verify(found: Sequence[Instance], lab: str, sessions: Callable[[str, str], 
                 problems[where] = str(error)
                 pending.discard((account, region))
                 continue
-            if view is None or _older(view.at, started):
+            if view is not None and view.state == "unreadable":
+                problems[where] = f"janitor record unreadable: {view.error}"
+                continue
+            if view is None or not view.since(started):
                 problems[where] = "no janitor record since the deletion (is the janitor deployed there?)"
                 continue
             pending.discard((account, region))
@@ -195,19 +198,9 @@ def _verify(found: Sequence[Instance], lab: str, sessions: Callable[[str, str], 
             if view.clean:
                 out(f"  {where}: janitor {view.text()}")
             else:
-                problems[where] = f"janitor {view.text()}: {', '.join(view.left) or 'see its record'}"
+                problems[where] = f"janitor {view.text()}: {view.detail()}"
         if pending and clock.now() < deadline:
             clock.sleep(clock.poll_seconds)
         elif pending:
             break
     return problems
-
-
-def _older(moment: str, than: datetime) -> bool:
-    """Whether a record's time is before ``than`` (an unreadable or missing time is not)."""
-    from labs.state import parse_moment
-
-    try:
-        return bool(moment) and parse_moment(moment) < than
-    except ValueError:
-        return False

@@ -27,7 +27,7 @@ from labs.cdk import CdkCli, DeployProgress, read_stack
 from labs.contracts import LabContract, contract
 from labs.errors import LabError
 from labs.preflight import Target, bootstrap_version, check_network_quotas, current_status, janitor_note, target_of
-from labs.state import ROOT, SavedDeployment, parse_moment, save, state_dir
+from labs.state import ROOT, SavedDeployment, parse_moment, save, state_dir, state_problem
 
 COMPLETE_STATES = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
 RESERVED_KEYS = {"labs", "profile"}
@@ -105,11 +105,13 @@ def hours_until(moment: str, now: datetime) -> float:
     return (parse_moment(moment) - now).total_seconds() / 3600
 
 
-def deploy(session: Any, request: DeployRequest, *, cdk: CdkCli | None = None,
+def deploy(session: Any, request: DeployRequest, *, cdk: CdkCli,
            ask: Callable[[str], bool] | None = None, out: Out = print,
            now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
            interactive: bool | None = None) -> SavedDeployment | None:
-    """Deploys the lab; returns what was saved, None when the user said no.
+    """Deploys the lab with ``cdk``, the CLI runner of the user's command (its AWS profile and
+    region, which every later step, the cleanup of a failed first deployment included, reuses);
+    returns what was saved, None when the user said no.
 
     LabError, with nothing created, on every check that fails.
     """
@@ -117,7 +119,8 @@ def deploy(session: Any, request: DeployRequest, *, cdk: CdkCli | None = None,
     if not session.region_name:
         raise LabError("no AWS region set: pass --region or set AWS_DEFAULT_REGION (or `aws configure`)")
     pairs, options = lab_context(lab, request.profile, request.context, session.region_name)
-    cdk = cdk or CdkCli(region=session.region_name)
+    if (problem := state_problem()) is not None:
+        raise LabError(problem)
     target = target_of(session)
     out(f"account {target.account}, region {target.region}")
     version = bootstrap_version(session, target, out)
@@ -150,7 +153,7 @@ def deploy(session: Any, request: DeployRequest, *, cdk: CdkCli | None = None,
         progress.show_tail()
         failure = LabError(f"cdk deploy {lab.stack_name} failed (exit {code}): the failed resources are listed "
                            "above; fix the cause and run `labs deploy` again")
-        _clean_up_failed_create(session, lab, status, out)
+        _clean_up_failed_create(session, lab, status, cdk, out)
         raise failure
     return _saved(session, lab, request, target, options, pairs, expires_at, now(), out)
 
@@ -202,16 +205,18 @@ def _saved(session: Any, lab: LabContract, request: DeployRequest, target: Targe
     return record
 
 
-def _clean_up_failed_create(session: Any, lab: LabContract, status_before: str | None, out: Out) -> None:
-    """A first deployment that failed leaves an empty ROLLBACK_COMPLETE stack: remove it and sweep.
-    A cleanup that fails too is reported, and the deployment's own failure stays the last word."""
+def _clean_up_failed_create(session: Any, lab: LabContract, status_before: str | None, cdk: CdkCli,
+                            out: Out) -> None:
+    """A first deployment that failed leaves an empty ROLLBACK_COMPLETE stack: remove it and sweep,
+    with the same CLI runner and session (the account and region the user named). A cleanup that
+    fails too is reported, and the deployment's own failure stays the last word."""
     if status_before is not None:
         return  # an update rolls back to the previous, working deployment
     from labs.lifecycle import destroy
 
     out(f"the first deployment of {lab.name} failed: removing the rolled-back stack and anything it left")
     try:
-        destroy(session, lab.name, out=out, yes=True)
+        destroy(session, lab.name, cdk=cdk, out=out, yes=True)
     except LabError as error:
         out(f"cleanup failed too: {error}")
 

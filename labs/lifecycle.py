@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,9 +17,11 @@ from labs.contracts import JANITOR_STACK_NAME, LABS, LabContract, contract
 from labs.contracts.prices import usd
 from labs.deploy import assembly_dir, confirmed, context_pairs, lab_context
 from labs.errors import LabError, explain
-from labs.state import parse_moment
+from labs.state import parse_moment, state_problem
 
 PROFILES = ("sandbox", "production")
+# How long the sweep after a destroy may ask AWS: a service that does not answer costs one line, not minutes.
+SWEEP_SECONDS = 25.0
 Out = Callable[[str], None]
 
 
@@ -132,14 +137,13 @@ def status_lines(session: Any, now: datetime | None = None) -> list[str]:
     return lines + janitor_lines(session)
 
 
-def synth(lab: str | None, profile: str, *, context: Sequence[str] = (), region: str = "us-east-1",
-          cdk: CdkCli | None = None, out: Out = print, outdir: Path | None = None) -> Path:
+def synth(lab: str | None, profile: str, *, cdk: CdkCli, context: Sequence[str] = (), region: str = "us-east-1",
+          out: Out = print, outdir: Path | None = None) -> Path:
     """Every lab into cdk.out (``lab`` None), or one lab into its own folder; then a summary."""
     from labs.summary import summarize
 
     if profile not in PROFILES:
         raise LabError(f"--profile {profile!r} is not a profile; use sandbox or production")
-    cdk = cdk or CdkCli(region=region)
     if lab is None:
         pairs = {**context_pairs(context), "profile": profile, "labs": "all"}
         target = outdir or all_labs_dir(profile)
@@ -152,11 +156,13 @@ def synth(lab: str | None, profile: str, *, context: Sequence[str] = (), region:
     return target
 
 
-def destroy(session: Any, lab: str, *, cdk: CdkCli | None = None, out: Out = print, yes: bool = False,
-            ask: Callable[[str], bool] | None = None) -> int:
+def destroy(session: Any, lab: str, *, cdk: CdkCli | None, out: Out = print, yes: bool = False,
+            ask: Callable[[str], bool] | None = None, clock: Callable[[], float] = time.monotonic) -> int:
     """``cdk destroy`` the lab, then sweep what CloudFormation leaves and verify nothing tagged is left.
 
-    Returns 0 when clean, 1 when anything is left (each leftover printed).
+    ``cdk`` is the CLI runner of the user's command (its AWS profile and region): None only where
+    no stack is there to destroy. The sweep asks nothing after ``SWEEP_SECONDS``. Returns 0 when
+    clean, 1 when anything is left, waiting, refused or not checked (each printed, then counted).
     """
     from lambdas.lab_sweep.sweep import Sweeper
 
@@ -167,30 +173,42 @@ def destroy(session: Any, lab: str, *, cdk: CdkCli | None = None, out: Out = pri
     if stack is not None:
         if not confirmed(yes, ask, f"Destroy {item.stack_name} in {session.region_name}?", out, "not destroyed"):
             return 1
-        cdk = cdk or CdkCli(region=session.region_name)
-        profile = tags_of(stack).get("profile", "sandbox")
-        profile = profile if profile in PROFILES else "sandbox"
-        assembly = assembly_dir(profile, lab)
-        if not same_target(assembly, item.stack_name, stack["StackId"]):  # else reuse what deploy built
-            context = deployed_context(session, item) or {}
-            pairs, _ = lab_context(item, profile, [f"{k}={v}" for k, v in context.items()], session.region_name)
-            assembly = cdk.synth(pairs, assembly, on_line=lambda _line: None, on_failure=out)
-        code = cdk.destroy(item.stack_name, assembly, out)
-        if code != 0:
-            raise LabError(f"cdk destroy {item.stack_name} failed (exit {code}); fix what it printed and rerun "
-                           f"`labs destroy {lab}` (the sweep runs after the stack is gone)")
+        if cdk is None:
+            raise ValueError("destroying a stack needs the CDK CLI runner of the user's command (profile, region)")
+        _destroy_stack(session, item, stack, cdk, out)
     else:
         out(f"{item.stack_name} is not deployed in {session.region_name}; sweeping what a previous deployment left")
     _forget_saved(session, item.stack_name, out)
-    report = Sweeper(session, lab, log=lambda _line: None).run()
+    report = Sweeper(session, lab, log=lambda _line: None, clock=clock, deadline=clock() + SWEEP_SECONDS).run()
     for line in report.lines():
         out(line)
     out(janitor_after(session, lab, stack["StackId"] if stack is not None else None))
-    if report.clean:
-        out(f"{lab}: nothing tagged lab={lab} is left in {session.region_name}")
-        return 0
-    out(f"{lab}: {len(report.failed) + len(report.left)} item(s) left: see above")
-    return 1
+    out(report.closing_line(session.region_name))
+    return 0 if report.clean else 1
+
+
+def _destroy_stack(session: Any, item: LabContract, stack: dict, cdk: CdkCli, out: Out) -> None:
+    """``cdk destroy`` from the assembly deploy built for this account and region, or a new synthesis
+    of the deployed options (in a temporary folder when the state folder is unusable)."""
+    profile = tags_of(stack).get("profile", "sandbox")
+    profile = profile if profile in PROFILES else "sandbox"
+    assembly, scratch = assembly_dir(profile, item.name), None
+    if not same_target(assembly, item.stack_name, stack["StackId"]):
+        if (problem := state_problem()) is not None:
+            out(f"warning: {problem}; synthesizing into a temporary folder instead")
+            scratch = Path(tempfile.mkdtemp(prefix="mlref-destroy-"))
+            assembly = scratch / item.name
+        context = deployed_context(session, item) or {}
+        pairs, _ = lab_context(item, profile, [f"{k}={v}" for k, v in context.items()], session.region_name)
+        assembly = cdk.synth(pairs, assembly, on_line=lambda _line: None, on_failure=out)
+    try:
+        code = cdk.destroy(item.stack_name, assembly, out)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if code != 0:
+        raise LabError(f"cdk destroy {item.stack_name} failed (exit {code}); fix what it printed and rerun "
+                       f"`labs destroy {item.name}` (the sweep runs after the stack is gone)")
 
 
 def janitor_after(session: Any, lab: str, stack_id: str | None) -> str:
@@ -249,7 +267,7 @@ def _forget_saved(session: Any, stack_name: str, out: Out) -> None:
         forget(stack_name, caller_account(session), session.region_name, warn=out)
 
 
-def janitor(session: Any, action: str, *, profile: str = "sandbox", cdk: CdkCli | None = None, out: Out = print,
+def janitor(session: Any, action: str, *, cdk: CdkCli, profile: str = "sandbox", out: Out = print,
             yes: bool = False, ask: Callable[[str], bool] | None = None) -> int:
     """``labs janitor deploy|destroy``: the account-level sweep stack, once per account and region."""
     if not session.region_name:
@@ -257,7 +275,6 @@ def janitor(session: Any, action: str, *, profile: str = "sandbox", cdk: CdkCli 
     if not confirmed(yes, ask, f"{action.capitalize()} {JANITOR_STACK_NAME} in {session.region_name}?", out,
                      f"not {action}ed"):
         return 1
-    cdk = cdk or CdkCli(region=session.region_name)
     assembly = cdk.synth({"profile": profile, "labs": "none"}, assembly_dir(profile, "janitor"),
                          on_line=lambda _line: None, on_failure=out)
     code = (cdk.deploy if action == "deploy" else cdk.destroy)(JANITOR_STACK_NAME, assembly, out)

@@ -8,7 +8,7 @@ still has instances (``StackSetNotEmptyException``) is a LabError that lists the
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -200,33 +200,41 @@ def default_record_reader() -> RecordReader:
     return read_record
 
 
-def _field(record: Any, *names: str) -> Any:
-    for name in names:
-        value = record.get(name) if isinstance(record, Mapping) else getattr(record, name, None)
-        if value is not None:
-            return value
-    return None
-
-
 @dataclass(frozen=True)
 class RecordView:
-    """What the command line reads from a janitor record, whatever its exact shape."""
+    """What the command line reads from a janitor record (``lambdas/lab_sweep/record.py``'s
+    TeardownRecord): its state, when it was checked (its ``checked_at``, "" when it has none),
+    what it says is left, and why it is not verified."""
 
-    clean: bool | None
+    state: str
     at: str
     left: tuple[str, ...]
+    error: str = ""
 
     @classmethod
     def of(cls, record: Any) -> RecordView | None:
         if record is None:
             return None
-        clean = _field(record, "clean")
-        left = _field(record, "left", "leftovers") or ()
-        at = _field(record, "at", "time", "swept_at", "recorded_at")
-        at = at.isoformat() if isinstance(at, datetime) else str(at or "")
-        left = tuple(str(item) for item in (left if isinstance(left, (list, tuple)) else [left]))
-        return cls(clean=None if clean is None else bool(clean) and not left, at=at, left=left)
+        return cls(state=record.state, at=record.checked_at or "", left=tuple(record.leftovers), error=record.error)
+
+    @property
+    def clean(self) -> bool:
+        return self.state == "clean"
+
+    def since(self, moment: datetime) -> bool:
+        """Whether the record was checked at or after ``moment``: a record without a readable time
+        is never taken for one of this teardown."""
+        from labs.state import parse_moment
+
+        try:
+            return bool(self.at) and parse_moment(self.at) >= moment
+        except ValueError:
+            return False
 
     def text(self) -> str:
-        state = {True: "clean", False: f"{len(self.left) or 'some'} left", None: "state unknown"}[self.clean]
+        state = f"{len(self.left)} left" if self.left else self.state
         return f"{state}{f' at {self.at}' if self.at else ''}"
+
+    def detail(self) -> str:
+        """What is left, else why the record is not clean."""
+        return ", ".join(self.left) or self.error or "see its record"

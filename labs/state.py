@@ -1,8 +1,9 @@
 """What ``labs deploy`` saves locally: a deployed lab's outputs, tags, options and expiry.
 
 One JSON file per stack, account and region under ``.labs/`` (git-ignored; the
-``MLREF_LABS_STATE`` environment variable moves it). ``labs practice`` reads the outputs from
-here instead of asking CloudFormation, ``labs destroy`` removes the file.
+``MLREF_LABS_STATE`` environment variable moves it). ``labs status`` and ``labs destroy`` read the
+options from here; ``labs practice`` never acts on these outputs alone (CloudFormation says whether
+the stack still exists); ``labs destroy`` removes the file.
 
 A saved record is untrusted input: a file that cannot be read, is not JSON, lacks a field,
 has a field of the wrong type or an expiry without a time zone is reported (``warn``) and
@@ -26,6 +27,23 @@ Warn = Callable[[str], None]
 
 def state_dir() -> Path:
     return Path(os.environ.get("MLREF_LABS_STATE") or ROOT / ".labs")
+
+
+def state_problem() -> str | None:
+    """Why the state folder cannot hold the labs' files (``MLREF_LABS_STATE`` naming a file, a
+    folder that cannot be made), as one line with the fix; None when it can."""
+    folder = state_dir()
+    try:
+        if folder.exists() and not folder.is_dir():
+            reason = "it is a file"
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            return None
+    except OSError as error:
+        reason = error.strerror or str(error)
+    where = f"MLREF_LABS_STATE={folder}" if os.environ.get("MLREF_LABS_STATE") else str(folder)
+    return f"{where} cannot be the labs' state folder ({reason}): point MLREF_LABS_STATE at a folder you may write, " \
+           "or unset it"
 
 
 def parse_moment(value: str) -> datetime:

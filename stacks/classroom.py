@@ -4,7 +4,8 @@ Built by app.py, instead of the labs, when ``-c classroom=<lab>`` is given; ever
 goes into the admin account (the organization's management account or a delegated
 administrator):
 
-- ``mlref-classroom-assets-<region>``, one per target region: the bucket members read their
+- ``mlref-classroom-assets-<region>``, one per target region (and ``...-<region>-<n>`` for each
+  further batch of a class too large for one bucket policy): the bucket members read their
   Lambda code from (``AssetShelf``), never expires (nothing in it bills while idle);
 - ``mlref-classroom-<lab>-janitor``: the StackSet ``mlref-janitor-<lab>`` of the account
   janitor into the same targets, never expires, so every account sweeps and verifies itself
@@ -38,22 +39,23 @@ from cdk_constructs.stackset import (
 )
 from cdk_constructs.storage import access_log_bucket, empty_logs_last
 from labs.contracts import LABS
-from labs.contracts.classroom import ASSETS_STACK_PREFIX, ClassroomOptions, assets_stack_name
+from labs.contracts.classroom import ClassroomOptions, assets_stack_name, shelf_base
 from labs.contracts.config import AppConfig
 from stacks.janitor import JanitorStack
 
 
 class AssetShelfStack(Stack):
-    """One region's code bucket for the StackSet members (``AssetShelf``) and its access logs."""
+    """One region's code bucket for the StackSet members (``AssetShelf``) and its access logs: for the
+    ``batch``-th batch of the class's accounts (``ClassroomOptions.shelf_batches``)."""
 
     def __init__(self, scope: Construct, id_: str, *, settings: LabSettings, options: ClassroomOptions,
-                 **kwargs) -> None:
+                 batch: int = 0, **kwargs) -> None:
         super().__init__(scope, id_, description="mlref-labs classroom: Lambda code the StackSet members read",
                          **kwargs)
         apply_profile(self, settings)
         self.access_logs = access_log_bucket(self, settings)
-        self.shelf = AssetShelf(self, "Shelf", settings=settings, bucket_name=shelf_bucket_name(ASSETS_STACK_PREFIX),
-                                reader_accounts=options.accounts, organization=options.organization,
+        self.shelf = AssetShelf(self, "Shelf", settings=settings, bucket_name=shelf_bucket_name(shelf_base(batch)),
+                                reader_accounts=options.shelf_batches[batch], organization=options.organization,
                                 access_logs_bucket=self.access_logs.bucket)
         empty_logs_last(self.access_logs, self.shelf.bucket)
 
@@ -76,7 +78,7 @@ class ClassroomJanitorStack(Stack):
         self.stack_set = ClassroomStackSet(
             self, "Janitor", options=options, stack_set_name=options.janitor_stack_set_name,
             description="mlref-labs janitor: sweeps what deleted lab stacks leave, in each account and region",
-            template_url=template_url.value, parameters={ASSET_BUCKET_PARAMETER: shelf_prefix(ASSETS_STACK_PREFIX)},
+            template_url=template_url.value, parameters={ASSET_BUCKET_PARAMETER: shelf_prefix(shelf_base())},
             tags=settings.tags)
         CfnOutput(self, "StackSetName", value=options.janitor_stack_set_name,
                   description="the janitor's StackSet (labs classroom status shows each account's last sweep)")
@@ -101,7 +103,7 @@ class ClassroomStack(Stack):
         self.stack_set = ClassroomStackSet(
             self, "Lab", options=options, stack_set_name=options.stack_set_name,
             description=f"mlref-labs {options.lab} for a class: {LABS[options.lab].demonstrates}"[:1024],
-            template_url=template_url.value, parameters={ASSET_BUCKET_PARAMETER: shelf_prefix(ASSETS_STACK_PREFIX)},
+            template_url=template_url.value, parameters={ASSET_BUCKET_PARAMETER: shelf_prefix(shelf_base())},
             tags=member_settings.tags)
         CfnOutput(self, "StackSetName", value=options.stack_set_name, description="the lab's StackSet")
         CfnOutput(self, "PermissionModel", value=options.permissions, description="self-managed or service-managed")
@@ -123,9 +125,10 @@ def build_classroom(app: App, config: AppConfig, options: ClassroomOptions, *,
                            synth_time=synth_time, **extra)
 
     admin = Environment(account=config.account, region=config.region)
-    shelves = {region: AssetShelfStack(app, assets_stack_name(region), settings=settings("classroom-assets", 0),
-                                       options=options, env=Environment(account=config.account, region=region))
-               for region in options.regions}
+    shelves = {(region, batch): AssetShelfStack(app, assets_stack_name(region, batch),
+                                                settings=settings("classroom-assets", 0), options=options, batch=batch,
+                                                env=Environment(account=config.account, region=region))
+               for region in options.regions for batch in range(len(options.shelf_batches))}
     janitor_url, lab_url = TemplateUrl(), TemplateUrl()
     # Members first: the app synthesizes stacks in the order they were added, and each member's
     # template must exist before the admin stack that deploys it is written.
@@ -143,7 +146,8 @@ def build_classroom(app: App, config: AppConfig, options: ClassroomOptions, *,
     for shelf in shelves.values():
         janitor.add_stack_dependency(shelf)
     classroom.add_stack_dependency(janitor)  # each account's janitor is there before, and outlives, the lab
-    stacks: dict[str, Stack] = {f"assets-{region}": shelf for region, shelf in shelves.items()}
+    stacks: dict[str, Stack] = {f"assets-{region}" + (f"-{batch + 1}" if batch else ""): shelf
+                                for (region, batch), shelf in shelves.items()}
     stacks.update({"janitor": janitor, "classroom": classroom})
     return stacks
 

@@ -27,7 +27,7 @@ from cdk_constructs.settings import LabSettings
 from lambdas.lab_sweep.record import RECORD_PREFIX
 from lambdas.lab_sweep.sweep_sagemaker import ENDPOINT_LOG_PREFIX
 from lambdas.lab_sweep.sweep_services import GLUE_LOG_GROUP, GLUE_LOG_SUFFIXES
-from lambdas.shared.lab_names import JANITOR_STACK_NAME, STACK_PREFIX, TRAINING_LOG_GROUP
+from lambdas.shared.lab_names import JANITOR_STACK_NAME, LAB_STACK_RESOURCES, TRAINING_LOG_GROUP
 
 STACK_NAME = JANITOR_STACK_NAME
 
@@ -45,10 +45,11 @@ def _streams(group: str) -> list[str]:
 _OWN_POLICY_WILDCARDS = [
     (["Resource::*"],
      "List*/Describe* calls, s3:ListAllMyBuckets, cloudformation:ListStacks and tag:GetResources have no resource "
-     "type; the sweep lists every log group, bucket, job, endpoint and interface to find those tagged for a lab"),
-    ([_resource("cloudformation", f"stack/{STACK_PREFIX}*/*")],
-     "the sweep checks that the lab's mlref-* stack no longer exists and reads the deleted stack's resources by id; "
-     "describe and list only, stack ids are random"),
+     "type; the sweep lists every log group, bucket, job, endpoint and interface to find those tagged for a lab, and "
+     "asks CloudFormation (DescribeStackResources by physical id) which stack, if any, holds each before deleting it"),
+    ([_resource("cloudformation", resource) for resource in LAB_STACK_RESOURCES],
+     "the lab's stacks, its own mlref-* and a classroom's StackSet-mlref-* copies: the sweep reads the deleted "
+     "stack's resources by id; describe and list only, stack ids are random"),
     ([_resource("logs", "log-group:*")],
      "log groups created at run time by services have unknown names; tags are read on any group and DeleteLogGroup "
      "is allowed only on groups tagged lab=* and profile=sandbox"),

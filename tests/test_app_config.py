@@ -60,6 +60,18 @@ def test_bad_values_raise_one_clear_message(context, message):
     assert "\n" not in str(raised.value)
 
 
+@pytest.mark.parametrize("context,message", [
+    ({"owner": "alice\n"}, "owner='alice\\n' cannot be a tag value"),
+    ({"alert_email": "a@example.com\nb@example.com"}, "is not an e-mail address"),
+    ({"labs": "batch-etl", "etl_schedule": "rate(٢ days)"}, "is not an EventBridge Scheduler expression"),
+], ids=["owner", "e-mail", "Unicode digits"])
+def test_a_value_matches_its_pattern_whole(context, message):
+    """Issue 24: `$` let a trailing newline through, and `\\d` any Unicode digit."""
+    with pytest.raises(lab_app.ConfigError) as raised:
+        lab_app.read_config(context, {})
+    assert message in str(raised.value)
+
+
 def run_app(context: dict, outdir) -> subprocess.CompletedProcess:
     """Runs app.py as the CDK CLI would: cdk.json's context plus ``context``."""
     full_context = {**json.loads((ROOT / "cdk.json").read_text())["context"], **context}

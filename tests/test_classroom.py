@@ -245,3 +245,91 @@ def test_a_member_looks_up_the_algorithm_images_of_the_region_it_lands_in(classr
     body = json.dumps(pipeline["Properties"]["PipelineDefinition"])
     assert '{"Fn::FindInMap": ["AlgorithmImageAccounts", {"Ref": "AWS::Region"}, "account"]}' in body
     assert ml_pipeline.ALGORITHM_IMAGE_ACCOUNTS["us-east-1"] not in body  # no region's registry written in
+
+
+# -- a class of any size (issue 24): batched within IAM's and S3's policy limits ---------------------
+
+def longest(value):
+    """A template value as the longest text it can deploy as: the longest partition, a 14-character
+    region, a role name of 64 characters for any other reference."""
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(longest(part) for part in parts)
+    if isinstance(value, dict) and set(value) & {"Ref", "Fn::GetAtt"}:
+        pseudo = {"AWS::Partition": classroom.LONGEST_PARTITION, "AWS::Region": "ap-southeast-7",
+                  "AWS::AccountId": "0" * 12}
+        return pseudo.get(value.get("Ref"), f"arn:{classroom.LONGEST_PARTITION}:iam::{'0' * 12}:role/{'r' * 64}")
+    if isinstance(value, dict):
+        return {key: longest(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [longest(item) for item in value]
+    return value
+
+
+def compact(document) -> int:
+    return len(json.dumps(longest(document), separators=(",", ":")))
+
+
+def large_class(accounts: int):
+    from aws_cdk import Stack
+    from aws_cdk.assertions import Template
+
+    from app import new_app
+    from cdk_constructs.stackset import ASSET_BUCKET_PARAMETER, AssetShelf, ClassroomStackSet, shelf_prefix
+    from cdk_constructs.settings import LabSettings, Profile
+    from tests.conftest import FIXED_SYNTH_TIME
+
+    ids = [f"{n:012d}" for n in range(100000000000, 100000000000 + accounts)]
+    options = classroom.parse({"classroom": "feature-store", "classroom_accounts": ",".join(ids)}, "us-east-1")
+    stack = Stack(new_app(), "Admin")
+    ClassroomStackSet(stack, "Lab", options=options, stack_set_name="mlref-feature-store", description="d",
+                      template_url="https://example.com/t.json",
+                      parameters={ASSET_BUCKET_PARAMETER: shelf_prefix(classroom.shelf_base())}, tags={})
+    settings = LabSettings(lab="classroom-assets", profile=Profile.SANDBOX, owner="tester", ttl_hours=0,
+                           synth_time=FIXED_SYNTH_TIME)
+    for batch, readers in enumerate(options.shelf_batches):
+        AssetShelf(stack, f"Shelf{batch}", settings=settings, bucket_name=f"shelf-{batch}", reader_accounts=readers)
+    return ids, Template.from_stack(stack).to_json()
+
+
+def test_a_large_self_managed_class_is_batched_within_the_policy_limits():
+    ids, template = large_class(classroom.ACCOUNTS_PER_SHELF + 95)
+    policies = [p["Properties"] for p in resources_of(template, "AWS::IAM::ManagedPolicy").values()
+                if "sts:AssumeRole" in json.dumps(p)]
+    assert len(policies) == -(-len(ids) // classroom.ACCOUNTS_PER_ADMIN_POLICY)
+    assert all(compact(p["PolicyDocument"]) <= classroom.IAM_MANAGED_POLICY_CHARS for p in policies)
+    named = [longest(r).split(":")[4] for p in policies for s in p["PolicyDocument"]["Statement"] for r in s["Resource"]]
+    assert sorted(named) == ids  # every account's execution role, once
+    bucket_policies = [p["Properties"]["PolicyDocument"] for p in resources_of(template, "AWS::S3::BucketPolicy").values()]
+    assert len(bucket_policies) == 2 and all(compact(p) <= classroom.S3_BUCKET_POLICY_BYTES for p in bucket_policies)
+    groups = stack_set(template)["StackInstancesGroup"]
+    assert [len(g["DeploymentTargets"]["Accounts"]) for g in groups] == [classroom.ACCOUNTS_PER_SHELF, 95]
+    assert "ParameterOverrides" not in groups[0]
+    assert groups[1]["ParameterOverrides"] == [{"ParameterKey": "AssetBucketPrefix", "ParameterValue": {
+        "Fn::Join": ["", ["mlref-classroom-assets2-", {"Ref": "AWS::AccountId"}]]}}]
+
+
+def test_the_shelf_reserve_covers_its_bucket_policys_other_statements(room):
+    (policy,) = [p for p in resources_of(room.templates["assets-us-east-1"], "AWS::S3::BucketPolicy").values()
+                 if classroom.READERS_SID in json.dumps(p)]
+    others = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") != classroom.READERS_SID]
+    assert others and compact({"Version": "2012-10-17", "Statement": others}) < classroom.SHELF_POLICY_RESERVE
+
+
+def test_a_class_too_large_for_self_managed_is_refused_with_the_way_out():
+    ids = ",".join(f"{n:012d}" for n in range(100000000000, 100000000000 + classroom.LARGEST_SELF_MANAGED_CLASS + 1))
+    with pytest.raises(ConfigError) as raised:
+        classroom.parse({"classroom": "feature-store", "classroom_accounts": ids}, "us-east-1")
+    assert str(raised.value).startswith(f"{classroom.LARGEST_SELF_MANAGED_CLASS + 1} accounts exceed the largest "
+                                        f"self-managed class, {classroom.LARGEST_SELF_MANAGED_CLASS}")
+    assert "--ous" in str(raised.value)
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("classroom_accounts", "١١١١١١١١١١١١", "is not a 12-digit account id"),  # Arabic-Indic digits: \d takes them
+    ("classroom_regions", "us-east-١", "is not a region name"),
+])
+def test_ids_are_ascii_digits_only(key, value, message):
+    context = {"classroom": "feature-store", "classroom_accounts": "111111111111", key: value}
+    with pytest.raises(ConfigError, match=message):
+        classroom.parse(context, "us-east-1")

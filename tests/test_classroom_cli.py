@@ -15,11 +15,12 @@ from botocore.stub import Stubber
 from labs import classroom, classroom_teardown, cli, stacksets
 from labs.errors import LabError
 from labs.stacksets import Caller, Clock
+from lambdas.lab_sweep.record import CLEAN, LEFTOVERS, TeardownRecord
 
 ACCOUNTS = ["111111111111", "222222222222"]
 STACK_SET = "mlref-feature-store"
 TEMPLATE = json.dumps({"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}})
-LATER = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+LATER = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class FakeCdk:
@@ -48,6 +49,11 @@ def stack_set_with_instances(session, name=STACK_SET, accounts=ACCOUNTS):
 
 def fake_reader(records):
     return lambda member, lab: records.get(member)
+
+
+def record(state=CLEAN, at=None, leftovers=()):
+    """A janitor's teardown record of feature-store, checked ``at`` (default: an hour from now)."""
+    return TeardownRecord(lab="feature-store", state=state, checked_at=at or LATER, leftovers=tuple(leftovers))
 
 
 @pytest.fixture
@@ -191,12 +197,12 @@ def test_status_shows_a_row_per_account_and_region_with_expiry_and_janitor_recor
     classroom_stack(aws)
     stack_set_with_instances(aws)
     monkeypatch.setattr(stacksets, "default_record_reader",
-                        lambda: lambda member, lab: {"clean": True, "at": "2026-01-15T13:40:00+00:00"})
+                        lambda: lambda member, lab: record(at="2026-01-15T13:40:00Z"))
     code, out, _ = run(monkeypatch, capsys, ["classroom", "status", "--region", "us-east-1"])
     assert code == 0
     assert "feature-store: CREATE_COMPLETE, 2 instance(s), expires 2026-01-15T13:30:00Z" in out
     for account in ACCOUNTS:
-        assert f"{account} us-east-1      CURRENT    SUCCEEDED  NOT_CHECKED clean at 2026-01-15T13:40:00+00:00" in out
+        assert f"{account} us-east-1      CURRENT    SUCCEEDED  NOT_CHECKED clean at 2026-01-15T13:40:00Z" in out
 
 
 # -- destroy ------------------------------------------------------------------------------------
@@ -204,8 +210,7 @@ def test_status_shows_a_row_per_account_and_region_with_expiry_and_janitor_recor
 def test_destroy_deletes_every_instance_then_the_stack_and_lists_accounts_with_leftovers(aws, fast):
     classroom_stack(aws)
     stack_set_with_instances(aws)
-    records = {"111111111111": {"clean": True, "at": LATER},
-               "222222222222": {"clean": False, "at": LATER, "left": ["bucket mlref-feature-store-offline"]}}
+    records = {"111111111111": record(), "222222222222": record(LEFTOVERS, leftovers=["bucket mlref-feature-store-offline"])}
     lines = []
     code = classroom.destroy(aws, "feature-store", sessions=lambda account, region: account,
                              reader=fake_reader(records), out=lines.append, yes=True, clock=fast)
@@ -221,12 +226,12 @@ def test_destroy_deletes_every_instance_then_the_stack_and_lists_accounts_with_l
 def test_destroy_is_clean_when_every_janitor_says_so_and_an_old_record_does_not_count(aws, fast):
     classroom_stack(aws)
     stack_set_with_instances(aws)
-    records = {"111111111111": {"clean": True, "at": LATER}, "222222222222": {"clean": True, "at": "2020-01-01T00:00:00Z"}}
+    records = {"111111111111": record(), "222222222222": record(at="2020-01-01T00:00:00Z")}
     lines = []
     code = classroom.destroy(aws, "feature-store", sessions=lambda account, region: account,
                              reader=fake_reader(records), out=lines.append, yes=True, clock=fast)
     assert code == 1 and lines[-1].startswith("  222222222222/us-east-1: no janitor record since the deletion")
-    records["222222222222"]["at"] = LATER
+    records["222222222222"] = record()
     stack_set_with_instances(aws, name="mlref-feature-store-2")  # nothing left of the first: a clean run
     assert classroom.destroy(aws, "feature-store", sessions=lambda a, r: a, reader=fake_reader(records),
                              out=lines.append, yes=True, clock=fast) == 0
@@ -269,3 +274,44 @@ def test_an_operation_that_never_ends_is_bounded_by_the_clock():
     session, _ = stubbed_session([("describe_stack_set_operation", running, None)] * 3)
     with pytest.raises(LabError, match="still RUNNING after 2.0 h"):
         stacksets.wait_for_operation(session.client("cloudformation"), STACK_SET, "op-1", Caller(), clock)
+
+
+# -- issue 24 --------------------------------------------------------------------------------------
+
+def test_destroy_does_not_take_a_janitor_record_older_than_the_teardown(aws, fast):
+    """The record's own time (checked_at) is read: a month-old clean record is no proof of this teardown."""
+    classroom_stack(aws)
+    stack_set_with_instances(aws)
+    month_old = (datetime.now(timezone.utc) - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    records = {account: record(at=month_old) for account in ACCOUNTS}
+    lines = []
+    assert classroom.destroy(aws, "feature-store", sessions=lambda account, region: account,
+                             reader=fake_reader(records), out=lines.append, yes=True, clock=fast) == 1
+    assert lines[-2:] == [f"  {account}/us-east-1: no janitor record since the deletion (is the janitor deployed "
+                          "there?)" for account in ACCOUNTS]
+
+
+def test_plan_refuses_a_class_that_cannot_deploy(aws, monkeypatch, capsys):
+    from labs.contracts.classroom import LARGEST_SELF_MANAGED_CLASS
+
+    accounts = ",".join(f"{n:012d}" for n in range(100000000000, 100000000001 + LARGEST_SELF_MANAGED_CLASS))
+    cdk = FakeCdk()
+    code, out, err = run(monkeypatch, capsys, ["classroom", "deploy", "feature-store", "--accounts", accounts,
+                                               "--region", "us-east-1", "--yes"], cdk)
+    assert code == 1 and cdk.calls == [] and "cost for the class" not in out
+    assert err.startswith(f"error: {LARGEST_SELF_MANAGED_CLASS + 1} accounts exceed the largest self-managed class")
+    assert err.count("\n") == 1
+
+
+def test_a_janitor_that_refused_its_sweep_is_named_with_its_reason(aws, fast):
+    """A student who also deployed the lab keeps the janitor from sweeping: said as the janitor said it."""
+    classroom_stack(aws)
+    stack_set_with_instances(aws)
+    refused = ("stack mlref-feature-store still exists (CREATE_COMPLETE) in 222222222222 us-east-1: nothing deleted; "
+               "delete the stack first (`labs destroy feature-store`)")
+    records = {"111111111111": record(), "222222222222": TeardownRecord(
+        lab="feature-store", state="stack-exists", checked_at=LATER, error=refused)}
+    lines = []
+    assert classroom.destroy(aws, "feature-store", sessions=lambda account, region: account,
+                             reader=fake_reader(records), out=lines.append, yes=True, clock=fast) == 1
+    assert lines[-1] == f"  222222222222/us-east-1: janitor stack-exists at {LATER}: {refused}"

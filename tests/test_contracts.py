@@ -61,8 +61,10 @@ def test_variant_only_outputs_follow_the_options():
 
 
 def test_every_contract_is_complete():
+    from lambdas.shared.lab_names import lab_stack_name
+
     for name, lab in LABS.items():
-        assert lab.name == name and lab.stack_name == f"mlref-{name}"
+        assert lab.name == name and lab.stack_name == lab_stack_name(name)
         assert lab.exams.mls_c01 and lab.exams.mla_c01 and all(d.startswith("D") for d in lab.exams.mla_c01)
         options = lab.parse({}, "us-east-1")
         assert options == lab.default_options()
@@ -158,3 +160,18 @@ def test_a_bad_context_value_is_the_same_line_from_cdk_synth_and_from_labs_deplo
                              "--region", "us-east-1", "--yes"], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=120)
     assert deploy.returncode == 1 and deploy.stderr.strip() == line
+
+
+def test_the_labs_stacks_are_named_once_for_the_sweep_the_janitors_iam_and_the_messages():
+    """Issue 24: the sweep's guard looked only for mlref-<lab>, and the janitor could describe only that."""
+    from fnmatch import fnmatchcase
+
+    from lambdas.shared.lab_names import LAB_STACK_RESOURCES
+
+    copy = "StackSet-{}-0f5d2c9e-1b2a-4c3d-8e9f-0a1b2c3d4e5f"
+    for lab in LABS.values():
+        for stack in (lab.stack_name, copy.format(lab.stack_name)):
+            assert lab.owns_stack(stack), stack
+            assert any(fnmatchcase(f"stack/{stack}/guid", pattern) for pattern in LAB_STACK_RESOURCES), stack
+        assert not lab.owns_stack(copy.format(f"mlref-janitor-{lab.name}")) and not lab.owns_stack("mlref-janitor")
+        assert not any(other.owns_stack(lab.stack_name) for other in LABS.values() if other is not lab)

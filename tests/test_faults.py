@@ -242,7 +242,7 @@ def test_a_read_only_state_folder_never_stops_the_sweep_of_a_destroy(aws, monkey
     monkeypatch.setattr(Path, "unlink", lambda self, missing_ok=False: (_ for _ in ()).throw(
         PermissionError(13, "Permission denied")))
     lines: list[str] = []
-    assert lifecycle.destroy(aws, "data-lake", out=lines.append) == 0
+    assert lifecycle.destroy(aws, "data-lake", cdk=None, out=lines.append) == 0
     assert any(line.startswith("warning: cannot remove the saved record") for line in lines)
     assert "deleted bucket mlref-data-lake-left" in lines
     assert lines[-1] == "data-lake: nothing tagged lab=data-lake is left in us-east-1"
@@ -250,16 +250,41 @@ def test_a_read_only_state_folder_never_stops_the_sweep_of_a_destroy(aws, monkey
 
 # -- Ctrl-C ------------------------------------------------------------------------------------
 
+# A CDK CLI that starts a synthesis (writes into its -o folder), says so in a file, and runs until
+# Ctrl-C stops it: the interrupt always lands mid-synthesis, however fast or slow the machine.
+STUCK_CDK = """import os, pathlib, sys, time
+out = pathlib.Path(sys.argv[sys.argv.index("-o") + 1])
+out.mkdir(parents=True)
+(out / "manifest.json").write_text("{")  # half-written
+pathlib.Path(os.environ["STUCK_CDK_STARTED"]).touch()
+while True:
+    time.sleep(0.1)
+"""
+# The labs command with its CDK CLI runner pointed at that stand-in.
+WITH_STUCK_CDK = ("import pathlib, sys; from labs import cli; from labs.cdk import CdkCli; "
+                  "cli.cdk_of = lambda args, session=None: CdkCli(region='us-east-1', executable=pathlib.Path(sys.argv[1]));"
+                  " sys.exit(cli.main(sys.argv[2:]))")
+
+
+def default_sigint() -> None:
+    """A child as a terminal starts it: Ctrl-C interrupts. A test run in a background job would otherwise
+    hand the labs command (and its CLI) an ignored SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("terminal", [True, False], ids=["terminal (the whole group)", "no terminal (labs only)"])
 def test_ctrl_c_during_synth_is_one_line_exit_130_and_leaves_nothing_half_written(clean_env, tmp_path, terminal):
-    env = {**clean_env, "AWS_DEFAULT_REGION": "us-east-1"}
-    process = subprocess.Popen([sys.executable, "-m", "labs", "synth", "data-lake"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    assembly = tmp_path / "state" / "assembly" / "sandbox"
+    cdk, started = tmp_path / "cdk", tmp_path / "started"
+    cdk.write_text(f"#!{sys.executable}\n{STUCK_CDK}")
+    cdk.chmod(0o755)
+    env = {**clean_env, "AWS_DEFAULT_REGION": "us-east-1", "STUCK_CDK_STARTED": str(started)}
+    process = subprocess.Popen([sys.executable, "-c", WITH_STUCK_CDK, str(cdk), "synth", "data-lake"], cwd=ROOT,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True, preexec_fn=default_sigint)
     deadline = time.monotonic() + 60
-    while not any(assembly.glob(".data-lake.building-*")) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)  # until the CDK CLI has started writing the synthesis
-    time.sleep(0.5)
+    while not started.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the CLI is mid-synthesis
+    assert started.exists(), process.communicate(timeout=10)
     if terminal:
         os.killpg(process.pid, signal.SIGINT)
     else:
@@ -267,5 +292,6 @@ def test_ctrl_c_during_synth_is_one_line_exit_130_and_leaves_nothing_half_writte
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "interrupted" and "Traceback" not in stderr
+    assembly = tmp_path / "state" / "assembly" / "sandbox"
     assert not (assembly / "data-lake").exists()
-    assert not [p for p in assembly.glob(".*")] if assembly.exists() else True  # no half-built folder left
+    assert [p.name for p in assembly.glob(".*")] == []  # no half-built folder left

@@ -177,3 +177,19 @@ def test_lab_buckets_and_databases_carry_the_names_the_janitor_may_delete(sandbo
             assert "BucketName" not in bucket["Properties"], f"{lab}/{name} fixes its bucket name"
         for name, database in resources_of(template, "AWS::Glue::Database").items():
             assert database["Properties"]["DatabaseInput"]["Name"].startswith("mlref_"), f"{lab}/{name}"
+
+
+@pytest.mark.parametrize("stack", ["mlref-feature-store", "StackSet-mlref-feature-store-0f5d2c9e-1b2a-4c3d-8e9f-0a1b2c3d4e5f"],
+                         ids=["a learner's own", "a classroom's copy"])
+def test_the_janitor_may_read_every_stack_the_sweep_counts_as_the_labs(sweep_policy, stack):
+    """Issue 24: a member account's janitor could describe only stack/mlref-*/*, so it could never verify
+    the classroom copy it is there for."""
+    from fnmatch import fnmatchcase
+
+    from lambdas.shared.lab_names import lab_of_stack
+
+    assert lab_of_stack(stack) == "feature-store"
+    arn = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack}/0f1e2d3c-aaaa-bbbb-cccc-123456789012"
+    statement = sweep_policy["DescribeLabStacks"]
+    assert set(as_list(statement["Action"])) == {"cloudformation:DescribeStacks", "cloudformation:ListStackResources"}
+    assert any(fnmatchcase(arn, resolve(pattern)) for pattern in as_list(statement["Resource"]))

@@ -132,17 +132,17 @@ def test_deploy_checks_shows_cost_and_expiry_deploys_and_saves_the_outputs(aws, 
     assert "next: `labs practice data-lake`" in lines[-1]
 
 
-def test_practice_uses_the_saved_outputs_and_falls_back_to_the_stack(aws, sandbox):
+def test_practice_never_acts_on_saved_outputs_of_a_stack_that_is_gone(aws, sandbox):
+    """Issue 24: with a saved record and no stack, `labs practice ml-pipeline` started an execution."""
     bootstrap(aws)
     run(aws, sandbox)
-    # the practice step no longer needs CloudFormation: delete the stack behind its back
-    aws.client("cloudformation").delete_stack(StackName="mlref-data-lake")
     outputs, tags = deployed_stack(aws, "mlref-data-lake", ["RawBucketName"])
     assert outputs == all_outputs() and tags["lab"] == "data-lake"
-    # an output the saved record lacks sends it to CloudFormation, which says the lab is gone
+    aws.client("cloudformation").delete_stack(StackName="mlref-data-lake")  # by its expiry, behind the record's back
+    assert state.load("mlref-data-lake", ACCOUNT, "us-east-1") is not None
     with pytest.raises(LabError, match=r"lab data-lake is not deployed in us-east-1: deploy it with `labs deploy "
                                        r"data-lake`"):
-        deployed_stack(aws, "mlref-data-lake", ["SomethingNewer"])
+        deployed_stack(aws, "mlref-data-lake", ["RawBucketName"])
 
 
 def test_an_expired_saved_record_is_not_trusted(aws, sandbox):

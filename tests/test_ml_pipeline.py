@@ -85,8 +85,9 @@ def test_pass_role_goes_only_to_the_step_and_model_roles_and_only_to_sagemaker(t
             if "iam:PassRole" in as_list(statement["Action"]):
                 assert as_list(statement["Action"]) == ["iam:PassRole"]
                 service = statement["Condition"]["StringEquals"]["iam:PassedToService"]
-                if service != "sagemaker.amazonaws.com":  # the expiry passes the CDK role to CloudFormation
-                    assert service == "cloudformation.amazonaws.com"
+                if service != "sagemaker.amazonaws.com":
+                    # the expiry's: the CDK role to CloudFormation, its invoker role to a retry schedule
+                    assert service in {"cloudformation.amazonaws.com", "scheduler.amazonaws.com"}
                     continue
                 (owner,) = [r["Ref"] for r in policy["Properties"]["Roles"]]
                 passes[owner] = sorted(r["Fn::GetAtt"][0] for r in as_list(statement["Resource"]))

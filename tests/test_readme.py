@@ -36,3 +36,12 @@ def test_every_lab_has_its_diagram_drawn_and_shown():
         for suffix in ("svg", "png"):
             assert (ROOT / "docs" / "diagrams" / f"{name}.{suffix}").is_file(), f"run `make diagrams` ({name})"
         assert f"| {name} | [![{name}](docs/diagrams/{name}.png)](docs/diagrams/{name}.svg) |" in text, name
+
+
+def test_the_classroom_section_states_the_contracts_class_sizes():
+    """The largest class and the batch sizes come from labs/contracts/classroom.py, not a copy."""
+    from labs.contracts import classroom
+
+    text = re.sub(r"\s+", " ", (ROOT / "README.md").read_text())
+    assert f"The largest self-managed class is **{classroom.LARGEST_SELF_MANAGED_CLASS} accounts**" in text
+    assert f"per {classroom.ACCOUNTS_PER_ADMIN_POLICY} accounts, and every {classroom.ACCOUNTS_PER_SHELF} accounts" in text

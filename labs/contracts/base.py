@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labs.contracts.prices import LabCost
+from lambdas.shared.lab_names import lab_of_stack
 
 
 class ConfigError(ValueError):
@@ -200,6 +201,13 @@ class LabContract:
 
     def default_options(self) -> Any:
         return self.options_type()
+
+    def owns_stack(self, stack_name: str) -> bool:
+        """Whether ``stack_name`` is one of the lab's stacks in an account: its own ``stack_name``, or a
+        classroom's copy ``StackSet-<stack_name>-<UUID>`` (``lambdas/shared/lab_names.lab_of_stack``, which
+        the sweep's guard, the janitor's rule and IAM policy read too). While one exists, nothing tagged
+        for the lab is swept there."""
+        return lab_of_stack(stack_name) == self.name
 
     def outputs_for(self, options: Any) -> tuple[Output, ...]:
         """The outputs the stack built with ``options`` has."""

@@ -54,8 +54,8 @@ PRACTICE_EMR_MINUTES = 4  # workers up to job end; each worker bills at least a 
 DEFAULT_PRODUCTION_SCHEDULE = "cron(0 3 * * ? *)"  # daily at 03:00 UTC
 PRACTICE_ROWS = 500
 PRACTICE_DEFECT_RATE = 0.1
-RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
-CRON = re.compile(r"^cron\((\S+( \S+){5})\)$")
+RATE = re.compile(r"rate\(([0-9]+) (minute|minutes|hour|hours|day|days)\)")  # fullmatch
+CRON = re.compile(r"cron\((\S+( \S+){5})\)")  # fullmatch
 MIN_RATE_MINUTES = 60  # a run takes 10-20 minutes (two crawls); more often only piles executions up
 
 
@@ -101,9 +101,9 @@ CONTEXT_KEYS = (
 def check_schedule(value: str) -> str:
     """``value`` if it is ``off``, a rate of at least an hour or a six-field cron; else a one-line ConfigError."""
     hint = "(e.g. -c 'etl_schedule=rate(1 day)' or -c 'etl_schedule=cron(0 3 * * ? *)' or -c etl_schedule=off)"
-    if value == "off" or CRON.match(value):
+    if value == "off" or CRON.fullmatch(value):
         return value
-    rate = RATE.match(value)
+    rate = RATE.fullmatch(value)
     if not rate:
         raise ConfigError(f"etl_schedule={value!r} is not an EventBridge Scheduler expression {hint}")
     amount, unit = int(rate.group(1)), rate.group(2)

@@ -9,8 +9,9 @@ which labs can run as a StackSet member and why the others cannot, and prices a 
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from labs.contracts.base import ConfigError, ContextKey, choice, listed
@@ -21,10 +22,11 @@ SERVICE_MANAGED = "service-managed"
 PERMISSION_MODELS = (SELF_MANAGED, SERVICE_MANAGED)
 CALLERS = ("SELF", "DELEGATED_ADMIN")
 
-ACCOUNT_PATTERN = re.compile(r"\d{12}")
+# Matched whole (fullmatch), with [0-9]: \d would take any Unicode digit.
+ACCOUNT_PATTERN = re.compile(r"[0-9]{12}")
 OU_PATTERN = re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}")
 ORG_PATTERN = re.compile(r"o-[a-z0-9]{10,32}")
-REGION_PATTERN = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
+REGION_PATTERN = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]")
 
 # The role every self-managed target account needs, trusting the admin account (AWS's default name).
 EXECUTION_ROLE_NAME = "AWSCloudFormationStackSetExecutionRole"
@@ -35,6 +37,69 @@ ASSETS_STACK_PREFIX = "mlref-classroom-assets"
 MAX_CONCURRENT_PERCENTAGE = 100
 FAILURE_TOLERANCE_PERCENTAGE = 10
 CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM")
+
+# -- how many accounts one policy can name ------------------------------------------------------
+# A self-managed class names each account twice: the administration role may assume that account's
+# execution role (an IAM managed policy), and the account may read the Lambda code on the admin
+# account's shelf (an S3 bucket policy). Accounts are batched within both limits: execution roles
+# over several managed policies of the role, readers over several shelves per region (each batch of
+# accounts a StackSet instance group whose AssetBucketPrefix names its shelf). Service-managed
+# classes (OUs) name no account at all.
+IAM_MANAGED_POLICY_CHARS = 6144      # IAM quotas: a managed policy's size (whitespace not counted)
+MANAGED_POLICIES_PER_ROLE = 10       # IAM quotas: managed policies attached to one role (default; up to 20)
+S3_BUCKET_POLICY_BYTES = 20 * 1024   # S3: the size of a bucket policy
+SHELF_POLICY_RESERVE = 4096          # of a shelf's bucket policy, for its other statements (TLS only, auto-delete)
+LONGEST_PARTITION = "aws-us-gov"     # ARNs are sized for the longest partition name
+ADMINISTRATION_SID = "AssumeTheTargetsExecutionRole"
+READERS_SID = "StackSetTargetsReadCode"
+
+
+def assume_statement(accounts: Sequence[str], partition: str = "${AWS::Partition}") -> dict:
+    """The administration role's statement for ``accounts``: their execution role, nothing else."""
+    return {"Sid": ADMINISTRATION_SID, "Effect": "Allow", "Action": "sts:AssumeRole",
+            "Resource": [f"arn:{partition}:iam::{account}:role/{EXECUTION_ROLE_NAME}" for account in accounts]}
+
+
+def _compact(document: dict) -> int:
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+def admin_policy_chars(accounts: Sequence[str]) -> int:
+    """Characters of a managed policy holding only the statement for ``accounts`` (longest partition)."""
+    return _compact({"Version": "2012-10-17", "Statement": [assume_statement(accounts, LONGEST_PARTITION)]})
+
+
+def reader_statement_bytes(accounts: Sequence[str]) -> int:
+    """Bytes of the shelf's statement that lets ``accounts`` read its code (longest partition)."""
+    return _compact({"Sid": READERS_SID, "Effect": "Allow", "Action": "s3:GetObject",
+                     "Principal": {"AWS": [f"arn:{LONGEST_PARTITION}:iam::{account}:root" for account in accounts]},
+                     "Resource": f"arn:{LONGEST_PARTITION}:s3:::{ASSETS_STACK_PREFIX}-000000000000-ap-southeast-7/*"})
+
+
+def _most(size: Callable[[Sequence[str]], int], limit: int) -> int:
+    """How many accounts fit in ``limit``: a list of n items takes its empty size, n items and n-1 commas."""
+    empty, item = size([]), size(["0" * 12]) - size([])
+    return (limit - empty + 1) // (item + 1)
+
+
+ACCOUNTS_PER_ADMIN_POLICY = _most(admin_policy_chars, IAM_MANAGED_POLICY_CHARS)
+ACCOUNTS_PER_SHELF = _most(reader_statement_bytes, S3_BUCKET_POLICY_BYTES - SHELF_POLICY_RESERVE)
+LARGEST_SELF_MANAGED_CLASS = ACCOUNTS_PER_ADMIN_POLICY * MANAGED_POLICIES_PER_ROLE
+
+
+def batches(items: Sequence[str], size: int) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(items[start:start + size]) for start in range(0, len(items), size))
+
+
+def class_size_problem(accounts: Sequence[str]) -> str | None:
+    """Why a self-managed class of ``accounts`` cannot deploy; None when it can."""
+    if len(accounts) <= LARGEST_SELF_MANAGED_CLASS:
+        return None
+    return (f"{len(accounts)} accounts exceed the largest self-managed class, {LARGEST_SELF_MANAGED_CLASS}: its "
+            f"administration role holds at most {MANAGED_POLICIES_PER_ROLE} managed policies of "
+            f"{IAM_MANAGED_POLICY_CHARS:,} characters, {ACCOUNTS_PER_ADMIN_POLICY} execution roles each; target the "
+            "students' OU instead (--ous, service-managed), which names no account in any policy")
+
 
 # Labs that cannot run as a StackSet member, and why (every other lab can).
 NOT_STACKSET_READY = {
@@ -110,13 +175,36 @@ class ClassroomOptions:
         """Stack instances per StackSet when the targets are accounts (OUs: unknown here)."""
         return len(self.accounts) * len(self.regions)
 
+    @property
+    def admin_policy_batches(self) -> tuple[tuple[str, ...], ...]:
+        """The accounts each managed policy of the administration role names (self-managed)."""
+        return batches(self.accounts, ACCOUNTS_PER_ADMIN_POLICY)
+
+    @property
+    def shelf_batches(self) -> tuple[tuple[str, ...], ...]:
+        """The accounts each shelf (per region) lets read its code: one batch of none for OUs (the
+        organization reads every shelf)."""
+        return batches(self.accounts, ACCOUNTS_PER_SHELF) if self.accounts else ((),)
+
+    @property
+    def assets_stack_names(self) -> tuple[str, ...]:
+        """Every shelf stack of the class, deploy order: each region's, batch by batch."""
+        return tuple(assets_stack_name(region, batch) for region in self.regions
+                     for batch in range(len(self.shelf_batches)))
+
 
 def classroom_stack_name(lab: str) -> str:
     return f"mlref-classroom-{lab}"
 
 
-def assets_stack_name(region: str) -> str:
-    return f"{ASSETS_STACK_PREFIX}-{region}"
+def assets_stack_name(region: str, batch: int = 0) -> str:
+    """The shelf stack of ``region`` for the ``batch``-th batch of accounts (the first keeps the plain name)."""
+    return f"{ASSETS_STACK_PREFIX}-{region}" + (f"-{batch + 1}" if batch else "")
+
+
+def shelf_base(batch: int = 0) -> str:
+    """What the shelf buckets of a batch are named after: ``<base>-<admin account>-<region>``."""
+    return ASSETS_STACK_PREFIX + (str(batch + 1) if batch else "")
 
 
 def stackset_problem(lab: str) -> str | None:
@@ -147,6 +235,8 @@ def parse(context: Mapping[str, object], region: str) -> ClassroomOptions:
         raise ConfigError(problem)
     accounts = _items(context, "classroom_accounts", ACCOUNT_PATTERN, "111111111111,222222222222",
                       "a 12-digit account id")
+    if problem := class_size_problem(accounts):
+        raise ConfigError(problem)
     ous = _items(context, "classroom_ous", OU_PATTERN, "ou-ab12-cd34ef56", "an OU id (ou-xxxx-xxxxxxxx)")
     regions = _items(context, "classroom_regions", REGION_PATTERN, "us-east-1,eu-west-1", "a region name") or (region,)
     if bool(accounts) == bool(ous):

@@ -16,8 +16,8 @@ from labs.contracts.base import ConfigError, ContextKey, Profile, nearest
 DEFAULT_REGION = "us-east-1"
 DEFAULT_TTL_HOURS = 4
 MAX_TTL_HOURS = 168
-OWNER_PATTERN = re.compile(r"^[\w .:/=+\-@]{1,128}$")
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+OWNER_PATTERN = re.compile(r"[\w .:/=+\-@]{1,128}")  # fullmatch: $ would let a newline end it
+EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # fullmatch
 
 SHARED_KEYS = (
     ContextKey("profile", "sandbox", "sandbox, production"),
@@ -129,11 +129,11 @@ def read_config(context: Mapping[str, object], environ: Mapping[str, str]) -> Ap
     names = (classroom.lab,) if classroom else read_labs(context)
     ttl_hours = read_ttl(context)
     owner = str(context.get("owner") or environ.get("USER") or "unknown")
-    if not OWNER_PATTERN.match(owner):
+    if not OWNER_PATTERN.fullmatch(owner):
         raise ConfigError(f"owner={owner!r} cannot be a tag value; use 1-128 letters, digits, spaces or "
                           "_ . : / = + - @ (e.g. -c owner=alice)")
     alert_email = str(context.get("alert_email") or "").strip() or None
-    if alert_email and not EMAIL_PATTERN.match(alert_email):
+    if alert_email and not EMAIL_PATTERN.fullmatch(alert_email):
         raise ConfigError(f"alert_email={alert_email!r} is not an e-mail address; use one like "
                           "-c alert_email=you@example.com")
     return AppConfig(

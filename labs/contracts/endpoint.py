@@ -115,7 +115,7 @@ def parse(context: Mapping[str, object], region: str) -> EndpointOptions:
     if instance_type.startswith(BURSTABLE_PREFIX):
         raise ConfigError(f"endpoint_instance_type={instance_type!r} is burstable and cannot auto-scale; use "
                           f"e.g. -c endpoint_instance_type={DEFAULT_INSTANCE_TYPE}")
-    if not INSTANCE_TYPE.match(instance_type):
+    if not INSTANCE_TYPE.fullmatch(instance_type):
         raise ConfigError(f"endpoint_instance_type={instance_type!r} is not a SageMaker instance type "
                           f"(e.g. -c endpoint_instance_type={DEFAULT_INSTANCE_TYPE})")
     monitor = choice(context, "endpoint_monitor", ["on", "off"], "on") == "on"

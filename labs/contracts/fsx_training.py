@@ -29,7 +29,7 @@ DEFAULT_INSTANCE_TYPE = "ml.p3.2xlarge"
 SEED_INSTANCE_TYPE = "ml.m5.large"  # the short CPU job that writes the data set (S3, and EFS on that variant)
 ALTERNATIVES = ("ml.g5.xlarge", "ml.g4dn.xlarge")  # GPU types that usually have quota where P3 has none
 # SageMaker instance types: ml.<family>.<size>, families may carry a hyphen (p6-b200).
-INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[0-9]*x?large$|^ml\.[a-z0-9-]+\.metal$")
+INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9-]+\.([0-9]*x?large|metal)")  # fullmatch
 FSX_SCRATCH_GIB = 1200
 SPOT_DISCOUNT = 0.7  # managed spot typically bills ~70% less (AWS says up to 90%)
 
@@ -84,7 +84,7 @@ def parse(context: Mapping[str, object], region: str) -> FsxTrainingOptions:
     source = TrainingSource(choice(context, "training_source", [s.value for s in TrainingSource],
                                    TrainingSource.FSX.value))
     instance_type = str(context.get("training_instance_type") or DEFAULT_INSTANCE_TYPE).strip()
-    if not INSTANCE_TYPE.match(instance_type):
+    if not INSTANCE_TYPE.fullmatch(instance_type):
         raise ConfigError(f"training_instance_type={instance_type!r} is not a SageMaker instance type "
                           f"(e.g. -c training_instance_type={ALTERNATIVES[0]})")
     zone = str(context.get("training_az") or "").strip() or None

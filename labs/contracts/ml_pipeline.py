@@ -54,7 +54,7 @@ DEFAULT_THRESHOLD = 0.75
 PRACTICE_ROWS = 5000            # raw rows the practice uploads (about 300 KB)
 MAX_ROWS = 20_000
 PREDICTION_ROWS = 5             # test rows the practice sends to the endpoint, in one InvokeEndpoint
-INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[0-9]*x?large$")
+INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9-]+\.[0-9]*x?large")  # fullmatch
 
 # Billable minutes of one practice run, for the cost estimate: each job's instance time
 # including start-up (processing and training bill per second while the instance runs).
@@ -132,7 +132,7 @@ class MlPipelineOptions:
 
     def __post_init__(self) -> None:
         for name in ("processing_instance_type", "training_instance_type"):
-            if not INSTANCE_TYPE.match(getattr(self, name)):
+            if not INSTANCE_TYPE.fullmatch(getattr(self, name)):
                 raise ValueError(f"{name}={getattr(self, name)!r} is not a SageMaker instance type")
         if self.serverless_memory_mb not in range(1024, 6145, 1024):
             raise ValueError("serverless_memory_mb must be 1024-6144 in steps of 1024")

@@ -81,7 +81,7 @@ class FsxTrainingPractice:
                  on_demand: bool = False, yes: bool = False, ask: Callable[[str], bool] | None = None,
                  poll_seconds: float = 30, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic, sagemaker_session: Any = None) -> None:
-        if instance_type is not None and not INSTANCE_TYPE.match(instance_type):
+        if instance_type is not None and not INSTANCE_TYPE.fullmatch(instance_type):
             raise LabError(f"--instance-type {instance_type!r} is not a SageMaker instance type; "
                            f"use e.g. ml.p3.2xlarge or {ALTERNATIVES[0]}")
         if not 1 <= dataset_gib <= MAX_DATASET_GIB:

@@ -3,7 +3,7 @@
 Triggered by an EventBridge rule on "CloudFormation Stack Status Change" events for mlref-*
 stacks of this account and region reaching DELETE_COMPLETE or DELETE_FAILED. The lab name is
 the stack name without its ``mlref-`` prefix; for a classroom's copy of a lab
-(``StackSet-mlref-<lab>-<UUID>``) it is what lies between.
+(``StackSet-mlref-<lab>-<UUID>``) it is what lies between (``lab_names.lab_of_stack``).
 
 DELETE_COMPLETE: sweep, wait and verify twice (``teardown``). DELETE_FAILED: the stack still
 exists, so nothing is swept; the failure is recorded. Either way the result goes to the lab's
@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Callable
 
@@ -23,34 +22,23 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 try:  # in the Lambda asset the modules sit side by side
-    from lab_names import JANITOR_STACK_NAME, STACK_PREFIX
+    from lab_names import lab_of_stack
+    from ownership import stack_name_of
     from record import ALERT_TOPIC_ENV, write_record
     from teardown import failed_delete_record, publish_alert, record_tags, teardown
 except ImportError:  # imported as a package (tests, the labs command)
+    from lambdas.lab_sweep.ownership import stack_name_of
     from lambdas.lab_sweep.record import ALERT_TOPIC_ENV, write_record
     from lambdas.lab_sweep.teardown import failed_delete_record, publish_alert, record_tags, teardown
-    from lambdas.shared.lab_names import JANITOR_STACK_NAME, STACK_PREFIX
+    from lambdas.shared.lab_names import lab_of_stack
 
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
 
 
-def stack_name_of(stack_id: str) -> str:
-    return stack_id.split(":stack/", 1)[-1].split("/", 1)[0] if ":stack/" in stack_id else ""
-
-
-# A classroom member stack: StackSet-mlref-<lab>-<the instance's UUID>.
-STACKSET_MEMBER = re.compile(r"^StackSet-mlref-(?P<lab>.+)-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
-
-
 def lab_of(event: dict) -> str | None:
-    name = stack_name_of(event.get("detail", {}).get("stack-id", ""))
-    member = STACKSET_MEMBER.match(name)
-    if member:
-        return None if member["lab"].startswith("janitor") else member["lab"]
-    if not name.startswith(STACK_PREFIX) or name == JANITOR_STACK_NAME:
-        return None
-    return name.removeprefix(STACK_PREFIX)
+    """The lab of the stack the event names (``lab_names.lab_of_stack``), None for any other stack."""
+    return lab_of_stack(stack_name_of(event.get("detail", {}).get("stack-id", "")))
 
 
 def handler(event: dict, context: object, session: object = None, *, topic_arn: str | None = None,

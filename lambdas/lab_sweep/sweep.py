@@ -3,17 +3,21 @@
 Used by the janitor's sweep Lambda (after CloudFormation reports DELETE_COMPLETE) and by
 ``labs destroy``. The rules:
 
-- Nothing is deleted while the lab's stack (``mlref-<lab>``) exists in this account and
-  region, whatever its status; a stack in DELETE_COMPLETE is gone.
+- Nothing is deleted while any stack of the lab exists in this account and region, whatever
+  its status: its own ``mlref-<lab>`` or a classroom's copy ``StackSet-mlref-<lab>-<UUID>``
+  (``ownership.py``); a stack in DELETE_COMPLETE is gone.
 - Nothing outside the session's account and region: regional clients only, every ARN checked
   against the account and region, every bucket's own location checked and every S3 call made
   with ``ExpectedBucketOwner``.
-- Nothing is deleted unless it carries the lab's tags (``lab=<name>``, ``profile=sandbox``),
-  or is an artifact named by a resource that carries them (the log streams and output of a
-  tagged training job or Glue job, the packages of a tagged model package group, the offline
-  store of a tagged feature group, the interfaces left in a tagged security group, the log
-  group of a tagged endpoint), or is named by a resource of the lab's own deleted stack (the
-  log groups of its endpoints and of its Glue security configurations).
+- Nothing is deleted unless it carries the lab's tags (``lab=<name>``, ``profile=sandbox``) and
+  CloudFormation does not name a live stack, or another lab's, as its holder; or it is an
+  artifact named by such a resource (the log streams and output of a tagged training job or Glue
+  job, the packages of a tagged model package group, the offline store of a tagged feature group,
+  the interfaces left in a tagged security group, the log group of a tagged endpoint), or named by
+  a resource of the lab's own deleted stack (the log groups of its endpoints and of its Glue
+  security configurations). Objects are deleted only in a bucket the lab owns.
+- A delete counts once a read shows the thing gone (``SweepBase.attempt``). The whole sweep is
+  bounded by ``deadline``, and a service that does not answer is asked once.
 """
 
 from __future__ import annotations
@@ -25,11 +29,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 try:  # in the Lambda asset the modules sit side by side
     from lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRAINING_LOG_GROUP
-    from sweep_base import Leftover, SweepBase, SweepReport, error_code
+    from sweep_base import Leftover, SweepBase, SweepReport, Unchecked, error_code, tags_of
     from sweep_sagemaker import ENDPOINT_LOG_PREFIX, SageMakerKinds
     from sweep_services import EMR_SYNC_RULE, ServiceKinds
 except ImportError:  # imported as a package (tests, the labs command)
-    from lambdas.lab_sweep.sweep_base import Leftover, SweepBase, SweepReport, error_code
+    from lambdas.lab_sweep.sweep_base import Leftover, SweepBase, SweepReport, Unchecked, error_code, tags_of
     from lambdas.lab_sweep.sweep_sagemaker import ENDPOINT_LOG_PREFIX, SageMakerKinds
     from lambdas.lab_sweep.sweep_services import EMR_SYNC_RULE, ServiceKinds
     from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRAINING_LOG_GROUP
@@ -86,33 +90,38 @@ class Sweeper(SageMakerKinds, ServiceKinds, SweepBase):
         self._live: dict[str, set[str]] = {}
 
     def remaining_tagged(self) -> None:
-        """Anything else still tagged for the lab: reported, never deleted blindly."""
-        reported = {i.arn.lower() for i in [*self.report.leftovers(), *self.report.deleted] if i.arn}
-        for arn in self.tagged_leftovers():
-            if arn.lower() not in reported:
+        """Anything else still tagged for the lab: reported, never deleted blindly (and, when a live
+        stack holds it, only as kept)."""
+        reported = {i.arn.lower() for i in [*self.report.leftovers(), *self.report.deleted, *self.report.kept] if i.arn}
+        for arn, tags in self.tagged_resources():
+            if arn.lower() not in reported and self.proven(Leftover("resource", arn, arn=arn), tags):
                 self.report.left.append(Leftover("resource", arn, arn=arn))
 
     def tagged_leftovers(self) -> list[str]:
         """ARNs of billable resources in this account and region still tagged ``lab=<lab>``."""
+        return [arn for arn, _ in self.tagged_resources()]
+
+    def tagged_resources(self) -> list[tuple[str, dict[str, str]]]:
+        """Billable resources of this account and region still tagged ``lab=<lab>``, with their tags."""
         try:
-            arns = self._tagged_arns(BILLABLE_TYPES)
+            found = self._tagged(BILLABLE_TYPES)
         except ClientError as error:
             if error_code(error) != "InvalidParameterException":
                 raise
-            arns = []  # a type this region's Tagging API does not know: ask type by type, skip that one
+            found = []  # a type this region's Tagging API does not know: ask type by type, skip that one
             for resource_type in BILLABLE_TYPES:
                 try:
-                    arns += self._tagged_arns((resource_type,))
+                    found += self._tagged((resource_type,))
                 except ClientError as refused:
                     if error_code(refused) != "InvalidParameterException":
                         raise
                     self.log(f"the Tagging API refuses resource type {resource_type}: not verified through it")
-        return [arn for arn in arns if self._still_there(arn)]
+        return [(arn, tags) for arn, tags in found if self._still_there(arn)]
 
-    def _tagged_arns(self, types: tuple[str, ...]) -> list[str]:
+    def _tagged(self, types: tuple[str, ...]) -> list[tuple[str, dict[str, str]]]:
         pages = self.client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
             TagFilters=[{"Key": LAB_TAG, "Values": [self.lab]}], ResourceTypeFilters=list(types))
-        return [m["ResourceARN"] for page in pages for m in page["ResourceTagMappingList"]]
+        return [(m["ResourceARN"], tags_of(m.get("Tags"))) for page in pages for m in page["ResourceTagMappingList"]]
 
     def _still_there(self, arn: str) -> bool:
         service = arn.split(":", 3)[2]
@@ -127,8 +136,10 @@ class Sweeper(SageMakerKinds, ServiceKinds, SweepBase):
         if service == "kms":
             try:
                 state = self.client("kms").describe_key(KeyId=arn)["KeyMetadata"]["KeyState"]
-            except ClientError:
-                return False
+            except ClientError as error:
+                if error_code(error) == "NotFoundException":
+                    return False
+                raise  # throttled or refused: not known to be gone (the pass is not verified)
             return state not in {"PendingDeletion", "PendingReplicaDeletion"}
         if service == "logs" and resource.startswith("log-group:"):
             name = resource.removeprefix("log-group:").removesuffix(":*")
@@ -151,17 +162,26 @@ class Sweeper(SageMakerKinds, ServiceKinds, SweepBase):
 
     def run(self) -> SweepReport:
         self.region  # a session without a region stops here (ValueError with the fix)
-        if not self.stack_allows_sweep():
-            self.log(f"refused: {self.report.refused}")
+        try:
+            if not self.stack_allows_sweep():
+                self.log(f"refused: {self.report.refused}")
+                return self.report
+            for step in [self.stack_resources, *(getattr(self, kind) for kind in self.kinds), self.remaining_tagged]:
+                self._step(step)
             return self.report
-        for step in [self.stack_resources] + [getattr(self, kind) for kind in self.kinds] + [self.remaining_tagged]:
-            try:
-                step()
-            except (ClientError, BotoCoreError) as error:
-                code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
-                self.report.failed.append(Leftover(step.__name__.strip("_").replace("_", " "), "(listing)", code))
-                self.log(f"could not sweep {step.__name__}: {code}")
-        return self.report
+        finally:
+            self.release()
+
+    def _step(self, step: Callable[[], None]) -> None:
+        """One kind; a failure to list it to the end is noted with what was already swept of it."""
+        acted = len(self.report.deleted) + len(self.report.stopped)
+        try:
+            step()
+        except (ClientError, BotoCoreError) as error:
+            reason = error_code(error) if isinstance(error, ClientError) else str(error)
+            swept = len(self.report.deleted) + len(self.report.stopped) - acted
+            self.report.unchecked.append(Unchecked(step.__name__.strip("_").replace("_", " "), reason, swept))
+            self.log(f"could not sweep {step.__name__}: {reason}")
 
 
 def verify(session: Any, lab: str, *, clients: dict[str, Any] | None = None) -> list[str]:

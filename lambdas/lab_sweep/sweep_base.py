@@ -1,5 +1,7 @@
-"""The sweep's machinery: its scope (one account, one region, no live stack), its report,
-and the one place where anything is deleted (``SweepBase.attempt``).
+"""The sweep's machinery: its scope (one account, one region, proven ownership), its clients
+(each bounded by the sweep's deadline, and a service that did not answer asked no more), and the
+one place where anything is deleted (``SweepBase.attempt``), which counts a delete only once a read
+shows the thing gone.
 
 The kinds of leftovers live in ``sweep_sagemaker.py`` and ``sweep_services.py``; ``sweep.py``
 puts them together as ``Sweeper``.
@@ -9,87 +11,43 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 
-try:  # in the Lambda asset, lab_names.py sits beside this file
-    from lab_names import LAB_TAG, PROFILE_TAG, STACK_PREFIX, SWEPT_PROFILE
+try:  # in the Lambda asset the modules sit side by side
+    from lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE
+    from ownership import Ownership, error_code
+    from sweep_report import Leftover, SweepReport, Unchecked
 except ImportError:  # imported as a package (tests, the labs command)
-    from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, STACK_PREFIX, SWEPT_PROFILE
+    from lambdas.lab_sweep.ownership import Ownership, error_code
+    from lambdas.lab_sweep.sweep_report import Leftover, SweepReport, Unchecked
+    from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE
 
-GONE_CODES = frozenset({"ResourceNotFoundException", "NoSuchBucket", "EntityNotFoundException",
-                        "InvalidNetworkInterfaceID.NotFound"})
+__all__ = ["Leftover", "NotDeleted", "OutOfTime", "SweepBase", "SweepReport", "Unchecked", "Unreachable",
+           "error_code", "split_s3_uri", "tags_of"]
+
+GONE_CODES = frozenset({"ResourceNotFoundException", "ResourceNotFound", "NoSuchBucket", "EntityNotFoundException",
+                        "InvalidNetworkInterfaceID.NotFound", "NotFoundException", "NotFound", "404"})
 # GetBucketLocation answers None for us-east-1 and the legacy "EU" for eu-west-1.
 LEGACY_LOCATIONS = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}
 
 
-@dataclass(frozen=True)
-class Leftover:
-    kind: str
-    identifier: str
-    detail: str = ""
-    arn: str = ""
+class Unreachable(BotoCoreError):
+    """A service's endpoint did not answer once in this sweep: it is not asked again."""
 
-    def __str__(self) -> str:
-        return f"{self.kind} {self.identifier}" + (f" ({self.detail})" if self.detail else "")
-
-    @property
-    def reference(self) -> str:
-        """The ARN where one is known, else the kind and identifier; with the detail."""
-        name = self.arn or f"{self.kind} {self.identifier}"
-        return name + (f" ({self.detail})" if self.detail else "")
+    fmt = "{endpoint} did not answer ({cause})"
 
 
-@dataclass
-class SweepReport:
-    """What one sweep (or, with ``dry_run``, one verification pass) saw.
+class OutOfTime(BotoCoreError):
+    """The sweep's deadline passed: no more requests are sent."""
 
-    ``deleted``: removed. ``failed``: a delete or a listing the service refused.
-    ``waiting``: busy in a state that cannot be deleted yet (Creating, Pending, Stopping):
-    the next round retries. ``found``: what a dry run would delete. ``left``: still
-    tagged for the lab, never deleted blindly. ``kept``: left on purpose (shared, free).
-    ``retained``: what the deleted stack kept (DeletionPolicy Retain). ``refused``: why
-    nothing at all was deleted (the lab's stack exists).
-    """
+    fmt = "no time left: the sweep stops asking after {seconds:.0f} s"
 
-    lab: str
-    deleted: list[Leftover] = field(default_factory=list)
-    failed: list[Leftover] = field(default_factory=list)
-    waiting: list[Leftover] = field(default_factory=list)
-    found: list[Leftover] = field(default_factory=list)
-    left: list[Leftover] = field(default_factory=list)
-    kept: list[Leftover] = field(default_factory=list)
-    retained: list[Leftover] = field(default_factory=list)
-    refused: str = ""
 
-    @property
-    def clean(self) -> bool:
-        return not self.refused and not self.leftovers()
-
-    @property
-    def listing_failed(self) -> bool:
-        """Whether a service could not even be asked what is there: the pass proves nothing."""
-        return bool(self.refused) or any(item.identifier == "(listing)" for item in self.failed)
-
-    def leftovers(self) -> list[Leftover]:
-        return [*self.failed, *self.waiting, *self.found, *self.left]
-
-    def lines(self) -> list[str]:
-        return (
-            ([f"refused: {self.refused}"] if self.refused else [])
-            + [f"deleted {item}" for item in self.deleted]
-            + [f"could not check {item.kind} ({item.detail}): nothing of that kind was swept; rerun the sweep "
-               f"(`labs destroy {self.lab}`) later, or look in the console" if item.identifier == "(listing)"
-               else f"could not delete {item}" for item in self.failed]
-            + [f"not deletable yet, sweep again later: {item}" for item in self.waiting]
-            + [f"still there: {item}" for item in self.found]
-            + [f"left, delete by hand: {item}" for item in self.left]
-            + [f"kept by the stack (Retain): {item}" for item in self.retained]
-            + [f"kept on purpose: {item}" for item in self.kept]
-        )
+class NotDeleted(Exception):
+    """A delete the service answered without doing all of it (DeleteObjects' per-key Errors)."""
 
 
 def tags_of(pairs: Iterable[dict] | dict | None) -> dict[str, str]:
@@ -103,18 +61,15 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, prefix
 
 
-def error_code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
-
-
-class SweepBase:
+class SweepBase(Ownership):
     """One lab in one account and one region, with a boto3 session.
 
-    ``stack_id``: the deleted stack (the janitor's event names it); without it the
-    newest deleted stack called ``mlref-<lab>`` is used. ``dry_run``: delete nothing,
-    report in ``found`` what would be deleted (a verification pass). ``sleep``/``clock``
-    bound the waits (an EMR Serverless application stopping); ``deadline`` is a
-    ``clock()`` value no wait goes past.
+    ``stack_id``: the deleted stack (the janitor's event names it); without it the newest deleted
+    stack called ``mlref-<lab>`` is used. ``dry_run``: delete nothing, report in ``found`` what
+    would be deleted (a verification pass). ``sleep``/``clock`` bound the waits (an EMR Serverless
+    application stopping); ``deadline`` is a ``clock()`` value after which no request is sent. A
+    service whose endpoint fails to answer once (a connection refused or timed out) is asked
+    nothing more in this sweep: its kinds are reported unchecked in one line.
     """
 
     def __init__(
@@ -132,17 +87,42 @@ class SweepBase:
         self.stack_id = stack_id
         self.dry_run = dry_run
         self.sleep, self.clock, self.deadline = sleep, clock, deadline
+        self.started = clock()
         self.report = SweepReport(lab=lab)
-        self._clients: dict[str, Any] = dict(clients or {})
-
-    @property
-    def stack_name(self) -> str:
-        return f"{STACK_PREFIX}{self.lab}"
+        self._unreachable: dict[str, dict[str, str]] = {}
+        self._hooks: list[tuple[Any, str, Callable[..., None]]] = []
+        self._clients: dict[str, Any] = {}
+        for name, client in (clients or {}).items():
+            self._clients[name] = self._guarded(name, client)
 
     def client(self, name: str) -> Any:
         if name not in self._clients:
-            self._clients[name] = self.session.client(name)
+            self._clients[name] = self._guarded(name, self.session.client(name))
         return self._clients[name]
+
+    def _guarded(self, name: str, client: Any) -> Any:
+        """Every request of ``client`` first checks the deadline and whether its service answered."""
+        def before_send(**_: Any) -> None:
+            if name in self._unreachable:
+                raise Unreachable(**self._unreachable[name])
+            if self.deadline is not None and self.clock() >= self.deadline:
+                raise OutOfTime(seconds=self.deadline - self.started)
+
+        def needs_retry(caught_exception: Exception | None = None, **_: Any) -> None:
+            if isinstance(caught_exception, HTTPClientError) and name not in self._unreachable:
+                endpoint = getattr(caught_exception, "kwargs", {}).get("endpoint_url") or client.meta.endpoint_url
+                self._unreachable[name] = {"endpoint": endpoint, "cause": type(caught_exception).__name__}
+
+        client.meta.events.register_first("before-send", before_send)  # before anything could answer
+        client.meta.events.register("needs-retry", needs_retry)
+        self._hooks += [(client, "before-send", before_send), (client, "needs-retry", needs_retry)]
+        return client
+
+    def release(self) -> None:
+        """Takes this sweep's guards off its clients (clients handed in may serve a later sweep)."""
+        for client, event, handler in self._hooks:
+            client.meta.events.unregister(event, handler)
+        self._hooks.clear()
 
     # -- scope: one account, one region ---------------------------------------------------
 
@@ -205,73 +185,19 @@ class SweepBase:
             filters.append({"Name": f"tag:{PROFILE_TAG}", "Values": [self.profile]})
         return filters
 
-    # -- the lab's stack ------------------------------------------------------------------
-
-    def live_stack_status(self) -> str | None:
-        """The status of the stack called ``mlref-<lab>`` here, None when there is none."""
-        try:
-            stacks = self.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"]
-        except ClientError as error:
-            if "does not exist" in error.response.get("Error", {}).get("Message", ""):
-                return None
-            raise
-        statuses = [s["StackStatus"] for s in stacks if s["StackStatus"] != "DELETE_COMPLETE"]
-        return statuses[0] if statuses else None
-
-    def stack_allows_sweep(self) -> bool:
-        """False (and ``report.refused`` says why) while the lab's stack exists, or when unsure."""
-        try:
-            status = self.live_stack_status()
-        except (ClientError, BotoCoreError) as error:
-            code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
-            self.report.refused = f"could not tell whether {self.stack_name} still exists ({code}); nothing deleted"
-            return False
-        if status is not None:
-            self.report.refused = (f"stack {self.stack_name} still exists ({status}) in {self.account} "
-                                   f"{self.region}: nothing deleted; delete the stack first "
-                                   f"(`labs destroy {self.lab}`)")
-            return False
-        return True
-
-    def _deleted_stack_id(self) -> str | None:
-        if self.stack_id:
-            return self.stack_id
-        pages = self.client("cloudformation").get_paginator("list_stacks").paginate(
-            StackStatusFilter=["DELETE_COMPLETE"])
-        gone = [s for page in pages for s in page["StackSummaries"] if s["StackName"] == self.stack_name]
-        newest = max(gone, key=lambda s: s.get("DeletionTime") or s["CreationTime"], default=None)
-        return newest["StackId"] if newest else None
-
-    def _load_stack_resources(self) -> list[dict]:
-        stack_id = self._deleted_stack_id()
-        if not stack_id or not self.owns_arn(stack_id):
-            return []
-        pages = self.client("cloudformation").get_paginator("list_stack_resources").paginate(StackName=stack_id)
-        try:
-            return [r for page in pages for r in page["StackResourceSummaries"]]
-        except ClientError as error:
-            if "does not exist" in error.response.get("Error", {}).get("Message", ""):
-                return []  # deleted more than 90 days ago, or never created
-            raise
-
-    def stack_resources(self) -> None:
-        """Reads the deleted stack's resources (CloudFormation keeps them 90 days) and notes what
-        it retained. Runs first; the kinds that use them (``stack_ids_of``) see [] if it failed."""
-        self._stack_resources = []
-        self._stack_resources = self._load_stack_resources()
-        for resource in self._stack_resources:
-            if resource["ResourceStatus"] == "DELETE_SKIPPED" and resource.get("PhysicalResourceId"):
-                self.report.retained.append(Leftover(resource["ResourceType"], resource["PhysicalResourceId"]))
-
-    def stack_ids_of(self, resource_type: str) -> list[str]:
-        """Physical ids of the deleted stack's resources of one type."""
-        return [r["PhysicalResourceId"] for r in getattr(self, "_stack_resources", None) or []
-                if r["ResourceType"] == resource_type and r.get("PhysicalResourceId")]
+    def ours(self, item: Leftover, tags: Iterable[dict] | dict | None, physical_id: str | None = None) -> bool:
+        """Tagged for the lab (and the swept profile), and proven its own (``Ownership.proven``)."""
+        tags = tags_of(tags)
+        return self.carries_tag(tags) and self.proven(item, tags, physical_id)
 
     # -- acting ---------------------------------------------------------------------------
 
-    def attempt(self, item: Leftover, action: Callable[[], Any]) -> bool:
-        """Runs one delete (or, in a dry run, only notes it); True when the item is gone."""
+    def attempt(self, item: Leftover, action: Callable[[], Any], gone: Callable[[], bool] | None) -> bool:
+        """Runs one delete (or, in a dry run, only notes it); True when a read shows the item gone.
+
+        ``gone`` reads it back (True: not there any more); None only where the action's own answer
+        is that read (a batch whose per-item errors ``action`` raises as NotDeleted). A delete
+        accepted but not yet done, or whose read-back fails, is ``waiting``, never ``deleted``."""
         if self.dry_run:
             self.report.found.append(item)
             return False
@@ -281,16 +207,59 @@ class SweepBase:
             if error_code(error) in GONE_CODES:
                 return True  # already gone: nothing to do
             message = error.response.get("Error", {}).get("Message", "")
-            self.report.failed.append(Leftover(item.kind, item.identifier, f"{error_code(error)}: {message}", item.arn))
+            self.report.failed.append(item.but(f"{error_code(error)}: {message}"))
             self.log(f"could not delete {item}: {error_code(error)}")
+            return False
+        except NotDeleted as refused:
+            self.report.failed.append(item.but(str(refused)))
+            self.log(f"could not delete {item}: {refused}")
+            return False
+        return self.confirm(item, gone)
+
+    def confirm(self, item: Leftover, gone: Callable[[], bool] | None, after: str = "delete accepted") -> bool:
+        """Reads back an item whose delete was accepted: ``deleted`` when it is gone, else ``waiting``."""
+        try:
+            done = True if gone is None else gone()
+        except (ClientError, BotoCoreError) as error:
+            self.report.waiting.append(item.but(f"{after}, but it could not be read back ({error_code(error)}): "
+                                                "not counted as gone"))
+            return False
+        if not done:
+            self.report.waiting.append(item.but(f"{after}, still there: deleted within minutes, or next round"))
             return False
         self.report.deleted.append(item)
         self.log(f"deleted {item}")
         return True
 
+    def absent(self, read: Callable[[], Any], *codes: str) -> bool:
+        """Runs a read (a Describe or Get call); True when it answers that the thing does not exist."""
+        try:
+            read()
+        except ClientError as error:
+            message = error.response.get("Error", {}).get("Message", "")
+            if error_code(error) in GONE_CODES | set(codes) or "does not exist" in message or "Could not find" in message:
+                return True
+            raise
+        return False
+
+    def stop(self, item: Leftover, action: Callable[[], Any]) -> bool:
+        """Stops a run or job (billing stops; the item itself goes in a later round)."""
+        if self.dry_run:
+            self.report.found.append(item)
+            return False
+        try:
+            action()
+        except ClientError as error:
+            message = error.response.get("Error", {}).get("Message", "")
+            self.report.failed.append(item.but(f"not stopped: {error_code(error)}: {message}"))
+            return False
+        self.report.stopped.append(item)
+        self.log(f"stopped {item}")
+        return True
+
     def wait(self, item: Leftover, status: str, why: str) -> None:
         """Notes an item that cannot be deleted in its current state; the next round retries."""
-        self.report.waiting.append(Leftover(item.kind, item.identifier, f"{status}: {why}", item.arn))
+        self.report.waiting.append(item.but(f"{status}: {why}"))
 
     def poll(self, done: Callable[[], bool], *, timeout: float, every: float = 5.0) -> bool:
         """Calls ``done`` until it is true, at most ``timeout`` seconds (and never past the deadline)."""

@@ -4,6 +4,8 @@ groups) and what bills by the hour (endpoints, running training jobs).
 Order matters and ``Sweeper.KINDS`` keeps it: monitoring schedules before their endpoint
 (an endpoint with schedules cannot be deleted), endpoints before their configs and models,
 running pipeline executions stopped before their pipeline, packages before their group.
+Each delete is read back: SageMaker deletes endpoints, feature groups and schedules
+asynchronously, so an accepted delete is "not gone yet" until a Describe says otherwise.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ from collections.abc import Iterator
 from botocore.exceptions import ClientError
 
 try:  # in the Lambda asset the modules sit side by side
-    from lab_names import LAB_TAG, PROFILE_TAG, TRAINING_LOG_GROUP
-    from sweep_base import Leftover, error_code, split_s3_uri
+    from lab_names import ENDPOINT_LOG_GROUP_PREFIX, LAB_TAG, PROFILE_TAG, TRAINING_LOG_GROUP
+    from sweep_base import Leftover, error_code, split_s3_uri, tags_of
 except ImportError:  # imported as a package (tests, the labs command)
-    from lambdas.lab_sweep.sweep_base import Leftover, error_code, split_s3_uri
-    from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, TRAINING_LOG_GROUP
+    from lambdas.lab_sweep.sweep_base import Leftover, error_code, split_s3_uri, tags_of
+    from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX, LAB_TAG, PROFILE_TAG, TRAINING_LOG_GROUP
 
-ENDPOINT_LOG_PREFIX = "/aws/sagemaker/Endpoints/"
+ENDPOINT_LOG_PREFIX = ENDPOINT_LOG_GROUP_PREFIX
 BUSY_ENDPOINT = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
 
 
@@ -29,50 +31,56 @@ def _token() -> str:
 
 
 class SageMakerKinds:
-    """Mixed into ``Sweeper``; uses ``SweepBase``'s client, scope, tags and ``attempt``."""
+    """Mixed into ``Sweeper``; uses ``SweepBase``'s client, scope, tags, proof and ``attempt``."""
 
-    def tagged(self, operation: str, key: str, arn_key: str, **params: object) -> Iterator[dict]:
-        """Summaries from a SageMaker List call whose resource is in scope and tagged for the lab."""
+    def tagged(self, operation: str, key: str, arn_key: str, **params: object) -> Iterator[tuple[dict, dict]]:
+        """Summaries (and their tags) from a SageMaker List call whose resource is in scope and
+        tagged for the lab."""
         sagemaker = self.client("sagemaker")
         for page in sagemaker.get_paginator(operation).paginate(**params):
             for summary in page[key]:
                 arn = summary[arn_key]
-                if self.owns_arn(arn) and self.carries_tag(sagemaker.list_tags(ResourceArn=arn).get("Tags")):
-                    yield summary
+                if not self.owns_arn(arn):
+                    continue
+                tags = tags_of(sagemaker.list_tags(ResourceArn=arn).get("Tags"))
+                if self.carries_tag(tags):
+                    yield summary, tags
 
     def monitoring_schedules(self) -> None:
         sagemaker = self.client("sagemaker")
-        for summary in self.tagged("list_monitoring_schedules", "MonitoringScheduleSummaries", "MonitoringScheduleArn"):
-            name = summary["MonitoringScheduleName"]
-            item = Leftover("monitoring schedule", name, arn=summary["MonitoringScheduleArn"])
+        for summary, tags in self.tagged("list_monitoring_schedules", "MonitoringScheduleSummaries",
+                                         "MonitoringScheduleArn"):
+            name, arn = summary["MonitoringScheduleName"], summary["MonitoringScheduleArn"]
+            item = Leftover("monitoring schedule", name, arn=arn)
+            if not self.proven(item, tags, arn):
+                continue
             if summary["MonitoringScheduleStatus"] == "Pending":
                 self.wait(item, "Pending", "DeleteMonitoringSchedule fails until it is scheduled")
-            else:
-                self.attempt(item, lambda n=name: sagemaker.delete_monitoring_schedule(MonitoringScheduleName=n))
+                continue
+            self.attempt(item, lambda n=name: sagemaker.delete_monitoring_schedule(MonitoringScheduleName=n),
+                         lambda n=name: self.absent(lambda: sagemaker.describe_monitoring_schedule(
+                             MonitoringScheduleName=n)))
 
     def endpoint_exists(self, name: str) -> bool:
-        try:
-            self.client("sagemaker").describe_endpoint(EndpointName=name)
-        except ClientError as error:
-            if error_code(error) == "ValidationException" and "Could not find" in str(error):
-                return False
-            raise
-        return True
+        return not self.absent(lambda: self.client("sagemaker").describe_endpoint(EndpointName=name))
 
     def endpoints(self) -> None:
         """Tagged endpoints (their log groups are tagged first, and go once the endpoint is
         gone, see ``log_groups``), then the log groups of the deleted stack's endpoints."""
         sagemaker = self.client("sagemaker")
-        for summary in self.tagged("list_endpoints", "Endpoints", "EndpointArn"):
+        for summary, tags in self.tagged("list_endpoints", "Endpoints", "EndpointArn"):
             name, status = summary["EndpointName"], summary["EndpointStatus"]
             item = Leftover("endpoint", name, arn=summary["EndpointArn"])
+            if not self.proven(item, tags, item.arn):
+                continue
             if status in BUSY_ENDPOINT:
                 why = "being deleted" if status == "Deleting" else "DeleteEndpoint fails until it settles"
                 self.wait(item, status, why)
                 continue
             if not self.dry_run:
                 self._tag_endpoint_log_group(name)
-            self.attempt(item, lambda n=name: sagemaker.delete_endpoint(EndpointName=n))
+            self.attempt(item, lambda n=name: sagemaker.delete_endpoint(EndpointName=n),
+                         lambda n=name: not self.endpoint_exists(n))
         self._stack_endpoint_log_groups()
 
     def _endpoint_log_group_arn(self, name: str) -> str | None:
@@ -105,65 +113,84 @@ class SageMakerKinds:
                     continue  # not the stack's, or an endpoint of that name is (still or again) there
                 name = group["logGroupName"]
                 self.attempt(Leftover("log group", name, f"of endpoint {endpoint} of the deleted stack"),
-                             lambda n=name: logs.delete_log_group(logGroupName=n))
+                             lambda n=name: logs.delete_log_group(logGroupName=n),
+                             lambda n=name: not self.log_group_exists(n))
 
     def endpoint_configs(self) -> None:
         sagemaker = self.client("sagemaker")
-        for summary in self.tagged("list_endpoint_configs", "EndpointConfigs", "EndpointConfigArn"):
+        for summary, tags in self.tagged("list_endpoint_configs", "EndpointConfigs", "EndpointConfigArn"):
             name = summary["EndpointConfigName"]
-            self.attempt(Leftover("endpoint config", name, arn=summary["EndpointConfigArn"]),
-                         lambda n=name: sagemaker.delete_endpoint_config(EndpointConfigName=n))
+            item = Leftover("endpoint config", name, arn=summary["EndpointConfigArn"])
+            if self.proven(item, tags, item.arn):
+                self.attempt(item, lambda n=name: sagemaker.delete_endpoint_config(EndpointConfigName=n),
+                             lambda n=name: self.absent(lambda: sagemaker.describe_endpoint_config(
+                                 EndpointConfigName=n)))
 
     def models(self) -> None:
         sagemaker = self.client("sagemaker")
-        for summary in self.tagged("list_models", "Models", "ModelArn"):
+        for summary, tags in self.tagged("list_models", "Models", "ModelArn"):
             name = summary["ModelName"]
-            self.attempt(Leftover("model", name, arn=summary["ModelArn"]),
-                         lambda n=name: sagemaker.delete_model(ModelName=n))
+            item = Leftover("model", name, arn=summary["ModelArn"])
+            if self.proven(item, tags, item.arn):
+                self.attempt(item, lambda n=name: sagemaker.delete_model(ModelName=n),
+                             lambda n=name: self.absent(lambda: sagemaker.describe_model(ModelName=n)))
 
     def pipelines(self) -> None:
         """Running executions are stopped; the pipeline goes once none is executing or stopping."""
         sagemaker = self.client("sagemaker")
-        for summary in self.tagged("list_pipelines", "PipelineSummaries", "PipelineArn"):
+        for summary, tags in self.tagged("list_pipelines", "PipelineSummaries", "PipelineArn"):
             name = summary["PipelineName"]
             item = Leftover("pipeline", name, arn=summary["PipelineArn"])
+            if not self.proven(item, tags, name):
+                continue
             pages = sagemaker.get_paginator("list_pipeline_executions").paginate(PipelineName=name)
             executions = [e for page in pages for e in page["PipelineExecutionSummaries"]]
             running = [e["PipelineExecutionArn"] for e in executions if e.get("PipelineExecutionStatus") == "Executing"]
             stopping = [e for e in executions if e.get("PipelineExecutionStatus") == "Stopping"]
             for arn in running:
-                self.attempt(Leftover("pipeline execution", arn.rsplit("/", 1)[-1], f"stopped, of {name}", arn),
-                             lambda a=arn: sagemaker.stop_pipeline_execution(PipelineExecutionArn=a,
-                                                                             ClientRequestToken=_token()))
+                self.stop(Leftover("pipeline execution", arn.rsplit("/", 1)[-1], f"of {name}", arn),
+                          lambda a=arn: sagemaker.stop_pipeline_execution(PipelineExecutionArn=a,
+                                                                          ClientRequestToken=_token()))
             if running or stopping:
                 self.wait(item, "executions stopping", "DeletePipeline fails while an execution runs")
                 continue
-            self.attempt(item, lambda n=name: sagemaker.delete_pipeline(PipelineName=n, ClientRequestToken=_token()))
+            self.attempt(item, lambda n=name: sagemaker.delete_pipeline(PipelineName=n, ClientRequestToken=_token()),
+                         lambda n=name: self.absent(lambda: sagemaker.describe_pipeline(PipelineName=n)))
 
     def model_packages(self) -> None:
         """Every package of a tagged group (tagged or not: it lives in the lab's group), then the group."""
         sagemaker = self.client("sagemaker")
-        for summary in self.tagged("list_model_package_groups", "ModelPackageGroupSummaryList", "ModelPackageGroupArn"):
+        for summary, tags in self.tagged("list_model_package_groups", "ModelPackageGroupSummaryList",
+                                         "ModelPackageGroupArn"):
             name = summary["ModelPackageGroupName"]
             item = Leftover("model package group", name, arn=summary["ModelPackageGroupArn"])
+            if not self.proven(item, tags, item.arn):
+                continue
             if summary.get("ModelPackageGroupStatus") == "Deleting":
                 self.wait(item, "Deleting", "being deleted")
                 continue
             pages = sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=name)
             packages = [p["ModelPackageArn"] for page in pages for p in page["ModelPackageSummaryList"]]
             gone = [self.attempt(Leftover("model package", arn.split("model-package/", 1)[-1], arn=arn),
-                                 lambda a=arn: sagemaker.delete_model_package(ModelPackageName=a)) for arn in packages]
+                                 lambda a=arn: sagemaker.delete_model_package(ModelPackageName=a),
+                                 lambda a=arn: self.absent(lambda: sagemaker.describe_model_package(
+                                     ModelPackageName=a))) for arn in packages]
             if all(gone):
-                self.attempt(item, lambda n=name: sagemaker.delete_model_package_group(ModelPackageGroupName=n))
+                self.attempt(item, lambda n=name: sagemaker.delete_model_package_group(ModelPackageGroupName=n),
+                             lambda n=name: self.absent(lambda: sagemaker.describe_model_package_group(
+                                 ModelPackageGroupName=n)))
 
     def feature_groups(self) -> None:
+        """The group, its offline data (only in a bucket the lab owns) and its Glue table."""
         sagemaker, glue = self.client("sagemaker"), self.client("glue")
-        for summary in self.tagged("list_feature_groups", "FeatureGroupSummaries", "FeatureGroupArn"):
+        for summary, tags in self.tagged("list_feature_groups", "FeatureGroupSummaries", "FeatureGroupArn"):
             name = summary["FeatureGroupName"]
-            group = sagemaker.describe_feature_group(FeatureGroupName=name)
-            offline = group.get("OfflineStoreConfig", {})
-            self.attempt(Leftover("feature group", name, arn=summary["FeatureGroupArn"]),
-                         lambda n=name: sagemaker.delete_feature_group(FeatureGroupName=n))
+            item = Leftover("feature group", name, arn=summary["FeatureGroupArn"])
+            if not self.proven(item, tags, name):
+                continue
+            offline = sagemaker.describe_feature_group(FeatureGroupName=name).get("OfflineStoreConfig", {})
+            self.attempt(item, lambda n=name: sagemaker.delete_feature_group(FeatureGroupName=n),
+                         lambda n=name: self.absent(lambda: sagemaker.describe_feature_group(FeatureGroupName=n)))
             storage = offline.get("S3StorageConfig", {})
             uri = storage.get("ResolvedOutputS3Uri") or storage.get("S3Uri")
             if uri:
@@ -171,35 +198,44 @@ class SageMakerKinds:
             catalog = offline.get("DataCatalogConfig")
             if catalog:
                 self.attempt(Leftover("glue table", f"{catalog['Database']}.{catalog['TableName']}"),
-                             lambda c=catalog: glue.delete_table(DatabaseName=c["Database"], Name=c["TableName"]))
+                             lambda c=catalog: glue.delete_table(DatabaseName=c["Database"], Name=c["TableName"]),
+                             lambda c=catalog: self.absent(lambda: glue.get_table(DatabaseName=c["Database"],
+                                                                                   Name=c["TableName"])))
 
     def training_jobs(self) -> None:
-        """Running jobs are stopped (they bill by the second); a finished job's log streams and
-        output go (the job record itself cannot be deleted and bills nothing)."""
+        """Running jobs are stopped (they bill by the second) and wait; a finished job's log streams
+        and output go (the job record itself cannot be deleted and bills nothing)."""
         sagemaker, logs = self.client("sagemaker"), self.client("logs")
-        for summary in self.tagged("list_training_jobs", "TrainingJobSummaries", "TrainingJobArn"):
+        for summary, tags in self.tagged("list_training_jobs", "TrainingJobSummaries", "TrainingJobArn"):
             name, status = summary["TrainingJobName"], summary["TrainingJobStatus"]
             item = Leftover("training job", name, arn=summary["TrainingJobArn"])
-            if status == "InProgress":
-                self.attempt(Leftover("training job", name, "stopped", item.arn),
-                             lambda n=name: sagemaker.stop_training_job(TrainingJobName=n))
+            if not self.proven(item, tags):
                 continue
-            if status == "Stopping":
+            if status == "InProgress":
+                self.stop(item, lambda n=name: sagemaker.stop_training_job(TrainingJobName=n))
+            if status in {"InProgress", "Stopping"}:
                 self.wait(item, status, "its logs and output go once it has stopped")
                 continue
-            for stream in self._training_log_streams(name):
+            for stream in self.log_streams(TRAINING_LOG_GROUP, f"{name}/"):
                 self.attempt(Leftover("log stream", f"{TRAINING_LOG_GROUP}/{stream}"),
-                             lambda s=stream: logs.delete_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=s))
-            job = sagemaker.describe_training_job(TrainingJobName=name)
-            output = job.get("OutputDataConfig", {}).get("S3OutputPath")
+                             lambda s=stream: logs.delete_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=s),
+                             lambda s=stream: s not in self.log_streams(TRAINING_LOG_GROUP, s))
+            output = sagemaker.describe_training_job(TrainingJobName=name).get("OutputDataConfig", {}).get(
+                "S3OutputPath")
             if output:
                 self.delete_prefix("training artifacts", output.rstrip("/") + f"/{name}/")
 
-    def _training_log_streams(self, job_name: str) -> list[str]:
-        return self.log_streams(TRAINING_LOG_GROUP, f"{job_name}/")
-
     def delete_prefix(self, kind: str, uri: str) -> None:
-        """Deletes every object version under an s3:// prefix, if the bucket is this account's and region's."""
+        """Deletes every object version under an s3:// prefix, only in a bucket the lab owns: of this
+        account and region, tagged for the lab and proven its own. Data in anyone else's bucket (a
+        user's own, named by a lab resource) is never deleted: it is reported as kept."""
         bucket, prefix = split_s3_uri(uri)
-        if self.bucket_in_scope(bucket) and self.has_objects(bucket, prefix):
-            self.attempt(Leftover(kind, f"s3://{bucket}/{prefix}"), lambda: self.delete_objects(bucket, prefix))
+        if not self.bucket_in_scope(bucket):
+            return
+        if not self.lab_owns_bucket(bucket):
+            self.report.kept.append(Leftover(kind, f"s3://{bucket}/{prefix}", f"bucket {bucket} is not the lab's own: "
+                                                                              "its data is never deleted"))
+            return
+        if self.has_objects(bucket, prefix):
+            self.attempt(Leftover(kind, f"s3://{bucket}/{prefix}"), lambda: self.delete_objects(bucket, prefix),
+                         lambda: not self.has_objects(bucket, prefix))

@@ -4,7 +4,8 @@ A round sweeps, then verifies: a verification pass is a dry-run sweep (each kind
 own service) plus the Tagging API, and finds nothing to delete. The lab counts as clean after
 two clean passes in a row, ``interval`` seconds apart (as aws-nuke counts it). A dirty pass, or
 one that could not ask a service, starts another round, at most ``max_rounds``; no round starts
-after ``time_budget`` seconds, so the Lambda (15 minutes at most) ends well within its limit.
+after ``time_budget`` seconds and no request is sent after ``LAST_REQUEST``, so the Lambda (15
+minutes at most) ends within its limit.
 """
 
 from __future__ import annotations
@@ -17,17 +18,20 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 try:  # in the Lambda asset the modules sit side by side
-    from lab_names import LAB_TAG, OWNER_TAG, PROFILE_TAG
+    from lab_names import LAB_TAG, OWNER_TAG, PROFILE_TAG, classroom_copy_set
+    from ownership import stack_name_of
     from record import CLEAN, LEFTOVERS, NOT_VERIFIED, STACK_EXISTS, TeardownRecord, parameter_name
     from sweep import Sweeper, SweepReport
 except ImportError:  # imported as a package (tests, the labs command)
+    from lambdas.lab_sweep.ownership import stack_name_of
     from lambdas.lab_sweep.record import CLEAN, LEFTOVERS, NOT_VERIFIED, STACK_EXISTS, TeardownRecord, parameter_name
     from lambdas.lab_sweep.sweep import Sweeper, SweepReport
-    from lambdas.shared.lab_names import LAB_TAG, OWNER_TAG, PROFILE_TAG
+    from lambdas.shared.lab_names import LAB_TAG, OWNER_TAG, PROFILE_TAG, classroom_copy_set
 
 INTERVAL = 30.0       # seconds between verification passes
 MAX_ROUNDS = 8        # sweep rounds at most: an endpoint takes 3-4 minutes to delete
-TIME_BUDGET = 600.0   # seconds after the start when no new round (and no wait) begins; Lambda stops at 900
+TIME_BUDGET = 600.0   # seconds after the start when no new round begins
+LAST_REQUEST = 840.0  # seconds after the start when no request is sent (nor wait begun): the Lambda stops at 900
 RECORDED_TAGS = (LAB_TAG, PROFILE_TAG, OWNER_TAG)
 LEFTOVER_CHARS = 300  # one leftover's text in the record
 
@@ -44,8 +48,8 @@ def _outcome(report: SweepReport) -> tuple[str, tuple[str, ...], str]:
     """State, leftovers and error of the last verification pass."""
     if report.refused:
         return STACK_EXISTS, (), report.refused
-    listing = [f"{item.kind}: {item.detail}" for item in report.failed if item.identifier == "(listing)"]
-    leftovers = tuple(item.reference[:LEFTOVER_CHARS] for item in report.leftovers() if item.identifier != "(listing)")
+    listing = [f"{item.kind}: {item.reason}" for item in report.unchecked]
+    leftovers = tuple(item.reference[:LEFTOVER_CHARS] for item in report.leftovers())
     if listing:
         return NOT_VERIFIED, leftovers, "could not verify " + ", ".join(listing)
     return (CLEAN if not leftovers else LEFTOVERS), leftovers, ""
@@ -61,11 +65,12 @@ def teardown(
 
     Returns the record to keep and the sweep rounds' reports. ``options`` go to ``Sweeper``.
     """
-    deadline = clock() + time_budget
+    started = clock()
+    deadline = started + time_budget
 
     def sweeper(**extra: Any) -> Sweeper:
         return Sweeper(session, lab, stack_id=stack_id or None, log=log, sleep=sleep, clock=clock,
-                       deadline=deadline, **options, **extra)
+                       deadline=started + LAST_REQUEST, **options, **extra)
 
     reports: list[SweepReport] = []
     check: SweepReport | None = None
@@ -91,11 +96,18 @@ def teardown(
 
 
 def failed_delete_record(lab: str, stack_id: str, *, now: Callable[[], datetime] = utc_now) -> TeardownRecord:
-    """The record for a stack that failed to delete: it still exists, so nothing was swept."""
+    """The record for a stack that failed to delete: it still exists, so nothing was swept. A
+    classroom's copy is the instructor's to delete again (a learner's `labs destroy` would remove the
+    learner's own deployment, never the copy)."""
+    stack_set = classroom_copy_set(stack_name_of(stack_id))
+    if stack_set:
+        fix = (f"this is a classroom's copy (StackSet {stack_set}): the class's instructor deletes it again with "
+               f"`labs classroom destroy {lab}` from the admin account, after fixing what its events name")
+    else:
+        fix = f"fix what its events name, then run `labs destroy {lab}`"
     return TeardownRecord(
         lab=lab, state=STACK_EXISTS, checked_at=_stamp(now()), stack_id=stack_id,
-        error=f"stack delete failed (DELETE_FAILED): nothing swept while the stack exists; fix what its events "
-              f"name, then run `labs destroy {lab}`")
+        error=f"stack delete failed (DELETE_FAILED): nothing swept while the stack exists; {fix}")
 
 
 def record_tags(session: Any, lab: str, stack_id: str) -> dict[str, str]:

@@ -93,7 +93,8 @@ def test_what_a_production_stack_retained_is_reported_never_swept(session):
 
 
 def test_training_job_streams_and_artifacts_are_removed_only_for_tagged_jobs(session):
-    bucket(session, "lab-output", objects=("jobs/lab-job/output/model.tar.gz", "jobs/foreign-job/output/model.tar.gz"))
+    bucket(session, "lab-output", LAB, objects=("jobs/lab-job/output/model.tar.gz",
+                                                "jobs/foreign-job/output/model.tar.gz"))
     sagemaker, logs = session.client("sagemaker"), session.client("logs")
     logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
     for job, tags in (("lab-job", LAB), ("foreign-job", {})):
@@ -106,7 +107,7 @@ def test_training_job_streams_and_artifacts_are_removed_only_for_tagged_jobs(ses
         )
         logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=f"{job}/algo-1-1700000000")
 
-    report = sweep(session, "data-lake", log=lambda _: None, kinds=MOTO_KINDS)
+    report = sweep(session, "data-lake", log=lambda _: None, kinds=["training_jobs"])
 
     streams = [s["logStreamName"] for s in logs.describe_log_streams(logGroupName=TRAINING_LOG_GROUP)["logStreams"]]
     assert streams == ["foreign-job/algo-1-1700000000"]
@@ -116,8 +117,8 @@ def test_training_job_streams_and_artifacts_are_removed_only_for_tagged_jobs(ses
 
 
 def test_feature_group_offline_data_and_glue_table_are_removed(session):
-    bucket(session, "offline-store", objects=("fg/123/sagemaker/us-east-1/offline-store/customers/part-0.parquet",
-                                              "fg/other/part-0.parquet"))
+    bucket(session, "offline-store", LAB, objects=("fg/123/sagemaker/us-east-1/offline-store/customers/part-0.parquet",
+                                                   "fg/other/part-0.parquet"))
     glue = session.client("glue")
     glue.create_database(DatabaseInput={"Name": "features"})
     glue.create_table(DatabaseName="features", TableInput={"Name": "customers"})
@@ -140,6 +141,8 @@ def test_feature_group_offline_data_and_glue_table_are_removed(session):
             "DataCatalogConfig": {"TableName": "customers", "Catalog": "AwsDataCatalog", "Database": "features"}},
     }, {"FeatureGroupName": "customers"})
     stub.add_response("delete_feature_group", {}, {"FeatureGroupName": "customers"})
+    stub.add_client_error("describe_feature_group", "ResourceNotFound", "Resource Not Found",
+                          expected_params={"FeatureGroupName": "customers"})
     stub.add_response("list_tags", {"Tags": tag_list(OTHER)}, {"ResourceArn": foreign})
     stub.activate()
 
@@ -299,28 +302,32 @@ def test_nothing_is_deleted_while_the_labs_stack_exists(session):
         "bucket", "log group"}
 
 
-def cloudformation_stub(describe=None, error=None):
-    cloudformation = boto3.client("cloudformation", region_name=REGION)
-    stub = Stubber(cloudformation)
+def live_stacks(stub, *stacks, error=None):
+    """The sweep's one ListStacks of every stack that is not deleted (its filter: every other status)."""
+    statuses = [s for s in boto3.client("cloudformation", region_name=REGION).meta.service_model.shape_for(
+        "StackStatus").enum if s != "DELETE_COMPLETE"]
     if error:
-        stub.add_client_error("describe_stacks", error, "User is not authorized to perform DescribeStacks")
+        stub.add_client_error("list_stacks", error, "User is not authorized to perform ListStacks",
+                              expected_params={"StackStatusFilter": statuses})
     else:
-        stub.add_response("describe_stacks", {"Stacks": [describe]}, {"StackName": "mlref-data-lake"})
-    stub.activate()
-    return cloudformation
+        stub.add_response("list_stacks", {"StackSummaries": [
+            {"StackName": name, "StackId": f"arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1",
+             "StackStatus": status, "CreationTime": datetime(2026, 1, 1)} for name, status in stacks]},
+            {"StackStatusFilter": statuses})
 
 
 @pytest.mark.parametrize("status,error,reason", [
     ("DELETE_FAILED", None, "still exists (DELETE_FAILED)"),
     ("DELETE_IN_PROGRESS", None, "still exists (DELETE_IN_PROGRESS)"),
-    (None, "AccessDenied", "could not tell whether mlref-data-lake still exists (AccessDenied)"),
+    (None, "AccessDenied", "could not tell whether a stack of data-lake still exists (AccessDenied)"),
 ])
 def test_a_failed_or_unknown_stack_state_refuses_the_whole_sweep(session, status, error, reason):
     bucket(session, "mlref-data-lake-raw", LAB)
-    described = status and {"StackName": "mlref-data-lake", "StackStatus": status, "CreationTime": datetime(2026, 1, 1),
-                            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/mlref-data-lake/1"}
-    report = Sweeper(session, "data-lake", kinds=["buckets"], clients={"cloudformation": cloudformation_stub(
-        described, error)}, **QUIET).run()
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    stub = Stubber(cloudformation)
+    live_stacks(stub, *([("mlref-data-lake", status)] if status else []), error=error)
+    stub.activate()
+    report = Sweeper(session, "data-lake", kinds=["buckets"], clients={"cloudformation": cloudformation}, **QUIET).run()
     assert reason in report.refused and report.deleted == [] and bucket_names(session) == {"mlref-data-lake-raw"}
 
 
@@ -328,7 +335,7 @@ def test_what_the_deleted_stack_retained_is_named_in_the_report(session):
     cloudformation = boto3.client("cloudformation", region_name=REGION)
     stub = Stubber(cloudformation)
     stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/mlref-data-lake/2"
-    stub.add_client_error("describe_stacks", "ValidationError", "Stack with id mlref-data-lake does not exist")
+    live_stacks(stub, ("mlref-data-lake-2", "CREATE_COMPLETE"))  # another stack, of no lab here
     stub.add_response("list_stacks", {"StackSummaries": [
         {"StackName": "mlref-data-lake", "StackId": stack_id.replace("/2", "/1"), "StackStatus": "DELETE_COMPLETE",
          "CreationTime": datetime(2025, 1, 1), "DeletionTime": datetime(2025, 2, 1)},

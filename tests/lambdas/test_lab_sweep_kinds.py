@@ -10,7 +10,7 @@ import boto3
 from botocore.stub import ANY, Stubber
 
 from lambdas.lab_sweep.sweep import EMR_SYNC_RULE, Sweeper
-from tests.lambdas.test_lab_sweep import LAB, OTHER, QUIET, REGION, session, tag_list  # noqa: F401 (fixture)
+from tests.lambdas.test_lab_sweep import LAB, OTHER, QUIET, REGION, live_stacks, session, tag_list  # noqa: F401
 
 ACCOUNT = "123456789012"
 WHEN = datetime(2026, 1, 1)
@@ -27,6 +27,12 @@ def stubbed(service: str):
 
 def tags(stub, resource_arn, labels):
     stub.add_response("list_tags", {"Tags": tag_list(labels)}, {"ResourceArn": resource_arn})
+
+
+def gone(stub, operation, **params):
+    """The read-back after a delete: SageMaker says it does not exist."""
+    stub.add_client_error(operation, "ValidationException", f"{next(iter(params.values()))} does not exist",
+                          expected_params=params)
 
 
 def run(session, kinds, **clients):
@@ -47,12 +53,15 @@ def test_model_packages_go_before_their_group_and_a_failed_package_keeps_the_gro
             {"ModelPackageArn": p, "CreationTime": WHEN, "ModelPackageStatus": "Completed"} for p in packages]},
             {"ModelPackageGroupName": "churn"})
         stub.add_response("delete_model_package", {}, {"ModelPackageName": packages[0]})
+        gone(stub, "describe_model_package", ModelPackageName=packages[0])
         if failing:
             stub.add_client_error("delete_model_package", "ConflictException", "in use by an endpoint",
                                   expected_params={"ModelPackageName": packages[1]})
         else:
             stub.add_response("delete_model_package", {}, {"ModelPackageName": packages[1]})
+            gone(stub, "describe_model_package", ModelPackageName=packages[1])
             stub.add_response("delete_model_package_group", {}, {"ModelPackageGroupName": "churn"})
+            gone(stub, "describe_model_package_group", ModelPackageGroupName="churn")
         tags(stub, theirs, OTHER)
     stub.activate()
 
@@ -81,10 +90,12 @@ def test_a_running_pipeline_is_stopped_first_and_deleted_next_round(session):
         else:
             stub.add_response("delete_pipeline", {"PipelineArn": pipeline},
                               {"PipelineName": "train", "ClientRequestToken": ANY})
+            stub.add_client_error("describe_pipeline", "ResourceNotFound", "Pipeline train does not exist",
+                                  expected_params={"PipelineName": "train"})
     stub.activate()
 
     first = run(session, ["pipelines"], sagemaker=sagemaker)
-    assert [str(i) for i in first.deleted] == ["pipeline execution run1 (stopped, of train)"]
+    assert first.deleted == [] and [str(i) for i in first.stopped] == ["pipeline execution run1 (of train)"]
     assert [str(i) for i in first.waiting] == [
         "pipeline train (executions stopping: DeletePipeline fails while an execution runs)"]
     second = run(session, ["pipelines"], sagemaker=sagemaker)
@@ -148,9 +159,11 @@ def test_a_running_training_job_is_stopped(session):
     tags(stub, job, LAB)
     stub.add_response("stop_training_job", {}, {"TrainingJobName": "fit"})
     stub.activate()
-    assert [str(i) for i in run(session, ["training_jobs"], sagemaker=sagemaker).deleted] == [
-        "training job fit (stopped)"]
+    report = run(session, ["training_jobs"], sagemaker=sagemaker)
     stub.assert_no_pending_responses()
+    assert report.deleted == [] and [str(i) for i in report.stopped] == ["training job fit"]
+    assert [str(i) for i in report.waiting] == ["training job fit (InProgress: its logs and output go once it has "
+                                                "stopped)"] and not report.clean  # stopping is not gone
 
 
 def glue_stub(runs):
@@ -171,6 +184,7 @@ def test_glue_job_run_streams_go_from_the_shared_groups_and_other_jobs_streams_s
             logs.create_log_stream(logGroupName=group, logStreamName=stream)
     glue, stub = glue_stub([("jr_lab1", "SUCCEEDED")])
     stub.add_response("delete_job", {"JobName": "etl"}, {"JobName": "etl"})
+    stub.add_client_error("get_job", "EntityNotFoundException", "job etl not found", expected_params={"JobName": "etl"})
     stub.activate()
 
     report = run(session, ["glue_jobs"], glue=glue)
@@ -194,7 +208,7 @@ def test_a_running_glue_job_is_stopped_and_its_logs_wait(session):
     stub.activate()  # no DeleteJob
     report = run(session, ["glue_jobs"], glue=glue)
     stub.assert_no_pending_responses()
-    assert [str(i) for i in report.deleted] == ["glue job runs etl: jr_lab2 (stopped)"]
+    assert report.deleted == [] and [str(i) for i in report.stopped] == ["glue job runs etl: jr_lab2"]
     assert [i.identifier for i in report.waiting] == ["etl"]
     assert logs.describe_log_streams(logGroupName="/aws-glue/jobs/output")["logStreams"][0]["logStreamName"] == "jr_lab2"
 
@@ -203,7 +217,7 @@ def deleted_stack(resources):
     """A CloudFormation client stubbed for a lab stack deleted with ``resources`` (type, physical id)."""
     cloudformation, stub = stubbed("cloudformation")
     stack_id = arn("stack/mlref-data-lake/3", "cloudformation")
-    stub.add_client_error("describe_stacks", "ValidationError", "Stack with id mlref-data-lake does not exist")
+    live_stacks(stub)
     stub.add_response("list_stacks", {"StackSummaries": [{
         "StackName": "mlref-data-lake", "StackId": stack_id, "StackStatus": "DELETE_COMPLETE", "CreationTime": WHEN}]},
         {"StackStatusFilter": ["DELETE_COMPLETE"]})
@@ -244,8 +258,8 @@ def test_a_started_emr_serverless_application_is_stopped_then_deleted_and_the_sh
 
     report = run(session, ["emr_applications"])
 
-    assert [str(i) for i in report.deleted] == [f"EMR Serverless application {ours} (stopped)",
-                                                f"EMR Serverless application {ours} (spark)"]
+    assert [str(i) for i in report.stopped] == [f"EMR Serverless application {ours} (stopped)"]
+    assert [str(i) for i in report.deleted] == [f"EMR Serverless application {ours} (spark)"]
     assert emr.get_application(applicationId=ours)["application"]["state"] == "TERMINATED"
     assert emr.get_application(applicationId=theirs)["application"]["state"] == "STARTED"
     assert [i.identifier for i in report.kept] == [EMR_SYNC_RULE] and report.clean
@@ -283,4 +297,4 @@ def test_an_application_that_does_not_stop_in_time_waits_for_the_next_round(sess
     assert sum(slept) <= 120 and len(slept) >= 20  # bounded by the clock, not by a loop count
     assert [str(i) for i in report.waiting] == [
         "EMR Serverless application 00abc (STOPPING: not stopped within 120 s; deleted next round)"]
-    assert "EMR Serverless job run 00abc/run1 (cancelled)" in [str(i) for i in report.deleted]
+    assert "EMR Serverless job run 00abc/run1 (cancelled)" in [str(i) for i in report.stopped]

@@ -239,3 +239,19 @@ def test_ctrl_c_while_following_stops_the_execution(deployed, monkeypatch):
             runner.run()
         stubs["sagemaker"].assert_no_pending_responses()
     assert lines[-1].startswith(f"stopped {EXECUTION} (Ctrl-C)")
+
+
+def test_saved_outputs_of_a_stack_that_is_gone_start_nothing(aws, monkeypatch, tmp_path):
+    """Issue 24: a saved record without its stack (deleted by its expiry) started a pipeline execution;
+    the bucket and pipeline names it holds may be another deployment's now."""
+    from labs import state
+
+    monkeypatch.setenv("MLREF_LABS_STATE", str(tmp_path))
+    state.save(state.SavedDeployment(lab=lab.CONTRACT.name, stack=lab.CONTRACT.stack_name, account="123456789012",
+                                     region="us-east-1", profile="sandbox", deployed_at="2026-01-15T09:30:00+00:00",
+                                     expires_at="2999-01-01T00:00:00+00:00",
+                                     outputs={str(key): value for key, value in OUTPUTS.items()}))
+    aws.client("s3").create_bucket(Bucket=OUTPUTS[lab.DATA_BUCKET])  # the same name, another deployment's
+    with pytest.raises(LabError, match="lab ml-pipeline is not deployed in us-east-1"):
+        practice.MlPipelinePractice(aws, out=lambda _line: None, run_id=RUN).run()
+    assert aws.client("s3").list_objects_v2(Bucket=OUTPUTS[lab.DATA_BUCKET]).get("KeyCount") == 0
