@@ -84,6 +84,18 @@ class LabTemplate:
                         return str(self.values.resolve(key))
         return ""
 
+    def governed(self) -> bool:
+        """Whether Lake Formation governs the lab's data (it registers S3 locations)."""
+        return any(item["Type"] == "AWS::LakeFormation::Resource" for item in self.values.resources.values())
+
+    def table_location(self, database: str, table: str) -> str:
+        """The S3 location of the template's Glue table ``database.table``, else ''."""
+        for item in self.values.resources.values():
+            props = self.values.resolve(item.get("Properties", {})) if item["Type"] == "AWS::Glue::Table" else {}
+            if props.get("DatabaseName") == database and props.get("TableInput", {}).get("Name") == table:
+                return str(props["TableInput"].get("StorageDescriptor", {}).get("Location", ""))
+        return ""
+
     def workgroup_output(self, name: str) -> tuple[str, str]:
         """(output location, KMS key ARN or '') of the template's Athena workgroup ``name``."""
         for logical_id, item in self.values.resources.items():

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from labs.contracts.calls import ATHENA_OUTPUT, LAKE_FORMATION_ATHENA, PASS_ROLE, S3_KMS, SAR, Call, via
+from labs.contracts.calls import ATHENA_OUTPUT, ATHENA_TABLES, LAKE_FORMATION_ATHENA, PASS_ROLE, S3_KMS, SAR, Call, via
 
 REGIONAL = "arn:{partition}:{service}:{region}:{account}:"
 BUCKET, OBJECT = "arn:{partition}:s3:::{Bucket}", "arn:{partition}:s3:::{Bucket}/{Key}"
@@ -24,6 +24,7 @@ GLUE_TABLE = (CATALOG + "catalog", CATALOG + "database/{DatabaseName}", CATALOG 
 WORKGROUP = "arn:{partition}:athena:{region}:{account}:workgroup/{WorkGroup}"
 SAGEMAKER = "arn:{partition}:sagemaker:{region}:{account}:"
 STREAM = "arn:{partition}:kinesis:{region}:{account}:stream/{StreamName}"
+WAREHOUSE = "arn:{partition}:redshift-serverless:{region}:{account}:workgroup/{WorkgroupName}"
 
 # (service, operation) -> [(action, resource, condition keys)], the resource formatted with the request.
 ACTIONS: dict[tuple[str, str], list[tuple[str, str] | tuple[str, str, dict]]] = {
@@ -42,8 +43,8 @@ ACTIONS: dict[tuple[str, str], list[tuple[str, str] | tuple[str, str, dict]]] = 
     ("athena", "GetQueryResults"): [("athena:GetQueryResults", WORKGROUP)],
     ("athena", "StopQueryExecution"): [("athena:StopQueryExecution", WORKGROUP)],
     ("kinesis", "PutRecords"): [("kinesis:PutRecords", STREAM)],
-    ("redshift-data", "ExecuteStatement"): [("redshift-data:ExecuteStatement", "{WorkgroupArn}"),
-                                            ("redshift-serverless:GetCredentials", "{WorkgroupArn}")],
+    ("redshift-data", "ExecuteStatement"): [("redshift-data:ExecuteStatement", WAREHOUSE),
+                                            ("redshift-serverless:GetCredentials", WAREHOUSE)],
     ("redshift-data", "DescribeStatement"): [("redshift-data:DescribeStatement", "*")],
     ("redshift-data", "GetStatementResult"): [("redshift-data:GetStatementResult", "*")],
     ("sagemaker-featurestore-runtime", "PutRecord"): [("sagemaker:PutRecord", SAGEMAKER + "feature-group/{lower_FeatureGroupName}")],
@@ -149,9 +150,23 @@ def _athena(who: str, params: Mapping[str, Any], template: Any) -> Iterator[Call
         action = "glue:CreateTable" if (database, table) == created else "glue:GetTable"
         for resource in (f"{prefix}catalog", f"{prefix}database/{database}", f"{prefix}table/{database}/{table}"):
             yield Call(who, action, resource, LAKE_FORMATION_ATHENA, purpose=f"Athena: {database}.{table}")
-    if tables:
+        location = template.table_location(database, table)
+        if location and not template.governed() and (database, table) != created:
+            yield from _table_reads(who, location, template)
+    if tables and template.governed():
         yield Call(who, "lakeformation:GetDataAccess", "*", LAKE_FORMATION_ATHENA,
                    purpose="Lake Formation vends the tables' data to Athena")
+
+
+def _table_reads(who: str, location: str, template: Any) -> Iterator[Call]:
+    """Athena reading a table Lake Formation does not govern: the caller's own S3 (and KMS) access."""
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    arn = f"arn:${{AWS::Partition}}:s3:::{bucket}"
+    yield Call(who, "s3:ListBucket", arn, ATHENA_TABLES, {"s3:prefix": prefix}, purpose="Athena lists the table")
+    yield Call(who, "s3:GetObject", f"{arn}/{prefix.rstrip('/')}/example.parquet", ATHENA_TABLES,
+               purpose="Athena reads the table")
+    if key := template.bucket_key(bucket):
+        yield Call(who, "kms:Decrypt", key, ATHENA_TABLES, via("s3"), purpose="Athena reads the encrypted table")
 
 
 __all__ = ["ACTIONS", "PASS_ROLE", "SAR", "Fields", "followed_by", "iam_calls"]

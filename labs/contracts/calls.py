@@ -36,6 +36,7 @@ SAGEMAKER_ROLES = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-rol
 GLUE_CRAWLER = "https://docs.aws.amazon.com/glue/latest/dg/crawler-prereqs.html"
 GLUE_JOB = "https://docs.aws.amazon.com/glue/latest/dg/create-an-iam-role.html"
 ATHENA_OUTPUT = "https://repost.aws/knowledge-center/athena-output-bucket-error"
+ATHENA_TABLES = "https://docs.aws.amazon.com/athena/latest/ug/access.html"
 LAKE_FORMATION_ATHENA = "https://docs.aws.amazon.com/lake-formation/latest/dg/access-control-underlying-data.html"
 
 
