@@ -13,7 +13,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
-HEADING = re.compile(r"^# (?P<service>[a-z0-9-]+) (?P<operation>[A-Z][A-Za-z0-9]+)"
+# The operation as the API names it (PutObject) or as boto3 does (put_object).
+HEADING = re.compile(r"^# (?P<service>[a-z0-9-]+) (?P<operation>[A-Z][A-Za-z0-9]+|[a-z][a-z0-9]*(?:_[a-z0-9]+)+|[a-z]+)"
                      r"(?: as (?P<role>[A-Za-z][A-Za-z0-9]*))?(?P<refused> \(refused\))?(?:: (?P<title>.*))?$")
 
 
@@ -35,6 +36,11 @@ def show_request(out: Callable[[str], None], service: str, operation: str, param
     out(json.dumps(params, indent=1, default=str))
 
 
+def api_name(operation: str) -> str:
+    """``list_objects_v2`` -> ``ListObjectsV2``; an API name as it is."""
+    return operation if operation[:1].isupper() else "".join(part.capitalize() for part in operation.split("_"))
+
+
 def printed_requests(lines: Iterable[str]) -> list[tuple[str, str, dict[str, Any]]]:
     """(service, operation, params) for every request ``show_request`` printed among ``lines``."""
     return [(r.service, r.operation, r.params) for r in printed_calls(lines)]
@@ -48,7 +54,8 @@ def printed_calls(lines: Iterable[str]) -> list[PrintedRequest]:
         for part in line.splitlines() or [""]:
             if part.startswith("#"):  # a heading, or a note: either ends the request before it
                 if heading is not None and body:
-                    found.append(PrintedRequest(heading["service"], heading["operation"], json.loads("\n".join(body)),
+                    found.append(PrintedRequest(heading["service"], api_name(heading["operation"]),
+                                                json.loads("\n".join(body)),
                                                 heading["role"] or "", heading["title"] or "",
                                                 heading["refused"] is not None))
                 heading, body = HEADING.match(part), []
