@@ -24,7 +24,7 @@ from labs.contracts import data_lake as contract
 from labs.errors import LabError
 from labs.practice.athena import athena_query, show_query
 from labs.practice.polling import Poll
-from labs.practice.requests import show_assume_role, show_request, show_stack_outputs
+from labs.practice.requests import example_role_arn, show_assume_role, show_request, show_stack_outputs
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "sales"
 TABLE = "sales"
@@ -36,6 +36,7 @@ REQUIRED_OUTPUTS = (
 PLACEHOLDERS = {output: f"<{output}>" for output in REQUIRED_OUTPUTS} | {
     contract.SAMPLE_PREFIX_OUTPUT: contract.SAMPLE_PREFIX, contract.CURATED_PREFIX_OUTPUT: contract.CURATED_PREFIX,
     contract.RAW_DATABASE: "mlref_data_lake_raw", contract.CURATED_DATABASE: "mlref_data_lake_curated",
+    contract.ENGINEER_ROLE: example_role_arn(contract.ENGINEER_ROLE), contract.ANALYST_ROLE: example_role_arn(contract.ANALYST_ROLE),
 }
 
 
@@ -190,12 +191,12 @@ class DataLakePractice:
         show_request(self.out, "glue", "GetCrawler", {"Name": outputs[contract.CRAWLER]}, "until READY")
         show_request(self.out, "glue", "GetTable", {"DatabaseName": outputs[contract.RAW_DATABASE], "Name": TABLE},
                      "the crawler's table")
-        show_assume_role(self.out, contract.ENGINEER_ROLE, "engineer")
+        show_assume_role(self.out, outputs[contract.ENGINEER_ROLE], "engineer")
         show_request(self.out, "glue", "GetTable", {"DatabaseName": outputs[contract.CURATED_DATABASE], "Name": TABLE},
                      "data engineer: is the curated table there already?", as_role=contract.ENGINEER_ROLE)
         show_query(self.out, ctas_statement(outputs), outputs[contract.WORKGROUP],
                    "data engineer: curate raw into Parquet", as_role=contract.ENGINEER_ROLE)
-        show_assume_role(self.out, contract.ANALYST_ROLE, "analyst")
+        show_assume_role(self.out, outputs[contract.ANALYST_ROLE], "analyst")
         show_query(self.out, revenue_query(outputs), outputs[contract.WORKGROUP],
                    "analyst: revenue per day from the curated zone", as_role=contract.ANALYST_ROLE)
         show_query(self.out, raw_query(outputs), outputs[contract.WORKGROUP],

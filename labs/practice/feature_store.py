@@ -34,6 +34,7 @@ from labs.contracts.feature_store import MAX_CUSTOMERS, PRACTICE_CUSTOMERS, PRAC
 from labs.errors import LabError
 from labs.practice.athena import athena_query
 from labs.practice.polling import Poll
+from labs.practice.requests import example_role_arn
 from labs.session import patient
 
 REQUIRED_OUTPUTS = (contract.DATABASE, contract.WORKGROUP, contract.INGESTION_ROLE, contract.CONSUMER_ROLE,
@@ -46,7 +47,8 @@ REGIONS = ["us", "eu", "apac"]
 PAGES = ["/", "/search", "/products", "/cart", "/checkout", "/help"]
 SNAPSHOT_DAYS_AGO = (20, 2)
 LABEL_DAYS_AGO = 10
-PLACEHOLDERS = {output: f"<{output}>" for output in REQUIRED_OUTPUTS} | {contract.DATABASE: contract.DATABASE_NAME}
+PLACEHOLDERS = {output: f"<{output}>" for output in REQUIRED_OUTPUTS} | {contract.DATABASE: contract.DATABASE_NAME} | {
+    role: example_role_arn(role) for role in (contract.INGESTION_ROLE, contract.CONSUMER_ROLE)}
 
 
 def iso(moment: datetime) -> str:
@@ -252,8 +254,8 @@ class FeatureStorePractice:
 
         requests = self.requests(data, PLACEHOLDERS)
         show_stack_outputs(self.out, contract.CONTRACT.stack_name)
-        show_assume_role(self.out, contract.INGESTION_ROLE, "feature-ingestion")
-        show_assume_role(self.out, contract.CONSUMER_ROLE, "feature-consumer")
+        show_assume_role(self.out, PLACEHOLDERS[contract.INGESTION_ROLE], "feature-ingestion")
+        show_assume_role(self.out, PLACEHOLDERS[contract.CONSUMER_ROLE], "feature-consumer")
         for request, which in ((requests[0], "customer_profile"), (requests[len(data.profiles)], "click_activity")):
             show_request(self.out, "sagemaker-featurestore-runtime", "PutRecord", request,
                          f"one of {len(requests)} records, e.g. {which}", as_role=contract.INGESTION_ROLE)

@@ -70,7 +70,12 @@ def show_stack_outputs(out: Callable[[str], None], stack_name: str) -> None:
                  "the stack's outputs, unless `labs deploy` saved them")
 
 
-def show_assume_role(out: Callable[[str], None], role_output: str, purpose: str) -> None:
-    """The request for a lab role's credentials, the role named by its stack output."""
-    show_request(out, "sts", "AssumeRole", {"RoleArn": f"<{role_output}>", "RoleSessionName": f"mlref-{purpose}",
+def show_assume_role(out: Callable[[str], None], role_arn: str, purpose: str) -> None:
+    """The request for a lab role's credentials (``role_arn``: the dry run's stand-in for its stack output)."""
+    show_request(out, "sts", "AssumeRole", {"RoleArn": role_arn, "RoleSessionName": f"mlref-{purpose}",
                                             "DurationSeconds": 3600}, f"the {purpose}'s credentials")
+
+
+def example_role_arn(output: str) -> str:
+    """A dry run's stand-in for the role ARN a stack output holds (long enough for the STS model)."""
+    return f"arn:aws:iam::111122223333:role/<{output}>"
