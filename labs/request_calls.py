@@ -56,6 +56,7 @@ ACTIONS: dict[tuple[str, str], list[tuple[str, str] | tuple[str, str, dict]]] = 
     ("sagemaker", "CreateTrainingJob"): [("sagemaker:CreateTrainingJob", SAGEMAKER + "training-job/{lower_TrainingJobName}"),
                                          ("iam:PassRole", "{RoleArn}", {"iam:PassedToService": "sagemaker.amazonaws.com"})],
     ("sagemaker", "DescribeTrainingJob"): [("sagemaker:DescribeTrainingJob", SAGEMAKER + "training-job/{lower_TrainingJobName}")],
+    ("sagemaker", "StopTrainingJob"): [("sagemaker:StopTrainingJob", SAGEMAKER + "training-job/{lower_TrainingJobName}")],
     ("sagemaker", "CreateProcessingJob"): [("sagemaker:CreateProcessingJob", SAGEMAKER + "processing-job/{lower_ProcessingJobName}"),
                                            ("iam:PassRole", "{RoleArn}", {"iam:PassedToService": "sagemaker.amazonaws.com"})],
     ("sagemaker", "DescribeProcessingJob"): [("sagemaker:DescribeProcessingJob", SAGEMAKER + "processing-job/{lower_ProcessingJobName}")],
