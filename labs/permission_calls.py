@@ -6,7 +6,6 @@ sweep; labs/contracts/shared_calls.py) and the calls that must be refused. CDK-f
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -59,13 +58,13 @@ class LabTemplate:
                 if (role := policies.role_of(who)) is not None:
                     return role
                 continue
-            if any(fnmatch.fnmatchcase(logical_id, who) for logical_id in policies.roles):
+            if [logical_id for logical_id in values.matching(who) if logical_id in policies.roles]:
                 return policies.roles[values.logical_id(who)]
         raise LabError(f"{self.values.stack_name} (and the janitor) has no role {who}: check the lab's calls "
                        f"in labs/contracts/ against `labs inspect`")
 
     def has(self, pattern: str) -> bool:
-        return any(fnmatch.fnmatchcase(logical_id, pattern) for logical_id in self.values.resources)
+        return bool(self.values.matching(pattern))
 
     def text(self, text: str) -> str:
         """A call's resource or condition value with ``${...}`` and ``<Output>`` resolved."""

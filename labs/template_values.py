@@ -93,16 +93,26 @@ class TemplateValues:
     # -- resources ---------------------------------------------------------------------------
 
     def logical_id(self, name: str) -> str:
-        """``name`` itself, or the one logical id its shell pattern (``RawZoneBucket*``) matches."""
+        """``name`` itself, or the one logical id its pattern (``RawZoneBucket*``, see ``matching``) names."""
         if "*" not in name and "?" not in name:
             if name not in self.resources:
                 raise LabError(f"{self.stack_name} has no resource {name}: synthesize the lab again")
             return name
-        found = [logical_id for logical_id in self.resources if fnmatch.fnmatchcase(logical_id, name)]
+        found = self.matching(name)
         if len(found) != 1:
             raise LabError(f"{name} matches {len(found) or 'no'} resources of {self.stack_name}"
                            + (f" ({', '.join(found)})" if found else "") + ": name one resource of its template")
         return found[0]
+
+    def matching(self, pattern: str) -> list[str]:
+        """The logical ids ``pattern`` names: ``Name*`` is first read as Name with aws-cdk-lib's 8-character
+        hash (``RawZoneBucketD23CD850``, not ``RawZoneBucketPolicy1B9F8BCC``), then as a shell pattern."""
+        if pattern.endswith("*") and not any(c in pattern[:-1] for c in "*?["):
+            hashed = re.compile(re.escape(pattern[:-1]) + "[0-9A-F]{8}")
+            exact = [logical_id for logical_id in self.resources if hashed.fullmatch(logical_id)]
+            if exact:
+                return exact
+        return [logical_id for logical_id in self.resources if fnmatch.fnmatchcase(logical_id, pattern)]
 
     def name(self, logical_id: str) -> str:
         """The physical name: the name property's value, else the name CloudFormation generates."""
