@@ -88,9 +88,10 @@ def acting_as(role: str, source: str, calls: Iterable[tuple], *, present: str = 
 
 
 def refused(who: str, action: str, resource: str, why: str, source: str = SAR, *,
-            context: Mapping[str, str] | None = None, when: Callable[[Any], bool] | None = None) -> Call:
+            context: Mapping[str, str] | None = None, when: Callable[[Any], bool] | None = None,
+            present: str = "") -> Call:
     """A call that the lab's policies must refuse, and why."""
-    return Call(who, action, resource, source, context or {}, refused=why, when=when)
+    return Call(who, action, resource, source, context or {}, refused=why, when=when, present=present)
 
 
 def via(service: str) -> dict[str, str]:

@@ -36,7 +36,7 @@ def expiry_calls() -> tuple[Call, ...]:
                    present=EXPIRY, purpose="the expiry's own log group"),
         refused(EXPIRY_ROLE, "cloudformation:DeleteStack",
                 "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/mlref-other/0000",
-                "the expiry deletes its own stack and no other", DELETE_STACK),
+                "the expiry deletes its own stack and no other", DELETE_STACK, present=EXPIRY),
     )
 
 
