@@ -40,8 +40,9 @@ function summarize(response, resourcePolicyName) {
       const decided = response.overallResult === 'Allowed' ? analysis.allowStatements : analysis.denyStatements
       for (const found of decided ?? []) decisive.push(named(where, found, resourcePolicyName))
       for (const found of analysis.unmatchedStatements ?? []) {
-        if (found.actionMatch && found.statement?.Effect === 'Allow') {
-          near.push({ ...named(where, found, resourcePolicyName), why: why(found) })
+        if (found.actionMatch && found.explain?.effect === 'Allow') {
+          const reason = why(found)
+          if (reason !== 'principal') near.push({ ...named(where, found, resourcePolicyName), why: reason })  // not someone else's
         }
       }
     }

@@ -171,5 +171,6 @@ def all_calls(lab: LabContract, template: LabTemplate) -> list[Call]:
 
 def resolved(call: Call, template: LabTemplate) -> Call:
     """``call`` with its resource and condition values resolved against the template."""
-    return replace(call, resource=template.text(call.resource),
+    return replace(call, who=template.text(call.who) if "${" in call.who else call.who,
+                   resource=template.text(call.resource),
                    context={k: template.text(v) for k, v in call.context.items()})

@@ -11,6 +11,7 @@ grants, nor how AWS behaves: only a deploy shows that.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -152,22 +153,47 @@ def evaluate(simulations: list[dict[str, Any]], *, run: Callable[..., Any] = sub
 
 
 def prove(lab: LabContract, assembly: Path, *, run: Callable[..., Any] = subprocess.run) -> PermissionsReport:
-    template = LabTemplate.read(lab, assembly)
-    calls = [resolved(call, template) for call in all_calls(lab, template)]
-    distinct: dict[tuple, Call] = {}  # a call the practice repeats (polling) is proven once
-    for call in calls:
-        distinct.setdefault((call.who, call.action, call.resource, tuple(sorted(call.context.items())), call.refused,
-                             call.group), call)
-    chosen = list(distinct.values())
-    results = evaluate([simulation(call, template) for call in chosen], run=run)
-    verdicts = [Verdict(who=_who(call.who, template), action=call.action, resource=call.resource,
-                        expected="refused" if call.refused else "allowed", result=found["result"],
-                        source=call.source, purpose=call.refused or call.purpose,
-                        decisive=[_statement(d) for d in found["decisive"]],
-                        near=[f"{_statement(n)} ({n['why']})" for n in found["near"]], error=found["error"],
-                        group=call.group)
-                for call, found in zip(chosen, results)]
-    return PermissionsReport(lab=lab.name, stack=lab.stack_name, verdicts=judge(verdicts))
+    return prove_many([(lab, assembly)], run=run)[0]
+
+
+def prove_many(labs: list[tuple[LabContract, Path]], *,
+               run: Callable[..., Any] = subprocess.run) -> list[PermissionsReport]:
+    """The proof of each (lab, assembly), every request of them all in one Node.js process. A template
+    proven before in this process is not evaluated again."""
+    prepared = []
+    for lab, assembly in labs:
+        template = LabTemplate.read(lab, assembly)
+        key = _digest(lab, template)
+        distinct: dict[tuple, Call] = {}  # a call the practice repeats (polling) is proven once
+        if key not in _PROVEN:
+            for call in (resolved(call, template) for call in all_calls(lab, template)):
+                distinct.setdefault((call.who, call.action, call.resource, tuple(sorted(call.context.items())),
+                                     call.refused, call.group), call)
+        prepared.append((lab, template, key, list(distinct.values())))
+    simulations = [simulation(call, template) for _, template, _, chosen in prepared for call in chosen]
+    results = iter(evaluate(simulations, run=run) if simulations else [])
+    for lab, template, key, chosen in prepared:
+        if key not in _PROVEN:
+            verdicts = [_verdict(call, next(results), template) for call in chosen]
+            _PROVEN[key] = PermissionsReport(lab=lab.name, stack=lab.stack_name, verdicts=judge(verdicts))
+    return [_PROVEN[key] for _, _, key, _ in prepared]
+
+
+_PROVEN: dict[str, PermissionsReport] = {}
+
+
+def _digest(lab: LabContract, template: LabTemplate) -> str:
+    janitor = template.janitor.template if template.janitor else {}
+    text = json.dumps([lab.name, template.values.template, janitor, template.values.region], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _verdict(call: Call, found: dict, template: LabTemplate) -> Verdict:
+    return Verdict(who=_who(call.who, template), action=call.action, resource=call.resource,
+                   expected="refused" if call.refused else "allowed", result=found["result"], source=call.source,
+                   purpose=call.refused or call.purpose, decisive=[_statement(d) for d in found["decisive"]],
+                   near=[f"{_statement(n)} ({n['why']})" for n in found["near"]], error=found["error"],
+                   group=call.group)
 
 
 def _who(who: str, template: LabTemplate) -> str:

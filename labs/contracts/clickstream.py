@@ -113,6 +113,8 @@ def cost(options: ClickstreamOptions, *, events: int = PRACTICE_EVENTS) -> LabCo
 
 # -- what AWS does with the lab's roles, and what must be refused (labs permissions) ----------------
 FIREHOSE_ROLE = "https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html"
+STREAMING_INGESTION = ("https://docs.aws.amazon.com/redshift/latest/dg/"
+                       "materialized-view-streaming-ingestion-getting-started.html")
 _FIREHOSE = "FirehoseRole*"
 CALLS = (
     assumed(_FIREHOSE, "firehose.amazonaws.com", FIREHOSE_ROLE, present=_FIREHOSE),
@@ -125,6 +127,12 @@ CALLS = (
         ("kms:GenerateDataKey", "${ClickstreamKey*.Arn}", via("s3")),
         ("secretsmanager:GetSecretValue", "${WarehouseAdminSecret*}"),
     ], present=_FIREHOSE, purpose="Firehose reads the stream, transforms, stages and COPYs"),
+    assumed("StreamingIngestionRole*", "redshift.amazonaws.com", STREAMING_INGESTION, present="StreamingIngestionRole*"),
+    *acting_as("StreamingIngestionRole*", STREAMING_INGESTION, [
+        ("kinesis:DescribeStreamSummary", "${ClickStream*.Arn}"), ("kinesis:GetShardIterator", "${ClickStream*.Arn}"),
+        ("kinesis:GetRecords", "${ClickStream*.Arn}"), ("kinesis:ListShards", "${ClickStream*.Arn}"),
+        ("kms:Decrypt", "${ClickstreamKey*.Arn}", via("kinesis")),
+    ], present="StreamingIngestionRole*", purpose="Redshift streaming ingestion reads the stream"),
     refused(_FIREHOSE, "kinesis:PutRecord", "${ClickStream*.Arn}", "Firehose reads the stream and writes none",
             when=lambda o: o.delivery.value == "firehose"),
 )

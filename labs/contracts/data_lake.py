@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from labs.contracts.calls import GLUE_CRAWLER, acting_as, assumed, refused, via
+from labs.contracts.calls import GLUE_CRAWLER, Call, acting_as, assumed, refused, via
 from labs.contracts.base import MLA_D1, MLA_D4, MLS_DATA_ENGINEERING, ExamDomains, LabContract, Output
 from labs.contracts.prices import LabCost, athena_minimum_queries, per_month_as_hourly, price
 
@@ -66,6 +66,7 @@ def cost(_options: DataLakeOptions) -> LabCost:
 _RAW_OBJECT = "${RawZoneBucket*.Arn}/sales/dt=2026-01-05/orders.csv"
 _CATALOG = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:"
 LAKE_FORMATION_LOCATION = "https://docs.aws.amazon.com/lake-formation/latest/dg/registration-role.html"
+SERVER_ACCESS_LOGS = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html"
 CALLS = (
     assumed("RawCrawlerAccessRole*", "glue.amazonaws.com", GLUE_CRAWLER),
     *acting_as("RawCrawlerAccessRole*", GLUE_CRAWLER, [
@@ -89,6 +90,9 @@ CALLS = (
         ("s3:PutObject", "${CuratedZoneBucket*.Arn}/sales/dt=2026-01-05/part-0.parquet"),
         ("s3:ListBucket", "${CuratedZoneBucket*.Arn}"),
         ("kms:GenerateDataKey", "${DataLakeKey*.Arn}", via("s3"))], purpose="Lake Formation vends the curated zone"),
+    *(Call("logging.s3.amazonaws.com", "s3:PutObject", f"${{AccessLogsBucket*.Arn}}/{zone}Zone/2026-12-01-12-00-00-x",
+           SERVER_ACCESS_LOGS, {"aws:SourceArn": f"${{{zone}ZoneBucket*.Arn}}", "aws:SourceAccount": "${AWS::AccountId}"},
+           purpose=f"S3 delivers the {zone.lower()} zone's access logs") for zone in ("Raw", "Curated")),
     refused("AnalystRole*", "s3:GetObject", _RAW_OBJECT, "the analyst reads no zone's files directly, the raw "
             "zone least of all"),
     refused("AnalystRole*", "s3:PutObject", "${CuratedZoneBucket*.Arn}/sales/x.parquet", "the analyst is read-only"),
