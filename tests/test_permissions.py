@@ -13,6 +13,8 @@ import pytest
 from labs import cli
 from labs.contracts import LABS
 from labs.permissions import evaluate, prove, prove_many, text_report
+from tests.practice.conftest import unproven
+from tests.test_contracts import loaded_modules
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +149,7 @@ def test_the_command_exits_0_and_lists_the_calls_grouped_by_who_makes_them(sandb
     assert cli.main(["permissions", "feature-store", "--assembly", str(sandbox.outdir)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("feature-store (mlref-feature-store): ") and out[0].endswith(" 0 not as expected")
-    assert "ConsumerRoleE2904DDD:" in out or any(line.startswith("ConsumerRole") for line in out)
+    assert [line for line in out if line.startswith("ConsumerRole")] == ["ConsumerRoleE2904DDD:"]
 
 
 def test_the_command_exits_1_naming_principal_action_resource_and_statement(data_lake, capsys):
@@ -178,3 +180,15 @@ def test_a_lab_not_synthesized_is_one_line(tmp_path, capsys, monkeypatch):
     assert cli.main(["permissions", "endpoint", "--assembly", str(tmp_path)]) == 1
     assert capsys.readouterr().err.strip() == (f"error: mlref-endpoint is not in {tmp_path}: synthesize it with "
                                                "`labs synth`")
+
+
+def test_the_command_never_loads_the_cdk(sandbox):
+    """`labs permissions` reads the template and the contract, runs the dry run and Node.js: no aws-cdk-lib
+    (fsx-training's dry run loads the SageMaker SDK, the heaviest of them)."""
+    commands = [["permissions", lab, "--assembly", str(sandbox.outdir)] for lab in ("data-lake", "fsx-training")]
+    for loaded in loaded_modules(commands):
+        assert loaded["code"] in (0, None) and loaded["cdk"] == [] and not loaded["app"], loaded
+
+
+def test_a_practice_call_missing_from_the_dry_run_is_named():
+    assert unproven("data-lake", {("athena", "StartQueryExecution"), ("glue", "DeleteTable")}) == [("glue", "DeleteTable")]
