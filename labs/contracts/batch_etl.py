@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from labs.contracts.calls import GLUE_CRAWLER, GLUE_JOB, acting_as, assumed, refused, via
+from labs.contracts.calls import GLUE_CRAWLER, GLUE_JOB, acting_as, arn, assumed, refused, via
 from labs.contracts.base import (
     MLA_D1,
     MLS_DATA_ENGINEERING,
@@ -185,18 +185,17 @@ def cost(options: BatchEtlOptions) -> LabCost:
 # -- what AWS does with the lab's roles, and what must be refused (labs permissions) ----------------
 STEP_FUNCTIONS_GLUE = "https://docs.aws.amazon.com/step-functions/latest/dg/connect-glue.html"
 EVENTBRIDGE_ROLE = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-identity-based.html"
-_CATALOG = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:"
 _RAW = "${RawZoneBucket*.Arn}/incoming/dt=2026-01-05/x.csv"
 CALLS = (
     assumed("WorkflowExecutionRole*", "states.amazonaws.com", STEP_FUNCTIONS_GLUE),
     *acting_as("WorkflowExecutionRole*", STEP_FUNCTIONS_GLUE, [
-        ("glue:StartCrawler", _CATALOG + "crawler/${RawCrawler*}"),
-        ("glue:GetCrawler", _CATALOG + "crawler/${RawCrawler*}"),
+        ("glue:StartCrawler", arn("glue", "crawler/${RawCrawler*}")),
+        ("glue:GetCrawler", arn("glue", "crawler/${RawCrawler*}")),
         ("iam:PassRole", "${CuratedQualityEvaluationRole*.Arn}", {"iam:PassedToService": "glue.amazonaws.com"}),
     ], purpose="the workflow's states"),
     *acting_as("WorkflowExecutionRole*", STEP_FUNCTIONS_GLUE, [
-        ("glue:StartJobRun", _CATALOG + "job/${GlueEtlJob*}"), ("glue:GetJobRun", _CATALOG + "job/${GlueEtlJob*}"),
-        ("glue:BatchStopJobRun", _CATALOG + "job/${GlueEtlJob*}"),
+        ("glue:StartJobRun", arn("glue", "job/${GlueEtlJob*}")), ("glue:GetJobRun", arn("glue", "job/${GlueEtlJob*}")),
+        ("glue:BatchStopJobRun", arn("glue", "job/${GlueEtlJob*}")),
     ], present="GlueEtlJob*", purpose="startJobRun.sync"),
     assumed("OnArrivalStarterRole*", "events.amazonaws.com", EVENTBRIDGE_ROLE),
     *acting_as("OnArrivalStarterRole*", EVENTBRIDGE_ROLE, [("states:StartExecution", "${WorkflowStateMachine*}")],
@@ -204,7 +203,7 @@ CALLS = (
     assumed("RawCrawlerAccessRole*", "glue.amazonaws.com", GLUE_CRAWLER),
     *acting_as("RawCrawlerAccessRole*", GLUE_CRAWLER, [
         ("s3:GetObject", _RAW), ("kms:Decrypt", "${BatchEtlKey*.Arn}", via("s3")),
-        ("glue:CreateTable", _CATALOG + "table/mlref_batch_etl_raw/incoming"),
+        ("glue:CreateTable", arn("glue", "table/mlref_batch_etl_raw/incoming")),
     ], purpose="the raw-zone crawler"),
     assumed("GlueEtlAccessRole*", "glue.amazonaws.com", GLUE_JOB, present="GlueEtlJob*"),
     *acting_as("GlueEtlAccessRole*", GLUE_JOB, [

@@ -94,6 +94,11 @@ def refused(who: str, action: str, resource: str, why: str, source: str = SAR, *
     return Call(who, action, resource, source, context or {}, refused=why, when=when, present=present)
 
 
+def arn(service: str, resource: str) -> str:
+    """A regional ARN of the example account, written as a call's resource is (``${AWS::Region}`` ...)."""
+    return f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}"
+
+
 def via(service: str) -> dict[str, str]:
     """The condition key a service sets when it calls KMS for a caller (``kms:ViaService``)."""
     return {"kms:ViaService": f"{service}.${{AWS::Region}}.amazonaws.com"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from labs.contracts.calls import GLUE_CRAWLER, Call, acting_as, assumed, refused, via
+from labs.contracts.calls import GLUE_CRAWLER, Call, acting_as, arn, assumed, refused, via
 from labs.contracts.base import MLA_D1, MLA_D4, MLS_DATA_ENGINEERING, ExamDomains, LabContract, Output
 from labs.contracts.prices import LabCost, athena_minimum_queries, per_month_as_hourly, price
 
@@ -64,7 +64,6 @@ def cost(_options: DataLakeOptions) -> LabCost:
 
 # -- what AWS does with the lab's roles, and what must be refused (labs permissions) ----------------
 _RAW_OBJECT = "${RawZoneBucket*.Arn}/sales/dt=2026-01-05/orders.csv"
-_CATALOG = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:"
 LAKE_FORMATION_LOCATION = "https://docs.aws.amazon.com/lake-formation/latest/dg/registration-role.html"
 SERVER_ACCESS_LOGS = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html"
 CALLS = (
@@ -74,10 +73,10 @@ CALLS = (
         ("s3:GetBucketLocation", "${RawZoneBucket*.Arn}"),
         ("s3:GetObject", _RAW_OBJECT),
         ("kms:Decrypt", "${DataLakeKey*.Arn}", via("s3")),
-        ("glue:GetDatabase", _CATALOG + "database/mlref_data_lake_raw"),
-        ("glue:CreateTable", _CATALOG + "table/mlref_data_lake_raw/sales"),
-        ("glue:UpdateTable", _CATALOG + "table/mlref_data_lake_raw/sales"),
-        ("glue:BatchCreatePartition", _CATALOG + "table/mlref_data_lake_raw/sales"),
+        ("glue:GetDatabase", arn("glue", "database/mlref_data_lake_raw")),
+        ("glue:CreateTable", arn("glue", "table/mlref_data_lake_raw/sales")),
+        ("glue:UpdateTable", arn("glue", "table/mlref_data_lake_raw/sales")),
+        ("glue:BatchCreatePartition", arn("glue", "table/mlref_data_lake_raw/sales")),
         ("lakeformation:GetDataAccess", "*"),
     ], purpose="the raw-zone crawler"),
     assumed("RawLocationAccessRole*", "lakeformation.amazonaws.com", LAKE_FORMATION_LOCATION),

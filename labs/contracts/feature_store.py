@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from labs.contracts.calls import acting_as, assumed, refused, via
+from labs.contracts.calls import acting_as, arn, assumed, refused, via
 from labs.contracts.base import MLA_D1, MLS_DATA_ENGINEERING, ExamDomains, Flag, LabContract, Output
 from labs.contracts.prices import LabCost, athena_minimum_queries, per_month_as_hourly, price
 
@@ -179,10 +179,10 @@ CALLS = (
         ("kms:GenerateDataKey", "${FeatureStoreKey*.Arn}", via("s3")),
     ], purpose="Feature Store writes the offline store"),
     refused("IngestionRole*", "sagemaker:GetRecord",
-            "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:feature-group/mlref-customer-profile-x",
+            arn("sagemaker", "feature-group/mlref-customer-profile-x"),
             "the ingestion role writes features and reads none"),
     refused("ConsumerRole*", "sagemaker:PutRecord",
-            "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:feature-group/mlref-customer-profile-x",
+            arn("sagemaker", "feature-group/mlref-customer-profile-x"),
             "the consumer reads features and writes none"),
 )
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from labs.contracts.calls import acting_as, assumed, refused, via
+from labs.contracts.calls import acting_as, arn, assumed, refused, via
 from labs.contracts.base import (
     MLA_D1,
     MLA_D2,
@@ -213,7 +213,7 @@ def preflight(session: Any, options: FsxTrainingOptions, out: Callable[[str], No
 # -- what AWS does with the lab's roles, and what must be refused (labs permissions) ----------------
 TRAINING_ROLE = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createtrainingjob-perms"
 _ROLE = "SageMakerExecutionRole*"
-_LOGS = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/sagemaker/TrainingJobs"
+_LOGS = arn("logs", "log-group:/aws/sagemaker/TrainingJobs")
 CALLS = (
     assumed(_ROLE, "sagemaker.amazonaws.com", TRAINING_ROLE),
     *acting_as(_ROLE, TRAINING_ROLE, [

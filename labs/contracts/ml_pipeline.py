@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from labs.contracts.calls import acting_as, assumed, refused, via
+from labs.contracts.calls import acting_as, arn, assumed, refused, via
 from labs.contracts.base import MLA_D2, MLA_D3, MLS_OPERATIONS, ConfigError, ExamDomains, Flag, LabContract, Output
 from labs.contracts.prices import LabCost, per_month_as_hourly, price
 from labs.contracts.sagemaker_images import XGBOOST_ACCOUNTS
@@ -181,14 +181,13 @@ def cost(options: MlPipelineOptions) -> LabCost:
 # -- what AWS does with the lab's roles, and what must be refused (labs permissions) ----------------
 PIPELINE_ROLE = "https://docs.aws.amazon.com/sagemaker/latest/dg/build-and-manage-access.html"
 JOB_ROLE = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html"
-_JOBS = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:"
 _ARTIFACTS = "${ArtifactsBucket*.Arn}/runs/x/"
 CALLS = (
     assumed("ModelBuildPipelineRole*", "sagemaker.amazonaws.com", PIPELINE_ROLE),
     *acting_as("ModelBuildPipelineRole*", PIPELINE_ROLE, [
-        ("sagemaker:CreateProcessingJob", _JOBS + "processing-job/pipelines-x-preprocess"),
-        ("sagemaker:CreateTrainingJob", _JOBS + "training-job/pipelines-x-train"),
-        ("sagemaker:CreateModelPackage", _JOBS + "model-package/mlref-ml-pipeline-models/1"),
+        ("sagemaker:CreateProcessingJob", arn("sagemaker", "processing-job/pipelines-x-preprocess")),
+        ("sagemaker:CreateTrainingJob", arn("sagemaker", "training-job/pipelines-x-train")),
+        ("sagemaker:CreateModelPackage", arn("sagemaker", "model-package/mlref-ml-pipeline-models/1")),
         ("iam:PassRole", "${ModelBuildTrainingRole*.Arn}", {"iam:PassedToService": "sagemaker.amazonaws.com"}),
     ], purpose="SageMaker Pipelines runs the steps"),
     *(assumed(role, "sagemaker.amazonaws.com", JOB_ROLE) for role in (

@@ -4,7 +4,7 @@ lab leaves, and VPC flow logs. One line per call: a new sweep call is one more l
 from __future__ import annotations
 
 from labs.contracts.base import LabContract
-from labs.contracts.calls import LAMBDA_ROLE, SAR, SCHEDULER_ROLE, Call, acting_as, assumed, refused
+from labs.contracts.calls import LAMBDA_ROLE, SAR, SCHEDULER_ROLE, Call, acting_as, arn, assumed, refused
 from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE
 
 EXPIRY = "ExpiryExpireFunction*"
@@ -12,7 +12,7 @@ EXPIRY_ROLE = "ExpiryExpireExecutionRole*"
 CFN_EXECUTION_ROLE = ("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"
                       "cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}")
 DELETE_STACK = "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStack.html"
-SCHEDULE_GROUP = "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule-group/default"
+SCHEDULE_GROUP = arn("scheduler", "schedule-group/default")
 JANITOR = "JanitorSweepExecutionRole*"
 LAB_KEY = "*Key????????"  # each lab's one KMS key (DataLakeKeyBE531ED9 ...)
 SWEEP = "lambdas/lab_sweep (the janitor's sweep), per the service authorization reference"
@@ -35,7 +35,7 @@ def expiry_calls() -> tuple[Call, ...]:
                                               ("logs:PutLogEvents", "${ExpiryExpireLogGroup*.Arn}")],
                    present=EXPIRY, purpose="the expiry's own log group"),
         refused(EXPIRY_ROLE, "cloudformation:DeleteStack",
-                "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/mlref-other/0000",
+                arn("cloudformation", "stack/mlref-other/0000"),
                 "the expiry deletes its own stack and no other", DELETE_STACK, present=EXPIRY),
     )
 
@@ -47,7 +47,7 @@ def _tags(lab: str) -> dict[str, str]:
 def janitor_calls(lab: LabContract) -> tuple[Call, ...]:
     """The sweep's calls on what a deleted lab stack leaves (a log group, a bucket and its objects, a
     key), tagged for the lab in the sandbox profile; and what it must not touch."""
-    log_group = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/{lab.stack_name}-x"
+    log_group = arn("logs", f"log-group:/aws/lambda/{lab.stack_name}-x")
     bucket = f"arn:${{AWS::Partition}}:s3:::{lab.stack_name}-examplebucket"
     in_account = {"s3:ResourceAccount": "${AWS::AccountId}"}
     tagged = _tags(lab.name)
