@@ -18,7 +18,7 @@ from labs.errors import LabError
 from labs.policies import Policies, Role, policies_of
 from labs.practice.requests import printed_calls
 from labs.request_calls import Fields, followed_by, iam_calls
-from labs.template_values import TemplateValues
+from labs.template_values import EXAMPLE_ACCOUNT, TemplateValues
 from lambdas.shared.lab_names import JANITOR_STACK_NAME
 
 EXTERNAL_LOCATION = re.compile(r"external_location\s*=\s*'s3://([^/']+)/([^']*)'")
@@ -41,11 +41,15 @@ class LabTemplate:
 
         template, _ = read_stack(assembly, lab.stack_name)
         region = region_of(assembly, lab.stack_name)
-        values = TemplateValues(template, stack_name=lab.stack_name, region=region)
+        # a stack synthesized for an account names it in literal ARNs: the example account is that one
+        environment = (stack_artifact(assembly, lab.stack_name) or {}).get("environment", "")
+        account = environment.removeprefix("aws://").split("/")[0]
+        account = account if account.isdigit() else EXAMPLE_ACCOUNT
+        values = TemplateValues(template, stack_name=lab.stack_name, region=region, account=account)
         janitor = None
         if stack_artifact(assembly, JANITOR_STACK_NAME) is not None:
             janitor = TemplateValues(read_stack(assembly, JANITOR_STACK_NAME)[0], stack_name=JANITOR_STACK_NAME,
-                                     region=region)
+                                     region=region, account=account)
         return cls(values, policies_of(values), janitor, policies_of(janitor) if janitor else None,
                    options_of(lab, template, region)[0])
 

@@ -1,5 +1,6 @@
 """The calls every lab shares: its expiry (sandbox profile), the account janitor's sweep of what the
-lab leaves, and VPC flow logs. One line per call: a new sweep call is one more line in ``JANITOR_SWEEP``."""
+lab leaves, and VPC flow logs. One line per call: a new sweep call is one more line in the list of
+``janitor_calls``."""
 
 from __future__ import annotations
 
