@@ -21,6 +21,10 @@ class Grantee(Protocol):
 
 S3_READ = ["s3:GetObject", "s3:GetObjectVersion"]
 S3_WRITE = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+# Bucket-level actions that carry no s3:prefix (service authorization reference): never in a
+# statement conditioned on it.
+BUCKET_READ = ["s3:GetBucketLocation"]
+BUCKET_WRITE = ["s3:ListBucketMultipartUploads"]
 
 
 def allow_objects(role: Grantee, bucket: s3.IBucket, *, prefix: str = "", write: bool = False) -> None:
@@ -31,13 +35,12 @@ def allow_objects(role: Grantee, bucket: s3.IBucket, *, prefix: str = "", write:
             resources=[bucket.arn_for_objects(f"{prefix}*")],
         )
     )
-    list_statement = iam.PolicyStatement(
-        actions=["s3:ListBucket", "s3:GetBucketLocation"] + (["s3:ListBucketMultipartUploads"] if write else []),
-        resources=[bucket.bucket_arn],
-    )
-    if prefix:
+    list_statement = iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
+    if prefix:  # only s3:ListBucket carries s3:prefix: a statement conditioned on it grants no other action
         list_statement.add_condition("StringLike", {"s3:prefix": [f"{prefix}*"]})
     role.add_to_principal_policy(list_statement)
+    role.add_to_principal_policy(iam.PolicyStatement(actions=BUCKET_READ + (BUCKET_WRITE if write else []),
+                                                     resources=[bucket.bucket_arn]))
 
 
 def allow_prefixes(role: Grantee, bucket: s3.IBucket, prefixes: list[str], *, write: bool = False) -> None:
@@ -50,7 +53,7 @@ def allow_prefixes(role: Grantee, bucket: s3.IBucket, prefixes: list[str], *, wr
     )
     role.add_to_principal_policy(
         iam.PolicyStatement(
-            actions=["s3:ListBucket", "s3:GetBucketLocation"] + (["s3:ListBucketMultipartUploads"] if write else []),
+            actions=["s3:ListBucket", *BUCKET_READ, *(BUCKET_WRITE if write else [])],
             resources=[bucket.bucket_arn],
         )
     )

@@ -44,7 +44,9 @@ class LabKey(Construct):
             iam.PolicyStatement(
                 sid="AllowCloudWatchLogsForThisAccountLogGroups",
                 principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                # No kms:Describe*: neither DescribeKey nor DescribeCustomKeyStores carries the encryption
+                # context this statement is conditioned on, so for them it granted nothing.
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
                 resources=["*"],
                 conditions={
                     "ArnLike": {

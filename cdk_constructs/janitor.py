@@ -266,9 +266,12 @@ class LabJanitor(Construct):
         jobs = _arn("glue", "job/*")
         self._allow(policy, "ReadGlue", ["glue:GetDatabases", "glue:GetTags", "glue:GetJobRuns", "glue:GetJob"],
                     [_arn("glue", "catalog"), _arn("glue", "database/*"), jobs])
+        # DeleteDatabase deletes the database's tables and functions with it: it requires the catalog,
+        # database, table and userDefinedFunction resources (service authorization reference).
         self._allow(policy, "DeleteLabGlueCatalog", ["glue:DeleteDatabase", "glue:DeleteTable", "glue:GetDatabase",
                                                      "glue:GetTable"],
-                    [_arn("glue", "catalog"), _arn("glue", "database/mlref_*"), _arn("glue", "table/mlref_*/*")])
+                    [_arn("glue", "catalog"), _arn("glue", "database/mlref_*"), _arn("glue", "table/mlref_*/*"),
+                     _arn("glue", "userDefinedFunction/mlref_*/*")])
         self._allow(policy, "StopAndDeleteTaggedGlueJobs", ["glue:BatchStopJobRun", "glue:DeleteJob"], [jobs],
                     swept_tags_condition())
         # EMR Serverless: tagged applications stopped and deleted, their runs cancelled first.

@@ -19,7 +19,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from cdk_constructs.access import S3_READ, allow_key_use
+from cdk_constructs.access import BUCKET_READ, S3_READ, allow_key_use
 from cdk_constructs.endpoint import LabEndpoint, SageMakerImages, allow_image_pull, allow_metrics, allow_service_logs
 from cdk_constructs.endpoint import sagemaker_principal
 from cdk_constructs.roles import LabRole
@@ -44,10 +44,12 @@ class MonitorRole(LabRole):
         self.add_to_principal_policy(iam.PolicyStatement(
             sid="WriteReportsAndBaselineResults", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
             resources=[bucket.arn_for_objects(f"{prefix}/*") for prefix in write_prefixes]))
-        listing = iam.PolicyStatement(sid="ListLabPrefixes", actions=["s3:ListBucket", "s3:GetBucketLocation"],
-                                      resources=[bucket.bucket_arn])
+        listing = iam.PolicyStatement(sid="ListLabPrefixes", actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
         listing.add_condition("StringLike", {"s3:prefix": [f"{p}/*" for p in (*read_prefixes, *write_prefixes)]})
         self.add_to_principal_policy(listing)
+        # s3:GetBucketLocation carries no s3:prefix: beside the listing it was never allowed.
+        self.add_to_principal_policy(iam.PolicyStatement(sid="LocateBucket", actions=BUCKET_READ,
+                                                         resources=[bucket.bucket_arn]))
         allow_image_pull(self, images.monitor_repository_arn)
         allow_service_logs(self, log_group_name, sid="ProcessingJobLogs")
         allow_metrics(self, metric_namespaces)

@@ -19,9 +19,12 @@ from cdk_constructs.redshift import ServerlessWarehouse
 from cdk_constructs.roles import LabRole
 from cdk_constructs.settings import LabSettings
 
+# Shared-throughput reads (Firehose's stream source, Redshift streaming ingestion). No
+# kinesis:SubscribeToShard: it acts on an enhanced fan-out consumer's ARN only, and neither reader
+# registers a consumer, so on the stream's ARN it matched nothing (service authorization reference).
 STREAM_READ_ACTIONS = [
     "kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetShardIterator",
-    "kinesis:GetRecords", "kinesis:ListShards", "kinesis:SubscribeToShard",
+    "kinesis:GetRecords", "kinesis:ListShards",
 ]
 
 

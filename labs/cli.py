@@ -1,6 +1,6 @@
 """``labs``: look at, run and remove the mlref labs.
 
-``list``, ``status``, ``synth``, ``inspect``, ``diagram``, ``deploy``, ``practice``, ``destroy``,
+``list``, ``status``, ``synth``, ``inspect``, ``diagram``, ``permissions``, ``deploy``, ``practice``, ``destroy``,
 ``janitor``, ``prices`` and ``summary``. Nothing here imports aws-cdk-lib: templates come from the
 pinned CDK CLI run as a process, and every fact about a lab from its contract.
 """
@@ -127,6 +127,24 @@ def inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def permissions(args: argparse.Namespace) -> int:
+    from labs.permissions import prove, text_report
+
+    lab = contract(args.lab)
+    assembly = Path(args.assembly) if args.assembly else None
+    if assembly is None:
+        from labs.lifecycle import synth as run_synth
+
+        if args.context:  # a variant: synthesize it into the lab's own folder first
+            assembly = run_synth(args.lab, args.profile, context=args.context, region=region_of(args), cdk=cdk_of(args),
+                                 out=lambda _: None)
+        else:
+            assembly = assembly_of(args)
+    report = prove(lab, assembly)
+    print(report.to_json() if args.json else "\n".join(text_report(report)))
+    return 1 if report.failures else 0
+
+
 def diagram(args: argparse.Namespace) -> int:
     from labs.cdk import ROOT
     from labs.diagram import diagram_lab
@@ -250,6 +268,14 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument("--json", action="store_true")
         else:
             command.add_argument("--out", default=None, help="output directory (default: docs/diagrams)")
+    proof = commands.add_parser("permissions", parents=[aws, profile, context],
+                                help="prove the lab's policies allow every call it makes and refuse what they must "
+                                     "(exit 1 names each call that does not hold)")
+    proof.add_argument("lab", choices=labs, metavar="LAB")
+    proof.add_argument("--assembly", default=None, help="cloud assembly directory (default: the newest synthesis "
+                                                        "of the lab; with -c, the lab synthesized with it)")
+    proof.add_argument("--json", action="store_true")
+    proof.set_defaults(handler=permissions)
     create = commands.add_parser("deploy", parents=[aws, profile, context],
                                  help="check account, bootstrap and quotas, show cost and expiry, deploy, save outputs")
     create.add_argument("lab", choices=labs, metavar="LAB")

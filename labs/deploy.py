@@ -140,6 +140,7 @@ def deploy(session: Any, request: DeployRequest, *, cdk: CdkCli,
     else:
         out(f"{lab.stack_name} exists ({status}): this deployment updates it")
     expires_at = show_cost_and_expiry(lab, options, tags.get("expires-at"), now(), out)
+    check_permissions(lab, assembly, out)
 
     resources = len(template.get("Resources", {}))
     if not confirmed(request.yes, ask, f"Deploy {lab.stack_name} ({resources} resources) to {target.account} "
@@ -156,6 +157,20 @@ def deploy(session: Any, request: DeployRequest, *, cdk: CdkCli,
         _clean_up_failed_create(session, lab, status, cdk, out)
         raise failure
     return _saved(session, lab, request, target, options, pairs, expires_at, now(), out)
+
+
+def check_permissions(lab: LabContract, assembly: Path, out: Out) -> None:
+    """The permissions proof (``labs permissions``) on the template about to be deployed; a LabError
+    naming the first call that does not hold, before anything is created."""
+    from labs.permissions import prove
+
+    report = prove(lab, assembly)
+    if report.failures:
+        first = report.failures[0]
+        raise LabError(f"the permissions proof found {len(report.failures)} call(s) not as expected, e.g. {first.who} "
+                       f"{first.action} on {first.resource}: {first.result} (expected {first.expected}); run "
+                       f"`labs permissions {lab.name}` for each one and the statement meant to decide it")
+    out(f"permissions: {len(report.verdicts)} calls proven against the template (`labs permissions {lab.name}`)")
 
 
 def show_cost_and_expiry(lab: LabContract, options: Any, expires_at: str | None, moment: datetime,

@@ -81,9 +81,11 @@ _SERVICES_POLICY_WILDCARDS = [
     ([_resource("sagemaker", "model-package/*"), _resource("sagemaker", "pipeline/*/execution/*")],
      "model packages and pipeline executions carry no tags of their own; the sweep deletes only packages of a "
      "tagged group and stops only executions of a tagged pipeline"),
-    ([_resource("glue", "database/*"), _resource("glue", "database/mlref_*"), _resource("glue", "table/mlref_*/*")],
+    ([_resource("glue", "database/*"), _resource("glue", "database/mlref_*"), _resource("glue", "table/mlref_*/*"),
+      _resource("glue", "userDefinedFunction/mlref_*/*")],
      "GetDatabases lists every database to read its tags; deletes are limited to the labs' mlref_* databases and "
-     "their tables (Feature Store offline tables have generated names)"),
+     "their tables and functions, which DeleteDatabase requires as resources (Feature Store offline tables have "
+     "generated names)"),
     ([_resource("glue", "job/*")],
      "Glue jobs are named by each lab; run history and tags are read unconditioned, stopping runs and deleting a "
      "job require tags lab=* and profile=sandbox"),

@@ -27,7 +27,6 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -186,26 +185,16 @@ def parse(report: list[dict], stacks_of: dict[str, list[str]], templates: dict[s
 
 
 def load_acks(path: Path) -> list[Ack]:
-    entries = tomllib.loads(path.read_text()).get("ack", [])
-    acks = []
-    for index, entry in enumerate(entries):
-        if set(entry) != ACK_KEYS:
-            raise ValueError(f"{path.name} entry {index + 1} needs exactly the keys {sorted(ACK_KEYS)}, has {sorted(entry)}")
-        acks.append(Ack(**entry))
-    return acks
+    from tests.reasons import load_acks as load
+
+    return load(path, ACK_KEYS, Ack)
 
 
 def problems(failures: list[Failure], acks: list[Ack], known_rules: set[str], reason_problem) -> list[str]:
     """Every unacknowledged failure, stale or unknown acknowledgment and weak reason, one line each."""
-    found = [f"not acknowledged: {f}" for f in failures if not any(a.covers(f) for a in acks)]
-    for ack in acks:
-        if ack.rule not in known_rules:
-            found.append(f"unknown rule (not a Control Tower rule name): {ack}")
-        elif not any(ack.covers(f) for f in failures):
-            found.append(f"stale (acknowledges nothing that fails now; remove it): {ack}")
-        if problem := reason_problem(ack.reason):
-            found.append(f"reason is {problem}: {ack}")
-    return found
+    from tests.reasons import ack_problems
+
+    return ack_problems(failures, acks, known_rules, reason_problem, "not a Control Tower rule name")
 
 
 def controls_to_exempt(failures: list[Failure], files: list[RuleFile]) -> dict[str, dict[str, set[str]]]:

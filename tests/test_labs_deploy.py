@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -123,6 +124,8 @@ def test_deploy_checks_shows_cost_and_expiry_deploys_and_saves_the_outputs(aws, 
     assert f"account {ACCOUNT}, region us-east-1" in text and "CDK bootstrap: version 27" in text
     assert f"~${cost.idle_per_hour:.4f}/hour" in text and "(in 4.0 h)" in text
     assert "note: the account janitor (mlref-janitor) is not deployed in us-east-1" in text
+    assert re.search(r"^permissions: \d+ calls proven against the template \(`labs permissions data-lake`\)$", text,
+                     re.MULTILINE)
     # events go through (no terminal here): each CloudFormation event printed
     assert EVENTS[2] in lines
 
@@ -130,6 +133,22 @@ def test_deploy_checks_shows_cost_and_expiry_deploys_and_saves_the_outputs(aws, 
     saved = state.load("mlref-data-lake", ACCOUNT, "us-east-1")
     assert saved == record and saved.tags["lab"] == "data-lake"
     assert "next: `labs practice data-lake`" in lines[-1]
+
+
+def test_a_call_the_template_does_not_allow_stops_the_deploy_before_the_question(aws, sandbox, monkeypatch):
+    from labs import permissions
+
+    bootstrap(aws)
+    failing = permissions.Verdict(who="AnalystRole6CD68FA5", action="s3:GetBucketLocation", resource="arn:aws:s3:::b",
+                                  expected="allowed", result="ImplicitlyDenied", source="the dry run")
+    report = permissions.PermissionsReport("data-lake", "mlref-data-lake", permissions.judge([failing]))
+    monkeypatch.setattr(permissions, "prove", lambda lab, assembly: report)
+    asked = []
+    cdk = FakeCdk(aws, sandbox.outdir, outputs=all_outputs())
+    with pytest.raises(LabError, match=r"^the permissions proof found 1 call\(s\) not as expected, e.g. "
+                                       r"AnalystRole6CD68FA5 s3:GetBucketLocation on arn:aws:s3:::b: ImplicitlyDenied"):
+        deploy(aws, DeployRequest(lab="data-lake"), cdk=cdk, ask=asked.append, out=lambda _: None, interactive=False)
+    assert asked == [] and cdk.commands() == ["synth"]
 
 
 def test_practice_never_acts_on_saved_outputs_of_a_stack_that_is_gone(aws, sandbox):

@@ -182,6 +182,8 @@ class LabContract:
         preflight: checks ``labs deploy`` runs against the account before deploying:
             ``preflight(session, options, out)``; raises LabError to stop.
         variants: named non-default ways to deploy it (gated and priced like the defaults).
+        calls: what AWS does with the lab's roles and what must be refused (labs/contracts/calls.py),
+            each citing its documentation; ``labs permissions`` proves them with the practice's own.
     """
 
     name: str
@@ -198,6 +200,7 @@ class LabContract:
     practice_flags: tuple[Flag, ...] = ()
     preflight: Callable[[Any, Any, Callable[[str], None]], None] | None = None
     variants: tuple[Variant, ...] = ()
+    calls: tuple[Any, ...] = ()
 
     def default_options(self) -> Any:
         return self.options_type()

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from labs.contracts.calls import GLUE_CRAWLER, GLUE_JOB, acting_as, arn, assumed, refused, via
 from labs.contracts.base import (
     MLA_D1,
     MLS_DATA_ENGINEERING,
@@ -180,6 +181,39 @@ def cost(options: BatchEtlOptions) -> LabCost:
                    run_note=f"two crawls at the 10-minute minimum, {engine}, one data-quality run")
 
 
+
+# -- what AWS does with the lab's roles, and what must be refused (labs permissions) ----------------
+STEP_FUNCTIONS_GLUE = "https://docs.aws.amazon.com/step-functions/latest/dg/connect-glue.html"
+EVENTBRIDGE_ROLE = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-identity-based.html"
+_RAW = "${RawZoneBucket*.Arn}/incoming/dt=2026-01-05/x.csv"
+CALLS = (
+    assumed("WorkflowExecutionRole*", "states.amazonaws.com", STEP_FUNCTIONS_GLUE),
+    *acting_as("WorkflowExecutionRole*", STEP_FUNCTIONS_GLUE, [
+        ("glue:StartCrawler", arn("glue", "crawler/${RawCrawler*}")),
+        ("glue:GetCrawler", arn("glue", "crawler/${RawCrawler*}")),
+        ("iam:PassRole", "${CuratedQualityEvaluationRole*.Arn}", {"iam:PassedToService": "glue.amazonaws.com"}),
+    ], purpose="the workflow's states"),
+    *acting_as("WorkflowExecutionRole*", STEP_FUNCTIONS_GLUE, [
+        ("glue:StartJobRun", arn("glue", "job/${GlueEtlJob*}")), ("glue:GetJobRun", arn("glue", "job/${GlueEtlJob*}")),
+        ("glue:BatchStopJobRun", arn("glue", "job/${GlueEtlJob*}")),
+    ], present="GlueEtlJob*", purpose="startJobRun.sync"),
+    assumed("OnArrivalStarterRole*", "events.amazonaws.com", EVENTBRIDGE_ROLE),
+    *acting_as("OnArrivalStarterRole*", EVENTBRIDGE_ROLE, [("states:StartExecution", "${WorkflowStateMachine*}")],
+               purpose="an upload starts the workflow"),
+    assumed("RawCrawlerAccessRole*", "glue.amazonaws.com", GLUE_CRAWLER),
+    *acting_as("RawCrawlerAccessRole*", GLUE_CRAWLER, [
+        ("s3:GetObject", _RAW), ("kms:Decrypt", "${BatchEtlKey*.Arn}", via("s3")),
+        ("glue:CreateTable", arn("glue", "table/mlref_batch_etl_raw/incoming")),
+    ], purpose="the raw-zone crawler"),
+    assumed("GlueEtlAccessRole*", "glue.amazonaws.com", GLUE_JOB, present="GlueEtlJob*"),
+    *acting_as("GlueEtlAccessRole*", GLUE_JOB, [
+        ("s3:GetObject", _RAW), ("s3:PutObject", "${CuratedZoneBucket*.Arn}/customers/split=train/part-0.parquet"),
+        ("kms:GenerateDataKey", "${BatchEtlKey*.Arn}", via("s3")),
+    ], present="GlueEtlJob*", purpose="the Glue ETL job"),
+    refused("GlueEtlAccessRole*", "s3:PutObject", _RAW, "the job reads the raw zone and never rewrites it",
+            when=lambda o: o.engine.value == "glue"),
+)
+
 CONTRACT = LabContract(
     name="batch-etl",
     stack_name="mlref-batch-etl",
@@ -199,4 +233,5 @@ CONTRACT = LabContract(
     ),
     variants=(Variant("emr", {"etl_engine": "emr-serverless", "etl_schedule": "rate(1 day)"},
                       note="EMR Serverless Spark, daily schedule"),),
+    calls=CALLS,
 )

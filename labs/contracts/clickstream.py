@@ -6,6 +6,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from labs.contracts.calls import acting_as, assumed, refused, via
 from labs.contracts.base import (
     MLA_D1,
     MLS_DATA_ENGINEERING,
@@ -109,6 +110,33 @@ def cost(options: ClickstreamOptions, *, events: int = PRACTICE_EVENTS) -> LabCo
                    run_note=f"{REDSHIFT_BASE_RPU} RPU for about {PRACTICE_ACTIVE_MINUTES} minutes, {events} events")
 
 
+
+# -- what AWS does with the lab's roles, and what must be refused (labs permissions) ----------------
+FIREHOSE_ROLE = "https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html"
+STREAMING_INGESTION = ("https://docs.aws.amazon.com/redshift/latest/dg/"
+                       "materialized-view-streaming-ingestion-getting-started.html")
+_FIREHOSE = "FirehoseRole*"
+CALLS = (
+    assumed(_FIREHOSE, "firehose.amazonaws.com", FIREHOSE_ROLE, present=_FIREHOSE),
+    *acting_as(_FIREHOSE, FIREHOSE_ROLE, [
+        ("kinesis:DescribeStream", "${ClickStream*.Arn}"), ("kinesis:GetShardIterator", "${ClickStream*.Arn}"),
+        ("kinesis:GetRecords", "${ClickStream*.Arn}"), ("kinesis:ListShards", "${ClickStream*.Arn}"),
+        ("kms:Decrypt", "${ClickstreamKey*.Arn}", via("kinesis")),
+        ("lambda:InvokeFunction", "${FirehoseTransformFunction*.Arn}"),
+        ("s3:PutObject", "${DeliveryBucket*.Arn}/staging/2026/12/01/12/x.gz"),
+        ("kms:GenerateDataKey", "${ClickstreamKey*.Arn}", via("s3")),
+        ("secretsmanager:GetSecretValue", "${WarehouseAdminSecret*}"),
+    ], present=_FIREHOSE, purpose="Firehose reads the stream, transforms, stages and COPYs"),
+    assumed("StreamingIngestionRole*", "redshift.amazonaws.com", STREAMING_INGESTION, present="StreamingIngestionRole*"),
+    *acting_as("StreamingIngestionRole*", STREAMING_INGESTION, [
+        ("kinesis:DescribeStreamSummary", "${ClickStream*.Arn}"), ("kinesis:GetShardIterator", "${ClickStream*.Arn}"),
+        ("kinesis:GetRecords", "${ClickStream*.Arn}"), ("kinesis:ListShards", "${ClickStream*.Arn}"),
+        ("kms:Decrypt", "${ClickstreamKey*.Arn}", via("kinesis")),
+    ], present="StreamingIngestionRole*", purpose="Redshift streaming ingestion reads the stream"),
+    refused(_FIREHOSE, "kinesis:PutRecord", "${ClickStream*.Arn}", "Firehose reads the stream and writes none",
+            when=lambda o: o.delivery.value == "firehose"),
+)
+
 CONTRACT = LabContract(
     name="clickstream",
     stack_name="mlref-clickstream",
@@ -125,4 +153,5 @@ CONTRACT = LabContract(
     practice_flags=(Flag("events", f"how many click events to send (1 to {MAX_EVENTS})", int, PRACTICE_EVENTS),),
     variants=(Variant("streaming", {"clickstream_delivery": "streaming", "clickstream_stream_mode": "on_demand"},
                       note="streaming ingestion, on-demand stream"),),
+    calls=CALLS,
 )

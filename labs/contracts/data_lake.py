@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from labs.contracts.calls import GLUE_CRAWLER, Call, acting_as, arn, assumed, refused, via
 from labs.contracts.base import MLA_D1, MLA_D4, MLS_DATA_ENGINEERING, ExamDomains, LabContract, Output
 from labs.contracts.prices import LabCost, athena_minimum_queries, per_month_as_hourly, price
 
@@ -60,6 +61,43 @@ def cost(_options: DataLakeOptions) -> LabCost:
                    run_note="one crawl at its 10-minute minimum, three Athena queries")
 
 
+
+# -- what AWS does with the lab's roles, and what must be refused (labs permissions) ----------------
+_RAW_OBJECT = "${RawZoneBucket*.Arn}/sales/dt=2026-01-05/orders.csv"
+LAKE_FORMATION_LOCATION = "https://docs.aws.amazon.com/lake-formation/latest/dg/registration-role.html"
+SERVER_ACCESS_LOGS = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html"
+CALLS = (
+    assumed("RawCrawlerAccessRole*", "glue.amazonaws.com", GLUE_CRAWLER),
+    *acting_as("RawCrawlerAccessRole*", GLUE_CRAWLER, [
+        ("s3:ListBucket", "${RawZoneBucket*.Arn}", {"s3:prefix": SAMPLE_PREFIX}),
+        ("s3:GetBucketLocation", "${RawZoneBucket*.Arn}"),
+        ("s3:GetObject", _RAW_OBJECT),
+        ("kms:Decrypt", "${DataLakeKey*.Arn}", via("s3")),
+        ("glue:GetDatabase", arn("glue", "database/mlref_data_lake_raw")),
+        ("glue:CreateTable", arn("glue", "table/mlref_data_lake_raw/sales")),
+        ("glue:UpdateTable", arn("glue", "table/mlref_data_lake_raw/sales")),
+        ("glue:BatchCreatePartition", arn("glue", "table/mlref_data_lake_raw/sales")),
+        ("lakeformation:GetDataAccess", "*"),
+    ], purpose="the raw-zone crawler"),
+    assumed("RawLocationAccessRole*", "lakeformation.amazonaws.com", LAKE_FORMATION_LOCATION),
+    *acting_as("RawLocationAccessRole*", LAKE_FORMATION_LOCATION, [
+        ("s3:GetObject", _RAW_OBJECT), ("s3:ListBucket", "${RawZoneBucket*.Arn}"),
+        ("kms:Decrypt", "${DataLakeKey*.Arn}", via("s3"))], purpose="Lake Formation vends the raw zone"),
+    assumed("CuratedLocationAccessRole*", "lakeformation.amazonaws.com", LAKE_FORMATION_LOCATION),
+    *acting_as("CuratedLocationAccessRole*", LAKE_FORMATION_LOCATION, [
+        ("s3:GetObject", "${CuratedZoneBucket*.Arn}/sales/dt=2026-01-05/part-0.parquet"),
+        ("s3:PutObject", "${CuratedZoneBucket*.Arn}/sales/dt=2026-01-05/part-0.parquet"),
+        ("s3:ListBucket", "${CuratedZoneBucket*.Arn}"),
+        ("kms:GenerateDataKey", "${DataLakeKey*.Arn}", via("s3"))], purpose="Lake Formation vends the curated zone"),
+    *(Call("logging.s3.amazonaws.com", "s3:PutObject", f"${{AccessLogsBucket*.Arn}}/{zone}Zone/2026-12-01-12-00-00-x",
+           SERVER_ACCESS_LOGS, {"aws:SourceArn": f"${{{zone}ZoneBucket*.Arn}}", "aws:SourceAccount": "${AWS::AccountId}"},
+           purpose=f"S3 delivers the {zone.lower()} zone's access logs") for zone in ("Raw", "Curated")),
+    refused("AnalystRole*", "s3:GetObject", _RAW_OBJECT, "the analyst reads no zone's files directly, the raw "
+            "zone least of all"),
+    refused("AnalystRole*", "s3:PutObject", "${CuratedZoneBucket*.Arn}/sales/x.parquet", "the analyst is read-only"),
+    refused("RawCrawlerAccessRole*", "s3:PutObject", _RAW_OBJECT, "the crawler only reads the raw zone"),
+)
+
 CONTRACT = LabContract(
     name="data-lake",
     stack_name="mlref-data-lake",
@@ -71,4 +109,5 @@ CONTRACT = LabContract(
     cost=cost,
     stack="stacks.data_lake:DataLakeStack",
     practice="labs.practice.data_lake:DataLakePractice",
+    calls=CALLS,
 )

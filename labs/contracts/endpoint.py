@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from labs.contracts.calls import acting_as, assumed, refused, via
 from labs.contracts.base import (
     MLA_D3,
     MLA_D4,
@@ -199,6 +200,40 @@ def preflight(session: Any, options: EndpointOptions, out: Callable[[str], None]
     check_endpoint_account(session, options, out)
 
 
+
+# -- what AWS does with the lab's roles, and what must be refused (labs permissions) ----------------
+HOSTING_ROLE = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms"
+MONITOR_ROLE_PAGE = "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-quality.html"
+DATA_CAPTURE = "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html"
+_DATA = "${InferenceDataBucket*.Arn}"
+
+
+def _realtime(options: EndpointOptions) -> bool:
+    return options.endpoint_type is EndpointType.REALTIME
+
+
+CALLS = (
+    assumed("HostingRole*", "sagemaker.amazonaws.com", HOSTING_ROLE),
+    *acting_as("HostingRole*", HOSTING_ROLE, [
+        ("ecr:GetAuthorizationToken", "*"),
+        ("ecr:BatchGetImage", "arn:${AWS::Partition}:ecr:${AWS::Region}:683313688378:repository/sagemaker-xgboost"),
+    ], purpose="SageMaker hosts the model"),
+    *acting_as("HostingRole*", DATA_CAPTURE, [
+        ("s3:PutObject", _DATA + "/capture/x/VariantA/2026/12/01/12/capture.jsonl"),
+        ("kms:GenerateDataKey", "${EndpointKey*.Arn}", via("s3")),
+    ], when=_realtime, purpose="SageMaker captures the endpoint's traffic"),
+    assumed("MonitorRole*", "sagemaker.amazonaws.com", MONITOR_ROLE_PAGE, present="MonitorRole*"),
+    *acting_as("MonitorRole*", MONITOR_ROLE_PAGE, [
+        ("s3:GetObject", _DATA + "/capture/x/VariantA/2026/12/01/12/capture.jsonl"),
+        ("s3:ListBucket", _DATA, {"s3:prefix": "capture/x"}), ("s3:GetBucketLocation", _DATA),
+        ("s3:PutObject", _DATA + "/monitoring/x/constraint_violations.json"),
+        ("kms:Decrypt", "${EndpointKey*.Arn}", via("s3")),
+        ("ecr:GetAuthorizationToken", "*"),
+    ], present="MonitorRole*", purpose="Model Monitor's baseline and executions"),
+    refused("HostingRole*", "s3:PutObject", _DATA + "/baseline/results/statistics.json",
+            "the hosting role writes captured traffic only", when=_realtime),
+)
+
 CONTRACT = LabContract(
     name="endpoint",
     stack_name="mlref-endpoint",
@@ -219,4 +254,5 @@ CONTRACT = LabContract(
     ),
     preflight=preflight,
     variants=(Variant("serverless", {"endpoint_type": "serverless"}, note="serverless"),),
+    calls=CALLS,
 )

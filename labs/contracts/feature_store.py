@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from labs.contracts.calls import acting_as, arn, assumed, refused, via
 from labs.contracts.base import MLA_D1, MLS_DATA_ENGINEERING, ExamDomains, Flag, LabContract, Output
 from labs.contracts.prices import LabCost, athena_minimum_queries, per_month_as_hourly, price
 
@@ -166,6 +167,25 @@ def cost(_options: FeatureStoreOptions, *, customers: int = PRACTICE_CUSTOMERS) 
                             "queries; the free tier covers 10M writes and reads")
 
 
+
+# -- what AWS does with the lab's roles, and what must be refused (labs permissions) ----------------
+FEATURE_STORE_ROLE = "https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-adding-policies.html"
+_OFFLINE = "${OfflineStoreBucket*.Arn}/offline-store/111122223333/sagemaker/us-east-1/offline-store/x/data/part.parquet"
+CALLS = (
+    assumed("OfflineStoreWriterRole*", "sagemaker.amazonaws.com", FEATURE_STORE_ROLE),
+    *acting_as("OfflineStoreWriterRole*", FEATURE_STORE_ROLE, [
+        ("s3:PutObject", _OFFLINE), ("s3:GetBucketAcl", "${OfflineStoreBucket*.Arn}"),
+        ("s3:PutObjectAcl", _OFFLINE),
+        ("kms:GenerateDataKey", "${FeatureStoreKey*.Arn}", via("s3")),
+    ], purpose="Feature Store writes the offline store"),
+    refused("IngestionRole*", "sagemaker:GetRecord",
+            arn("sagemaker", "feature-group/mlref-customer-profile-x"),
+            "the ingestion role writes features and reads none"),
+    refused("ConsumerRole*", "sagemaker:PutRecord",
+            arn("sagemaker", "feature-group/mlref-customer-profile-x"),
+            "the consumer reads features and writes none"),
+)
+
 CONTRACT = LabContract(
     name="feature-store",
     stack_name="mlref-feature-store",
@@ -182,4 +202,5 @@ CONTRACT = LabContract(
         Flag("customers", f"how many customers to ingest (1 to {MAX_CUSTOMERS})", int, PRACTICE_CUSTOMERS),
         Flag("offline", "also wait for the offline store and build a point-in-time training set", bool, False),
     ),
+    calls=CALLS,
 )

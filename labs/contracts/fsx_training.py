@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from labs.contracts.calls import acting_as, arn, assumed, refused, via
 from labs.contracts.base import (
     MLA_D1,
     MLA_D2,
@@ -208,6 +209,28 @@ def preflight(session: Any, options: FsxTrainingOptions, out: Callable[[str], No
     check_training_quota(session, options.instance_type, session.region_name, out)
 
 
+
+# -- what AWS does with the lab's roles, and what must be refused (labs permissions) ----------------
+TRAINING_ROLE = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createtrainingjob-perms"
+_ROLE = "SageMakerExecutionRole*"
+_LOGS = arn("logs", "log-group:/aws/sagemaker/TrainingJobs")
+CALLS = (
+    assumed(_ROLE, "sagemaker.amazonaws.com", TRAINING_ROLE),
+    *acting_as(_ROLE, TRAINING_ROLE, [
+        ("s3:GetObject", "${TrainingDataBucket*.Arn}/train/random-4gib/shard-000.bin"),
+        ("s3:ListBucket", "${TrainingDataBucket*.Arn}", {"s3:prefix": "train/"}),
+        ("s3:PutObject", "${TrainingOutputBucket*.Arn}/jobs/x/output/model.tar.gz"),
+        ("s3:GetObject", "${TrainingOutputBucket*.Arn}/code/x/source/sourcedir.tar.gz"),
+        ("kms:GenerateDataKey", "${TrainingKey*.Arn}", via("s3")),
+        ("kms:Decrypt", "${TrainingKey*.Arn}", via("s3")),
+        ("logs:CreateLogStream", _LOGS + ":*"), ("logs:PutLogEvents", _LOGS + ":log-stream:x/algo-1"),
+        ("ecr:BatchGetImage", "arn:${AWS::Partition}:ecr:${AWS::Region}:763104351884:repository/pytorch-training"),
+        ("ec2:CreateNetworkInterface", "*"), ("ec2:DescribeSubnets", "*"),
+    ], purpose="SageMaker runs the training job"),
+    refused(_ROLE, "s3:PutObject", "${TrainingDataBucket*.Arn}/elsewhere/x", "jobs write the data set under train/ "
+            "and their results to the output bucket, nowhere else"),
+)
+
 CONTRACT = LabContract(
     name="fsx-training",
     stack_name="mlref-fsx-training",
@@ -233,4 +256,5 @@ CONTRACT = LabContract(
     preflight=preflight,
     variants=(Variant("efs", {"training_source": "efs", "training_instance_type": "ml.g5.xlarge"},
                       note="EFS, ml.g5.xlarge"),),
+    calls=CALLS,
 )

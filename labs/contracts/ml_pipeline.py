@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from labs.contracts.calls import acting_as, arn, assumed, refused, via
 from labs.contracts.base import MLA_D2, MLA_D3, MLS_OPERATIONS, ConfigError, ExamDomains, Flag, LabContract, Output
 from labs.contracts.prices import LabCost, per_month_as_hourly, price
 from labs.contracts.sagemaker_images import XGBOOST_ACCOUNTS
@@ -176,6 +177,40 @@ def cost(options: MlPipelineOptions) -> LabCost:
     )
 
 
+
+# -- what AWS does with the lab's roles, and what must be refused (labs permissions) ----------------
+PIPELINE_ROLE = "https://docs.aws.amazon.com/sagemaker/latest/dg/build-and-manage-access.html"
+JOB_ROLE = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html"
+_ARTIFACTS = "${ArtifactsBucket*.Arn}/runs/x/"
+CALLS = (
+    assumed("ModelBuildPipelineRole*", "sagemaker.amazonaws.com", PIPELINE_ROLE),
+    *acting_as("ModelBuildPipelineRole*", PIPELINE_ROLE, [
+        ("sagemaker:CreateProcessingJob", arn("sagemaker", "processing-job/pipelines-x-preprocess")),
+        ("sagemaker:CreateTrainingJob", arn("sagemaker", "training-job/pipelines-x-train")),
+        ("sagemaker:CreateModelPackage", arn("sagemaker", "model-package/mlref-ml-pipeline-models/1")),
+        ("iam:PassRole", "${ModelBuildTrainingRole*.Arn}", {"iam:PassedToService": "sagemaker.amazonaws.com"}),
+    ], purpose="SageMaker Pipelines runs the steps"),
+    *(assumed(role, "sagemaker.amazonaws.com", JOB_ROLE) for role in (
+        "ModelBuildPreprocessRole*", "ModelBuildTrainingRole*", "ModelBuildEvaluationRole*", "DeployOnApprovalModelRole*")),
+    *acting_as("ModelBuildPreprocessRole*", JOB_ROLE, [
+        ("s3:GetObject", "${RawDataBucket*.Arn}/raw/x/customers.csv"),
+        ("s3:PutObject", _ARTIFACTS + "preprocess/train/train.csv"),
+        ("kms:GenerateDataKey", "${PipelineKey*.Arn}", via("s3")),
+        ("ecr:BatchGetImage", "arn:${AWS::Partition}:ecr:${AWS::Region}:683313688378:repository/sagemaker-scikit-learn"),
+    ], purpose="the processing step"),
+    *acting_as("ModelBuildTrainingRole*", JOB_ROLE, [
+        ("s3:GetObject", _ARTIFACTS + "preprocess/train/train.csv"),
+        ("s3:PutObject", _ARTIFACTS + "model/x/output/model.tar.gz"),
+        ("ecr:BatchGetImage", "arn:${AWS::Partition}:ecr:${AWS::Region}:683313688378:repository/sagemaker-xgboost"),
+    ], purpose="the training step"),
+    *acting_as("ModelBuildEvaluationRole*", JOB_ROLE, [
+        ("s3:GetObject", _ARTIFACTS + "model/x/output/model.tar.gz"),
+        ("s3:PutObject", _ARTIFACTS + "evaluation/evaluation.json"),
+    ], purpose="the evaluation step"),
+    refused("ModelBuildTrainingRole*", "s3:GetObject", "${RawDataBucket*.Arn}/raw/x/customers.csv",
+            "training reads the preprocessed split, never the raw upload"),
+)
+
 CONTRACT = LabContract(
     name="ml-pipeline",
     stack_name="mlref-ml-pipeline",
@@ -194,4 +229,5 @@ CONTRACT = LabContract(
         Flag("approve", "approve the registered model package, which deploys it (--no-approve: leave it pending)",
              bool, True, negatable=True),
     ),
+    calls=CALLS,
 )

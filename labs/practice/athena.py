@@ -8,6 +8,7 @@ from typing import Any
 
 from labs.errors import LabError
 from labs.practice.polling import Poll, PollTimeout
+from labs.practice.requests import show_request
 
 
 def athena_query(athena: Any, sql: str, workgroup: str, *, clock: Callable[[], float] = time.monotonic,
@@ -46,3 +47,15 @@ def athena_query(athena: Any, sql: str, workgroup: str, *, clock: Callable[[], f
         if not page.get("NextToken"):
             return columns, rows
         request["NextToken"] = page["NextToken"]
+
+
+def show_query(out: Callable[[str], None], sql: str, workgroup: str, title: str, *, as_role: str = "",
+               refused: bool = False) -> None:
+    """The requests ``athena_query`` sends for one query, as a dry run prints them (``refused``: the query
+    is sent to show that it fails)."""
+    execution = {"QueryExecutionId": "<QueryExecutionId>"}
+    show_request(out, "athena", "StartQueryExecution", {"QueryString": sql, "WorkGroup": workgroup}, title,
+                 as_role=as_role, refused=refused)
+    show_request(out, "athena", "GetQueryExecution", execution, "until it has finished", as_role=as_role)
+    show_request(out, "athena", "GetQueryResults", execution, "its rows, page by page", as_role=as_role)
+    show_request(out, "athena", "StopQueryExecution", execution, "only if it overruns", as_role=as_role)

@@ -80,6 +80,17 @@ def start_request(outputs: dict[str, str], run_id: str, key: str) -> Request:
                    "only if no execution for the file showed up (EventBridge notifications off?)")
 
 
+def describe_stack_request() -> Request:
+    return Request("cloudformation", "describe_stacks", {"StackName": contract.CONTRACT.stack_name},
+                   "the stack's outputs, unless `labs deploy` saved them")
+
+
+def stop_request(execution_arn: str) -> Request:
+    return Request("stepfunctions", "stop_execution", {
+        "executionArn": execution_arn, "error": "PracticeInterrupted", "cause": "stopped by labs practice (Ctrl-C)"},
+        "only on Ctrl-C")
+
+
 def history_request(execution_arn: str, token: str | None = None) -> Request:
     params: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
     if token:
@@ -198,9 +209,19 @@ class BatchEtlPractice:
         run_id, key, batch, _ = self.plan()
         execution = PLACEHOLDERS[contract.STATE_MACHINE].replace(":stateMachine:", ":execution:") + ":<execution name>"
         tags = {LAB_TAG: contract.CONTRACT.name, PROFILE_TAG: "sandbox", OWNER_TAG: "<owner tag of the stack>"}
-        return [upload_request(PLACEHOLDERS, key, batch.csv_bytes(), tags), list_request(PLACEHOLDERS),
-                describe_request(execution), start_request(PLACEHOLDERS, run_id, key), history_request(execution),
-                *query_requests(PLACEHOLDERS, "<execution name>")]
+        query = {"QueryExecutionId": "<QueryExecutionId>"}
+        return [describe_stack_request(), upload_request(PLACEHOLDERS, key, batch.csv_bytes(), tags),
+                list_request(PLACEHOLDERS), describe_request(execution), start_request(PLACEHOLDERS, run_id, key),
+                history_request(execution), stop_request(execution),
+                *query_requests(PLACEHOLDERS, "<execution name>"),
+                Request("athena", "get_query_execution", query, "until each query has finished"),
+                Request("athena", "get_query_results", query, "its rows"),
+                Request("athena", "stop_query_execution", query, "only if a query overruns")]
+
+    @staticmethod
+    def dry_run_outputs(_region: str) -> dict[str, str]:
+        """The stack outputs as the dry run writes them (``labs permissions`` puts the template's in)."""
+        return dict(PLACEHOLDERS)
 
     def print_dry_run(self) -> None:
         for request in self.dry_run_requests():
@@ -273,8 +294,7 @@ class BatchEtlPractice:
                         fix=f"it is still running; watch it in the Step Functions console ({execution_arn})").until(
                 finished, lambda _described: True)
         except KeyboardInterrupt:
-            self.session.client("stepfunctions").stop_execution(
-                executionArn=execution_arn, error="PracticeInterrupted", cause="stopped by labs practice (Ctrl-C)")
+            self.session.client("stepfunctions").stop_execution(**stop_request(execution_arn).params)
             self.out("stopped the execution (its running job is stopped with it)")
             raise
 

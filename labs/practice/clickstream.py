@@ -30,7 +30,7 @@ from labs.contracts.clickstream import EVENTS_RELATION, MAX_EVENTS, PRACTICE_EVE
 from labs.errors import LabError
 from labs.practice.backoff import Backoff
 from labs.practice.polling import Poll
-from labs.practice.requests import show_request
+from labs.practice.requests import show_request, show_stack_outputs
 from labs.session import patient
 
 REQUIRED_OUTPUTS = (contract.STREAM_NAME, contract.WORKGROUP, contract.DATABASE, contract.ADMIN_SECRET,
@@ -204,15 +204,24 @@ class ClickstreamPractice:
         self.clock, self.sleep, self.backoff, self.seed = clock, sleep, backoff, seed
 
     def print_dry_run(self, events: list[dict]) -> None:
+        show_stack_outputs(self.out, contract.CONTRACT.stack_name)
         calls = batches(to_records(events))
         for number, call in enumerate(calls, start=1):
             request = {"StreamName": f"<{contract.STREAM_NAME}>",
                        "Records": [{"PartitionKey": r["PartitionKey"], "Data": r["Data"].decode()} for r in call]}
             show_request(self.out, "kinesis", "PutRecords", request, f"call {number} of {len(calls)}: {len(call)} records")
-        data_api = DataApi(None, {output: f"<{output}>" for output in REQUIRED_OUTPUTS})
+        data_api = DataApi(None, self.dry_run_outputs(""))
         for sql in (count_sql(EVENTS_RELATION), by_type_sql(EVENTS_RELATION), top_pages_sql(EVENTS_RELATION)):
             show_request(self.out, "redshift-data", "ExecuteStatement",
                          data_api.request(sql, {"run_id": events[0]["run_id"]}))
+        statement = {"Id": "<statement id>"}
+        show_request(self.out, "redshift-data", "DescribeStatement", statement, "until each statement has finished")
+        show_request(self.out, "redshift-data", "GetStatementResult", statement, "its rows")
+
+    @staticmethod
+    def dry_run_outputs(_region: str) -> dict[str, str]:
+        """The stack outputs as the dry run writes them (``labs permissions`` puts the template's in)."""
+        return {output: f"<{output}>" for output in REQUIRED_OUTPUTS}
 
     def run(self) -> PracticeReport | None:
         run_id = f"run-{uuid.uuid4().hex[:8]}" if self.seed is None else f"run-{self.seed}"

@@ -22,9 +22,9 @@ from typing import Any
 from labs.aws import assume_role, stack_outputs
 from labs.contracts import data_lake as contract
 from labs.errors import LabError
-from labs.practice.athena import athena_query
+from labs.practice.athena import athena_query, show_query
 from labs.practice.polling import Poll
-from labs.practice.requests import show_request
+from labs.practice.requests import example_role_arn, show_assume_role, show_request, show_stack_outputs
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "sales"
 TABLE = "sales"
@@ -36,8 +36,7 @@ REQUIRED_OUTPUTS = (
 PLACEHOLDERS = {output: f"<{output}>" for output in REQUIRED_OUTPUTS} | {
     contract.SAMPLE_PREFIX_OUTPUT: contract.SAMPLE_PREFIX, contract.CURATED_PREFIX_OUTPUT: contract.CURATED_PREFIX,
     contract.RAW_DATABASE: "mlref_data_lake_raw", contract.CURATED_DATABASE: "mlref_data_lake_curated",
-    contract.ENGINEER_ROLE: "arn:aws:iam::111122223333:role/<DataEngineerRoleArn>",
-    contract.ANALYST_ROLE: "arn:aws:iam::111122223333:role/<AnalystRoleArn>",
+    contract.ENGINEER_ROLE: example_role_arn(contract.ENGINEER_ROLE), contract.ANALYST_ROLE: example_role_arn(contract.ANALYST_ROLE),
 }
 
 
@@ -176,21 +175,34 @@ class DataLakePractice:
                             timeout_seconds=self.waiting.query_timeout_seconds,
                             poll_seconds=min(self.waiting.poll_seconds, 2.0))
 
+    @staticmethod
+    def dry_run_outputs(_region: str) -> dict[str, str]:
+        """The stack outputs as the dry run writes them (``labs permissions`` puts the template's in)."""
+        return dict(PLACEHOLDERS)
+
     def print_dry_run(self) -> None:
         outputs = PLACEHOLDERS
+        show_stack_outputs(self.out, contract.CONTRACT.stack_name)
         for relative, _path in sample_files():
             show_request(self.out, "s3", "PutObject", {"Bucket": outputs[contract.RAW_BUCKET],
                                                        "Key": f"{outputs[contract.SAMPLE_PREFIX_OUTPUT]}{relative}"},
                          "the sample orders (body: the CSV file)")
         show_request(self.out, "glue", "StartCrawler", {"Name": outputs[contract.CRAWLER]})
         show_request(self.out, "glue", "GetCrawler", {"Name": outputs[contract.CRAWLER]}, "until READY")
-        for who, sql in (("data engineer: curate raw into Parquet", ctas_statement(outputs)),
-                         ("analyst: revenue per day from the curated zone", revenue_query(outputs)),
-                         ("analyst: the raw zone, which Lake Formation refuses", raw_query(outputs))):
-            show_request(self.out, "athena", "StartQueryExecution",
-                         {"QueryString": sql, "WorkGroup": outputs[contract.WORKGROUP]}, who)
-        self.out("# placeholders <...> are the mlref-data-lake stack's outputs; the engineer and the analyst "
-                 "queries run as their roles (sts AssumeRole)")
+        show_request(self.out, "glue", "GetTable", {"DatabaseName": outputs[contract.RAW_DATABASE], "Name": TABLE},
+                     "the crawler's table")
+        show_assume_role(self.out, outputs[contract.ENGINEER_ROLE], "engineer")
+        show_request(self.out, "glue", "GetTable", {"DatabaseName": outputs[contract.CURATED_DATABASE], "Name": TABLE},
+                     "data engineer: is the curated table there already?", as_role=contract.ENGINEER_ROLE)
+        show_query(self.out, ctas_statement(outputs), outputs[contract.WORKGROUP],
+                   "data engineer: curate raw into Parquet", as_role=contract.ENGINEER_ROLE)
+        show_assume_role(self.out, outputs[contract.ANALYST_ROLE], "analyst")
+        show_query(self.out, revenue_query(outputs), outputs[contract.WORKGROUP],
+                   "analyst: revenue per day from the curated zone", as_role=contract.ANALYST_ROLE)
+        show_query(self.out, raw_query(outputs), outputs[contract.WORKGROUP],
+                   "analyst: the raw zone, which the analyst has no grant on", as_role=contract.ANALYST_ROLE, refused=True)
+        self.out("# placeholders <...> are the mlref-data-lake stack's outputs; `as <Output>`: sent with the "
+                 "credentials of the lab role that output names")
 
     def run(self) -> PracticeReport | None:
         if self.dry_run:

@@ -91,6 +91,13 @@ class EndpointPractice:
 
     # -- the run ------------------------------------------------------------------------------
 
+    @staticmethod
+    def dry_run_outputs(region: str) -> dict[str, str]:
+        """The stack outputs as the dry run writes them (``labs permissions`` puts the template's in)."""
+        from labs.practice.endpoint_dry_run import example_outputs
+
+        return example_outputs(region)
+
     def run(self) -> dict[str, Any] | None:
         if self.dry_run:
             from labs.practice.endpoint_dry_run import print_dry_run

@@ -63,11 +63,17 @@ def dry_run_requests(region: str, *, requests: int = contract.PRACTICE_REQUESTS,
     found: list[tuple[str, Request]] = [
         ("the endpoint's status and variants (before each step)",
          ("sagemaker", "describe_endpoint", {"EndpointName": endpoint})),
+        ("the stack's outputs, unless `labs deploy` saved them", ("cloudformation", "describe_stacks", {
+            "StackName": contract.CONTRACT.stack_name})),
+        ("is a baseline there already? (statistics and constraints)", ("s3", "head_object", {
+            "Bucket": bucket, "Key": f"{contract.BASELINE_RESULTS}/statistics.json"})),
         ("baseline rows (skipped when a baseline is there)", ("s3", "put_object", {
             "Bucket": bucket, "Key": f"{contract.BASELINE_DATASET}/train.csv",
             "Body": baseline_dataset(synthetic_rows(3, seed=TRAINING_SEED))})),
         (f"the baseline job, on {BASELINE_ROWS} rows", ("sagemaker", "create_processing_job", baseline_job_request(
             f"mlref-endpoint-baseline-{RUN_ID}", outputs, region, EXAMPLE_TAGS))),
+        ("the baseline job, until it has finished", ("sagemaker", "describe_processing_job", {
+            "ProcessingJobName": f"mlref-endpoint-baseline-{RUN_ID}"})),
         (f"steps 1 and 2: {requests} of these each", ("sagemaker-runtime", "invoke_endpoint",
                                                       invoke_request(endpoint, first_row))),
         ("step 2: the shift", ("sagemaker", "update_endpoint_weights_and_capacities",
@@ -84,8 +90,14 @@ def dry_run_requests(region: str, *, requests: int = contract.PRACTICE_REQUESTS,
             invoke_request(endpoint, next(r for r in drifted_rows(20, seed=2) if None in r)))),
         ("step 5: the one-off monitoring execution", ("sagemaker", "create_monitoring_schedule", one_off_request(
             f"mlref-endpoint-now-{RUN_ID}", outputs, EXAMPLE_TAGS))),
+        ("step 4: the newest captured file", ("s3", "get_object", {
+            "Bucket": bucket, "Key": f"{contract.CAPTURE_PREFIX}/{endpoint}/{contract.VARIANT_A}/2026/12/01/12/capture.jsonl"})),
         ("step 5: its execution", ("sagemaker", "list_monitoring_executions",
                                    executions_request(f"mlref-endpoint-now-{RUN_ID}"))),
+        ("step 5: the execution's processing job, until it has finished", ("sagemaker", "describe_processing_job", {
+            "ProcessingJobName": "<the execution's processing job>"})),
+        ("step 5: its report", ("s3", "get_object", {
+            "Bucket": bucket, "Key": f"{contract.MONITORING_PREFIX}/<report>/constraint_violations.json"})),
         ("then: the one-off schedule deleted", ("sagemaker", "delete_monitoring_schedule",
                                                 {"MonitoringScheduleName": f"mlref-endpoint-now-{RUN_ID}"})),
         ("then: the deployed weights back", ("sagemaker", "update_endpoint_weights_and_capacities",

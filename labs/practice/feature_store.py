@@ -34,6 +34,7 @@ from labs.contracts.feature_store import MAX_CUSTOMERS, PRACTICE_CUSTOMERS, PRAC
 from labs.errors import LabError
 from labs.practice.athena import athena_query
 from labs.practice.polling import Poll
+from labs.practice.requests import example_role_arn
 from labs.session import patient
 
 REQUIRED_OUTPUTS = (contract.DATABASE, contract.WORKGROUP, contract.INGESTION_ROLE, contract.CONSUMER_ROLE,
@@ -46,7 +47,8 @@ REGIONS = ["us", "eu", "apac"]
 PAGES = ["/", "/search", "/products", "/cart", "/checkout", "/help"]
 SNAPSHOT_DAYS_AGO = (20, 2)
 LABEL_DAYS_AGO = 10
-PLACEHOLDERS = {output: f"<{output}>" for output in REQUIRED_OUTPUTS} | {contract.DATABASE: contract.DATABASE_NAME}
+PLACEHOLDERS = {output: f"<{output}>" for output in REQUIRED_OUTPUTS} | {contract.DATABASE: contract.DATABASE_NAME} | {
+    role: example_role_arn(role) for role in (contract.INGESTION_ROLE, contract.CONSUMER_ROLE)}
 
 
 def iso(moment: datetime) -> str:
@@ -241,20 +243,29 @@ class FeatureStorePractice:
         return ([put_record_request(outputs[contract.PROFILE_GROUP], p) for p in data.profiles]
                 + [put_record_request(outputs[contract.ACTIVITY_GROUP], a) for a in data.activity])
 
+    @staticmethod
+    def dry_run_outputs(_region: str) -> dict[str, str]:
+        """The stack outputs as the dry run writes them (``labs permissions`` puts the template's in)."""
+        return dict(PLACEHOLDERS)
+
     def print_dry_run(self, data: Dataset) -> None:
-        from labs.practice.requests import show_request
+        from labs.practice.athena import show_query
+        from labs.practice.requests import show_assume_role, show_request, show_stack_outputs
 
         requests = self.requests(data, PLACEHOLDERS)
+        show_stack_outputs(self.out, contract.CONTRACT.stack_name)
+        show_assume_role(self.out, PLACEHOLDERS[contract.INGESTION_ROLE], "feature-ingestion")
+        show_assume_role(self.out, PLACEHOLDERS[contract.CONSUMER_ROLE], "feature-consumer")
         for request, which in ((requests[0], "customer_profile"), (requests[len(data.profiles)], "click_activity")):
             show_request(self.out, "sagemaker-featurestore-runtime", "PutRecord", request,
-                         f"one of {len(requests)} records (as the ingestion role), e.g. {which}")
+                         f"one of {len(requests)} records, e.g. {which}", as_role=contract.INGESTION_ROLE)
         show_request(self.out, "sagemaker-featurestore-runtime", "GetRecord",
                      get_record_request(PLACEHOLDERS[contract.PROFILE_GROUP], data.profiles[0]["customer_id"]),
-                     f"one of {min(self.reads, len(data.profiles))} reads (as the consumer role)")
-        show_request(self.out, "athena", "StartQueryExecution",
-                     {"QueryString": point_in_time_sql(PLACEHOLDERS, data.labels[:3]),
-                      "WorkGroup": PLACEHOLDERS[contract.WORKGROUP]},
-                     "--offline: the point-in-time training set (first 3 labels shown)")
+                     f"one of {min(self.reads, len(data.profiles))} reads", as_role=contract.CONSUMER_ROLE)
+        show_query(self.out, count_sql(PLACEHOLDERS, contract.PROFILE_TABLE, "c-<run>-"), PLACEHOLDERS[contract.WORKGROUP],
+                   "--offline: until the offline store has the records (each table)", as_role=contract.CONSUMER_ROLE)
+        show_query(self.out, point_in_time_sql(PLACEHOLDERS, data.labels[:3]), PLACEHOLDERS[contract.WORKGROUP],
+                   "--offline: the point-in-time training set (first 3 labels shown)", as_role=contract.CONSUMER_ROLE)
 
     def run(self) -> PracticeReport | None:
         run_id = f"{random.Random(self.seed).getrandbits(24):06x}" if self.seed is not None else f"{random.getrandbits(24):06x}"

@@ -36,12 +36,13 @@ from labs.contracts import fsx_training as contract
 from labs.contracts.fsx_training import (ALTERNATIVES, CONTRACT, DEFAULT_DATASET_GIB, DEFAULT_INSTANCE_TYPE,
                                          INSTANCE_TYPE, MAX_DATASET_GIB, MODES, SEED_INSTANCE_TYPE, FsxTrainingOptions, TrainingSource, run_estimate)
 from labs.errors import LabError
-from labs.practice.fsx_data import copy_for_fsx, missing_from
-from labs.practice.fsx_plan import (MAX_RUNTIME_SECONDS, MAX_WAIT_SECONDS, JobPlan, data_set, dry_run_requests,
-                                    prepare_plan, read_plans, sagemaker_modules)
+from labs.practice.fsx_data import MANIFEST, copy_for_fsx, missing_from
+from labs.practice.fsx_plan import (MAX_RUNTIME_SECONDS, MAX_WAIT_SECONDS, PLACEHOLDER_OUTPUTS, JobPlan, data_set,
+                                    dry_run_requests, prepare_plan, read_plans, sagemaker_modules)
 from labs.practice.fsx_quota import check_quota
 from labs.practice.fsx_report import JobReport, claim_line, job_report, table
 from labs.practice.polling import poll
+from labs.practice.requests import show_request, show_stack_outputs
 from lambdas.shared.lab_names import LAB_TAG, OWNER_TAG, PROFILE_TAG, TRAINING_LOG_GROUP
 
 JOB_TAG_KEYS = (LAB_TAG, PROFILE_TAG, OWNER_TAG)
@@ -104,9 +105,10 @@ class FsxTrainingPractice:
         modes = self.modes or MODES
         requests = dry_run_requests(self.region, self.instance_type, spot=self.spot, modes=modes,
                                     dataset_gib=self.dataset_gib)
+        self.print_checks(requests[0][1]["TrainingJobName"])
         for title, request in requests:
-            self.out(f"# CreateTrainingJob: {title}")
-            self.out(json.dumps(request, indent=1, default=str))
+            show_request(self.out, "sagemaker", "CreateTrainingJob", request, title)
+        self.print_follow_ups(requests[-1][1]["TrainingJobName"])
         self.out(f"# placeholders <...> are the {CONTRACT.stack_name} stack's outputs; the source code and the SDK's "
                  "drivers are staged under s3://<OutputBucketName>/code/")
         for source in TrainingSource:
@@ -115,6 +117,40 @@ class FsxTrainingPractice:
             if chosen:
                 self.estimate(options, chosen, prepare=True, prefix="# ")
         return requests
+
+    def print_checks(self, job: str) -> None:
+        """The requests before the first job: outputs, quota, the data set, the SDK's staging checks."""
+        outputs = PLACEHOLDER_OUTPUTS
+        data = data_set(outputs, self.dataset_gib)
+        show_stack_outputs(self.out, CONTRACT.stack_name)
+        for operation in ("ListServiceQuotas", "ListAWSDefaultServiceQuotas"):
+            show_request(self.out, "service-quotas", operation, {"ServiceCode": "sagemaker"},
+                         "the instance type's training quota")
+        show_request(self.out, "s3", "ListObjectsV2", {"Bucket": data.bucket, "Prefix": data.key_prefix},
+                     "is the data set there?")
+        show_request(self.out, "s3", "GetObject", {"Bucket": data.bucket, "Key": data.key_prefix + MANIFEST},
+                     "its manifest")
+        show_request(self.out, "s3", "ListBuckets", {}, "the SageMaker SDK checks its staging bucket")
+        show_request(self.out, "iam", "SimulatePrincipalPolicy", {
+            "PolicySourceArn": outputs[contract.EXECUTION_ROLE], "ActionNames": ["s3:PutObject"],
+            "ResourceArns": [f"arn:aws:s3:::{outputs[contract.OUTPUT_BUCKET]}/*"]},
+            "the SDK asks whether the role may write there")
+        show_request(self.out, "s3", "PutObject", {"Bucket": outputs[contract.OUTPUT_BUCKET],
+                                                   "Key": f"code/{job}/source/sourcedir.tar.gz"},
+                     "the SDK stages the job's code")
+
+    def print_follow_ups(self, job: str) -> None:
+        """The requests after each job starts."""
+        show_request(self.out, "sagemaker", "DescribeTrainingJob", {"TrainingJobName": job}, "until it has finished")
+        show_request(self.out, "sagemaker", "StopTrainingJob", {"TrainingJobName": job}, "only on Ctrl-C")
+        show_request(self.out, "logs", "FilterLogEvents", {
+            "logGroupName": TRAINING_LOG_GROUP, "logStreamNamePrefix": f"{job}/", "filterPattern": '"MLREF_"'},
+            "the job's reading measurements")
+
+    @staticmethod
+    def dry_run_outputs(_region: str) -> dict[str, str]:
+        """The stack outputs as the dry run writes them (``labs permissions`` puts the template's in)."""
+        return dict(PLACEHOLDER_OUTPUTS)
 
     # -- the run -------------------------------------------------------------------------
 

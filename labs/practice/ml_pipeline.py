@@ -46,6 +46,7 @@ PLACEHOLDERS = {lab.PIPELINE: lab.PIPELINE_NAME, lab.MODEL_GROUP: lab.MODEL_PACK
                 lab.KEY: "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000",
                 lab.DEPLOY_LOG_GROUP: "<DeployLogGroupName>"}
 PLACEHOLDER_PACKAGE = f"arn:aws:sagemaker:us-east-1:111122223333:model-package/{lab.MODEL_PACKAGE_GROUP}/1"
+PLACEHOLDER_EXECUTION = f"arn:aws:sagemaker:us-east-1:111122223333:pipeline/{lab.PIPELINE_NAME}/execution/0abc1def2"
 FINISHED = {"Succeeded", "Failed", "Stopped"}
 EXECUTION_TIMEOUT_SECONDS = 75 * 60  # spot training may wait up to an hour for capacity
 ENDPOINT_TIMEOUT_SECONDS = 15 * 60
@@ -150,27 +151,46 @@ class MlPipelinePractice:
 
     # -- the dry run -------------------------------------------------------------------------
 
-    def print_dry_run(self) -> list[tuple[str, dict[str, Any]]]:
+    @staticmethod
+    def dry_run_outputs(_region: str) -> dict[str, str]:
+        """The stack outputs as the dry run writes them (``labs permissions`` puts the template's in)."""
+        return dict(PLACEHOLDERS)
+
+    def print_dry_run(self) -> list[tuple[str, str, dict[str, Any], str]]:
+        """Prints every request a run sends; returns them as (service, operation, request, note)."""
+        from labs.practice.requests import show_request, show_stack_outputs
+
         data = raw_customers(self.rows, seed=self.seed, run_id=self.run_id)
         upload = upload_request(PLACEHOLDERS, self.run_id, data.csv_bytes())
+        execution = {"PipelineExecutionArn": PLACEHOLDER_EXECUTION}
+        artifacts = PLACEHOLDERS[lab.ARTIFACTS_BUCKET]
         requests = [
-            ("PutObject", upload),
-            ("StartPipelineExecution", start_request(PLACEHOLDERS, self.run_id, self.threshold)),
-            ("UpdateModelPackage", approve_request(PLACEHOLDER_PACKAGE, None, self.threshold)),
-            ("InvokeEndpoint", invoke_request(lab.ENDPOINT_NAME, [["<feature values of a test row, no label>"]])),
+            ("s3", "PutObject", upload, f"{self.rows} raw rows, {len(upload['Body'])} bytes, with "
+                                        f"{defects_line(data.defects)}"),
+            ("sagemaker", "StartPipelineExecution", start_request(PLACEHOLDERS, self.run_id, self.threshold), ""),
+            ("sagemaker", "DescribePipelineExecution", execution, "until it has finished"),
+            ("sagemaker", "ListPipelineExecutionSteps", execution, "each step's status and duration"),
+            ("sagemaker", "StopPipelineExecution", {**execution, "ClientRequestToken": token(PLACEHOLDER_EXECUTION)},
+             "only on Ctrl-C"),
+            ("s3", "GetObject", {"Bucket": artifacts, "Key": lab.evaluation_key("<execution id>")},
+             "the evaluation report (and the data report beside it)"),
+            ("sagemaker", "DescribeModelPackage", {"ModelPackageName": PLACEHOLDER_PACKAGE}, "the version it registered"),
+            ("sagemaker", "UpdateModelPackage", approve_request(PLACEHOLDER_PACKAGE, None, self.threshold),
+             "when the AUC passes the threshold; not sent with --no-approve"),
+            ("sagemaker", "DescribeEndpoint", {"EndpointName": lab.ENDPOINT_NAME},
+             "until the approval function serves the version"),
+            ("s3", "GetObject", {"Bucket": artifacts, "Key": lab.holdout_key("<execution id>")},
+             "the test split it predicts"),
+            ("sagemaker-runtime", "InvokeEndpoint", invoke_request(lab.ENDPOINT_NAME,
+                                                                   [["<feature values of a test row, no label>"]]),
+             f"{lab.PREDICTION_ROWS} rows of the test split without their label"),
         ]
-        self.out(f"# PutObject s3://{upload['Bucket']}/{upload['Key']}: {self.rows} rows, {len(upload['Body'])} "
-                 f"bytes, with {defects_line(data.defects)}")
-        self.out(json.dumps({k: v for k, v in upload.items() if k != "Body"}, indent=1))
-        notes = {"StartPipelineExecution": "then each step's status and duration (ListPipelineExecutionSteps) and "
-                                           "evaluation.json from the artifacts bucket",
-                 "UpdateModelPackage": "when the AUC passes the threshold; not sent with --no-approve",
-                 "InvokeEndpoint": f"sagemaker-runtime, once the approval function serves the version; the body is "
-                                   f"{lab.PREDICTION_ROWS} rows of the test split without their label"}
-        for operation, request in requests[1:]:
-            self.out(f"# {operation}: {notes[operation]}")
-            self.out(json.dumps(request, indent=1))
-        self.out("# placeholders: the mlref-ml-pipeline stack's outputs (bucket names, key) and the package's ARN")
+        show_stack_outputs(self.out, lab.CONTRACT.stack_name)
+        for service, operation, request, note in requests:
+            show_request(self.out, service, operation, {k: v for k, v in request.items() if k != "Body"}
+                         if operation == "PutObject" else request, note)
+        self.out("# placeholders: the mlref-ml-pipeline stack's outputs (bucket names, key), the execution's and "
+                 "the package's ARN")
         return requests
 
     # -- a run ---------------------------------------------------------------------------------

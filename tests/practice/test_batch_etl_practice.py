@@ -29,7 +29,7 @@ class Session:
 
     def __init__(self):
         base = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-        self.clients = {name: base.client(name) for name in ("s3", "stepfunctions", "athena")}
+        self.clients = {name: base.client(name) for name in ("s3", "stepfunctions", "athena", "cloudformation")}
         self.stubs = {name: Stubber(client) for name, client in self.clients.items()}
         for stub in self.stubs.values():
             stub.activate()
@@ -70,12 +70,16 @@ def make(session, **kwargs):
 
 def test_every_dry_run_request_is_valid_for_its_service_and_nothing_is_sent(capsys):
     session = Session()
-    minimal = {"put_object": {}, "list_executions": {"executions": []}, "describe_execution": described("RUNNING"),
-               "start_execution": {"executionArn": OURS, "startDate": NOW}, "get_execution_history": {"events": []},
-               "start_query_execution": {"QueryExecutionId": "q-1"}}
+    minimal = {"describe_stacks": {"Stacks": []}, "put_object": {}, "list_executions": {"executions": []},
+               "describe_execution": described("RUNNING"), "start_execution": {"executionArn": OURS, "startDate": NOW},
+               "get_execution_history": {"events": []}, "stop_execution": {"stopDate": NOW},
+               "start_query_execution": {"QueryExecutionId": "q-1"}, "get_query_execution": {},
+               "get_query_results": {}, "stop_query_execution": {}}
     requests = practice.BatchEtlPractice(None, rows=40, seed=1).dry_run_requests()
-    assert [r.operation for r in requests] == ["put_object", "list_executions", "describe_execution", "start_execution",
-                                               "get_execution_history", "start_query_execution", "start_query_execution"]
+    assert [r.operation for r in requests] == [
+        "describe_stacks", "put_object", "list_executions", "describe_execution", "start_execution",
+        "get_execution_history", "stop_execution", "start_query_execution", "start_query_execution",
+        "get_query_execution", "get_query_results", "stop_query_execution"]
     for request in requests:
         session.stubs[request.service].add_response(request.operation, minimal[request.operation], request.params)
         session.call = getattr(session.clients[request.service], request.operation)(**request.params)

@@ -205,7 +205,7 @@ def test_assume_role_returns_a_session_with_the_role_credentials():
 
 
 def test_dry_run_prints_every_request_valid_and_sends_nothing():
-    from labs.practice.requests import printed_requests
+    from labs.practice.requests import printed_calls, printed_requests
     from labs.session import offline_session
     from tests.http_fakes import validate_request
 
@@ -213,9 +213,14 @@ def test_dry_run_prints_every_request_valid_and_sends_nothing():
     session = offline_session("us-east-1")
     assert DataLakePractice(session, dry_run=True, out=lines.append).run() is None
     requests = printed_requests(lines)
-    assert [op for _, op, _ in requests] == ["PutObject"] * 3 + ["StartCrawler", "GetCrawler"] + \
-        ["StartQueryExecution"] * 3
-    assert "CREATE TABLE" in requests[5][2]["QueryString"] and '"mlref_data_lake_raw"' in requests[7][2]["QueryString"]
+    query = ["StartQueryExecution", "GetQueryExecution", "GetQueryResults", "StopQueryExecution"]
+    assert [op for _, op, _ in requests] == ["DescribeStacks", *["PutObject"] * 3, "StartCrawler", "GetCrawler",
+                                             "GetTable", "AssumeRole", "GetTable", *query, "AssumeRole", *query, *query]
+    queries = [params["QueryString"] for _, op, params in requests if op == "StartQueryExecution"]
+    assert "CREATE TABLE" in queries[0] and '"mlref_data_lake_raw"' in queries[2]
+    calls = printed_calls(lines)
+    assert {c.role for c in calls if c.service == "athena"} == {"DataEngineerRoleArn", "AnalystRoleArn"}
+    assert [c.refused for c in calls if c.operation == "StartQueryExecution"] == [False, False, True]
     for service, operation, params in requests:
         validate_request(service, operation, params)
     assert session.blocked_attempts == []  # nothing was even tried

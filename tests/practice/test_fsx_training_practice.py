@@ -187,7 +187,7 @@ def test_volume_key_only_where_sagemaker_accepts_it(instance_type, encrypted_vol
 def test_dry_run_from_the_command_line_prints_every_request_and_the_estimate(capsys):
     assert cli.main(["practice", "fsx-training", "--dry-run", "--region", REGION]) == 0
     printed = capsys.readouterr().out
-    blocks = printed.split("# CreateTrainingJob: ")[1:]
+    blocks = printed.split("# sagemaker CreateTrainingJob: ")[1:]
     assert [block.split("\n", 1)[0].split(" (")[0].split(":")[0] for block in blocks] == [
         "data set", "data set, EFS variant", "S3 File mode", "S3 FastFile mode", "FSx for Lustre", "EFS variant"]
     first = json.loads(blocks[2].split("\n", 1)[1].split("\n# ")[0])

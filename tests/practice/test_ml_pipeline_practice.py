@@ -18,6 +18,7 @@ from botocore.validate import validate_parameters
 from labs.contracts import ml_pipeline as lab
 from labs.errors import LabError
 from labs.practice import ml_pipeline as practice
+from labs.practice.requests import printed_requests
 from tests.fakes import FakeClock
 
 RUN = "20260115-093000-abcd"
@@ -128,10 +129,11 @@ def run(threshold=lab.DEFAULT_THRESHOLD, approve=True):
 def test_every_dry_run_request_is_valid_for_its_service_and_nothing_is_sent(no_credentials):
     lines = []
     requests = practice.MlPipelinePractice(None, dry_run=True, out=lines.append, seed=1, run_id=RUN).print_dry_run()
-    assert [operation for operation, _ in requests] == list(SERVICES)
+    assert [operation for _, operation, _, _ in requests if operation in SERVICES] == list(SERVICES)
     loader = botocore.session.get_session()
-    for operation, request in requests:
-        validate_parameters(request, loader.get_service_model(SERVICES[operation]).operation_model(operation).input_shape)
+    for service, operation, request, _ in requests:
+        validate_parameters(request, loader.get_service_model(service).operation_model(operation).input_shape)
+    assert [op for _, op, _ in printed_requests(lines)] == ["DescribeStacks", *(op for _, op, _, _ in requests)]
     printed = "\n".join(lines)
     assert '"Name": "AucThreshold"' in printed and '"Value": "0.75"' in printed and "Body" not in printed.split("\n#")[1]
 
