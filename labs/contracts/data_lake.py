@@ -79,11 +79,13 @@ CALLS = (
         ("glue:BatchCreatePartition", arn("glue", "table/mlref_data_lake_raw/sales")),
         ("lakeformation:GetDataAccess", "*"),
     ], purpose="the raw-zone crawler"),
-    assumed("RawLocationAccessRole*", "lakeformation.amazonaws.com", LAKE_FORMATION_LOCATION),
+    assumed("RawLocationAccessRole*", "lakeformation.amazonaws.com", LAKE_FORMATION_LOCATION,
+            source_arn=arn("lakeformation", "*")),
     *acting_as("RawLocationAccessRole*", LAKE_FORMATION_LOCATION, [
         ("s3:GetObject", _RAW_OBJECT), ("s3:ListBucket", "${RawZoneBucket*.Arn}"),
         ("kms:Decrypt", "${DataLakeKey*.Arn}", via("s3"))], purpose="Lake Formation vends the raw zone"),
-    assumed("CuratedLocationAccessRole*", "lakeformation.amazonaws.com", LAKE_FORMATION_LOCATION),
+    assumed("CuratedLocationAccessRole*", "lakeformation.amazonaws.com", LAKE_FORMATION_LOCATION,
+            source_arn=arn("lakeformation", "*")),
     *acting_as("CuratedLocationAccessRole*", LAKE_FORMATION_LOCATION, [
         ("s3:GetObject", "${CuratedZoneBucket*.Arn}/sales/dt=2026-01-05/part-0.parquet"),
         ("s3:PutObject", "${CuratedZoneBucket*.Arn}/sales/dt=2026-01-05/part-0.parquet"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from labs.contracts.base import LabContract
 from labs.contracts.calls import LAMBDA_ROLE, SAR, SCHEDULER_ROLE, Call, acting_as, arn, assumed, refused
-from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE
+from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, expiry_retry_schedule
 
 EXPIRY = "ExpiryExpireFunction*"
 EXPIRY_ROLE = "ExpiryExpireExecutionRole*"
@@ -16,6 +16,8 @@ DELETE_STACK = "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReferenc
 SCHEDULE_GROUP = arn("scheduler", "schedule-group/default")
 JANITOR = "JanitorSweepExecutionRole*"
 LAB_KEY = "*Key????????"  # each lab's one KMS key (DataLakeKeyBE531ED9 ...)
+EXPIRY_RETRY = "https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html"
+RETRY_SCHEDULE = arn("scheduler", f"schedule/default/{expiry_retry_schedule('${AWS::StackName}')}")
 SWEEP = "lambdas/lab_sweep (the janitor's sweep), per the service authorization reference"
 
 
@@ -32,6 +34,13 @@ def expiry_calls() -> tuple[Call, ...]:
             ("cloudformation:DeleteStack", "${AWS::StackId}"),
             ("iam:PassRole", CFN_EXECUTION_ROLE, {"iam:PassedToService": "cloudformation.amazonaws.com"}),
         ], present=EXPIRY, purpose="the expiry deletes its stack"),
+        # An expiry that cannot delete now leaves one retry schedule, named after its stack
+        # (lambdas/lab_expiry), which invokes the function with the same invoker role.
+        *acting_as(EXPIRY_ROLE, EXPIRY_RETRY, [
+            ("scheduler:CreateSchedule", RETRY_SCHEDULE),
+            ("scheduler:UpdateSchedule", RETRY_SCHEDULE),
+            ("iam:PassRole", "${ExpiryInvokerRole*.Arn}", {"iam:PassedToService": "scheduler.amazonaws.com"}),
+        ], present=EXPIRY, purpose="the expiry leaves a retry"),
         *acting_as(EXPIRY_ROLE, LAMBDA_ROLE, [("logs:CreateLogStream", "${ExpiryExpireLogGroup*.Arn}"),
                                               ("logs:PutLogEvents", "${ExpiryExpireLogGroup*.Arn}")],
                    present=EXPIRY, purpose="the expiry's own log group"),
@@ -56,6 +65,9 @@ def janitor_calls(lab: LabContract) -> tuple[Call, ...]:
         *acting_as(JANITOR, SWEEP, [
             ("cloudformation:DescribeStacks", "${AWS::StackId}"),
             ("cloudformation:ListStackResources", "${AWS::StackId}"),
+            # The ownership proof (lambdas/lab_sweep/ownership.py): which stacks live, which holds a resource.
+            ("cloudformation:ListStacks", "*"),
+            ("cloudformation:DescribeStackResources", "*"),
             ("logs:ListTagsForResource", log_group),
             ("logs:DeleteLogGroup", log_group, tagged),
             ("s3:ListAllMyBuckets", "*"),
@@ -84,7 +96,8 @@ def service_calls() -> tuple[Call, ...]:
     key policy statement is conditioned on kms:EncryptionContext:aws:logs:arn, a key whose name holds
     colons, which iam-simulate 0.1.173 does not carry into the request; the README says so.)"""
     return (
-        assumed(FLOW_LOG_ROLE, "vpc-flow-logs.amazonaws.com", FLOW_LOGS, present=FLOW_LOG_ROLE),
+        assumed(FLOW_LOG_ROLE, "vpc-flow-logs.amazonaws.com", FLOW_LOGS, present=FLOW_LOG_ROLE,
+                source_arn=arn("ec2", "vpc-flow-log/fl-0123456789abcdef0")),
         *acting_as(FLOW_LOG_ROLE, FLOW_LOGS, [("logs:CreateLogStream", "${NetworkFlowLogs*.Arn}"),
                                               ("logs:PutLogEvents", "${NetworkFlowLogs*.Arn}")],
                    present=FLOW_LOG_ROLE, purpose="VPC flow logs"),
