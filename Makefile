@@ -37,7 +37,7 @@ synth: setup
 
 ## diagrams: redraw docs/diagrams/<lab>.svg and .png from freshly synthesized templates
 diagrams: synth
-	for lab in $$($(VENV)/bin/python -c 'from labs.contracts import LABS; print(*LABS)'); do \
+	for lab in $$($(VENV)/bin/python -c 'from catalog import LABS; print(*LABS)'); do \
 		$(VENV)/bin/python -m labs diagram $$lab || exit 1; done
 
 ## test: the whole test suite (gates, snapshots, assertions, handlers, practice steps)

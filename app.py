@@ -2,8 +2,8 @@
 """The mlref-labs CDK app. The only place that reads context and environment.
 
 Context (``cdk synth -c key=value``): the keys every lab shares (profile, labs, ttl_hours,
-owner, alert_email), each lab's own, declared in its contract (``labs/contracts/``), and the
-classroom's (``-c classroom=<lab>``: StackSets, labs/contracts/classroom.py); the README lists them. An unknown key or a bad value stops synth with one line.
+owner, alert_email), each lab's own, declared in its contract (``catalog/``), and the
+classroom's (``-c classroom=<lab>``: StackSets, catalog/classroom.py); the README lists them. An unknown key or a bad value stops synth with one line.
 Environment: CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION (set by the CDK CLI from your
 AWS profile); the region defaults to us-east-1.
 """
@@ -21,10 +21,10 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 from aws_cdk import App, Environment, Stack, Validations  # noqa: E402
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks  # noqa: E402
 
-from cdk_constructs.settings import LabSettings, Profile, utc_now  # noqa: E402
-from labs.aws import METADATA_KEY  # noqa: E402
-from labs.contracts import JANITOR_STACK_NAME, LABS  # noqa: E402
-from labs.contracts.config import AppConfig, ConfigError, is_app_key, read_config  # noqa: E402
+from cdk_constructs.core.settings import LabSettings, Profile, utc_now  # noqa: E402
+from labs.engine.deployed import METADATA_KEY  # noqa: E402
+from catalog import JANITOR_STACK_NAME, LABS  # noqa: E402
+from catalog.config import AppConfig, ConfigError, is_app_key, read_config  # noqa: E402
 from stacks.janitor import JanitorStack  # noqa: E402
 
 __all__ = ["AppConfig", "ConfigError", "build", "new_app", "read_config"]

@@ -1,7 +1,7 @@
 import sys
 
 try:
-    from labs.cli import main
+    from labs.cli.main import main
 
     sys.exit(main())
 except KeyboardInterrupt:  # Ctrl-C while the command line was still loading

@@ -15,30 +15,31 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk_constructs import etl_workflow
-from cdk_constructs.access import allow_key_use, allow_objects, allow_prefixes, glue_catalog_arns, glue_tables_finding
-from cdk_constructs.acknowledge import (
+from cdk_constructs.batch_etl import workflow as etl_workflow
+from cdk_constructs.core.access import allow_key_use, allow_objects, allow_prefixes, glue_catalog_arns, glue_tables_finding
+from cdk_constructs.core.acknowledge import (
     acknowledge_iam5,
     acknowledge_lab_buckets_nist,
     acknowledge_lambda_nist,
     arn_in_finding,
     objects_finding,
 )
-from cdk_constructs.athena import GovernedWorkgroup
-from cdk_constructs.budget import LabBudget
-from cdk_constructs.encryption import LabKey
-from cdk_constructs.etl_jobs import GlueSparkJob, ServerlessSparkApplication
-from cdk_constructs.etl_orchestration import ArrivalTrigger, QualityRuleset, ScheduleTrigger, Workflow
-from cdk_constructs.glue_catalog import GovernedCrawler, ZoneDatabase, glue_security_configuration
-from cdk_constructs.outputs import emit_outputs
-from cdk_constructs.profile import apply_lab_profile
-from cdk_constructs.settings import LabSettings
-from cdk_constructs.storage import LabBucket, access_log_bucket, empty_logs_last
-from cdk_constructs.etl_code import etl_rules
-from labs.contracts import batch_etl as contract
-from labs.contracts.batch_etl import BatchEtlOptions
+from cdk_constructs.services.athena import GovernedWorkgroup
+from cdk_constructs.core.budget import LabBudget
+from cdk_constructs.core.encryption import LabKey
+from cdk_constructs.batch_etl.jobs import GlueSparkJob, ServerlessSparkApplication
+from cdk_constructs.batch_etl.orchestration import ArrivalTrigger, QualityRuleset, ScheduleTrigger, Workflow
+from cdk_constructs.services.glue_catalog import GovernedCrawler, ZoneDatabase, glue_security_configuration
+from cdk_constructs.core.outputs import emit_outputs
+from cdk_constructs.core.profile import apply_lab_profile
+from cdk_constructs.core.settings import LabSettings
+from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
+from jobs.batch_etl import etl_rules
+from catalog import batch_etl as contract
+from catalog.batch_etl import BatchEtlOptions
+from catalog.paths import JOBS_DIR
 
-JOBS_DIR = Path(__file__).resolve().parent.parent / "cdk_constructs" / "etl_code"
+ETL_JOBS_DIR = JOBS_DIR / "batch_etl"
 LIBRARY_FILES = ("etl_rules.py", "etl_spark.py")
 CURATED_WRITES = [p.rstrip("/") for p in (contract.CURATED_PREFIX, contract.REJECTED_PREFIX, contract.RUNS_PREFIX)]
 SPARK_MARKERS = ["**/_SUCCESS", "**/_temporary/**", "_SUCCESS"]  # what Spark leaves beside the Parquet files
@@ -125,7 +126,7 @@ class BatchEtlStack(Stack):
 
     def _glue_job(self) -> GlueSparkJob:
         job = GlueSparkJob(
-            self, "GlueEtl", settings=self.settings, script=JOBS_DIR / "glue_job.py", library=JOBS_DIR,
+            self, "GlueEtl", settings=self.settings, script=ETL_JOBS_DIR / "glue_job.py", library=ETL_JOBS_DIR,
             library_files=LIBRARY_FILES, security_configuration=self.glue_security, key=self.key,
             glue_version=contract.GLUE_VERSION, workers=contract.GLUE_WORKERS,
             description="De-duplicates, imputes or quarantines, standardizes and splits new raw customer files",
@@ -141,7 +142,7 @@ class BatchEtlStack(Stack):
     def _spark_application(self) -> ServerlessSparkApplication:
         spark = ServerlessSparkApplication(
             self, "Spark", settings=self.settings, release_label=contract.EMR_RELEASE_LABEL,
-            max_capacity=contract.EMR_MAX_CAPACITY, script=JOBS_DIR / "spark_job.py", library=JOBS_DIR,
+            max_capacity=contract.EMR_MAX_CAPACITY, script=ETL_JOBS_DIR / "spark_job.py", library=ETL_JOBS_DIR,
             library_files=LIBRARY_FILES, log_key=self.key)
         allow_prefixes(spark.job_role, self.raw.bucket, [contract.INCOMING_PREFIX.rstrip("/")])
         allow_prefixes(spark.job_role, self.raw.bucket, [contract.STATE_PREFIX.rstrip("/")], write=True)

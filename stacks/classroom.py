@@ -26,9 +26,9 @@ from datetime import datetime
 from aws_cdk import App, CfnOutput, Environment, Stack
 from constructs import Construct
 
-from cdk_constructs.profile import apply_lab_profile, apply_profile
-from cdk_constructs.settings import LabSettings, Profile
-from cdk_constructs.stackset import (
+from cdk_constructs.core.profile import apply_lab_profile, apply_profile
+from cdk_constructs.core.settings import LabSettings, Profile
+from cdk_constructs.classroom.stackset import (
     ASSET_BUCKET_PARAMETER,
     AssetShelf,
     ClassroomStackSet,
@@ -37,10 +37,10 @@ from cdk_constructs.stackset import (
     shelf_bucket_name,
     shelf_prefix,
 )
-from cdk_constructs.storage import access_log_bucket, empty_logs_last
-from labs.contracts import LABS
-from labs.contracts.classroom import ClassroomOptions, assets_stack_name, shelf_base
-from labs.contracts.config import AppConfig
+from cdk_constructs.core.storage import access_log_bucket, empty_logs_last
+from catalog import LABS
+from catalog.classroom import ClassroomOptions, assets_stack_name, shelf_base
+from catalog.config import AppConfig
 from stacks.janitor import JanitorStack
 
 

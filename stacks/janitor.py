@@ -9,7 +9,7 @@ alert_email, an SNS topic. Each lab's teardown record is an SSM Standard paramet
 the function writes (free).
 
 Where IAM cannot scope the sweep to this region (see ``_acknowledge_findings`` and
-``cdk_constructs.janitor.in_region``): S3 bucket ARNs carry no region or account, so the
+``cdk_constructs.janitor.sweeper.in_region``): S3 bucket ARNs carry no region or account, so the
 bucket statements rely on aws:RequestedRegion (the region a request is signed for) and
 s3:ResourceAccount; s3:ListAllMyBuckets and tag:GetResources have no resource at all. The
 sweep's code checks each bucket's location and owner before it touches it.
@@ -20,10 +20,10 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from cdk_constructs.acknowledge import acknowledge, acknowledge_iam5
-from cdk_constructs.janitor import LabJanitor
-from cdk_constructs.profile import apply_profile
-from cdk_constructs.settings import LabSettings
+from cdk_constructs.core.acknowledge import acknowledge, acknowledge_iam5
+from cdk_constructs.janitor.sweeper import LabJanitor
+from cdk_constructs.core.profile import apply_profile
+from cdk_constructs.core.settings import LabSettings
 from lambdas.lab_sweep.record import RECORD_PREFIX
 from lambdas.lab_sweep.sweep_sagemaker import ENDPOINT_LOG_PREFIX
 from lambdas.lab_sweep.sweep_services import GLUE_LOG_GROUP, GLUE_LOG_SUFFIXES

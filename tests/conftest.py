@@ -156,7 +156,7 @@ def once_per_run(tmp_path_factory, name: str, compute) -> str:
 # Lab variants chosen by context (declared in each lab's contract), synthesized on their own for the
 # gates and their assertions.
 def _variant_context() -> dict[str, dict[str, str]]:
-    from labs.contracts import LABS
+    from catalog import LABS
 
     return {variant.name: {"labs": name, **variant.context} for name, lab in LABS.items() for variant in lab.variants}
 
@@ -169,8 +169,8 @@ CLASSROOM_CONTEXT = {"classroom": "feature-store", "classroom_accounts": "111111
 
 
 def _classrooms() -> dict[str, dict[str, str]]:
-    from labs.contracts import LABS
-    from labs.contracts.classroom import NOT_STACKSET_READY
+    from catalog import LABS
+    from catalog.classroom import NOT_STACKSET_READY
 
     others = [lab for lab in LABS if lab not in NOT_STACKSET_READY and lab != CLASSROOM_CONTEXT["classroom"]]
     return {"classroom": CLASSROOM_CONTEXT, **{f"classroom-{lab}": {**CLASSROOM_CONTEXT, "classroom": lab}

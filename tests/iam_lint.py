@@ -10,9 +10,9 @@ A statement fails when it grants nothing for part of what it names:
 An action written with a wildcard (``s3:*`` in a bucket policy's TLS deny) fails only when the
 finding holds for every action the wildcard stands for.
 
-Templates are read resolved (``labs.template_values``) and each distinct statement is judged once.
+Templates are read resolved (``labs.templates.resolved``) and each distinct statement is judged once.
 Acknowledgments live in ``gates/iam-lint-acks.toml``: the issue, the stacks (a shell pattern on
-``<variant>/<lab>``), the policy (a shell pattern on its name, ``labs.policies``), the action or
+``<variant>/<lab>``), the policy (a shell pattern on its name, ``labs.templates.policies``), the action or
 key the finding names (a shell pattern) and a reason.
 """
 
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labs.policies import documents, policies_of, statement_name
-from labs.template_values import TemplateValues
+from labs.templates.policies import documents, policies_of, statement_name
+from labs.templates.resolved import TemplateValues
 from tests import reasons
 
 ISSUES = frozenset({"UNKNOWN_ACTION", "UNKNOWN_PREFIX", "UNKNOWN_CONDITION_FOR_ACTION", "RESOURCE_MISMATCH",

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 import app as lab_app
-from labs.contracts import LABS
-from cdk_constructs.settings import Profile
+from catalog import LABS
+from cdk_constructs.core.settings import Profile
 from tests.conftest import ROOT
 
 
@@ -123,7 +123,7 @@ def test_practice_of_an_unknown_lab_is_one_line():
     result = subprocess.run([sys.executable, "-m", "labs", "practice", "warehouse"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    from labs.contracts import LABS
+    from catalog import LABS
 
     assert result.stderr.strip() == f"error: unknown lab 'warehouse'; choose from: {', '.join(LABS)}"
 

@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 import duckdb
 import pytest
 
-from cdk_constructs.etl_code import etl_rules as rules
-from labs.practice.batch_etl_data import DEFECTS, REJECTING, defect_counts, generate, reported
+from jobs.batch_etl import etl_rules as rules
+from labs.practice.batch_etl.data import DEFECTS, REJECTING, defect_counts, generate, reported
 
 ROWS = 1500
 NOW = datetime(2026, 11, 21, 12, tzinfo=timezone.utc)

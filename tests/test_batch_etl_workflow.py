@@ -18,7 +18,7 @@ from moto.stepfunctions.parser.mocking.mock_config import (
     StateMockedResponses,
 )
 
-from cdk_constructs import etl_workflow as workflow
+from cdk_constructs.batch_etl import workflow
 
 ROLE = "arn:aws:iam::123456789012:role/workflow"
 COUNTS = {"input_rows": 120, "curated_rows": 100, "rejected_rows": 12, "duplicates_removed": 8}

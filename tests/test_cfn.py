@@ -1,8 +1,8 @@
-"""``labs.cfn``: CloudFormation values as text, and the references in them."""
+"""``labs.templates.cfn_text``: CloudFormation values as text, and the references in them."""
 
 from __future__ import annotations
 
-from labs import cfn
+from labs.templates import cfn_text as cfn
 
 
 def test_render_writes_each_intrinsic_as_text():

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from labs.contracts import classroom
-from labs.contracts.base import ConfigError
+from catalog import classroom
+from catalog.base import ConfigError
 from tests.conftest import CLASSROOM_CONTEXT, CLASSROOMS, classroom_templates, resources_of, shared_syntheses
 from tests.reasons import reason_problem
 
@@ -56,7 +56,7 @@ def test_bad_classroom_context_is_one_line(context, message):
 
 
 def test_classroom_keys_are_known_and_a_typo_is_named():
-    from labs.contracts.config import check_keys
+    from catalog.config import check_keys
 
     check_keys({key: "x" for key in classroom.KEY_NAMES})
     with pytest.raises(ConfigError, match="did you mean -c classroom_accounts"):
@@ -71,7 +71,7 @@ def test_ous_default_to_service_managed_and_regions_to_the_apps():
 
 
 def test_class_cost_is_the_labs_times_accounts_times_regions():
-    from labs.contracts import LABS
+    from catalog import LABS
 
     lab = LABS["feature-store"].cost(LABS["feature-store"].default_options())
     whole = classroom.class_cost(lab, accounts=30, regions=2)
@@ -119,7 +119,7 @@ def test_service_managed_auto_deploys_to_ous_without_retaining_stacks():
     from aws_cdk.assertions import Template
 
     from app import new_app
-    from cdk_constructs.stackset import ClassroomStackSet
+    from cdk_constructs.classroom.stackset import ClassroomStackSet
 
     options = classroom.parse({"classroom": "feature-store", "classroom_ous": "ou-ab12-cd34ef56",
                                "classroom_org": "o-a1b2c3d4e5"}, "us-east-1")
@@ -203,7 +203,7 @@ def test_every_acknowledgment_in_the_classroom_names_one_rule_with_a_reason(clas
 
 
 def test_every_lab_that_can_run_as_a_stack_set_is_gated_as_one():
-    from labs.contracts import LABS
+    from catalog import LABS
 
     gated = {context["classroom"] for _, context in CLASSROOMS.values()}
     assert gated == set(LABS) - set(classroom.NOT_STACKSET_READY) and len(gated) >= 4
@@ -236,7 +236,7 @@ def test_janitor_rule_matches_member_stacks_too(members):
 
 def test_a_member_looks_up_the_algorithm_images_of_the_region_it_lands_in(classrooms):
     """ml-pipeline's one StackSet template serves every region: its images come from a mapping."""
-    from labs.contracts import ml_pipeline
+    from catalog import ml_pipeline
 
     member = classrooms["classroom-ml-pipeline"].members["classroom-member"]
     accounts = member["Mappings"]["AlgorithmImageAccounts"]
@@ -275,8 +275,8 @@ def large_class(accounts: int):
     from aws_cdk.assertions import Template
 
     from app import new_app
-    from cdk_constructs.stackset import ASSET_BUCKET_PARAMETER, AssetShelf, ClassroomStackSet, shelf_prefix
-    from cdk_constructs.settings import LabSettings, Profile
+    from cdk_constructs.classroom.stackset import ASSET_BUCKET_PARAMETER, AssetShelf, ClassroomStackSet, shelf_prefix
+    from cdk_constructs.core.settings import LabSettings, Profile
     from tests.conftest import FIXED_SYNTH_TIME
 
     ids = [f"{n:012d}" for n in range(100000000000, 100000000000 + accounts)]

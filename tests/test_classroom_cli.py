@@ -12,9 +12,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from labs import classroom, classroom_teardown, cli, stacksets
-from labs.errors import LabError
-from labs.stacksets import Caller, Clock
+from labs.classroom import command as classroom
+from labs.classroom import teardown as classroom_teardown
+from labs.cli import main as cli
+from labs.classroom import stacksets
+from labs.engine.errors import LabError
+from labs.classroom.stacksets import Caller, Clock
 from lambdas.lab_sweep.record import CLEAN, LEFTOVERS, TeardownRecord
 
 ACCOUNTS = ["111111111111", "222222222222"]
@@ -123,7 +126,7 @@ def summary(account, detailed, reason=""):
 
 
 def plan_for(accounts=ACCOUNTS):
-    from labs.contracts.classroom import parse
+    from catalog.classroom import parse
 
     options = parse({"classroom": "feature-store", "classroom_accounts": ",".join(accounts)}, "us-east-1")
     return classroom.Plan(options=options, context={"classroom": "feature-store"}, accounts=tuple(accounts),
@@ -180,7 +183,7 @@ def test_unknown_account_unknown_ou_and_the_management_account_are_refused(aws, 
          "account 123456789012 is the organization's management account"),
         (["--ous", "ou-ab12-cd34ef56"], "OU ou-ab12-cd34ef56 is not in this organization"),
     ]
-    monkeypatch.setattr("labs.classroom_checks.check_trusted_access", lambda session, call_as: None)
+    monkeypatch.setattr("labs.classroom.checks.check_trusted_access", lambda session, call_as: None)
     for targets, message in cases:
         code, _, err = run(monkeypatch, capsys, ["classroom", "deploy", "feature-store", *targets, "--region",
                                                  "us-east-1", "--yes"])
@@ -292,7 +295,7 @@ def test_destroy_does_not_take_a_janitor_record_older_than_the_teardown(aws, fas
 
 
 def test_plan_refuses_a_class_that_cannot_deploy(aws, monkeypatch, capsys):
-    from labs.contracts.classroom import LARGEST_SELF_MANAGED_CLASS
+    from catalog.classroom import LARGEST_SELF_MANAGED_CLASS
 
     accounts = ",".join(f"{n:012d}" for n in range(100000000000, 100000000001 + LARGEST_SELF_MANAGED_CLASS))
     cdk = FakeCdk()

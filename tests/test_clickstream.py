@@ -153,7 +153,7 @@ def test_streaming_ingestion_reads_the_stream_through_an_auto_refreshing_view(st
 
 
 def test_outputs_give_the_practice_step_what_it_needs(firehose, streaming):
-    from labs.practice.clickstream import REQUIRED_OUTPUTS
+    from labs.practice.clickstream.command import REQUIRED_OUTPUTS
 
     for template, extra in ((firehose, {"DeliveryStreamName"}), (streaming, set())):
         assert set(REQUIRED_OUTPUTS) | extra <= set(template["Outputs"])

@@ -11,15 +11,15 @@ import sys
 
 import pytest
 
-from labs.contracts import LABS
-from labs.contracts.base import ConfigError, Output
-from labs.contracts.config import read_config
+from catalog import LABS
+from catalog.base import ConfigError, Output
+from catalog.config import read_config
 from tests.conftest import ROOT
 
 
 def options_of(synthesized, lab: str):
     """The options a synthesized variant built ``lab`` with, read back from its template's metadata."""
-    from labs.inspect import options_of as recorded
+    from labs.templates.inspection import options_of as recorded
 
     options, how = recorded(LABS[lab], synthesized.templates[lab], "us-east-1")
     assert how == "the template's options"
@@ -51,7 +51,7 @@ def test_every_output_a_practice_reads_is_declared_and_emitted_by_its_stack(vari
 
 
 def test_variant_only_outputs_follow_the_options():
-    from labs.contracts import clickstream, fsx_training
+    from catalog import clickstream, fsx_training
 
     efs = fsx_training.FsxTrainingOptions(source=fsx_training.TrainingSource.EFS)
     assert fsx_training.MOUNT_NAME in fsx_training.CONTRACT.outputs_for(fsx_training.FsxTrainingOptions())
@@ -75,7 +75,7 @@ def test_every_contract_is_complete():
 
 
 def test_context_keys_belong_to_one_lab_or_to_all():
-    from labs.contracts.config import SHARED_KEYS
+    from catalog.config import SHARED_KEYS
 
     names = [key.name for key in SHARED_KEYS] + [key.name for lab in LABS.values() for key in lab.context_keys]
     assert len(names) == len(set(names))

@@ -7,14 +7,14 @@ import re
 
 import pytest
 
-from cdk_constructs.budget import expected_cost
-from labs.contracts import LABS
-from labs.contracts import data_lake, feature_store
-from labs.contracts.clickstream import ClickstreamOptions, Delivery
-from labs.contracts.clickstream import cost as clickstream_cost
-from labs.contracts.fsx_training import FsxTrainingOptions, TrainingSource
-from labs.contracts.fsx_training import cost as fsx_cost
-from labs.contracts.prices import HOURS_PER_MONTH, price, prices
+from cdk_constructs.core.budget import expected_cost
+from catalog import LABS
+from catalog import data_lake, feature_store
+from catalog.clickstream import ClickstreamOptions, Delivery
+from catalog.clickstream import cost as clickstream_cost
+from catalog.fsx_training import FsxTrainingOptions, TrainingSource
+from catalog.fsx_training import cost as fsx_cost
+from catalog.prices import HOURS_PER_MONTH, price, prices
 from tests.conftest import resources_of
 
 
@@ -89,7 +89,7 @@ def test_clickstream_cost_follows_delivery_and_stream_mode(delivery, on_demand):
 
 
 def test_feature_store_run_cost_counts_the_reads_the_practice_makes():
-    from labs.practice.feature_store import FeatureStorePractice
+    from labs.practice.feature_store.command import FeatureStorePractice
     import inspect
 
     reads = inspect.signature(FeatureStorePractice).parameters["reads"].default

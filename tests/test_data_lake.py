@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labs.practice.data_lake import REQUIRED_OUTPUTS
+from labs.practice.data_lake.command import REQUIRED_OUTPUTS
 from tests.conftest import resources_of
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from labs import cli, lifecycle
-from labs.cdk import CdkCli
+from labs.cli import main as cli
+from labs.engine import lifecycle
+from labs.engine.cdk_cli import CdkCli
 from lambdas.lab_sweep.sweep import Leftover, Sweeper
 from tests.test_labs_command import TEMPLATE, FakeCdk, deploy
 

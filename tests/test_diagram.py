@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from labs.diagram import (
+from labs.diagram.command import (
     EDGE_KINDS,
     Edge,
     Graph,
@@ -22,10 +22,10 @@ from labs.diagram import (
     route,
     summarize_actions,
 )
-from labs import cli
-from labs.contracts import LABS
-from labs.errors import LabError
-from labs.files import write_atomically
+from labs.cli import main as cli
+from catalog import LABS
+from labs.engine.errors import LabError
+from labs.engine.atomic_write import write_atomically
 
 LAB_NAMES = ["data-lake", "clickstream", "fsx-training", "feature-store"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from labs.contracts import endpoint as contract
-from labs.contracts.base import ConfigError
-from labs.contracts.endpoint import EndpointOptions, EndpointType, parse
-from labs.contracts.sagemaker_images import IMAGE_ACCOUNTS
-from labs.practice.endpoint_model import MODEL_A, MODEL_B
+from catalog import endpoint as contract
+from catalog.base import ConfigError
+from catalog.endpoint import EndpointOptions, EndpointType, parse
+from catalog.sagemaker_images import IMAGE_ACCOUNTS
+from jobs.endpoint.model import MODEL_A, MODEL_B
 from tests.conftest import resources_of
 
 
@@ -243,7 +243,7 @@ def test_context_picks_the_variant_and_local_storage_types_lose_the_volume_key()
 
 
 def test_costs_come_from_the_price_table():
-    from labs.contracts.prices import price
+    from catalog.prices import price
 
     realtime = contract.cost(EndpointOptions())
     instances = 3 * price("sagemaker_hosting_ml_c5_large_hour")

@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 
-from labs.practice.endpoint_model import (
+from jobs.endpoint.model import (
     FEATURES,
     MISSING_FEATURE,
     MODEL_A,
@@ -21,7 +21,7 @@ from labs.practice.endpoint_model import (
     labelled_rows,
     synthetic_rows,
 )
-from labs.practice.endpoint_model.trees import members, read_model
+from jobs.endpoint.model.trees import members, read_model
 
 
 @pytest.fixture(scope="module", params=[MODEL_A, MODEL_B], ids=lambda p: p.name)

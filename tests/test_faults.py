@@ -19,11 +19,11 @@ from pathlib import Path
 import boto3
 import pytest
 
-from labs import session as session_module
-from labs import state
-from labs.aws import deployed_stack
-from labs.contracts import LABS
-from labs.errors import LabError, explain
+from labs.engine import session as session_module
+from labs.engine import state
+from labs.engine.deployed import deployed_stack
+from catalog import LABS
+from labs.engine.errors import LabError, explain
 from tests.conftest import ROOT
 
 
@@ -99,7 +99,7 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
                             "AWS_ENDPOINT_URL": "http://localhost:{refused}"}, "cannot reach http://localhost:"),
 ])
 def test_list_still_lists_and_status_is_one_line(clean_env, monkeypatch, capsys, case, extra, reason):
-    from labs import cli
+    from labs.cli import main as cli
 
     for name in [n for n in os.environ if n.startswith("AWS_")]:
         monkeypatch.delenv(name)
@@ -229,7 +229,7 @@ def test_a_good_saved_record_round_trips(tmp_path):
 
 
 def test_a_read_only_state_folder_never_stops_the_sweep_of_a_destroy(aws, monkeypatch, tmp_path):
-    from labs import lifecycle
+    from labs.engine import lifecycle
 
     folder = tmp_path / "state"
     folder.mkdir()
@@ -261,7 +261,7 @@ while True:
     time.sleep(0.1)
 """
 # The labs command with its CDK CLI runner pointed at that stand-in.
-WITH_STUCK_CDK = ("import pathlib, sys; from labs import cli; from labs.cdk import CdkCli; "
+WITH_STUCK_CDK = ("import pathlib, sys; from labs import cli; from labs.engine.cdk_cli import CdkCli; "
                   "cli.cdk_of = lambda args, session=None: CdkCli(region='us-east-1', executable=pathlib.Path(sys.argv[1]));"
                   " sys.exit(cli.main(sys.argv[2:]))")
 

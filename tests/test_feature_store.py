@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
-from labs.contracts.feature_store import OFFLINE_COLUMNS, Feature, FeatureGroupSpec
-from labs.contracts.feature_store import CLICK_ACTIVITY, CUSTOMER_PROFILE, DATABASE_NAME
+from catalog.feature_store import OFFLINE_COLUMNS, Feature, FeatureGroupSpec
+from catalog.feature_store import CLICK_ACTIVITY, CUSTOMER_PROFILE, DATABASE_NAME
 from tests.conftest import resources_of
 
 
@@ -168,6 +168,6 @@ def test_production_retains_the_stores(production):
 
 
 def test_outputs_name_everything_the_practice_step_needs(store):
-    from labs.practice.feature_store import REQUIRED_OUTPUTS
+    from labs.practice.feature_store.command import REQUIRED_OUTPUTS
 
     assert set(REQUIRED_OUTPUTS) <= set(store["Outputs"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cdk_constructs.functions import function_code, _staged_with_shared_modules, LAMBDAS_DIR
+from cdk_constructs.core.functions import function_code, _staged_with_shared_modules, LAMBDAS_DIR
 
 
 def test_shared_modules_are_staged_beside_the_handler_and_the_copy_is_reused():

@@ -7,7 +7,7 @@ import json
 import pytest
 from moto.events.models import EventPattern  # moto's implementation of EventBridge matching
 
-from cdk_constructs import janitor as janitor_construct
+from cdk_constructs.janitor import sweeper as janitor_construct
 from lambdas.lab_sweep import record as record_module
 from lambdas.lab_sweep import sweep as sweep_module
 from tests.conftest import resources_of

@@ -8,10 +8,11 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from labs import cli, lifecycle
-from labs.errors import LabError, explain
-from labs.inspect import inspect_lab, render, text_report
-from labs.contracts import LABS
+from labs.cli import main as cli
+from labs.engine import lifecycle
+from labs.engine.errors import LabError, explain
+from labs.templates.inspection import inspect_lab, render, text_report
+from catalog import LABS
 
 TEMPLATE = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
 
@@ -83,7 +84,7 @@ def test_unknown_labs_are_refused_in_one_line(capsys):
 
 
 class FakeCdk:
-    """Stands in for labs.cdk.CdkCli: synth copies an assembly, destroy deletes the stack in moto."""
+    """Stands in for labs.engine.cdk_cli.CdkCli: synth copies an assembly, destroy deletes the stack in moto."""
 
     def __init__(self, session=None, assembly=None, *, code=0, synth_code=0):
         self.session, self.assembly, self.code, self.synth_code = session, assembly, code, synth_code
@@ -129,7 +130,7 @@ def test_synth_of_one_lab_keeps_the_others_in_cdk_out(sandbox, tmp_path, monkeyp
     """`labs synth X` writes X's own folder; inspect of another lab still reads cdk.out."""
     import shutil
 
-    from labs import deploy as deploy_module
+    from labs.engine import deploy as deploy_module
 
     monkeypatch.setattr(deploy_module, "state_dir", lambda: tmp_path / "state")
     monkeypatch.setattr(lifecycle, "all_labs_dir", lambda profile: tmp_path / "cdk.out")
@@ -145,7 +146,7 @@ def test_synth_of_one_lab_keeps_the_others_in_cdk_out(sandbox, tmp_path, monkeyp
 
 
 def test_inspect_prices_the_variant_the_template_was_built_with(variants):
-    from labs.contracts.fsx_training import FsxTrainingOptions, TrainingSource, cost
+    from catalog.fsx_training import FsxTrainingOptions, TrainingSource, cost
 
     efs = inspect_lab("fsx-training", variants["sandbox-efs"].outdir).cost
     expected = cost(FsxTrainingOptions(source=TrainingSource.EFS, instance_type="ml.g5.xlarge"))
@@ -248,7 +249,7 @@ def test_a_failed_cdk_destroy_is_one_line_with_the_next_step(aws, sandbox):
 
 
 def test_prices_prints_the_table(capsys):
-    from labs.contracts.prices import prices
+    from catalog.prices import prices
 
     assert cli.main(["prices"]) == 0
     out = capsys.readouterr().out
@@ -278,7 +279,7 @@ class FakePractice:
 def test_practice_prints_each_step_through_the_live_printer(monkeypatch, capsys):
     import dataclasses
 
-    from labs import contracts
+    import catalog as contracts
 
     fake = dataclasses.replace(LABS["clickstream"], practice="tests.test_labs_command:FakePractice")
     monkeypatch.setitem(contracts.LABS, "clickstream", fake)
@@ -308,7 +309,7 @@ def test_live_lines_on_a_terminal_keep_each_line_and_show_the_step():
 
     from rich.console import Console
 
-    from labs.progress import LiveLines
+    from labs.engine.progress import LiveLines
 
     buffer = io.StringIO()
     with LiveLines(console=Console(file=buffer, force_terminal=True, width=100), interactive=True,
@@ -347,7 +348,7 @@ def test_janitor_deploy_synthesizes_only_the_janitor_and_deploys_it(aws, sandbox
 
 
 def test_labs_none_builds_only_the_janitor():
-    from labs.contracts.config import read_config
+    from catalog.config import read_config
 
     assert read_config({"labs": "none"}, {}).labs == ()
 

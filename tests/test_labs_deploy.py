@@ -18,14 +18,16 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from labs import cli, lifecycle, state
-from labs.aws import deployed_stack
-from labs.cdk import DeployProgress
-from labs.contracts import LABS
-from labs.deploy import DeployRequest, deploy
-from labs.errors import LabError
-from labs.practice.fsx_quota import check_training_quota
-from labs.preflight import check_network_quotas
+from labs.cli import main as cli
+from labs.engine import lifecycle
+from labs.engine import state
+from labs.engine.deployed import deployed_stack
+from labs.engine.cdk_cli import DeployProgress
+from catalog import LABS
+from labs.engine.deploy import DeployRequest, deploy
+from labs.engine.errors import LabError
+from labs.practice.fsx_training.quota import check_training_quota
+from labs.engine.preflight import check_network_quotas
 
 ACCOUNT = "123456789012"  # moto's account
 OUTPUTS = {"RawBucketName": "mlref-raw-123", "WorkgroupName": "mlref-data-lake"}
@@ -50,7 +52,7 @@ def bootstrap(session, version="27"):
 
 
 class FakeCdk:
-    """Stands in for labs.cdk.CdkCli: synth copies an assembly, deploy creates the stack in moto."""
+    """Stands in for labs.engine.cdk_cli.CdkCli: synth copies an assembly, deploy creates the stack in moto."""
 
     def __init__(self, session, assembly: Path, *, events=EVENTS, deploy_code=0, synth_code=0, outputs=OUTPUTS):
         self.session, self.assembly = session, assembly
@@ -136,7 +138,7 @@ def test_deploy_checks_shows_cost_and_expiry_deploys_and_saves_the_outputs(aws, 
 
 
 def test_a_call_the_template_does_not_allow_stops_the_deploy_before_the_question(aws, sandbox, monkeypatch):
-    from labs import permissions
+    from labs.permissions import proof as permissions
 
     bootstrap(aws)
     failing = permissions.Verdict(who="AnalystRole6CD68FA5", action="s3:GetBucketLocation", resource="arn:aws:s3:::b",
@@ -272,7 +274,7 @@ def identity(session: StubbedSession):
 def test_an_expired_token_is_one_line():
     from botocore.exceptions import ClientError
 
-    from labs.errors import explain
+    from labs.engine.errors import explain
 
     session = StubbedSession()
     session.stub("sts").add_client_error("get_caller_identity", "ExpiredToken", "The security token has expired")
@@ -510,7 +512,7 @@ def test_deploy_uses_the_validated_options_for_cost_and_preflight(aws, sandbox, 
     """The -c values are validated once; cost and the lab's preflight read the options, not the strings."""
     import dataclasses
 
-    from labs import contracts
+    import catalog as contracts
 
     bootstrap(aws)
     seen = []

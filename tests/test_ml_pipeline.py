@@ -10,7 +10,7 @@ import re
 import pytest
 from moto.events.models import EventPattern
 
-from labs.contracts import ml_pipeline as lab
+from catalog import ml_pipeline as lab
 from tests.conftest import resources_of
 from tests.test_janitor import ACCOUNT, REGION, resolve
 
@@ -185,13 +185,13 @@ def test_production_retains_the_buckets_and_the_key(production):
 
 
 def test_outputs_are_what_the_practice_reads(template):
-    from labs.practice.ml_pipeline import REQUIRED_OUTPUTS
+    from labs.practice.ml_pipeline.command import REQUIRED_OUTPUTS
 
     assert set(REQUIRED_OUTPUTS) <= set(template["Outputs"]) == set(lab.OUTPUTS)
 
 
 def test_a_region_without_the_images_stops_synth_with_one_line():
-    from labs.contracts.base import ConfigError
+    from catalog.base import ConfigError
 
     with pytest.raises(ConfigError, match=r"no SageMaker scikit-learn/XGBoost image is known for region xx-east-9"):
         lab.parse({}, "xx-east-9")
@@ -201,7 +201,7 @@ def test_a_region_without_the_images_stops_synth_with_one_line():
 def test_idle_cost_is_the_key_alone_and_a_run_costs_more_with_a_bigger_endpoint():
     from dataclasses import replace
 
-    from labs.contracts.prices import per_month_as_hourly
+    from catalog.prices import per_month_as_hourly
 
     small, large = lab.MlPipelineOptions(), replace(lab.MlPipelineOptions(), serverless_memory_mb=6144)
     assert lab.cost(small).idle_per_hour == per_month_as_hourly("kms_key_month")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from labs import cli
-from labs.contracts import LABS
-from labs.permissions import evaluate, prove, prove_many, text_report
+from labs.cli import main as cli
+from catalog import LABS
+from labs.permissions.proof import evaluate, prove, prove_many, text_report
 from tests.practice.conftest import unproven
 from tests.test_contracts import loaded_modules
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cdk_constructs import pipeline_definition as pd
-from labs.contracts import ml_pipeline as lab
-from labs.practice.pipeline_data import raw_customers
+from cdk_constructs.ml_pipeline import definition as pd
+from catalog import ml_pipeline as lab
+from labs.practice.ml_pipeline.data import raw_customers
 from tests.test_pipeline_definition import STEPS
 
 CODE = Path(pd.__file__).with_name("pipeline_code")

@@ -17,10 +17,10 @@ from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 from botocore.validate import validate_parameters
 
-from labs.contracts.prices import PRICE_TABLE, prices
-from labs import files
-from labs.errors import LabError
-from labs.prices import QUERIES, PriceChange, first_paid_tier, format_number, price_lines, refresh
+from catalog.prices import PRICE_TABLE, prices
+from labs.engine import atomic_write as files
+from labs.engine.errors import LabError
+from labs.pricing.command import QUERIES, PriceChange, first_paid_tier, format_number, price_lines, refresh
 
 TODAY = date(2027, 1, 2)
 REAL_TEXT = PRICE_TABLE.read_text(encoding="utf-8")

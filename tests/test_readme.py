@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from labs.catalog import context_table, lab_table
+from catalog.tables import context_table, lab_table
 from tests.conftest import ROOT
 
 
@@ -16,11 +16,11 @@ def block(name: str) -> list[str]:
 
 
 def test_the_lab_table_is_rendered_from_the_contracts():
-    assert block("lab-table") == lab_table(), "run `.venv/bin/python -m labs.catalog` and paste the lab table"
+    assert block("lab-table") == lab_table(), "run `.venv/bin/python -m catalog.tables` and paste the lab table"
 
 
 def test_the_context_table_is_rendered_from_the_contracts():
-    assert block("context-table") == context_table(), "run `.venv/bin/python -m labs.catalog` and paste it"
+    assert block("context-table") == context_table(), "run `.venv/bin/python -m catalog.tables` and paste it"
 
 
 def test_the_readme_opens_with_the_two_set_up_commands():
@@ -29,7 +29,7 @@ def test_the_readme_opens_with_the_two_set_up_commands():
 
 
 def test_every_lab_has_its_diagram_drawn_and_shown():
-    from labs.contracts import LABS
+    from catalog import LABS
 
     text = (ROOT / "README.md").read_text()
     for name in LABS:
@@ -39,8 +39,8 @@ def test_every_lab_has_its_diagram_drawn_and_shown():
 
 
 def test_the_classroom_section_states_the_contracts_class_sizes():
-    """The largest class and the batch sizes come from labs/contracts/classroom.py, not a copy."""
-    from labs.contracts import classroom
+    """The largest class and the batch sizes come from catalog/classroom.py, not a copy."""
+    from catalog import classroom
 
     text = re.sub(r"\s+", " ", (ROOT / "README.md").read_text())
     assert f"The largest self-managed class is **{classroom.LARGEST_SELF_MANAGED_CLASS} accounts**" in text

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from labs.errors import LabError
-from labs.contracts import LABS
-from labs.summary import summarize
+from labs.engine.errors import LabError
+from catalog import LABS
+from labs.templates.summary import summarize
 
 
 def test_summary_reads_lab_profile_resources_and_findings(synthesized):

@@ -1,7 +1,7 @@
 """The one bounded wait: ask until an answer is final or a clock-based deadline passes.
 
 Standard library only, so a Lambda handler can carry it (``shared_modules=["polling"]``) and the
-practice steps use it through ``labs.practice.polling`` (which turns a timeout into the command
+practice steps use it through ``labs.practice.common.polling`` (which turns a timeout into the command
 line's one-line LabError). Tests pass a fake clock and sleep: they never wait.
 """
 

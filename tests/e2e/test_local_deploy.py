@@ -46,7 +46,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from botocore.exceptions import ClientError
 
-from labs.contracts import contract
+from catalog import contract
 from tests.e2e.local_aws import ACCOUNT, CDK, REGION, LocalAws
 
 LAB = "feature-store"

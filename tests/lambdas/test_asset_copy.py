@@ -6,7 +6,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.asset_copy import index
+from lambdas.classroom_asset_copy import index
 from tests.lambdas.conftest import custom_resource_event
 
 KEY = "0f5d2c9e.zip"

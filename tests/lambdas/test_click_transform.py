@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from lambdas.click_transform import index
+from lambdas.clickstream_transform import index
 
 GOOD = {
     "event_id": "e-1", "run_id": "run-7", "user_id": "u-42", "session_id": "s-9", "page": "/products/17?ref=mail#top",

@@ -7,7 +7,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from lambdas.emr_app_stopper import index
+from lambdas.batch_etl_emr_stopper import index
 from tests.lambdas.conftest import custom_resource_event
 
 ROLE = "arn:aws:iam::123456789012:role/etl-job"

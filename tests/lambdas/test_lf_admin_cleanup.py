@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.lf_admin_cleanup import index
+from lambdas.data_lake_lf_cleanup import index
 from tests.lambdas.conftest import custom_resource_event
 
 ENGINEER = "arn:aws:iam::123456789012:role/mlref-data-lake-DataEngineerRole"

@@ -10,7 +10,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from lambdas.model_deploy import index
+from lambdas.ml_pipeline_model_deploy import index
 
 GROUP, ENDPOINT = "mlref-ml-pipeline-models", "mlref-ml-pipeline"
 ROLE = "arn:aws:iam::123456789012:role/mlref-ml-pipeline-ModelRole"

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from lambdas.pipeline_teardown import index
+from lambdas.ml_pipeline_teardown import index
 from tests.fakes import FakeClock
 from tests.lambdas.conftest import custom_resource_event
 

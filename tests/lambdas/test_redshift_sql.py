@@ -6,7 +6,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from lambdas.redshift_sql import index
+from lambdas.clickstream_redshift_sql import index
 from tests.lambdas.conftest import custom_resource_event
 
 PROPS = {"ServiceToken": "arn:fn", "WorkgroupName": "mlref-clickstream", "Database": "clickstream",

@@ -8,7 +8,7 @@ import traceback
 
 import pytest
 
-from labs.contracts import LABS
+from catalog import LABS
 
 PRACTICE_TESTS = {f"test_{name.replace('-', '_')}_practice.py": name for name in LABS}
 
@@ -16,8 +16,8 @@ PRACTICE_TESTS = {f"test_{name.replace('-', '_')}_practice.py": name for name in
 @functools.lru_cache(maxsize=None)
 def dry_run_requests(lab: str) -> frozenset[tuple[str, str]]:
     """(service, operation) of every request ``labs practice LAB --dry-run`` prints."""
-    from labs.permission_calls import dry_run_lines
-    from labs.practice.requests import printed_calls
+    from labs.permissions.calls import dry_run_lines
+    from labs.practice.common.dry_run import printed_calls
 
     return frozenset((r.service, r.operation) for r in printed_calls(dry_run_lines(LABS[lab], "us-east-1")))
 

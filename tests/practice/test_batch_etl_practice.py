@@ -12,10 +12,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from labs.contracts import batch_etl as contract
-from labs.errors import LabError
-from labs.practice import batch_etl as practice
-from labs.practice.batch_etl_data import DEFECTS, reported
+from catalog import batch_etl as contract
+from labs.engine.errors import LabError
+from labs.practice.batch_etl import command as practice
+from labs.practice.batch_etl.data import DEFECTS, reported
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=timezone.utc)
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:mlref-batch-etl-workflow"

@@ -12,12 +12,12 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from labs.errors import LabError
-from labs.practice import clickstream
-from labs.practice.requests import printed_requests
+from labs.engine.errors import LabError
+from labs.practice.clickstream import command as clickstream
+from labs.practice.common.dry_run import printed_requests
 from tests.http_fakes import validate_request
-from labs.practice.clickstream import Backoff, ClickstreamPractice, Producer, batches, synthetic_events, to_records
-from lambdas.click_transform.index import normalize
+from labs.practice.clickstream.command import Backoff, ClickstreamPractice, Producer, batches, synthetic_events, to_records
+from lambdas.clickstream_transform.index import normalize
 from tests.fakes import FakeClock
 
 STREAM = "mlref-clickstream-ClickStream"
@@ -78,7 +78,7 @@ def test_only_the_records_that_failed_are_sent_again(kinesis):
 
 
 def test_a_throttled_call_is_retried_whole_by_botocore_and_counted():
-    from labs.session import patient
+    from labs.engine.session import patient
     from tests.http_fakes import answer_with
 
     client = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x").client(
@@ -93,7 +93,7 @@ def test_a_throttled_call_is_retried_whole_by_botocore_and_counted():
 
 
 def test_a_call_still_throttled_after_botocores_retries_is_reported_not_raised():
-    from labs.session import patient
+    from labs.engine.session import patient
     from tests.http_fakes import answer_with
 
     client = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x").client(

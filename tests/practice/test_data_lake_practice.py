@@ -11,10 +11,10 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from labs.aws import assume_role, stack_outputs
-from labs.errors import LabError
-from labs.practice import data_lake
-from labs.practice.data_lake import REQUIRED_OUTPUTS, DataLakePractice, Waiting
+from labs.engine.deployed import assume_role, stack_outputs
+from labs.engine.errors import LabError
+from labs.practice.data_lake import command as data_lake
+from labs.practice.data_lake.command import REQUIRED_OUTPUTS, DataLakePractice, Waiting
 
 OUTPUTS = {
     "RawBucketName": "raw-bucket", "SamplePrefix": "sales/", "CuratedBucketName": "curated-bucket",
@@ -205,8 +205,8 @@ def test_assume_role_returns_a_session_with_the_role_credentials():
 
 
 def test_dry_run_prints_every_request_valid_and_sends_nothing():
-    from labs.practice.requests import printed_calls, printed_requests
-    from labs.session import offline_session
+    from labs.practice.common.dry_run import printed_calls, printed_requests
+    from labs.engine.session import offline_session
     from tests.http_fakes import validate_request
 
     lines: list[str] = []

@@ -6,10 +6,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from labs.contracts import endpoint as contract
-from labs.contracts.endpoint import EndpointOptions, EndpointType
-from labs.errors import LabError
-from labs.practice.endpoint_checks import SERVICE_LINKED_ROLE, check_endpoint_account, check_quotas
+from catalog import endpoint as contract
+from catalog.endpoint import EndpointOptions, EndpointType
+from labs.engine.errors import LabError
+from labs.practice.endpoint.checks import SERVICE_LINKED_ROLE, check_endpoint_account, check_quotas
 
 
 def client(service):

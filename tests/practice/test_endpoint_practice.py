@@ -19,20 +19,20 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 from botocore.validate import validate_parameters
 
-from labs.contracts import endpoint as contract
-from labs.errors import LabError
-from labs.practice import endpoint as practice
-from labs.practice.endpoint_dry_run import dry_run_requests, example_outputs
-from labs.practice.endpoint_model import synthetic_rows
-from labs.practice.endpoint_monitor import (
+from catalog import endpoint as contract
+from labs.engine.errors import LabError
+from labs.practice.endpoint import command as practice
+from labs.practice.endpoint.dry_run import dry_run_requests, example_outputs
+from jobs.endpoint.model import synthetic_rows
+from labs.practice.endpoint.monitor import (
     MonitorStep,
     Waits,
     baseline_job_request,
     capture_record_lines,
     one_off_request,
 )
-from labs.practice.endpoint_scaling import MAX_LOAD_REQUESTS, Load, policy_lines, scaling_requests
-from labs.practice.endpoint_traffic import RUNTIME_CONFIG, invoke, invoke_request, send, summary, weights_request
+from labs.practice.endpoint.scaling import MAX_LOAD_REQUESTS, Load, policy_lines, scaling_requests
+from labs.practice.endpoint.traffic import RUNTIME_CONFIG, invoke, invoke_request, send, summary, weights_request
 from tests.fakes import FakeClock
 
 ENDPOINT = "mlref-endpoint-0a1b2c3d"

@@ -13,11 +13,11 @@ import duckdb
 import pytest
 from botocore.stub import Stubber
 
-from labs.contracts.feature_store import OFFLINE_COLUMNS
-from labs import cli
-from labs.errors import LabError
-from labs.practice import feature_store as fs
-from labs.contracts.feature_store import CLICK_ACTIVITY, CUSTOMER_PROFILE
+from catalog.feature_store import OFFLINE_COLUMNS
+from labs.cli import main as cli
+from labs.engine.errors import LabError
+from labs.practice.feature_store import command as fs
+from catalog.feature_store import CLICK_ACTIVITY, CUSTOMER_PROFILE
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=timezone.utc)
 OUTPUTS = {"DatabaseName": "mlref_feature_store", "WorkgroupName": "mlref-feature-store-OfflineQueries",
@@ -61,7 +61,7 @@ def test_every_put_and_get_request_is_valid_for_the_runtime_api(data):
 
 
 def patient_runtime():
-    from labs.session import patient
+    from labs.engine.session import patient
 
     return boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x").client(
         "sagemaker-featurestore-runtime", config=patient())
@@ -185,7 +185,7 @@ def test_the_queries_fit_athena_request_limits(data):
 # -- the command line and a whole run --------------------------------------------------------
 
 def test_dry_run_prints_valid_requests_without_aws(capsys):
-    from labs.practice.requests import printed_requests
+    from labs.practice.common.dry_run import printed_requests
     from tests.http_fakes import validate_request
 
     assert cli.main(["practice", "feature-store", "--dry-run", "--customers", "2"]) == 0

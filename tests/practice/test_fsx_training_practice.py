@@ -24,17 +24,17 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from labs import cli
-from labs.contracts import fsx_training as contract
-from labs.contracts.prices import price
-from labs.errors import LabError
-from labs.practice import fsx_data as data_module
-from labs.practice import fsx_plan as plan
-from labs.practice import fsx_quota as fq
-from labs.practice import fsx_report as fr
-from labs.practice import fsx_training as ft
-from labs.practice import polling
-from labs.practice.fsx_job import train as job_script
+from labs.cli import main as cli
+from catalog import fsx_training as contract
+from catalog.prices import price
+from labs.engine.errors import LabError
+from labs.practice.fsx_training import data as data_module
+from labs.practice.fsx_training import plan
+from labs.practice.fsx_training import quota as fq
+from labs.practice.fsx_training import report as fr
+from labs.practice.fsx_training import command as ft
+from labs.practice.common import polling
+from jobs.fsx_training import train as job_script
 
 REGION = "us-east-1"
 TITLES = ("data set: the job that writes it", "data set, EFS variant", "S3 File mode", "S3 FastFile mode",

@@ -15,10 +15,10 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 from botocore.validate import validate_parameters
 
-from labs.contracts import ml_pipeline as lab
-from labs.errors import LabError
-from labs.practice import ml_pipeline as practice
-from labs.practice.requests import printed_requests
+from catalog import ml_pipeline as lab
+from labs.engine.errors import LabError
+from labs.practice.ml_pipeline import command as practice
+from labs.practice.common.dry_run import printed_requests
 from tests.fakes import FakeClock
 
 RUN = "20260115-093000-abcd"
@@ -246,7 +246,7 @@ def test_ctrl_c_while_following_stops_the_execution(deployed, monkeypatch):
 def test_saved_outputs_of_a_stack_that_is_gone_start_nothing(aws, monkeypatch, tmp_path):
     """Issue 24: a saved record without its stack (deleted by its expiry) started a pipeline execution;
     the bucket and pipeline names it holds may be another deployment's now."""
-    from labs import state
+    from labs.engine import state
 
     monkeypatch.setenv("MLREF_LABS_STATE", str(tmp_path))
     state.save(state.SavedDeployment(lab=lab.CONTRACT.name, stack=lab.CONTRACT.stack_name, account="123456789012",

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from labs.errors import LabError
-from labs.practice.polling import PollTimeout, poll
+from labs.engine.errors import LabError
+from labs.practice.common.polling import PollTimeout, poll
 from tests.fakes import FakeClock
 
 

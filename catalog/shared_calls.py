@@ -1,0 +1,108 @@
+"""The calls every lab shares: its expiry (sandbox profile), the account janitor's sweep of what the
+lab leaves, and VPC flow logs. One line per call: a new sweep call is one more line in the list of
+``janitor_calls``."""
+
+from __future__ import annotations
+
+from catalog.base import LabContract
+from catalog.calls import LAMBDA_ROLE, SAR, SCHEDULER_ROLE, Call, acting_as, arn, assumed, refused
+from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, expiry_retry_schedule
+
+EXPIRY = "ExpiryExpireFunction*"
+EXPIRY_ROLE = "ExpiryExpireExecutionRole*"
+CFN_EXECUTION_ROLE = ("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"
+                      "cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}")
+DELETE_STACK = "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStack.html"
+SCHEDULE_GROUP = arn("scheduler", "schedule-group/default")
+JANITOR = "JanitorSweepExecutionRole*"
+LAB_KEY = "*Key????????"  # each lab's one KMS key (DataLakeKeyBE531ED9 ...)
+EXPIRY_RETRY = "https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html"
+RETRY_SCHEDULE = arn("scheduler", f"schedule/default/{expiry_retry_schedule('${AWS::StackName}')}")
+SWEEP = "lambdas/lab_sweep (the janitor's sweep), per the service authorization reference"
+
+
+def expiry_calls() -> tuple[Call, ...]:
+    """EventBridge Scheduler invokes the expiry function once, which deletes its own stack."""
+    return (
+        assumed("ExpiryInvokerRole*", "scheduler.amazonaws.com", SCHEDULER_ROLE, present=EXPIRY,
+                source_arn=SCHEDULE_GROUP),
+        *acting_as("ExpiryInvokerRole*", SCHEDULER_ROLE, [("lambda:InvokeFunction", "${ExpiryExpireFunction*.Arn}")],
+                   present=EXPIRY, purpose="the schedule invokes the expiry"),
+        assumed(EXPIRY_ROLE, "lambda.amazonaws.com", LAMBDA_ROLE, present=EXPIRY),
+        *acting_as(EXPIRY_ROLE, DELETE_STACK, [
+            ("cloudformation:DescribeStacks", "${AWS::StackId}"),
+            ("cloudformation:DeleteStack", "${AWS::StackId}"),
+            ("iam:PassRole", CFN_EXECUTION_ROLE, {"iam:PassedToService": "cloudformation.amazonaws.com"}),
+        ], present=EXPIRY, purpose="the expiry deletes its stack"),
+        # An expiry that cannot delete now leaves one retry schedule, named after its stack
+        # (lambdas/lab_expiry), which invokes the function with the same invoker role.
+        *acting_as(EXPIRY_ROLE, EXPIRY_RETRY, [
+            ("scheduler:CreateSchedule", RETRY_SCHEDULE),
+            ("scheduler:UpdateSchedule", RETRY_SCHEDULE),
+            ("iam:PassRole", "${ExpiryInvokerRole*.Arn}", {"iam:PassedToService": "scheduler.amazonaws.com"}),
+        ], present=EXPIRY, purpose="the expiry leaves a retry"),
+        *acting_as(EXPIRY_ROLE, LAMBDA_ROLE, [("logs:CreateLogStream", "${ExpiryExpireLogGroup*.Arn}"),
+                                              ("logs:PutLogEvents", "${ExpiryExpireLogGroup*.Arn}")],
+                   present=EXPIRY, purpose="the expiry's own log group"),
+        refused(EXPIRY_ROLE, "cloudformation:DeleteStack",
+                arn("cloudformation", "stack/mlref-other/0000"),
+                "the expiry deletes its own stack and no other", DELETE_STACK, present=EXPIRY),
+    )
+
+
+def _tags(lab: str) -> dict[str, str]:
+    return {f"aws:ResourceTag/{LAB_TAG}": lab, f"aws:ResourceTag/{PROFILE_TAG}": SWEPT_PROFILE}
+
+
+def janitor_calls(lab: LabContract) -> tuple[Call, ...]:
+    """The sweep's calls on what a deleted lab stack leaves (a log group, a bucket and its objects, a
+    key), tagged for the lab in the sandbox profile; and what it must not touch."""
+    log_group = arn("logs", f"log-group:/aws/lambda/{lab.stack_name}-x")
+    bucket = f"arn:${{AWS::Partition}}:s3:::{lab.stack_name}-examplebucket"
+    in_account = {"s3:ResourceAccount": "${AWS::AccountId}"}
+    tagged = _tags(lab.name)
+    return (
+        *acting_as(JANITOR, SWEEP, [
+            ("cloudformation:DescribeStacks", "${AWS::StackId}"),
+            ("cloudformation:ListStackResources", "${AWS::StackId}"),
+            # The ownership proof (lambdas/lab_sweep/ownership.py): which stacks live, which holds a resource.
+            ("cloudformation:ListStacks", "*"),
+            ("cloudformation:DescribeStackResources", "*"),
+            ("logs:ListTagsForResource", log_group),
+            ("logs:DeleteLogGroup", log_group, tagged),
+            ("s3:ListAllMyBuckets", "*"),
+            ("s3:GetBucketTagging", bucket, in_account),
+            ("s3:GetBucketLocation", bucket, in_account),
+            ("s3:ListBucketVersions", bucket, in_account),
+            ("s3:DeleteObjectVersion", f"{bucket}/any/object", in_account),
+            ("s3:DeleteBucket", bucket, in_account),
+            ("kms:DescribeKey", f"${{{LAB_KEY}.Arn}}"),
+            ("tag:GetResources", "*"),
+        ], purpose="the janitor sweeps the deleted lab"),
+        refused(JANITOR, "logs:DeleteLogGroup", log_group, "a log group not tagged for a sandbox lab is not the "
+                "janitor's to delete", SAR, context={f"aws:ResourceTag/{LAB_TAG}": lab.name,
+                                                     f"aws:ResourceTag/{PROFILE_TAG}": "production"}),
+        refused(JANITOR, "s3:DeleteBucket", "arn:${AWS::Partition}:s3:::someone-elses-bucket",
+                "a bucket outside the labs' mlref-* names is not the janitor's to delete", SAR, context=in_account),
+    )
+
+
+FLOW_LOGS = "https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html"
+FLOW_LOG_ROLE = "NetworkFlowLogWriterRole*"
+
+
+def service_calls() -> tuple[Call, ...]:
+    """VPC flow logs, where the lab has a VPC. (CloudWatch Logs using the lab's key is left out: its
+    key policy statement is conditioned on kms:EncryptionContext:aws:logs:arn, a key whose name holds
+    colons, which iam-simulate 0.1.173 does not carry into the request; the README says so.)"""
+    return (
+        assumed(FLOW_LOG_ROLE, "vpc-flow-logs.amazonaws.com", FLOW_LOGS, present=FLOW_LOG_ROLE,
+                source_arn=arn("ec2", "vpc-flow-log/fl-0123456789abcdef0")),
+        *acting_as(FLOW_LOG_ROLE, FLOW_LOGS, [("logs:CreateLogStream", "${NetworkFlowLogs*.Arn}"),
+                                              ("logs:PutLogEvents", "${NetworkFlowLogs*.Arn}")],
+                   present=FLOW_LOG_ROLE, purpose="VPC flow logs"),
+    )
+
+
+def shared_calls(lab: LabContract) -> tuple[Call, ...]:
+    return (*expiry_calls(), *janitor_calls(lab), *service_calls())

@@ -1,0 +1,141 @@
+"""The ml-pipeline lab's SageMaker pipeline, its step roles and its model package group.
+
+The definition is data (``cdk_constructs/ml_pipeline/definition.py``); this construct supplies what
+it names (buckets, key, roles, script assets) and serializes it into ``PipelineDefinitionBody``.
+The two processing scripts (``jobs/ml_pipeline/``) ship as CDK file assets: the CDK
+CLI uploads them to the bootstrap bucket with the stack, and each processing step downloads its
+script from there, so synth makes no network call and nothing is staged at run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from aws_cdk import Aws, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as assets
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from cdk_constructs.core.access import allow_key_use
+from cdk_constructs.ml_pipeline.definition import PipelineResources, Script, pipeline_definition
+from cdk_constructs.core.roles import LabRole
+from cdk_constructs.ml_pipeline.roles import SAGEMAKER, SageMakerJobRole, algorithm_images, allow_volume_key
+from catalog import ml_pipeline as lab
+from lambdas.shared.lab_names import PROCESSING_LOG_GROUP, TRAINING_LOG_GROUP
+from catalog.paths import JOBS_DIR
+
+CODE_DIR = JOBS_DIR / "ml_pipeline"
+
+
+def sagemaker_arn(resource: str) -> str:
+    return f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
+
+
+def run_prefix(folder: str) -> str:
+    """``runs/*/<folder>/``: what every execution writes under ``folder`` (IAM and list conditions)."""
+    return f"{lab.RUNS_PREFIX}*/{folder}/"
+
+
+def step_output(folder: str) -> str:
+    """``runs/*/<folder>``, no trailing slash: how a step reads another step's output. Its S3Uri has no
+    trailing slash, so SageMaker lists exactly that prefix (``runs/<id>/preprocess/train``)."""
+    return f"{lab.RUNS_PREFIX}*/{folder}"
+
+
+class ModelBuildPipeline(Construct):
+    """A SageMaker pipeline that preprocesses, trains, evaluates and conditionally registers.
+
+    Defaults: the pipeline's parameters default to ``options``; no experiment tracking; every job
+    tagged with ``tags``. Roles: one per step kind (preprocessing, training, evaluation), each
+    limited to the prefixes it reads and writes, and the pipeline's own role, which may create,
+    describe and stop only Pipelines-named jobs, register into the one group, read the evaluation
+    report (the condition's property file) and pass only the three step roles, to SageMaker only.
+
+    Attributes:
+        definition: the pipeline definition (Python structures, tokens unresolved).
+        scripts: the preprocessing and evaluation script assets, by name.
+        preprocess_role, training_role, evaluation_role: the step roles.
+        role: the pipeline's role.
+        group: the ``AWS::SageMaker::ModelPackageGroup``.
+        pipeline: the ``AWS::SageMaker::Pipeline``.
+    """
+
+    def __init__(self, scope: Construct, id_: str, *, options: lab.MlPipelineOptions, data_bucket: s3.IBucket,
+                 artifacts_bucket: s3.IBucket, key: kms.IKey, tags: Mapping[str, str]) -> None:
+        super().__init__(scope, id_)
+        stack = Stack.of(self)
+        region = stack.region  # a token in a StackSet member's template
+        account, registry = algorithm_images(self)
+        self.scripts = {name: assets.Asset(self, f"{name.capitalize()}Script", path=str(CODE_DIR / f"{name}.py"))
+                        for name in ("preprocess", "evaluate")}
+        preprocess, evaluate = self.scripts["preprocess"], self.scripts["evaluate"]
+        artifacts = artifacts_bucket
+
+        self.preprocess_role = SageMakerJobRole(
+            self, "PreprocessRole", description="SageMaker processing: raw data to train/validation/test splits",
+            key=key, region=region, log_group=PROCESSING_LOG_GROUP, images=[(account, lab.SKLEARN_IMAGE[0])],
+            reads=[(data_bucket, lab.RAW_PREFIX)], writes=[(artifacts, run_prefix("preprocess"))],
+            objects=[preprocess.bucket.arn_for_objects(preprocess.s3_object_key)])
+        self.training_role = SageMakerJobRole(
+            self, "TrainingRole", description="SageMaker training: built-in XGBoost on the train and validation splits",
+            key=key, region=region, log_group=TRAINING_LOG_GROUP, images=[(account, lab.XGBOOST_IMAGE[0])],
+            reads=[(artifacts, step_output("preprocess/train")), (artifacts, step_output("preprocess/validation"))],
+            writes=[(artifacts, run_prefix(lab.MODEL_OUTPUT)), (artifacts, lab.CHECKPOINTS_PREFIX)])
+        self.evaluation_role = SageMakerJobRole(
+            self, "EvaluationRole", description="SageMaker processing: the model's AUC and accuracy on the test split",
+            key=key, region=region, log_group=PROCESSING_LOG_GROUP, images=[(account, lab.XGBOOST_IMAGE[0])],
+            reads=[(artifacts, step_output("preprocess/test")), (artifacts, run_prefix(lab.MODEL_OUTPUT))],
+            writes=[(artifacts, run_prefix(lab.EVALUATION_OUTPUT))],
+            objects=[evaluate.bucket.arn_for_objects(evaluate.s3_object_key)])
+
+        self.group = sagemaker.CfnModelPackageGroup(
+            self, "Models", model_package_group_name=lab.MODEL_PACKAGE_GROUP,
+            model_package_group_description="Churn classifiers registered by the mlref-ml-pipeline pipeline")
+        self.role = LabRole(self, "PipelineRole", description="SageMaker Pipelines: runs the ml-pipeline lab's steps",
+                            assumed_by=iam.ServicePrincipal(SAGEMAKER, conditions={
+                                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}))
+        self._allow_pipeline(artifacts, key)
+
+        self.definition = pipeline_definition(PipelineResources(
+            image_registry=registry, data_bucket=data_bucket.bucket_name, artifacts_bucket=artifacts.bucket_name,
+            key_arn=key.key_arn, preprocess_role_arn=self.preprocess_role.role_arn,
+            training_role_arn=self.training_role.role_arn, evaluation_role_arn=self.evaluation_role.role_arn,
+            model_package_group=lab.MODEL_PACKAGE_GROUP,
+            preprocess_script=Script(preprocess.s3_object_url, preprocess.s3_object_key),
+            evaluate_script=Script(evaluate.s3_object_url, evaluate.s3_object_key),
+            tags=tags), options)
+        self.pipeline = sagemaker.CfnPipeline(
+            self, "Pipeline", pipeline_name=lab.PIPELINE_NAME, role_arn=self.role.role_arn,
+            pipeline_display_name=lab.PIPELINE_NAME,
+            pipeline_description="Preprocess, train (XGBoost, spot), evaluate, register when the AUC passes",
+            pipeline_definition={"PipelineDefinitionBody": stack.to_json_string(self.definition)})
+        self.pipeline.node.add_dependency(self.role.policy)
+        self.pipeline.node.add_dependency(self.group)
+
+    def _allow_pipeline(self, artifacts: s3.IBucket, key: kms.IKey) -> None:
+        role = self.role
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="RunPipelineJobs",
+            actions=["sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob",
+                     "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
+                     "sagemaker:AddTags"],
+            resources=[sagemaker_arn("processing-job/pipelines-*"), sagemaker_arn("training-job/pipelines-*")]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="RegisterIntoTheLabGroup",
+            actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage",
+                     "sagemaker:DescribeModelPackageGroup"],
+            resources=[sagemaker_arn(f"model-package-group/{lab.MODEL_PACKAGE_GROUP}"),
+                       sagemaker_arn(f"model-package/{lab.MODEL_PACKAGE_GROUP}/*")]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="PassStepRoles", actions=["iam:PassRole"],
+            resources=[r.role_arn for r in (self.preprocess_role, self.training_role, self.evaluation_role)],
+            conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}}))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="ReadEvaluationReports", actions=["s3:GetObject"],
+            resources=[artifacts.arn_for_objects(f"{run_prefix(lab.EVALUATION_OUTPUT)}*")]))
+        allow_key_use(role, key, encrypt=False)
+        allow_volume_key(role, key)

@@ -1,0 +1,104 @@
+"""Least-privilege roles that SageMaker assumes: one per kind of job (or model), each naming the
+object prefixes, log group and images it needs, and nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Aws, CfnMapping, Stack, Token
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from cdk_constructs.core.access import allow_key_use, allow_objects
+from cdk_constructs.core.roles import LabRole
+from catalog.ml_pipeline import ALGORITHM_IMAGE_ACCOUNTS, image_registry
+
+SAGEMAKER = "sagemaker.amazonaws.com"
+LOG_ACTIONS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+
+
+def log_group_arn(name: str) -> str:
+    """The ARN of a log group by name, from pseudo parameters (region-independent template)."""
+    return f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{name}"
+
+
+def algorithm_images(scope: Construct) -> tuple[str, str]:
+    """(account, registry) of SageMaker's built-in algorithm images (XGBoost, scikit-learn) in the
+    stack's region. A stack with a region gets literals; a region-independent template (a StackSet
+    member, one template for every region) looks the account up in a stack-wide mapping."""
+    stack = Stack.of(scope)
+    if not Token.is_unresolved(stack.region):
+        return ALGORITHM_IMAGE_ACCOUNTS[stack.region], image_registry(stack.region)
+    mapping = stack.node.try_find_child("AlgorithmImageAccounts") or CfnMapping(
+        stack, "AlgorithmImageAccounts",
+        mapping={region: {"account": account} for region, account in ALGORITHM_IMAGE_ACCOUNTS.items()})
+    account = mapping.find_in_map(Aws.REGION, "account")
+    return account, image_registry(Aws.REGION, account, Aws.URL_SUFFIX)
+
+
+def repository_arn(region: str, account: str, repository: str) -> str:
+    return f"arn:{Aws.PARTITION}:ecr:{region}:{account}:repository/{repository}"
+
+
+def allow_volume_key(role: LabRole | iam.Role, key: kms.IKey) -> None:
+    """SageMaker encrypts a job's or an endpoint's volume with ``key`` through a grant it creates on
+    the caller's behalf: CreateGrant, only for AWS resources."""
+    role.add_to_principal_policy(iam.PolicyStatement(
+        sid="VolumeKeyGrants", actions=["kms:CreateGrant"], resources=[key.key_arn],
+        conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}))
+
+
+class SageMakerJobRole(LabRole):
+    """A role assumed by SageMaker of this account only, for one kind of job or model.
+
+    Defaults: no S3 access unless given; ``reads`` and ``writes`` are (bucket, prefix) pairs
+    (``prefix`` may hold ``*``, e.g. ``runs/*/model/``); ``objects`` are exact object ARNs to read
+    (a script asset); the lab key for data and volumes; the streams of one log group; pull-only
+    access to ``images`` ((account, repository) pairs in ``region``); metrics in SageMaker's
+    namespaces only.
+    """
+
+    def __init__(self, scope: Construct, id_: str, *, description: str, key: kms.IKey, log_group: str,
+                 region: str, images: Sequence[tuple[str, str]],
+                 reads: Sequence[tuple[s3.IBucket, str]] = (), writes: Sequence[tuple[s3.IBucket, str]] = (),
+                 objects: Sequence[str] = ()) -> None:
+        super().__init__(scope, id_, description=description, assumed_by=iam.ServicePrincipal(
+            SAGEMAKER, conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}))
+        for bucket, prefix in reads:
+            allow_objects(self, bucket, prefix=prefix)
+        for bucket, prefix in writes:
+            allow_objects(self, bucket, prefix=prefix, write=True)
+        if objects:
+            self.add_to_principal_policy(iam.PolicyStatement(
+                sid="ReadScripts", actions=["s3:GetObject"], resources=list(objects)))
+        allow_key_use(self, key)
+        allow_volume_key(self, key)
+        self.log_group = log_group
+        self.add_to_principal_policy(iam.PolicyStatement(
+            sid="OwnLogStreams", actions=LOG_ACTIONS,
+            resources=[f"{log_group_arn(log_group)}:*", f"{log_group_arn(log_group)}:log-stream:*"]))
+        self.add_to_principal_policy(iam.PolicyStatement(
+            sid="PullImages", actions=PULL_ACTIONS,
+            resources=sorted({repository_arn(region, account, repository) for account, repository in images})))
+        self.add_to_principal_policy(iam.PolicyStatement(
+            sid="RegistryLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        self.add_to_principal_policy(iam.PolicyStatement(
+            sid="SageMakerMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}}))
+
+
+# How cdk-nag prints the ARNs above in its AwsSolutions-IAM5 findings (pseudo parameters in <>).
+ARN_IN_FINDING = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
+
+
+def log_group_findings(log_group: str) -> list[str]:
+    """The two findings of ``OwnLogStreams`` (or of a log-group ARN ending ``:*``)."""
+    arn = ARN_IN_FINDING.format(service="logs", resource=f"log-group:{log_group}")
+    return [f"Resource::{arn}:*", f"Resource::{arn}:log-stream:*"]
+
+
+def sagemaker_finding(resource: str) -> str:
+    return "Resource::" + ARN_IN_FINDING.format(service="sagemaker", resource=resource)
