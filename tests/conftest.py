@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from catalog.paths import ROOT
 FIXED_SYNTH_TIME = datetime(2026, 1, 15, 9, 30, tzinfo=timezone.utc)
 
 # Fake credentials and a region before anything imports boto3; never reach AWS.

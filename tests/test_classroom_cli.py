@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 
 from labs.classroom import command as classroom
 from labs.classroom import teardown as classroom_teardown
+from labs.cli import common
 from labs.cli import main as cli
 from labs.classroom import stacksets
 from labs.engine.errors import LabError
@@ -67,7 +68,7 @@ def fast(monkeypatch):
 
 
 def run(monkeypatch, capsys, argv, cdk=None):
-    monkeypatch.setattr(cli, "cdk_of", lambda args, session=None: cdk or FakeCdk())
+    monkeypatch.setattr(common, "cdk_of", lambda args, session=None: cdk or FakeCdk())
     code = cli.main(argv)
     captured = capsys.readouterr()
     return code, captured.out, captured.err

@@ -10,6 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from labs.cli import common
 from labs.cli import main as cli
 from labs.engine import lifecycle
 from labs.engine.cdk_cli import CdkCli
@@ -53,7 +54,7 @@ def test_a_deploy_with_a_state_folder_that_is_a_file_is_one_line(aws, monkeypatc
     (tmp_path / "state").write_text("not a folder")
     monkeypatch.setenv("MLREF_LABS_STATE", str(tmp_path / "state"))
     cdk = FakeCdk()
-    monkeypatch.setattr(cli, "cdk_of", lambda args, session=None: cdk)
+    monkeypatch.setattr(common, "cdk_of", lambda args, session=None: cdk)
     assert cli.main(["deploy", "data-lake", "--yes"]) == 1
     assert cdk.calls == []  # nothing synthesized
     assert capsys.readouterr().err == (f"error: MLREF_LABS_STATE={tmp_path / 'state'} cannot be the labs' state "

@@ -261,9 +261,9 @@ while True:
     time.sleep(0.1)
 """
 # The labs command with its CDK CLI runner pointed at that stand-in.
-WITH_STUCK_CDK = ("import pathlib, sys; from labs import cli; from labs.engine.cdk_cli import CdkCli; "
-                  "cli.cdk_of = lambda args, session=None: CdkCli(region='us-east-1', executable=pathlib.Path(sys.argv[1]));"
-                  " sys.exit(cli.main(sys.argv[2:]))")
+WITH_STUCK_CDK = ("import pathlib, sys; from labs.cli import common, main; from labs.engine.cdk_cli import CdkCli; "
+                  "common.cdk_of = lambda args, session=None: CdkCli(region='us-east-1', executable=pathlib.Path(sys.argv[1]));"
+                  " sys.exit(main.main(sys.argv[2:]))")
 
 
 def default_sigint() -> None:

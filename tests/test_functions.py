@@ -6,14 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from cdk_constructs.core.functions import function_code, _staged_with_shared_modules, LAMBDAS_DIR
+from catalog.paths import LAMBDAS_DIR
+from cdk_constructs.core.functions import _staged_with_shared_modules, function_code
 
 
 def test_shared_modules_are_staged_beside_the_handler_and_the_copy_is_reused():
-    staged = _staged_with_shared_modules(LAMBDAS_DIR / "lf_admin_cleanup", ["cfn_response"])
+    staged = _staged_with_shared_modules(LAMBDAS_DIR / "data_lake_lf_cleanup", ["cfn_response"])
     assert sorted(p.name for p in staged.iterdir() if p.suffix == ".py") == ["__init__.py", "cfn_response.py", "index.py"]
     assert (staged / "cfn_response.py").read_text() == (LAMBDAS_DIR / "shared" / "cfn_response.py").read_text()
-    assert _staged_with_shared_modules(LAMBDAS_DIR / "lf_admin_cleanup", ["cfn_response"]) == staged
+    assert _staged_with_shared_modules(LAMBDAS_DIR / "data_lake_lf_cleanup", ["cfn_response"]) == staged
 
 
 def test_the_staged_copy_changes_with_the_content(tmp_path):
@@ -30,4 +31,4 @@ def test_unknown_handler_or_shared_module_is_refused():
     with pytest.raises(FileNotFoundError, match="lambda handler not found"):
         function_code("no_such_handler")
     with pytest.raises(FileNotFoundError, match="shared lambda modules not found"):
-        function_code("lf_admin_cleanup", ["no_such_module"])
+        function_code("data_lake_lf_cleanup", ["no_such_module"])

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
+from labs.cli import common
 from labs.cli import main as cli
 from labs.engine import lifecycle
 from labs.engine.errors import LabError, explain
@@ -67,7 +68,7 @@ def test_expired_credentials_are_one_line(capsys, monkeypatch):
         def client(self, name, **_):
             return cloudformation
 
-    monkeypatch.setattr(cli, "session_of", lambda args: Session())
+    monkeypatch.setattr(common, "session_of", lambda args: Session())
     with Stubber(cloudformation) as stub:
         stub.add_client_error("describe_stacks", "ExpiredToken", "The security token included in the request is expired")
         assert cli.main(["status"]) == 1
@@ -135,7 +136,7 @@ def test_synth_of_one_lab_keeps_the_others_in_cdk_out(sandbox, tmp_path, monkeyp
     monkeypatch.setattr(deploy_module, "state_dir", lambda: tmp_path / "state")
     monkeypatch.setattr(lifecycle, "all_labs_dir", lambda profile: tmp_path / "cdk.out")
     shutil.copytree(sandbox.outdir, tmp_path / "cdk.out")
-    monkeypatch.setattr(cli, "cdk_of", lambda args, session=None: FakeCdk(assembly=sandbox.outdir))
+    monkeypatch.setattr(common, "cdk_of", lambda args, session=None: FakeCdk(assembly=sandbox.outdir))
     assert cli.main(["synth", "feature-store"]) == 0
     assert (tmp_path / "state" / "assembly" / "sandbox" / "feature-store" / "manifest.json").is_file()
     capsys.readouterr()

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cdk_constructs.ml_pipeline import definition as pd
 from catalog import ml_pipeline as lab
+from catalog.paths import JOBS_DIR
 from labs.practice.ml_pipeline.data import raw_customers
 from tests.test_pipeline_definition import STEPS
 
-CODE = Path(pd.__file__).with_name("pipeline_code")
+CODE = JOBS_DIR / "ml_pipeline"
 ROWS = 600
 
 

@@ -228,7 +228,7 @@ def _ids(value: str) -> tuple[str, ...]:
 
 
 def _session_and_cdk(args: argparse.Namespace) -> tuple[Any, Any]:
-    from labs.cli.main import cdk_of, session_of
+    from labs.cli.common import cdk_of, session_of
 
     session = session_of(args)
     if not session.region_name:
@@ -242,7 +242,7 @@ def _members(session: Any, role: str | None, service_managed: bool) -> Callable[
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from labs.cli.main import asker
+    from labs.cli.common import asker
 
     session, cdk = _session_and_cdk(args)
     checked = plan(session, args.lab, accounts=args.accounts or (), ous=args.ous or (), regions=args.regions,
@@ -263,7 +263,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _destroy(args: argparse.Namespace) -> int:
-    from labs.cli.main import asker
+    from labs.cli.common import asker
 
     session, _ = _session_and_cdk(args)
     stack = classrooms(session).get(args.lab)
