@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 
-from catalog.base import ConfigError, LabContract
+from catalog.base import ConfigError, LabContract, UnknownLab
 from lambdas.shared.lab_names import JANITOR_STACK_NAME
 
 _MODULES = (
@@ -28,16 +28,14 @@ LABS: dict[str, LabContract] = {
     for contract in (importlib.import_module(f"catalog.{module}").CONTRACT for module in _MODULES)
 }
 
-__all__ = ["JANITOR_STACK_NAME", "LABS", "ConfigError", "LabContract", "contract"]
+__all__ = ["JANITOR_STACK_NAME", "LABS", "ConfigError", "LabContract", "UnknownLab", "contract"]
 
 
 def contract(name: str) -> LabContract:
-    """The lab called ``name``; a one-line LabError naming the choices otherwise."""
-    from labs.engine.errors import LabError
-
+    """The lab called ``name``; an UnknownLab naming the choices otherwise (its message is one line)."""
     if name in LABS:
         return LABS[name]
     if name in {"janitor", JANITOR_STACK_NAME}:
-        raise LabError(f"{name} is not a lab but the account janitor that sweeps them: deploy it once per account "
+        raise UnknownLab(f"{name} is not a lab but the account janitor that sweeps them: deploy it once per account "
                        f"and region with `labs janitor deploy`")
-    raise LabError(f"unknown lab {name!r}; choose from: {', '.join(LABS)}")
+    raise UnknownLab(f"unknown lab {name!r}; choose from: {', '.join(LABS)}")

@@ -20,6 +20,10 @@ class ConfigError(ValueError):
     """A context value that cannot be used; the message says how to fix it, in one line."""
 
 
+class UnknownLab(LookupError):
+    """A name that is not a lab's; the message names the choices, in one line."""
+
+
 class Profile(str, enum.Enum):
     """How durable a lab is.
 
@@ -29,6 +33,9 @@ class Profile(str, enum.Enum):
 
     SANDBOX = "sandbox"
     PRODUCTION = "production"
+
+
+PROFILE_NAMES = tuple(profile.value for profile in Profile)
 
 
 # -- exam domains ------------------------------------------------------------------------
@@ -179,8 +186,8 @@ class LabContract:
         stack: ``module:Class`` of its CDK stack (imported only by the app).
         practice: ``module:Class`` of its practice step (imported only to run it).
         practice_flags: the practice step's own flags.
-        preflight: checks ``labs deploy`` runs against the account before deploying:
-            ``preflight(session, options, out)``; raises LabError to stop.
+        preflight: ``module:function`` of the checks ``labs deploy`` runs against the account before
+            deploying, called as ``function(session, options, out)``; it raises to stop.
         variants: named non-default ways to deploy it (gated and priced like the defaults).
         calls: what AWS does with the lab's roles and what must be refused (catalog/calls.py),
             each citing its documentation; ``labs permissions`` proves them with the practice's own.
@@ -198,7 +205,7 @@ class LabContract:
     practice: str
     context_keys: tuple[ContextKey, ...] = ()
     practice_flags: tuple[Flag, ...] = ()
-    preflight: Callable[[Any, Any, Callable[[str], None]], None] | None = None
+    preflight: str = ""
     variants: tuple[Variant, ...] = ()
     calls: tuple[Any, ...] = ()
 
@@ -224,3 +231,6 @@ class LabContract:
 
     def practice_class(self) -> type:
         return _resolve(self.practice)
+
+    def preflight_function(self) -> Callable[[Any, Any, Callable[[str], None]], None] | None:
+        return _resolve(self.preflight) if self.preflight else None

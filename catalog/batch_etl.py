@@ -182,6 +182,34 @@ def cost(options: BatchEtlOptions) -> LabCost:
 
 
 
+
+# -- the state machine's states, as the practice follows an execution -----------------------
+# What each state belongs to, for following an execution (labs/practice/batch_etl/command.py).
+PHASES = {"Start": "start", "ListRunningExecutions": "queue", "IsOldestExecution": "queue", "Transform": "transform",
+          "TransformFailed": "transform", "ReadCounts": "counts", "AnyNewRows": "counts", "NothingNew": "report",
+          "Report": "report", "WithdrawBatch": "data quality", "AllRulesPassed": "data quality",
+          "ListFailedRules": "data quality"}
+PHASE_MARKERS = (("RawCrawl", "crawl raw"), ("CuratedCrawl", "crawl curated"), ("Quality", "data quality"),
+                 ("Queue", "queue"))
+
+
+# The calls that repeat inside polling loops, and the loops' other states.
+POLL_CALLS = frozenset({"ListRunningExecutions", "GetRawCrawl", "GetCuratedCrawl", "GetQualityRun"})
+POLL_CHECKS = frozenset({"IsOldestExecution", "IsRawCrawlDone", "IsCuratedCrawlDone", "QualityRunState"})
+
+
+def is_polling(state: str) -> bool:
+    """Whether ``state`` repeats while the workflow waits (printed as one summary per phase)."""
+    return state in POLL_CALLS or state in POLL_CHECKS or state.startswith(("Count", "Limit", "WaitFor"))
+
+
+def phase_of(state: str) -> str:
+    """The phase a state belongs to (``crawl raw``, ``transform``, ...), loop states included."""
+    if state in PHASES:
+        return PHASES[state]
+    return next((phase for marker, phase in PHASE_MARKERS if marker in state), "other")
+
+
 # -- what AWS does with the lab's roles, and what must be refused (labs permissions) ----------------
 STEP_FUNCTIONS_GLUE = "https://docs.aws.amazon.com/step-functions/latest/dg/connect-glue.html"
 EVENTBRIDGE_ROLE = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-identity-based.html"

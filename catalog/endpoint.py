@@ -193,13 +193,6 @@ def cost(options: EndpointOptions) -> LabCost:
                    alternatives=(("--load-minutes 10", jobs + load),) if load is not None else ())
 
 
-def preflight(session: Any, options: EndpointOptions, out: Callable[[str], None]) -> None:
-    """The endpoint instance quota and Application Auto Scaling's service-linked role."""
-    from labs.practice.endpoint.checks import check_endpoint_account
-
-    check_endpoint_account(session, options, out)
-
-
 
 # -- what AWS does with the lab's roles, and what must be refused (labs permissions) ----------------
 HOSTING_ROLE = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms"
@@ -252,7 +245,7 @@ CONTRACT = LabContract(
         Flag("load_minutes", f"minutes of load to trigger auto scaling (0 to {MAX_LOAD_MINUTES}; 0: show the policy)",
              int, 0, metavar="M"),
     ),
-    preflight=preflight,
+    preflight="labs.practice.endpoint.checks:check_endpoint_account",
     variants=(Variant("serverless", {"endpoint_type": "serverless"}, note="serverless"),),
     calls=CALLS,
 )

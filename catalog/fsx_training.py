@@ -202,13 +202,6 @@ def cost(options: FsxTrainingOptions) -> LabCost:
                    run_note=note, alternatives=(("--on-demand", on_demand),) if on_demand is not None else ())
 
 
-def preflight(session: Any, options: FsxTrainingOptions, out: Callable[[str], None]) -> None:
-    """The SageMaker training quota of the chosen instance type (spot, else on demand)."""
-    from labs.practice.fsx_training.quota import check_training_quota
-
-    check_training_quota(session, options.instance_type, session.region_name, out)
-
-
 
 # -- what AWS does with the lab's roles, and what must be refused (labs permissions) ----------------
 TRAINING_ROLE = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createtrainingjob-perms"
@@ -253,7 +246,7 @@ CONTRACT = LabContract(
         Flag("on_demand", "on-demand instead of managed spot", bool, False),
         Flag("yes", "start the jobs without asking (needed without a terminal)", bool, False),
     ),
-    preflight=preflight,
+    preflight="labs.practice.fsx_training.quota:preflight",
     variants=(Variant("efs", {"training_source": "efs", "training_instance_type": "ml.g5.xlarge"},
                       note="EFS, ml.g5.xlarge"),),
     calls=CALLS,

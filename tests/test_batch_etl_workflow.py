@@ -19,6 +19,7 @@ from moto.stepfunctions.parser.mocking.mock_config import (
 )
 
 from cdk_constructs.batch_etl import workflow
+from catalog import batch_etl as contract
 
 ROLE = "arn:aws:iam::123456789012:role/workflow"
 COUNTS = {"input_rows": 120, "curated_rows": 100, "rejected_rows": 12, "duplicates_removed": 8}
@@ -185,7 +186,7 @@ def test_every_state_has_a_phase_and_every_transition_a_target():
     for engine in (workflow.GLUE, workflow.EMR):
         states = workflow.definition(engine)["States"]
         for name, state in states.items():
-            assert workflow.phase_of(name) != "other", name
+            assert contract.phase_of(name) != "other", name
             targets = [state.get("Next"), state.get("Default"), *(c["Next"] for c in state.get("Choices", []) +
                                                                  state.get("Catch", []))]
             assert all(t in states for t in targets if t), name

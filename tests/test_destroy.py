@@ -12,7 +12,7 @@ import pytest
 
 from labs.cli import common
 from labs.cli import main as cli
-from labs.engine import lifecycle
+from labs.engine import destroy as teardown
 from labs.engine.cdk_cli import CdkCli
 from lambdas.lab_sweep.sweep import Leftover, Sweeper
 from tests.test_labs_command import TEMPLATE, FakeCdk, deploy
@@ -24,12 +24,12 @@ def test_the_closing_count_includes_what_waits_and_what_was_refused(aws, monkeyp
     lines: list[str] = []
     monkeypatch.setattr(Sweeper, "endpoints", lambda self: self.wait(Leftover("endpoint", "churn"), "Creating",
                                                                       "DeleteEndpoint fails until it settles"))
-    assert lifecycle.destroy(aws, "data-lake", cdk=None, out=lines.append) == 1
+    assert teardown.destroy(aws, "data-lake", cdk=None, out=lines.append) == 1
     assert lines[-1] == "data-lake: 1 item(s) left: see above"
     aws.client("cloudformation").create_stack(  # a classroom's copy of the lab lives here
         StackName="StackSet-mlref-data-lake-0f5d2c9e-1b2a-4c3d-8e9f-0a1b2c3d4e5f", TemplateBody=TEMPLATE)
     lines.clear()
-    assert lifecycle.destroy(aws, "data-lake", cdk=None, out=lines.append) == 1
+    assert teardown.destroy(aws, "data-lake", cdk=None, out=lines.append) == 1
     assert lines[-1].startswith("data-lake: nothing swept: stack StackSet-mlref-data-lake-0f5d2c9e-1b2a-4c3d-8e9f-"
                                 "0a1b2c3d4e5f, a classroom's copy of data-lake, exists (CREATE_COMPLETE)")
 
@@ -41,7 +41,7 @@ def test_a_state_folder_that_is_a_file_never_stops_a_destroy(aws, sandbox, monke
     deploy(aws, "clickstream")
     lines: list[str] = []
     cdk = FakeCdk(aws, sandbox.outdir)
-    assert lifecycle.destroy(aws, "clickstream", cdk=cdk, out=lines.append, yes=True) == 0
+    assert teardown.destroy(aws, "clickstream", cdk=cdk, out=lines.append, yes=True) == 0
     assert [call[0] for call in cdk.calls] == ["synth", "destroy"] and not Path(cdk.calls[0][2]).exists()
     assert lines[0] == (f"warning: MLREF_LABS_STATE={not_a_folder} cannot be the labs' state folder (it is a file): "
                         "point MLREF_LABS_STATE at a folder you may write, or unset it; synthesizing into a temporary "

@@ -229,7 +229,7 @@ def test_a_good_saved_record_round_trips(tmp_path):
 
 
 def test_a_read_only_state_folder_never_stops_the_sweep_of_a_destroy(aws, monkeypatch, tmp_path):
-    from labs.engine import lifecycle
+    from labs.engine import destroy as teardown
 
     folder = tmp_path / "state"
     folder.mkdir()
@@ -242,7 +242,7 @@ def test_a_read_only_state_folder_never_stops_the_sweep_of_a_destroy(aws, monkey
     monkeypatch.setattr(Path, "unlink", lambda self, missing_ok=False: (_ for _ in ()).throw(
         PermissionError(13, "Permission denied")))
     lines: list[str] = []
-    assert lifecycle.destroy(aws, "data-lake", cdk=None, out=lines.append) == 0
+    assert teardown.destroy(aws, "data-lake", cdk=None, out=lines.append) == 0
     assert any(line.startswith("warning: cannot remove the saved record") for line in lines)
     assert "deleted bucket mlref-data-lake-left" in lines
     assert lines[-1] == "data-lake: nothing tagged lab=data-lake is left in us-east-1"

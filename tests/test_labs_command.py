@@ -10,7 +10,7 @@ import pytest
 
 from labs.cli import common
 from labs.cli import main as cli
-from labs.engine import lifecycle
+from labs.engine import janitor as janitor_stack, status as labs_status, synthesis, destroy as teardown
 from labs.engine.errors import LabError, explain
 from labs.templates.inspection import inspect_lab, render, text_report
 from catalog import LABS
@@ -38,7 +38,7 @@ def test_list_shows_every_lab_with_costs_and_what_is_deployed(aws, capsys):
 
 
 def test_list_without_credentials_still_lists_and_says_why_state_is_unknown(no_credentials):
-    lines = lifecycle.list_lines(boto3.Session(region_name="us-east-1"))
+    lines = labs_status.list_lines(boto3.Session(region_name="us-east-1"))
     assert len(lines) == len(LABS) + 2 and "no AWS credentials found" in lines[-1]
 
 
@@ -46,14 +46,14 @@ def test_status_shows_age_expiry_and_cost_so_far(aws):
     deploy(aws, "fsx-training", expires_in_hours=3)
     deploy(aws, "data-lake")
     later = datetime.now(timezone.utc) + timedelta(hours=1)
-    lines = {line.split()[0]: line for line in lifecycle.status_lines(aws, now=later)}
+    lines = {line.split()[0]: line for line in labs_status.status_lines(aws, now=later)}
     assert "expires in 2.0 h" in lines["fsx-training"] and "age 1.0 h" in lines["fsx-training"]
     assert f"~${LABS['fsx-training'].cost(LABS['fsx-training'].default_options()).idle_per_hour:.2f}" in lines["fsx-training"]
     assert "never expires" in lines["data-lake"]
 
 
 def test_status_with_nothing_deployed(aws):
-    assert lifecycle.status_lines(aws) == ["no lab is deployed in us-east-1"]
+    assert labs_status.status_lines(aws) == ["no lab is deployed in us-east-1"]
 
 
 def test_expired_credentials_are_one_line(capsys, monkeypatch):
@@ -110,21 +110,21 @@ class FakeCdk:
 def test_synth_of_one_lab_goes_to_its_own_folder_validates_context_and_summarizes(sandbox, tmp_path):
     cdk = FakeCdk(assembly=sandbox.outdir)
     lines = []
-    lifecycle.synth("feature-store", "sandbox", cdk=cdk, out=lines.append, outdir=tmp_path / "fs")
+    synthesis.synth("feature-store", "sandbox", cdk=cdk, out=lines.append, outdir=tmp_path / "fs")
     ((_, context, outdir),) = cdk.calls
     assert context == {"labs": "feature-store", "profile": "sandbox"} and outdir == tmp_path / "fs"
     assert any(line.startswith("feature-store") and "0 open" in line for line in lines)
     cdk = FakeCdk(assembly=sandbox.outdir)
-    lifecycle.synth(None, "sandbox", cdk=cdk, out=lines.append, outdir=tmp_path / "all")
+    synthesis.synth(None, "sandbox", cdk=cdk, out=lines.append, outdir=tmp_path / "all")
     assert cdk.calls[0][1] == {"labs": "all", "profile": "sandbox"}
     with pytest.raises(LabError, match="exit 3"):
-        lifecycle.synth(None, "production", cdk=FakeCdk(synth_code=3), outdir=tmp_path / "x")
+        synthesis.synth(None, "production", cdk=FakeCdk(synth_code=3), outdir=tmp_path / "x")
     with pytest.raises(LabError, match="not a profile"):
-        lifecycle.synth(None, "prod", cdk=cdk)
+        synthesis.synth(None, "prod", cdk=cdk)
     with pytest.raises(LabError, match="training_source='s3' is not allowed"):
-        lifecycle.synth("fsx-training", "sandbox", context=["training_source=s3"], cdk=cdk)
+        synthesis.synth("fsx-training", "sandbox", context=["training_source=s3"], cdk=cdk)
     with pytest.raises(LabError, match="did you mean -c training_source"):
-        lifecycle.synth("fsx-training", "sandbox", context=["training_sorce=efs"], cdk=cdk)
+        synthesis.synth("fsx-training", "sandbox", context=["training_sorce=efs"], cdk=cdk)
 
 
 def test_synth_of_one_lab_keeps_the_others_in_cdk_out(sandbox, tmp_path, monkeypatch, capsys):
@@ -134,7 +134,7 @@ def test_synth_of_one_lab_keeps_the_others_in_cdk_out(sandbox, tmp_path, monkeyp
     from labs.engine import deploy as deploy_module
 
     monkeypatch.setattr(deploy_module, "state_dir", lambda: tmp_path / "state")
-    monkeypatch.setattr(lifecycle, "all_labs_dir", lambda profile: tmp_path / "cdk.out")
+    monkeypatch.setattr(synthesis, "all_labs_dir", lambda profile: tmp_path / "cdk.out")
     shutil.copytree(sandbox.outdir, tmp_path / "cdk.out")
     monkeypatch.setattr(common, "cdk_of", lambda args, session=None: FakeCdk(assembly=sandbox.outdir))
     assert cli.main(["synth", "feature-store"]) == 0
@@ -189,7 +189,7 @@ def test_inspect_json_is_machine_readable(sandbox, capsys):
 def test_inspect_without_synthesis_says_what_to_run(tmp_path, capsys, monkeypatch):
     with pytest.raises(LabError, match="labs synth"):
         inspect_lab("data-lake", tmp_path)
-    monkeypatch.setattr(lifecycle, "all_labs_dir", lambda profile: tmp_path / "cdk.out")
+    monkeypatch.setattr(synthesis, "all_labs_dir", lambda profile: tmp_path / "cdk.out")
     monkeypatch.setenv("MLREF_LABS_STATE", str(tmp_path / "state"))
     assert cli.main(["inspect", "data-lake"]) == 1
     assert capsys.readouterr().err.strip() == (
@@ -222,7 +222,7 @@ def test_destroy_runs_cdk_destroy_then_sweeps_and_verifies(aws, sandbox):
     s3.put_object(Bucket="mlref-leftover", Key="x", Body=b"1")
     lines = []
     cdk = FakeCdk(aws, sandbox.outdir)
-    assert lifecycle.destroy(aws, "clickstream", cdk=cdk, out=lines.append, yes=True) == 0
+    assert teardown.destroy(aws, "clickstream", cdk=cdk, out=lines.append, yes=True) == 0
     assert [call[:2] for call in cdk.calls] == [("synth", {"labs": "clickstream", "profile": "sandbox"}),
                                                  ("destroy", "mlref-clickstream")]
     assert "deleted bucket mlref-leftover" in " ".join(lines)
@@ -236,7 +236,7 @@ def test_destroy_exits_non_zero_when_something_is_left(aws):
     s3.put_bucket_tagging(Bucket="mlref-kept", Tagging={"TagSet": [
         {"Key": "lab", "Value": "data-lake"}, {"Key": "profile", "Value": "production"}]})
     lines = []
-    assert lifecycle.destroy(aws, "data-lake", cdk=FakeCdk(), out=lines.append) == 1
+    assert teardown.destroy(aws, "data-lake", cdk=FakeCdk(), out=lines.append) == 1
     assert any("mlref-kept" in line for line in lines) and "item(s) left" in lines[-1]
     assert lines[0].startswith("mlref-data-lake is not deployed")
 
@@ -244,9 +244,9 @@ def test_destroy_exits_non_zero_when_something_is_left(aws):
 def test_a_failed_cdk_destroy_is_one_line_with_the_next_step(aws, sandbox):
     deploy(aws, "data-lake")
     with pytest.raises(LabError, match="rerun `labs destroy data-lake`"):
-        lifecycle.destroy(aws, "data-lake", cdk=FakeCdk(aws, sandbox.outdir, code=1), out=lambda _l: None, yes=True)
+        teardown.destroy(aws, "data-lake", cdk=FakeCdk(aws, sandbox.outdir, code=1), out=lambda _l: None, yes=True)
     with pytest.raises(LabError, match="without a terminal: rerun with --yes"):
-        lifecycle.destroy(aws, "data-lake", cdk=FakeCdk(aws, sandbox.outdir), out=lambda _l: None)
+        teardown.destroy(aws, "data-lake", cdk=FakeCdk(aws, sandbox.outdir), out=lambda _l: None)
 
 
 def test_prices_prints_the_table(capsys):
@@ -338,13 +338,13 @@ def test_janitor_deploy_synthesizes_only_the_janitor_and_deploys_it(aws, sandbox
             return self.code
 
     cdk, lines = JanitorCdk(aws, sandbox.outdir), []
-    assert lifecycle.janitor(aws, "deploy", cdk=cdk, out=lines.append, yes=True) == 0
+    assert janitor_stack.janitor(aws, "deploy", cdk=cdk, out=lines.append, yes=True) == 0
     assert [call[:2] for call in cdk.calls] == [("synth", {"profile": "sandbox", "labs": "none"}),
                                                  ("deploy", "mlref-janitor")]
     assert lines[-1] == "mlref-janitor: deploy done in us-east-1"
     with pytest.raises(LabError, match="rerun with --yes"):
-        lifecycle.janitor(aws, "deploy", cdk=cdk)
-    assert lifecycle.janitor(aws, "destroy", cdk=cdk, ask=lambda _q: False, out=lines.append) == 1
+        janitor_stack.janitor(aws, "deploy", cdk=cdk)
+    assert janitor_stack.janitor(aws, "destroy", cdk=cdk, ask=lambda _q: False, out=lines.append) == 1
     assert lines[-1] == "not destroyed"
 
 
@@ -361,15 +361,15 @@ def test_status_and_destroy_show_the_janitors_record(aws, sandbox):
     stack_id = aws.client("cloudformation").describe_stacks(StackName="mlref-clickstream")["Stacks"][0]["StackId"]
     write_record(aws, TeardownRecord(lab="data-lake", state="clean", checked_at="2026-12-01T08:00:00Z",
                                      stack_id="arn:old"), {"lab": "data-lake", "profile": "sandbox"})
-    status = lifecycle.status_lines(aws)
+    status = labs_status.status_lines(aws)
     assert status[-1] == "janitor: data-lake verified clean twice at 2026-12-01T08:00:00Z"
     lines: list[str] = []
-    lifecycle.destroy(aws, "clickstream", cdk=FakeCdk(aws, sandbox.outdir), out=lines.append, yes=True)
+    teardown.destroy(aws, "clickstream", cdk=FakeCdk(aws, sandbox.outdir), out=lines.append, yes=True)
     assert any(line.startswith("janitor: not deployed in us-east-1") for line in lines)
     write_record(aws, TeardownRecord(lab="clickstream", state="leftovers", stack_id=stack_id,
                                      leftovers=("arn:aws:s3:::mlref-x (not empty)",)),
                  {"lab": "clickstream", "profile": "sandbox"})
-    assert lifecycle.janitor_after(aws, "clickstream", stack_id) == (
+    assert teardown.janitor_after(aws, "clickstream", stack_id) == (
         "janitor: clickstream has 1 leftover(s): arn:aws:s3:::mlref-x (not empty)")
 
 
@@ -378,9 +378,9 @@ def test_destroy_reuses_the_assembly_deploy_built_for_the_same_account_and_regio
                                           "aws://123456789012/eu-west-1", "properties": {"templateFile": "x.json"}}}}
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     stack_id = "arn:aws:cloudformation:eu-west-1:123456789012:stack/mlref-x/abc"
-    assert lifecycle.same_target(tmp_path, "mlref-x", stack_id)
-    assert not lifecycle.same_target(tmp_path, "mlref-x", stack_id.replace("123456789012", "210987654321"))
-    assert not lifecycle.same_target(tmp_path, "mlref-x", stack_id.replace("eu-west-1", "us-east-1"))
-    assert not lifecycle.same_target(tmp_path / "none", "mlref-x", stack_id)
+    assert teardown.same_target(tmp_path, "mlref-x", stack_id)
+    assert not teardown.same_target(tmp_path, "mlref-x", stack_id.replace("123456789012", "210987654321"))
+    assert not teardown.same_target(tmp_path, "mlref-x", stack_id.replace("eu-west-1", "us-east-1"))
+    assert not teardown.same_target(tmp_path / "none", "mlref-x", stack_id)
     (tmp_path / "manifest.json").write_text("{broken")
-    assert not lifecycle.same_target(tmp_path, "mlref-x", stack_id)
+    assert not teardown.same_target(tmp_path, "mlref-x", stack_id)

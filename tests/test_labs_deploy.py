@@ -19,7 +19,7 @@ import pytest
 from botocore.stub import Stubber
 
 from labs.cli import main as cli
-from labs.engine import lifecycle
+from labs.engine import destroy as teardown
 from labs.engine import state
 from labs.engine.deployed import deployed_stack
 from labs.engine.cdk_cli import DeployProgress
@@ -183,7 +183,7 @@ def test_destroy_forgets_the_saved_outputs(aws, sandbox, monkeypatch):
     run(aws, sandbox)
 
     cdk = FakeCdk(aws, sandbox.outdir)
-    assert lifecycle.destroy(aws, "data-lake", cdk=cdk, out=lambda _: None, yes=True) == 0
+    assert teardown.destroy(aws, "data-lake", cdk=cdk, out=lambda _: None, yes=True) == 0
     assert cdk.commands() == ["synth", "destroy"]
     assert state.load("mlref-data-lake", ACCOUNT, "us-east-1") is None
 
@@ -365,7 +365,7 @@ def test_unreadable_quotas_warn_and_go_on():
 def test_a_failed_first_deployment_is_removed_again(aws, sandbox, monkeypatch):
     bootstrap(aws)
     removed: list[str] = []
-    monkeypatch.setattr(lifecycle, "destroy", lambda session, lab, **_: removed.append(lab) or 0)
+    monkeypatch.setattr(teardown, "destroy", lambda session, lab, **_: removed.append(lab) or 0)
     cdk = FakeCdk(aws, sandbox.outdir, events=EVENTS[:1] + [FAILED_EVENT], deploy_code=1)
     with pytest.raises(LabError, match=r"cdk deploy mlref-data-lake failed \(exit 1\)"):
         run(aws, sandbox, cdk=cdk)
@@ -377,7 +377,7 @@ def test_a_failed_update_leaves_the_previous_deployment(aws, sandbox, monkeypatc
     bootstrap(aws)
     run(aws, sandbox)
     removed: list[str] = []
-    monkeypatch.setattr(lifecycle, "destroy", lambda session, lab, **_: removed.append(lab) or 0)
+    monkeypatch.setattr(teardown, "destroy", lambda session, lab, **_: removed.append(lab) or 0)
     lines: list[str] = []
     with pytest.raises(LabError, match="failed"):
         deploy(aws, DeployRequest(lab="data-lake", yes=True), out=lines.append, interactive=False,
@@ -477,7 +477,7 @@ def test_a_deploy_without_every_declared_output_is_not_a_success(aws, sandbox):
 
 def test_a_failed_deploy_without_a_terminal_prints_each_line_once(aws, sandbox, monkeypatch):
     bootstrap(aws)
-    monkeypatch.setattr(lifecycle, "destroy", lambda session, lab, **_: 0)
+    monkeypatch.setattr(teardown, "destroy", lambda session, lab, **_: 0)
     lines: list[str] = []
     cdk = FakeCdk(aws, sandbox.outdir, events=EVENTS[:1] + ["some CLI line", FAILED_EVENT], deploy_code=1)
     with pytest.raises(LabError):
@@ -492,7 +492,7 @@ def test_when_the_cleanup_fails_too_the_deploys_cause_is_the_last_word(aws, sand
     def failing_destroy(session, lab, **_):
         raise LabError("cdk destroy mlref-data-lake failed (exit 1)")
 
-    monkeypatch.setattr(lifecycle, "destroy", failing_destroy)
+    monkeypatch.setattr(teardown, "destroy", failing_destroy)
     lines: list[str] = []
     with pytest.raises(LabError, match=r"^cdk deploy mlref-data-lake failed \(exit 1\)"):
         deploy(aws, DeployRequest(lab="data-lake", yes=True), out=lines.append, interactive=False,

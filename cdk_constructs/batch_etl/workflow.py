@@ -36,25 +36,6 @@ SPLITS = ("train", "validation", "test")
 DISCARD = "$.discarded"
 TERMINAL_QUALITY_FAILURES = ("FAILED", "STOPPED", "TIMEOUT")
 
-# What each state belongs to, for following an execution (labs/practice/batch_etl/command.py).
-PHASES = {"Start": "start", "ListRunningExecutions": "queue", "IsOldestExecution": "queue", "Transform": "transform",
-          "TransformFailed": "transform", "ReadCounts": "counts", "AnyNewRows": "counts", "NothingNew": "report",
-          "Report": "report", "WithdrawBatch": "data quality", "AllRulesPassed": "data quality",
-          "ListFailedRules": "data quality"}
-PHASE_MARKERS = (("RawCrawl", "crawl raw"), ("CuratedCrawl", "crawl curated"), ("Quality", "data quality"),
-                 ("Queue", "queue"))
-
-
-# The calls that repeat inside polling loops, and the loops' other states.
-POLL_CALLS = frozenset({"ListRunningExecutions", "GetRawCrawl", "GetCuratedCrawl", "GetQualityRun"})
-POLL_CHECKS = frozenset({"IsOldestExecution", "IsRawCrawlDone", "IsCuratedCrawlDone", "QualityRunState"})
-
-
-def is_polling(state: str) -> bool:
-    """Whether ``state`` repeats while the workflow waits (printed as one summary per phase)."""
-    return state in POLL_CALLS or state in POLL_CHECKS or state.startswith(("Count", "Limit", "WaitFor"))
-
-
 def placeholders(engine: str) -> tuple[str, ...]:
     return COMMON_PLACEHOLDERS + ENGINE_PLACEHOLDERS[engine]
 
@@ -209,10 +190,3 @@ def definition(engine: str, *, job_tags: Mapping[str, str] = {}, poll_seconds: i
     }
     return {"Comment": f"mlref batch-etl: crawl raw, transform ({engine}), crawl curated, check data quality",
             "StartAt": "Start", "TimeoutSeconds": 4 * 3600, "States": states}
-
-
-def phase_of(state: str) -> str:
-    """The phase a state belongs to (``crawl raw``, ``transform``, ...), loop states included."""
-    if state in PHASES:
-        return PHASES[state]
-    return next((phase for marker, phase in PHASE_MARKERS if marker in state), "other")

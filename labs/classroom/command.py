@@ -74,7 +74,8 @@ def plan(session: Any, lab: str, *, accounts: Sequence[str], ous: Sequence[str],
     import os
 
     from catalog.config import ConfigError, read_config
-    from labs.engine.deploy import ROOT, context_pairs
+    from catalog.paths import ROOT
+    from labs.engine.synthesis import context_pairs
 
     if problem := room.stackset_problem(contract(lab).name):
         raise LabError(problem)
@@ -136,7 +137,7 @@ def deploy(session: Any, plan_: Plan, *, cdk: Any, out: Out = print, yes: bool =
            ask: Callable[[str], bool] | None = None, clock: Clock | None = None, watch: bool = True) -> int:
     """Deploys the classroom's admin stacks; 0 when every account's copy is CURRENT, 1 when some failed
     within the tolerance (listed); a LabError when the StackSet operation stopped."""
-    from labs.engine.deploy import assembly_dir
+    from labs.engine.synthesis import assembly_dir
 
     options, clock = plan_.options, clock or Clock()
     for line in cost_lines(plan_):

@@ -14,7 +14,7 @@ from labs.cli.common import region_of
 from labs.engine.errors import LabError, one_line
 
 def list_labs(args: argparse.Namespace) -> int:
-    from labs.engine.lifecycle import list_lines
+    from labs.engine.status import list_lines
 
     session = None
     reason = "not asked (--offline)"
@@ -31,7 +31,7 @@ def list_labs(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    from labs.engine.lifecycle import status_lines
+    from labs.engine.status import status_lines
 
     for line in status_lines(common.session_of(args)):
         print(line)
@@ -39,7 +39,7 @@ def status(args: argparse.Namespace) -> int:
 
 
 def synth(args: argparse.Namespace) -> int:
-    from labs.engine.lifecycle import synth as run_synth
+    from labs.engine.synthesis import synth as run_synth
 
     if bool(args.lab) == bool(args.all):
         raise LabError("give a lab or --all (e.g. `labs synth feature-store`)")
@@ -52,8 +52,8 @@ def synth(args: argparse.Namespace) -> int:
 def assembly_of(args: argparse.Namespace) -> Path:
     """The cloud assembly to read: --assembly, else the newest of the lab's own and cdk.out[.profile]."""
     from labs.engine.cdk_cli import stack_artifact
-    from labs.engine.deploy import assembly_dir
-    from labs.engine.lifecycle import all_labs_dir
+    from labs.engine.synthesis import assembly_dir
+    from labs.engine.synthesis import all_labs_dir
 
     if args.assembly:
         return Path(args.assembly)
@@ -80,7 +80,7 @@ def permissions(args: argparse.Namespace) -> int:
     lab = contract(args.lab)
     assembly = Path(args.assembly) if args.assembly else None
     if assembly is None:
-        from labs.engine.lifecycle import synth as run_synth
+        from labs.engine.synthesis import synth as run_synth
 
         if args.context:  # a variant: synthesize it into the lab's own folder first
             assembly = run_synth(args.lab, args.profile, context=args.context, region=region_of(args), cdk=common.cdk_of(args),
@@ -113,7 +113,7 @@ def deploy(args: argparse.Namespace) -> int:
 
 
 def destroy(args: argparse.Namespace) -> int:
-    from labs.engine.lifecycle import destroy as run_destroy
+    from labs.engine.destroy import destroy as run_destroy
 
     contract(args.lab)
     session = common.session_of(args)
@@ -121,7 +121,7 @@ def destroy(args: argparse.Namespace) -> int:
 
 
 def janitor(args: argparse.Namespace) -> int:
-    from labs.engine.lifecycle import janitor as run_janitor
+    from labs.engine.janitor import janitor as run_janitor
 
     session = common.session_of(args)
     return run_janitor(session, args.action, profile=args.profile, cdk=common.cdk_of(args, session), yes=args.yes,

@@ -9,7 +9,7 @@ import re
 import sys
 from typing import Any, NoReturn
 
-from catalog import contract
+from catalog import UnknownLab, contract
 from labs.engine.errors import LabError
 
 PROFILES = ("sandbox", "production")
@@ -23,7 +23,7 @@ class Parser(argparse.ArgumentParser):
         if unknown:
             try:
                 contract(unknown.group(2))
-            except LabError as error:
+            except UnknownLab as error:
                 print(f"error: {error}", file=sys.stderr)
                 raise SystemExit(2) from None
         print(f"error: {message} (see `{self.prog} --help`)", file=sys.stderr)

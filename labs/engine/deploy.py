@@ -27,10 +27,11 @@ from labs.engine.cdk_cli import CdkCli, DeployProgress, read_stack
 from catalog import LabContract, contract
 from labs.engine.errors import LabError
 from labs.engine.preflight import Target, bootstrap_version, check_network_quotas, current_status, janitor_note, target_of
-from labs.engine.state import ROOT, SavedDeployment, parse_moment, save, state_dir, state_problem
+from labs.engine.confirm import confirmed
+from labs.engine.state import SavedDeployment, parse_moment, save, state_problem
+from labs.engine.synthesis import assembly_dir, lab_context
 
 COMPLETE_STATES = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
-RESERVED_KEYS = {"labs", "profile"}
 Out = Callable[[str], None]
 
 
@@ -51,54 +52,6 @@ class DeployRequest:
     context: tuple[str, ...] = ()
     yes: bool = False
     verbose: bool = False
-
-
-def confirmed(yes: bool, ask: Callable[[str], bool] | None, question: str, out: Out, refused: str) -> bool:
-    """True to go on: ``--yes``, or the user said yes. Without a terminal (``ask`` None) a LabError."""
-    if yes:
-        return True
-    if ask is None:
-        raise LabError("cannot ask for confirmation without a terminal: rerun with --yes")
-    if ask(question):
-        return True
-    out(refused)
-    return False
-
-
-def context_pairs(items: Sequence[str]) -> dict[str, str]:
-    """``-c KEY=VALUE`` items as a mapping; a one-line LabError for a malformed or reserved one."""
-    pairs: dict[str, str] = {}
-    for item in items:
-        key, separator, value = item.partition("=")
-        if not separator or not key.strip():
-            raise LabError(f"-c {item!r} is not KEY=VALUE (e.g. -c ttl_hours=8)")
-        if key.strip() in RESERVED_KEYS:
-            raise LabError(f"-c {key.strip()}=... is set by the labs command: use the LAB argument and --profile")
-        pairs[key.strip()] = value.strip()
-    return pairs
-
-
-def lab_context(lab: LabContract, profile: str, items: Sequence[str], region: str,
-                account: str | None = None) -> tuple[dict[str, str], Any]:
-    """The context to synthesize ``lab`` with, and the lab's options, validated once by the app's rules."""
-    from catalog.config import ConfigError, read_config
-
-    pairs = {**context_pairs(items), "labs": lab.name, "profile": profile}
-    defaults = json.loads((ROOT / "cdk.json").read_text()).get("context", {})
-    environment = {"CDK_DEFAULT_REGION": region, "USER": os.environ.get("USER", "")}
-    if account:
-        environment["CDK_DEFAULT_ACCOUNT"] = account
-    try:
-        config = read_config({**defaults, **pairs}, environment)
-    except ConfigError as error:
-        raise LabError(str(error)) from error
-    return pairs, config.options_of(lab.name)
-
-
-def assembly_dir(profile: str, lab: str) -> Path:
-    """Where a single lab is synthesized (``labs synth LAB``, deploy, destroy): its own folder, so
-    ``cdk.out`` keeps every lab."""
-    return state_dir() / "assembly" / profile / lab
 
 
 def hours_until(moment: str, now: datetime) -> float:
@@ -128,8 +81,8 @@ def deploy(session: Any, request: DeployRequest, *, cdk: CdkCli,
         out(f"CDK bootstrap: version {version}")
     status = current_status(session, lab.name, lab.stack_name)
     janitor_note(session, target, out)
-    if lab.preflight is not None:
-        lab.preflight(session, options, out)
+    if (preflight := lab.preflight_function()) is not None:
+        preflight(session, options, out)
 
     out(f"synthesizing {lab.stack_name} ({request.profile})...")
     assembly = cdk.synth(pairs, assembly_dir(request.profile, lab.name), on_line=out if request.verbose else _quiet,
@@ -227,7 +180,7 @@ def _clean_up_failed_create(session: Any, lab: LabContract, status_before: str |
     fails too is reported, and the deployment's own failure stays the last word."""
     if status_before is not None:
         return  # an update rolls back to the previous, working deployment
-    from labs.engine.lifecycle import destroy
+    from labs.engine.destroy import destroy
 
     out(f"the first deployment of {lab.name} failed: removing the rolled-back stack and anything it left")
     try:

@@ -139,3 +139,17 @@ def assume_role(session: Any, role_arn: str, purpose: str) -> Any:
                 from error
         raise
     return aws_session(region=session.region_name, credentials=credentials)
+
+
+def deployed_context(session: Any, lab: LabContract) -> dict[str, str] | None:
+    """The ``-c`` values a deployed lab was built with: its saved record, else its template's
+    metadata; None when neither says (a deployment older than the metadata, or unreadable)."""
+    record = saved_deployment(session, lab.stack_name)
+    if record is not None:
+        return dict(record.context)
+    try:
+        return recorded_context(session, lab.stack_name)
+    except Exception as error:  # noqa: BLE001 - only AWS errors: the options only refine a figure
+        if explain(error) is None:
+            raise
+        return None

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from catalog.base import UnknownLab
+
 
 class LabError(Exception):
     """A problem the user can fix; the message says how."""
@@ -104,6 +106,6 @@ def explain(error: BaseException) -> str | None:
 
 def one_line(error: BaseException) -> str | None:
     """What the command line prints for ``error``: a LabError's message, or the AWS translation."""
-    if isinstance(error, LabError):
+    if isinstance(error, (LabError, UnknownLab)):
         return str(error).splitlines()[0] if str(error) else type(error).__name__
     return explain(error)

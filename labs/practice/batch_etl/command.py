@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from cdk_constructs.batch_etl.workflow import POLL_CALLS, is_polling, phase_of
+from catalog.batch_etl import POLL_CALLS, is_polling, phase_of
 from labs.engine.deployed import deployed_stack
 from catalog import batch_etl as contract
 from labs.engine.errors import LabError

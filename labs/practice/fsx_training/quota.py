@@ -84,3 +84,9 @@ def check_training_quota(session: Any, instance_type: str, region: str, out: Cal
             f"(\"{on_demand}\" = {found[on_demand]:g}) or request a spot increase")
     else:
         out(f"quota: \"{spot}\" = {found[spot]:g}")
+
+
+def preflight(session: Any, options: Any, out: Callable[[str], None]) -> None:
+    """``labs deploy fsx-training``'s preflight (named in its catalog entry): the SageMaker training quota
+    of the chosen instance type (spot, else on demand)."""
+    check_training_quota(session, options.instance_type, session.region_name, out)
