@@ -14,7 +14,6 @@ import statistics
 import sys
 
 import timing  # bench/timing.py, beside this script
-from timing import ROOT
 GOAL = 2.0
 BASELINE = ("python -c 'import boto3'", [sys.executable, "-c", "import boto3"])
 COMMANDS = [

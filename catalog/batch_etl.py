@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from catalog.calls import GLUE_CRAWLER, GLUE_JOB, acting_as, arn, assumed, refused, via
+from catalog.calls import GLUE_CRAWLER, GLUE_JOB_ROLE, acting_as, arn, assumed, refused, via
 from catalog.base import (
     MLA_D1,
     MLS_DATA_ENGINEERING,
@@ -233,8 +233,8 @@ CALLS = (
         ("s3:GetObject", _RAW), ("kms:Decrypt", "${BatchEtlKey*.Arn}", via("s3")),
         ("glue:CreateTable", arn("glue", "table/mlref_batch_etl_raw/incoming")),
     ], purpose="the raw-zone crawler"),
-    assumed("GlueEtlAccessRole*", "glue.amazonaws.com", GLUE_JOB, present="GlueEtlJob*"),
-    *acting_as("GlueEtlAccessRole*", GLUE_JOB, [
+    assumed("GlueEtlAccessRole*", "glue.amazonaws.com", GLUE_JOB_ROLE, present="GlueEtlJob*"),
+    *acting_as("GlueEtlAccessRole*", GLUE_JOB_ROLE, [
         ("s3:GetObject", _RAW), ("s3:PutObject", "${CuratedZoneBucket*.Arn}/customers/split=train/part-0.parquet"),
         ("kms:GenerateDataKey", "${BatchEtlKey*.Arn}", via("s3")),
     ], present="GlueEtlJob*", purpose="the Glue ETL job"),

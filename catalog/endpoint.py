@@ -4,9 +4,8 @@ data capture, Model Monitor), or a serverless one."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from catalog.calls import acting_as, assumed, refused, via
 from catalog.base import (

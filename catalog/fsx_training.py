@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from catalog.calls import acting_as, arn, assumed, refused, via
 from catalog.base import (

@@ -3,7 +3,7 @@ these facts (the endpoint and ml-pipeline labs both read them).
 
 Copied from the SageMaker Python SDK's ``image_uri_config`` (sagemaker 3.27.0: ``xgboost.json``
 version ``1.7-1``, ``sklearn.json`` ``1.2-1`` and ``model-monitor.json``), GovCloud and the ISO
-partitions left out. tests/test_endpoint.py and tests/test_pipeline_definition.py compare them
+partitions left out. tests/stacks/test_endpoint.py and tests/stacks/test_pipeline_definition.py compare them
 with the installed SDK's files. CDK-free: the stacks turn them into CloudFormation mappings or
 literals; the practice steps build image URIs from them.
 """

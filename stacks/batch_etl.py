@@ -8,7 +8,6 @@ attributes, splitting the data set), and Spark on EMR (here EMR Serverless) for 
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_iam as iam

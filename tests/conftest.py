@@ -75,10 +75,10 @@ class Synthesized:
 
     @property
     def facts(self) -> dict:
-        """cdk-nag's findings and acknowledgments (``tests.nag.tree_facts``): recorded by the process
+        """cdk-nag's findings and acknowledgments (``gates.nag.tree_facts``): recorded by the process
         that synthesized, computed here otherwise."""
         if self._facts is None:
-            from tests.nag import tree_facts
+            from gates.nag import tree_facts
 
             self._facts = tree_facts(self.app, self.profile)
         return self._facts
@@ -162,7 +162,7 @@ def _variant_context() -> dict[str, dict[str, str]]:
 
 
 VARIANT_CONTEXT = _variant_context()
-# The classroom (StackSets, tests/test_classroom.py): feature-store's, which the classroom tests read,
+# The classroom (StackSets, tests/stacks/test_classroom.py): feature-store's, which the classroom tests read,
 # and every other lab that can run as a StackSet, whose templates (members included) the gates scan too.
 CLASSROOM_CONTEXT = {"classroom": "feature-store", "classroom_accounts": "111111111111,222222222222",
                      "classroom_regions": "us-east-1,eu-west-1"}
@@ -191,7 +191,7 @@ def _shared_synthesis(tmp_path_factory, name: str, outdir: Path) -> Synthesized:
     index, facts = outdir / "templates-by-name.json", outdir / "nag-facts.json"
     live = None
     if not index.is_file():
-        from tests.nag import tree_facts
+        from gates.nag import tree_facts
 
         live = build_app(context, outdir)
         facts.write_text(json.dumps(tree_facts(live[0], profile)))

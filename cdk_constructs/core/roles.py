@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import jsii
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct

@@ -9,7 +9,7 @@ and add an Experiment and a Trial per execution; nothing here does either.
 
 Each step's ``Arguments`` is the request SageMaker sends for it, minus the job name that
 Pipelines generates: Processing -> CreateProcessingJob, Training -> CreateTrainingJob,
-RegisterModel -> CreateModelPackage (tests/test_pipeline_definition.py checks each against
+RegisterModel -> CreateModelPackage (tests/stacks/test_pipeline_definition.py checks each against
 botocore's models). References are the format's own: ``{"Get": "Parameters.X"}``,
 ``{"Get": "Steps.S.<property path>"}``, ``{"Get": "Execution.PipelineExecutionId"}``,
 ``{"Std:Join": ...}`` and ``{"Std:JsonGet": ...}``.

@@ -10,7 +10,6 @@ script from there, so synth makes no network call and nothing is staged at run t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 from aws_cdk import Aws, Stack
 from aws_cdk import aws_iam as iam

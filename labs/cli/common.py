@@ -10,7 +10,6 @@ import sys
 from typing import Any, NoReturn
 
 from catalog import UnknownLab, contract
-from labs.engine.errors import LabError
 
 PROFILES = ("sandbox", "production")
 

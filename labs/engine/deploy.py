@@ -13,10 +13,8 @@ half-created.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,7 +27,7 @@ from labs.engine.errors import LabError
 from labs.engine.preflight import Target, bootstrap_version, check_network_quotas, current_status, janitor_note, target_of
 from labs.engine.confirm import confirmed
 from labs.engine.state import SavedDeployment, parse_moment, save, state_problem
-from labs.engine.synthesis import assembly_dir, lab_context
+from labs.engine.synthesis import RESERVED_KEYS, assembly_dir, lab_context
 
 COMPLETE_STATES = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
 Out = Callable[[str], None]

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
+from catalog import LabContract
 from labs.engine.errors import BAD_CREDENTIAL_CODES, EXPIRED_TOKEN_CODES, LabError, explain
 from labs.engine.state import SavedDeployment, load, saved_for_region
 

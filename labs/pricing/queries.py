@@ -1,6 +1,6 @@
 """How to find each entry of ``pricing/prices.toml`` in the AWS Price List Query API.
 
-One ``PriceQuery`` per table entry, in ``QUERIES``, in the table's order (tests/test_prices.py
+One ``PriceQuery`` per table entry, in ``QUERIES``, in the table's order (tests/unit/test_prices.py
 checks both). They live here, not in the TOML: ``catalog.prices`` builds its ``Price``
 from every field of an entry, so lookup fields there would break every reader of the table,
 and they are not a price's description but how to find it. ``labs.pricing.command.refresh`` sends them.

@@ -22,7 +22,6 @@ S3 File, S3 FastFile, FSx for Lustre first run, FSx repeated run (EFS on the EFS
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable

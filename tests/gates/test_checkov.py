@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, once_per_run
-from tests.reasons import reason_problem
+from gates.reasons import reason_problem
 
 
 def load_checkov_skips() -> list[dict]:

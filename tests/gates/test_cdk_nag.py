@@ -1,6 +1,6 @@
 """The cdk-nag gate on every profile and variant: AwsSolutions everywhere, NIST 800-53 R5 in production,
 and every acknowledgment on one resource, for one rule, with a reason. (cfn-lint, checkov and cfn-guard
-judge the same templates: tests/test_cfn_lint.py, test_checkov.py, test_cfn_guard.py.)"""
+judge the same templates: tests/gates/test_cfn_lint.py, test_checkov.py, test_cfn_guard.py.)"""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.conftest import VARIANTS
-from tests.reasons import reason_problem
+from gates.reasons import reason_problem
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))

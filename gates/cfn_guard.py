@@ -185,14 +185,14 @@ def parse(report: list[dict], stacks_of: dict[str, list[str]], templates: dict[s
 
 
 def load_acks(path: Path) -> list[Ack]:
-    from tests.reasons import load_acks as load
+    from gates.reasons import load_acks as load
 
     return load(path, ACK_KEYS, Ack)
 
 
 def problems(failures: list[Failure], acks: list[Ack], known_rules: set[str], reason_problem) -> list[str]:
     """Every unacknowledged failure, stale or unknown acknowledgment and weak reason, one line each."""
-    from tests.reasons import ack_problems
+    from gates.reasons import ack_problems
 
     return ack_problems(failures, acks, known_rules, reason_problem, "not a Control Tower rule name")
 

@@ -23,7 +23,7 @@ from labs.diagram.command import (
     summarize_actions,
 )
 from labs.cli import main as cli
-from catalog import LABS
+from catalog import LABS, UnknownLab
 from labs.engine.errors import LabError
 from labs.engine.atomic_write import write_atomically
 
@@ -493,7 +493,7 @@ def test_diagram_lab_without_a_synthesized_assembly_says_to_synthesize(tmp_path)
 
 
 def test_diagram_lab_of_an_unknown_lab_lists_the_labs(tmp_path):
-    with pytest.raises(LabError) as unknown:
+    with pytest.raises(UnknownLab) as unknown:
         diagram_lab("data-swamp", tmp_path, tmp_path / "out")
     assert "data-swamp" in str(unknown.value)
     assert all(lab in str(unknown.value) for lab in LABS)

@@ -28,7 +28,7 @@ from typing import Any
 
 from labs.templates.policies import documents, policies_of, statement_name
 from labs.templates.resolved import TemplateValues
-from tests import reasons
+from gates import reasons
 
 ISSUES = frozenset({"UNKNOWN_ACTION", "UNKNOWN_PREFIX", "UNKNOWN_CONDITION_FOR_ACTION", "RESOURCE_MISMATCH",
                     "MALFORMED", "INVALID_ARN"})

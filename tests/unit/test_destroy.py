@@ -15,7 +15,7 @@ from labs.cli import main as cli
 from labs.engine import destroy as teardown
 from labs.engine.cdk_cli import CdkCli
 from lambdas.lab_sweep.sweep import Leftover, Sweeper
-from tests.test_labs_command import TEMPLATE, FakeCdk, deploy
+from tests.unit.test_labs_command import TEMPLATE, FakeCdk, deploy
 
 STUDENT = "210987654321"
 

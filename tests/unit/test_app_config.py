@@ -99,7 +99,7 @@ def test_firehose_delivery_needs_a_region_with_a_published_cidr():
 
 def test_app_exits_non_zero_with_one_line_and_writes_nothing(tmp_path):
     """The real app in its own process: an unknown key, refused in one line (the messages of every bad
-    value are checked in-process above; the real `cdk synth` path in tests/test_contracts.py)."""
+    value are checked in-process above; the real `cdk synth` path in tests/unit/test_catalog.py)."""
     outdir = tmp_path / "cdk.out"
     result = run_app({"ttl_hour": "1"}, outdir)
     assert result.returncode == 2

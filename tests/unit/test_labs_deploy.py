@@ -508,6 +508,14 @@ def test_the_janitor_is_named_when_asked_to_deploy_it_as_a_lab(capsys):
         "region with `labs janitor deploy`")
 
 
+PREFLIGHT_OPTIONS: list = []
+
+
+def record_preflight(session, options, out):
+    """A lab's preflight, named by its catalog entry as ``module:function``: here it records the options."""
+    PREFLIGHT_OPTIONS.append(options)
+
+
 def test_deploy_uses_the_validated_options_for_cost_and_preflight(aws, sandbox, monkeypatch):
     """The -c values are validated once; cost and the lab's preflight read the options, not the strings."""
     import dataclasses
@@ -515,12 +523,12 @@ def test_deploy_uses_the_validated_options_for_cost_and_preflight(aws, sandbox, 
     import catalog as contracts
 
     bootstrap(aws)
-    seen = []
-    fake = dataclasses.replace(LABS["fsx-training"], preflight=lambda session, options, out: seen.append(options))
+    PREFLIGHT_OPTIONS.clear()
+    fake = dataclasses.replace(LABS["fsx-training"], preflight=f"{__name__}:record_preflight")
     monkeypatch.setitem(contracts.LABS, "fsx-training", fake)
     record, _, lines = run(aws, sandbox, lab="fsx-training",
                            context=("training_source=efs", "training_instance_type=ml.g5.xlarge"))
-    (options,) = seen
+    (options,) = PREFLIGHT_OPTIONS
     assert options.source.value == "efs" and options.instance_type == "ml.g5.xlarge"
     cost = fake.cost(options)
     assert any(f"{cost.idle_text} while deployed, {cost.run_text} per practice run" in line for line in lines)

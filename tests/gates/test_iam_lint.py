@@ -1,13 +1,13 @@
-"""The IAM semantics gate (tests/iam_lint.py): every policy statement of every template, both profiles,
+"""The IAM semantics gate (gates/iam_lint.py): every policy statement of every template, both profiles,
 every variant and the classrooms' StackSet members, against the service authorization reference."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests import iam_lint
+from gates import iam_lint
 from tests.conftest import CLASSROOMS, ROOT, classroom_templates, shared_syntheses
-from tests.iam_lint import Ack, Finding
+from gates.iam_lint import Ack, Finding
 
 ACKS = ROOT / "gates" / "iam-lint-acks.toml"
 

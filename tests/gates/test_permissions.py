@@ -14,7 +14,7 @@ from labs.cli import main as cli
 from catalog import LABS
 from labs.permissions.proof import evaluate, prove, prove_many, text_report
 from tests.practice.conftest import unproven
-from tests.test_contracts import loaded_modules
+from tests.unit.test_catalog import loaded_modules
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from labs.cli import common
 from labs.cli import main as cli
 from labs.engine import janitor as janitor_stack, status as labs_status, synthesis, destroy as teardown
-from labs.engine.errors import LabError, explain
+from labs.engine.errors import LabError
 from labs.templates.inspection import inspect_lab, render, text_report
 from catalog import LABS
 
@@ -131,9 +131,9 @@ def test_synth_of_one_lab_keeps_the_others_in_cdk_out(sandbox, tmp_path, monkeyp
     """`labs synth X` writes X's own folder; inspect of another lab still reads cdk.out."""
     import shutil
 
-    from labs.engine import deploy as deploy_module
+    from labs.engine import synthesis as synthesis_module
 
-    monkeypatch.setattr(deploy_module, "state_dir", lambda: tmp_path / "state")
+    monkeypatch.setattr(synthesis_module, "state_dir", lambda: tmp_path / "state")
     monkeypatch.setattr(synthesis, "all_labs_dir", lambda profile: tmp_path / "cdk.out")
     shutil.copytree(sandbox.outdir, tmp_path / "cdk.out")
     monkeypatch.setattr(common, "cdk_of", lambda args, session=None: FakeCdk(assembly=sandbox.outdir))
@@ -282,7 +282,7 @@ def test_practice_prints_each_step_through_the_live_printer(monkeypatch, capsys)
 
     import catalog as contracts
 
-    fake = dataclasses.replace(LABS["clickstream"], practice="tests.test_labs_command:FakePractice")
+    fake = dataclasses.replace(LABS["clickstream"], practice="tests.unit.test_labs_command:FakePractice")
     monkeypatch.setitem(contracts.LABS, "clickstream", fake)
     assert cli.main(["practice", "clickstream", "--region", "eu-west-1", "--events", "5"]) == 0
     (made,) = FakePractice.made

@@ -10,7 +10,7 @@ import pytest
 from catalog import classroom
 from catalog.base import ConfigError
 from tests.conftest import CLASSROOM_CONTEXT, CLASSROOMS, classroom_templates, resources_of, shared_syntheses
-from tests.reasons import reason_problem
+from gates.reasons import reason_problem
 
 ACCOUNTS = tuple(CLASSROOM_CONTEXT["classroom_accounts"].split(","))
 REGIONS = tuple(CLASSROOM_CONTEXT["classroom_regions"].split(","))

@@ -16,7 +16,6 @@ import threading
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 
 from labs.engine import session as session_module

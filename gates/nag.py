@@ -1,4 +1,4 @@
-"""cdk-nag over a live app, as plain data: what the gates (tests/test_gates.py) judge.
+"""cdk-nag over a live app, as plain data: what the gates (tests/gates/test_cdk_nag.py) judge.
 
 The process that synthesizes an app for the whole test run (tests/conftest.py) records these facts
 beside the templates, so that no other process has to build the app again only to walk its tree."""

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from tests import cfn_guard
-from tests.cfn_guard import Ack, Failure
+from gates import cfn_guard
+from gates.cfn_guard import Ack, Failure
 from tests.conftest import CLASSROOMS, ROOT, once_per_run
-from tests.reasons import reason_problem
+from gates.reasons import reason_problem
 
 ACKS = ROOT / "gates" / "cfn-guard-acks.toml"
 FIXED = {"kms_create_grant_aws_service_check", "cloudwatch_log_group_encrypted_check"}

@@ -12,7 +12,7 @@ from moto.events.models import EventPattern
 
 from catalog import ml_pipeline as lab
 from tests.conftest import resources_of
-from tests.test_janitor import ACCOUNT, REGION, resolve
+from tests.stacks.test_janitor import ACCOUNT, REGION, resolve
 
 
 @pytest.fixture(scope="module")

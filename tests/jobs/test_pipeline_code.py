@@ -14,7 +14,7 @@ import pytest
 from catalog import ml_pipeline as lab
 from catalog.paths import JOBS_DIR
 from labs.practice.ml_pipeline.data import raw_customers
-from tests.test_pipeline_definition import STEPS
+from tests.stacks.test_pipeline_definition import STEPS
 
 CODE = JOBS_DIR / "ml_pipeline"
 ROWS = 600
