@@ -18,14 +18,14 @@ from datetime import datetime
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
-from aws_cdk import App, Environment, Stack, Validations  # noqa: E402
-from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks  # noqa: E402
+from aws_cdk import App, Environment, Stack, Validations
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
-from cdk_constructs.core.settings import LabSettings, Profile, utc_now  # noqa: E402
-from labs.engine.deployed import METADATA_KEY  # noqa: E402
-from catalog import JANITOR_STACK_NAME, LABS  # noqa: E402
-from catalog.config import AppConfig, ConfigError, is_app_key, read_config  # noqa: E402
-from stacks.janitor import JanitorStack  # noqa: E402
+from catalog import JANITOR_STACK_NAME, LABS
+from catalog.config import AppConfig, ConfigError, is_app_key, read_config
+from cdk_constructs.core.settings import LabSettings, Profile, utc_now
+from labs.engine.deployed import METADATA_KEY
+from stacks.janitor import JanitorStack
 
 __all__ = ["AppConfig", "ConfigError", "build", "new_app", "read_config"]
 

@@ -14,6 +14,7 @@ import statistics
 import sys
 
 import timing  # bench/timing.py, beside this script
+
 GOAL = 2.0
 BASELINE = ("python -c 'import boto3'", [sys.executable, "-c", "import boto3"])
 COMMANDS = [

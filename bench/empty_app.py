@@ -9,8 +9,8 @@ import sys
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from aws_cdk import App, Stack  # noqa: E402
-from aws_cdk import aws_sns as sns  # noqa: E402
+from aws_cdk import App, Stack
+from aws_cdk import aws_sns as sns
 
 app = App(builtin_cloud_formation_validation=False) if "--labs-settings" in sys.argv else App()
 stack = Stack(app, "EmptyBaseline")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import timing  # bench/timing.py, beside this script
 from timing import ROOT
+
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 GOAL = 1.5
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from catalog.exam import ExamDomains, Exercise
 from catalog.prices import LabCost
 from lambdas.shared.lab_names import lab_of_stack
 
@@ -36,34 +37,6 @@ class Profile(str, enum.Enum):
 
 
 PROFILE_NAMES = tuple(profile.value for profile in Profile)
-
-
-# -- exam domains ------------------------------------------------------------------------
-
-# MLS-C01 (the study notes' exam, retired 2026-03-31): its four domains.
-MLS_DATA_ENGINEERING = "Data Engineering"
-MLS_EDA = "Exploratory Data Analysis"
-MLS_MODELING = "Modeling"
-MLS_OPERATIONS = "ML Implementation and Operations"
-
-# MLA-C01 (its successor for this audience), with each domain's weight.
-MLA_D1 = "D1 Data Preparation for ML (28%)"
-MLA_D2 = "D2 ML Model Development (26%)"
-MLA_D3 = "D3 Deployment and Orchestration of ML Workflows (22%)"
-MLA_D4 = "D4 ML Solution Monitoring, Maintenance and Security (24%)"
-
-
-@dataclass(frozen=True)
-class ExamDomains:
-    """Where a lab sits in the exams: the notes' MLS-C01 domain and today's MLA-C01 domains."""
-
-    mls_c01: str
-    mla_c01: tuple[str, ...]
-
-    @property
-    def mla_short(self) -> str:
-        """``D1, D3``: the MLA-C01 domain numbers."""
-        return ", ".join(domain.split()[0] for domain in self.mla_c01)
 
 
 # -- stack outputs -------------------------------------------------------------------------
@@ -189,6 +162,7 @@ class LabContract:
         preflight: ``module:function`` of the checks ``labs deploy`` runs against the account before
             deploying, called as ``function(session, options, out)``; it raises to stop.
         variants: named non-default ways to deploy it (gated and priced like the defaults).
+        exercises: its practice steps, each with the MLA-C01 task statements it exercises.
         calls: what AWS does with the lab's roles and what must be refused (catalog/calls.py),
             each citing its documentation; ``labs permissions`` proves them with the practice's own.
     """
@@ -207,6 +181,7 @@ class LabContract:
     practice_flags: tuple[Flag, ...] = ()
     preflight: str = ""
     variants: tuple[Variant, ...] = ()
+    exercises: tuple[Exercise, ...] = ()
     calls: tuple[Any, ...] = ()
 
     def default_options(self) -> Any:

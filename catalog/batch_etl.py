@@ -8,19 +8,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from catalog.base import ConfigError, ContextKey, Flag, LabContract, Output, Variant, choice
 from catalog.calls import GLUE_CRAWLER, GLUE_JOB_ROLE, acting_as, arn, assumed, refused, via
-from catalog.base import (
-    MLA_D1,
-    MLS_DATA_ENGINEERING,
-    ConfigError,
-    ContextKey,
-    ExamDomains,
-    Flag,
-    LabContract,
-    Output,
-    Variant,
-    choice,
-)
+from catalog.exam import MLA_D1, MLS_DATA_ENGINEERING, ExamDomains
 from catalog.prices import LabCost, athena_minimum_queries, per_month_as_hourly, price
 
 DATABASE_PREFIX = "mlref_batch_etl"  # the janitor sweeps only mlref_* databases

@@ -6,21 +6,9 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from catalog.base import ConfigError, ContextKey, Flag, LabContract, Output, Variant, choice, is_zone_of, listed
 from catalog.calls import acting_as, assumed, refused, via
-from catalog.base import (
-    MLA_D1,
-    MLS_DATA_ENGINEERING,
-    ConfigError,
-    ContextKey,
-    ExamDomains,
-    Flag,
-    LabContract,
-    Output,
-    Variant,
-    choice,
-    is_zone_of,
-    listed,
-)
+from catalog.exam import MLA_D1, MLS_DATA_ENGINEERING, ExamDomains
 from catalog.prices import LabCost, per_month_as_hourly, price
 
 SCHEMA = "clickstream"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from catalog.base import LabContract, Output
 from catalog.calls import GLUE_CRAWLER, Call, acting_as, arn, assumed, refused, via
-from catalog.base import MLA_D1, MLA_D4, MLS_DATA_ENGINEERING, ExamDomains, LabContract, Output
+from catalog.exam import MLA_D1, MLA_D4, MLS_DATA_ENGINEERING, ExamDomains
 from catalog.prices import LabCost, athena_minimum_queries, per_month_as_hourly, price
 
 SAMPLE_PREFIX = "sales/"

@@ -7,20 +7,9 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from catalog.base import ConfigError, ContextKey, Flag, LabContract, Output, Variant, choice
 from catalog.calls import acting_as, assumed, refused, via
-from catalog.base import (
-    MLA_D3,
-    MLA_D4,
-    MLS_OPERATIONS,
-    ConfigError,
-    ContextKey,
-    ExamDomains,
-    Flag,
-    LabContract,
-    Output,
-    Variant,
-    choice,
-)
+from catalog.exam import MLA_D3, MLA_D4, MLS_OPERATIONS, ExamDomains
 from catalog.fsx_training import INSTANCE_TYPE
 from catalog.prices import LabCost, has_price, per_month_as_hourly, price
 from catalog.sagemaker_images import IMAGE_ACCOUNTS

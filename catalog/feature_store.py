@@ -12,8 +12,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from catalog.base import Flag, LabContract, Output
 from catalog.calls import acting_as, arn, assumed, refused, via
-from catalog.base import MLA_D1, MLS_DATA_ENGINEERING, ExamDomains, Flag, LabContract, Output
+from catalog.exam import MLA_D1, MLS_DATA_ENGINEERING, ExamDomains
 from catalog.prices import LabCost, athena_minimum_queries, per_month_as_hourly, price
 
 DATABASE_NAME = "mlref_feature_store"  # the janitor sweeps only mlref_* databases

@@ -7,21 +7,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from catalog.base import ConfigError, ContextKey, Flag, LabContract, Output, Variant, choice, is_zone_of
 from catalog.calls import acting_as, arn, assumed, refused, via
-from catalog.base import (
-    MLA_D1,
-    MLA_D2,
-    MLS_MODELING,
-    ConfigError,
-    ContextKey,
-    ExamDomains,
-    Flag,
-    LabContract,
-    Output,
-    Variant,
-    choice,
-    is_zone_of,
-)
+from catalog.exam import MLA_D1, MLA_D2, MLS_MODELING, ExamDomains
 from catalog.prices import HOURS_PER_MONTH, LabCost, has_price, per_month_as_hourly, price
 
 DATA_PREFIX = "train/"

@@ -12,8 +12,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from catalog.base import ConfigError, Flag, LabContract, Output
 from catalog.calls import acting_as, arn, assumed, refused, via
-from catalog.base import MLA_D2, MLA_D3, MLS_OPERATIONS, ConfigError, ExamDomains, Flag, LabContract, Output
+from catalog.exam import MLA_D2, MLA_D3, MLS_OPERATIONS, ExamDomains
 from catalog.prices import LabCost, per_month_as_hourly, price
 from catalog.sagemaker_images import XGBOOST_ACCOUNTS
 

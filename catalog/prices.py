@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 
 from catalog.paths import PRICE_TABLE
+
 HOURS_PER_MONTH = 730
 
 

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gates import reasons
 from labs.templates.policies import documents, policies_of, statement_name
 from labs.templates.resolved import TemplateValues
-from gates import reasons
 
 ISSUES = frozenset({"UNKNOWN_ACTION", "UNKNOWN_PREFIX", "UNKNOWN_CONDITION_FOR_ACTION", "RESOURCE_MISMATCH",
                     "MALFORMED", "INVALID_ARN"})
@@ -91,13 +91,13 @@ def _listed(value: Any) -> list[str]:
     return [str(v) for v in (value if isinstance(value, list) else [value])]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _expanded(pattern: str) -> frozenset[str]:
     from parliament import expand_action
 
     try:
         return frozenset(f"{a['service']}:{a['action']}".lower() for a in expand_action(pattern, raise_exceptions=False))
-    except Exception:  # noqa: BLE001 - an unknown service: parliament reports it as a finding
+    except Exception:
         return frozenset()
 
 

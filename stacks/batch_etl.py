@@ -8,14 +8,24 @@ attributes, splitting the data set), and Spark on EMR (here EMR Serverless) for 
 
 from __future__ import annotations
 
-
 from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from catalog import batch_etl as contract
+from catalog.batch_etl import BatchEtlOptions
+from catalog.paths import JOBS_DIR
 from cdk_constructs.batch_etl import workflow as etl_workflow
-from cdk_constructs.core.access import allow_key_use, allow_objects, allow_prefixes, glue_catalog_arns, glue_tables_finding
+from cdk_constructs.batch_etl.jobs import GlueSparkJob, ServerlessSparkApplication
+from cdk_constructs.batch_etl.orchestration import ArrivalTrigger, QualityRuleset, ScheduleTrigger, Workflow
+from cdk_constructs.core.access import (
+    allow_key_use,
+    allow_objects,
+    allow_prefixes,
+    glue_catalog_arns,
+    glue_tables_finding,
+)
 from cdk_constructs.core.acknowledge import (
     acknowledge_iam5,
     acknowledge_lab_buckets_nist,
@@ -23,20 +33,15 @@ from cdk_constructs.core.acknowledge import (
     arn_in_finding,
     objects_finding,
 )
-from cdk_constructs.services.athena import GovernedWorkgroup
 from cdk_constructs.core.budget import LabBudget
 from cdk_constructs.core.encryption import LabKey
-from cdk_constructs.batch_etl.jobs import GlueSparkJob, ServerlessSparkApplication
-from cdk_constructs.batch_etl.orchestration import ArrivalTrigger, QualityRuleset, ScheduleTrigger, Workflow
-from cdk_constructs.services.glue_catalog import GovernedCrawler, ZoneDatabase, glue_security_configuration
 from cdk_constructs.core.outputs import emit_outputs
 from cdk_constructs.core.profile import apply_lab_profile
 from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
+from cdk_constructs.services.athena import GovernedWorkgroup
+from cdk_constructs.services.glue_catalog import GovernedCrawler, ZoneDatabase, glue_security_configuration
 from jobs.batch_etl import etl_rules
-from catalog import batch_etl as contract
-from catalog.batch_etl import BatchEtlOptions
-from catalog.paths import JOBS_DIR
 
 ETL_JOBS_DIR = JOBS_DIR / "batch_etl"
 LIBRARY_FILES = ("etl_rules.py", "etl_spark.py")
@@ -278,7 +283,7 @@ class BatchEtlStack(Stack):
                          "and tracing need them on *); every other statement names its resources")
         acknowledge_iam5(workflow, [objects_finding(curated, contract.RUNS_PREFIX)],
                          "the workflow reads the counts file the job writes under _runs/<batch id>/, one per execution")
-        acknowledge_iam5(workflow, [f"Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:dataQualityRuleset/*"],
+        acknowledge_iam5(workflow, ["Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:dataQualityRuleset/*"],
                          "GetDataQualityRulesetEvaluationRun authorizes on no single ruleset (a run id is not a resource "
                          "type); read-only and limited to data-quality rulesets of this account and region")
         if self.glue_job is not None:

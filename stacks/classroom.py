@@ -26,8 +26,9 @@ from datetime import datetime
 from aws_cdk import App, CfnOutput, Environment, Stack
 from constructs import Construct
 
-from cdk_constructs.core.profile import apply_lab_profile, apply_profile
-from cdk_constructs.core.settings import LabSettings, Profile
+from catalog import LABS
+from catalog.classroom import ClassroomOptions, assets_stack_name, shelf_base
+from catalog.config import AppConfig
 from cdk_constructs.classroom.stackset import (
     ASSET_BUCKET_PARAMETER,
     AssetShelf,
@@ -37,10 +38,9 @@ from cdk_constructs.classroom.stackset import (
     shelf_bucket_name,
     shelf_prefix,
 )
+from cdk_constructs.core.profile import apply_lab_profile, apply_profile
+from cdk_constructs.core.settings import LabSettings, Profile
 from cdk_constructs.core.storage import access_log_bucket, empty_logs_last
-from catalog import LABS
-from catalog.classroom import ClassroomOptions, assets_stack_name, shelf_base
-from catalog.config import AppConfig
 from stacks.janitor import JanitorStack
 
 

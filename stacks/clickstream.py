@@ -17,6 +17,12 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
+from catalog import clickstream as contract
+from catalog.base import ConfigError
+from catalog.clickstream import EVENTS_RELATION as TABLE
+from catalog.clickstream import REDSHIFT_BASE_RPU, SCHEMA, ClickstreamOptions
+from cdk_constructs.clickstream.redshift import RedshiftSql, ServerlessWarehouse, WarehouseOptions
+from cdk_constructs.clickstream.streaming import FirehoseToRedshift, allow_stream_read, click_stream
 from cdk_constructs.core.acknowledge import (
     acknowledge,
     acknowledge_iam5,
@@ -26,18 +32,12 @@ from cdk_constructs.core.acknowledge import (
 )
 from cdk_constructs.core.budget import lab_budget
 from cdk_constructs.core.encryption import LabKey
-from cdk_constructs.services.network import LabNetwork
 from cdk_constructs.core.outputs import emit_outputs
 from cdk_constructs.core.profile import apply_lab_profile
-from cdk_constructs.clickstream.redshift import RedshiftSql, ServerlessWarehouse, WarehouseOptions
 from cdk_constructs.core.roles import LabRole
 from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
-from cdk_constructs.clickstream.streaming import FirehoseToRedshift, allow_stream_read, click_stream
-from catalog import clickstream as contract
-from catalog.base import ConfigError
-from catalog.clickstream import EVENTS_RELATION as TABLE
-from catalog.clickstream import REDSHIFT_BASE_RPU, SCHEMA, ClickstreamOptions
+from cdk_constructs.services.network import LabNetwork
 
 # Columns Firehose COPYs, in the order of the transform's JSON keys; loaded_at defaults to load time.
 COLUMNS = ("event_id", "run_id", "user_id", "session_id", "event_type", "page", "device", "referrer", "event_time")

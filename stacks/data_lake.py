@@ -13,6 +13,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from catalog import data_lake as contract
+from catalog.data_lake import CURATED_PREFIX, SAMPLE_PREFIX, DataLakeOptions
 from cdk_constructs.core.access import allow_key_use, allow_objects, glue_catalog_arns, glue_tables_finding
 from cdk_constructs.core.acknowledge import (
     acknowledge_iam5,
@@ -21,10 +23,13 @@ from cdk_constructs.core.acknowledge import (
     arn_in_finding,
     objects_finding,
 )
-from cdk_constructs.services.athena import GovernedWorkgroup
 from cdk_constructs.core.budget import lab_budget
 from cdk_constructs.core.encryption import LabKey
-from cdk_constructs.services.glue_catalog import GovernedCrawler, ZoneDatabase
+from cdk_constructs.core.outputs import emit_outputs
+from cdk_constructs.core.profile import apply_lab_profile
+from cdk_constructs.core.roles import LabRole
+from cdk_constructs.core.settings import LabSettings
+from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
 from cdk_constructs.data_lake.lake_formation import (
     LakeFormationAdmins,
     LakeFormationGrant,
@@ -34,13 +39,8 @@ from cdk_constructs.data_lake.lake_formation import (
     data_location_resource,
     database_resource,
 )
-from cdk_constructs.core.outputs import emit_outputs
-from cdk_constructs.core.profile import apply_lab_profile
-from cdk_constructs.core.roles import LabRole
-from cdk_constructs.core.settings import LabSettings
-from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
-from catalog import data_lake as contract
-from catalog.data_lake import CURATED_PREFIX, SAMPLE_PREFIX, DataLakeOptions
+from cdk_constructs.services.athena import GovernedWorkgroup
+from cdk_constructs.services.glue_catalog import GovernedCrawler, ZoneDatabase
 
 
 def raw_lifecycle() -> list[s3.LifecycleRule]:

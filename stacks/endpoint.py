@@ -13,9 +13,15 @@ from __future__ import annotations
 from aws_cdk import Stack
 from constructs import Construct
 
+from catalog import endpoint as contract
+from catalog.endpoint import EndpointOptions
 from cdk_constructs.core.acknowledge import acknowledge, acknowledge_iam5, acknowledge_lab_buckets_nist, objects_finding
 from cdk_constructs.core.budget import LabBudget
 from cdk_constructs.core.encryption import LabKey
+from cdk_constructs.core.outputs import emit_outputs
+from cdk_constructs.core.profile import apply_lab_profile
+from cdk_constructs.core.settings import LabSettings
+from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
 from cdk_constructs.endpoint.hosting import (
     CaptureSpec,
     EndpointExecutionRole,
@@ -29,12 +35,6 @@ from cdk_constructs.endpoint.hosting import (
     model_artifact,
 )
 from cdk_constructs.endpoint.monitor import DataQualityMonitor, MonitorRole
-from cdk_constructs.core.outputs import emit_outputs
-from cdk_constructs.core.profile import apply_lab_profile
-from cdk_constructs.core.settings import LabSettings
-from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
-from catalog import endpoint as contract
-from catalog.endpoint import EndpointOptions
 from jobs.endpoint.model import MODEL_A, MODEL_B
 
 STATISTICS, CONSTRAINTS = "statistics.json", "constraints.json"

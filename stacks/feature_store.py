@@ -14,19 +14,19 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from catalog import feature_store as contract
+from catalog.feature_store import DATABASE_NAME, OFFLINE_PREFIX, FeatureStoreOptions
 from cdk_constructs.core.access import allow_key_use, allow_objects, glue_catalog_arns
 from cdk_constructs.core.acknowledge import acknowledge_iam5, acknowledge_lab_buckets_nist, objects_finding
-from cdk_constructs.services.athena import GovernedWorkgroup
 from cdk_constructs.core.budget import lab_budget
 from cdk_constructs.core.encryption import LabKey
-from cdk_constructs.feature_store.feature_groups import LabFeatureGroup, OfflineStoreRole
 from cdk_constructs.core.outputs import emit_outputs
 from cdk_constructs.core.profile import apply_lab_profile
 from cdk_constructs.core.roles import LabRole
 from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
-from catalog import feature_store as contract
-from catalog.feature_store import DATABASE_NAME, OFFLINE_PREFIX, FeatureStoreOptions
+from cdk_constructs.feature_store.feature_groups import LabFeatureGroup, OfflineStoreRole
+from cdk_constructs.services.athena import GovernedWorkgroup
 
 
 class FeatureStoreStack(Stack):

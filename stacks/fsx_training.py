@@ -13,18 +13,18 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from catalog import fsx_training as contract
+from catalog.fsx_training import DATA_PREFIX, FsxTrainingOptions
 from cdk_constructs.core.acknowledge import acknowledge, acknowledge_iam5, acknowledge_lab_buckets_nist, objects_finding
 from cdk_constructs.core.budget import lab_budget
 from cdk_constructs.core.encryption import LabKey
-from cdk_constructs.services.network import LabNetwork
 from cdk_constructs.core.outputs import emit_outputs
 from cdk_constructs.core.profile import apply_lab_profile
-from cdk_constructs.fsx_training.training_role import TrainingExecutionRole
 from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
 from cdk_constructs.fsx_training.file_systems import EfsTrainingData, LustreTrainingData
-from catalog import fsx_training as contract
-from catalog.fsx_training import DATA_PREFIX, FsxTrainingOptions
+from cdk_constructs.fsx_training.training_role import TrainingExecutionRole
+from cdk_constructs.services.network import LabNetwork
 from lambdas.shared.lab_names import TRAINING_LOG_GROUP
 
 

@@ -21,9 +21,9 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from cdk_constructs.core.acknowledge import acknowledge, acknowledge_iam5
-from cdk_constructs.janitor.sweeper import LabJanitor
 from cdk_constructs.core.profile import apply_profile
 from cdk_constructs.core.settings import LabSettings
+from cdk_constructs.janitor.sweeper import LabJanitor
 from lambdas.lab_sweep.record import RECORD_PREFIX
 from lambdas.lab_sweep.sweep_sagemaker import ENDPOINT_LOG_PREFIX
 from lambdas.lab_sweep.sweep_services import GLUE_LOG_GROUP, GLUE_LOG_SUFFIXES

@@ -13,6 +13,8 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from catalog import ml_pipeline as contract
+from catalog.ml_pipeline import MlPipelineOptions
 from cdk_constructs.core.acknowledge import (
     OUT_OF_VPC_REASON,
     acknowledge,
@@ -23,15 +25,13 @@ from cdk_constructs.core.acknowledge import (
 )
 from cdk_constructs.core.budget import LabBudget
 from cdk_constructs.core.encryption import LabKey
-from cdk_constructs.ml_pipeline.pipeline import ModelBuildPipeline, run_prefix, step_output
-from cdk_constructs.ml_pipeline.deployment import ApprovedModelDeployment, PipelineTeardown
 from cdk_constructs.core.outputs import emit_outputs
 from cdk_constructs.core.profile import apply_lab_profile
-from cdk_constructs.ml_pipeline.roles import log_group_findings, sagemaker_finding
 from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
-from catalog import ml_pipeline as contract
-from catalog.ml_pipeline import MlPipelineOptions
+from cdk_constructs.ml_pipeline.deployment import ApprovedModelDeployment, PipelineTeardown
+from cdk_constructs.ml_pipeline.pipeline import ModelBuildPipeline, run_prefix, step_output
+from cdk_constructs.ml_pipeline.roles import log_group_findings, sagemaker_finding
 from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX, LAB_TAG, OWNER_TAG, PROFILE_TAG
 
 

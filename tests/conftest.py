@@ -6,13 +6,14 @@ import json
 import os
 import tempfile
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from catalog.paths import ROOT
-FIXED_SYNTH_TIME = datetime(2026, 1, 15, 9, 30, tzinfo=timezone.utc)
+
+FIXED_SYNTH_TIME = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
 
 # Fake credentials and a region before anything imports boto3; never reach AWS.
 os.environ.update(

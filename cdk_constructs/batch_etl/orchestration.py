@@ -16,8 +16,8 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_constructs.core.access import allow_key_use, allow_prefixes, glue_catalog_arns
 from cdk_constructs.batch_etl.jobs import allow_log_groups, allow_metrics, service_role, stack_log_group
+from cdk_constructs.core.access import allow_key_use, allow_prefixes, glue_catalog_arns
 from cdk_constructs.core.roles import LabRole
 from cdk_constructs.core.settings import LabSettings
 

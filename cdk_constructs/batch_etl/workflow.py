@@ -152,7 +152,7 @@ def _quality(seconds: int, max_polls: int) -> dict[str, Any]:
     }
 
 
-def definition(engine: str, *, job_tags: Mapping[str, str] = {}, poll_seconds: int = 30,  # noqa: B006
+def definition(engine: str, *, job_tags: Mapping[str, str] = {}, poll_seconds: int = 30,
                queue_seconds: int = 60, max_polls: int = 60) -> dict[str, Any]:
     """The state machine for ``engine`` (glue or emr-serverless), placeholders unfilled."""
     if engine not in ENGINE_PLACEHOLDERS:

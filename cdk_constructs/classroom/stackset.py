@@ -38,10 +38,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk_constructs.core.functions import LabFunction
-from cdk_constructs.core.roles import LabRole
-from cdk_constructs.core.settings import LabSettings
-from cdk_constructs.core.storage import LabBucket
 from catalog.classroom import (
     CAPABILITIES,
     EXECUTION_ROLE_NAME,
@@ -52,6 +48,10 @@ from catalog.classroom import (
     assume_statement,
     shelf_base,
 )
+from cdk_constructs.core.functions import LabFunction
+from cdk_constructs.core.roles import LabRole
+from cdk_constructs.core.settings import LabSettings
+from cdk_constructs.core.storage import LabBucket
 
 ASSET_BUCKET_PARAMETER = "AssetBucketPrefix"
 MEMBER_TAG_PRIORITY = 200  # above Tags.of(stack)'s default 100: a StackSet carries its members' tags

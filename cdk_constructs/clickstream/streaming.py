@@ -13,9 +13,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdk_constructs.clickstream.redshift import ServerlessWarehouse
 from cdk_constructs.core.access import allow_key_use
 from cdk_constructs.core.functions import LabFunction
-from cdk_constructs.clickstream.redshift import ServerlessWarehouse
 from cdk_constructs.core.roles import LabRole
 from cdk_constructs.core.settings import LabSettings
 

@@ -13,6 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
+
 class Grantee(Protocol):
     """Anything that can take a policy statement: an iam.Role or a LabRole."""
 

@@ -11,9 +11,9 @@ from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from cdk_constructs.core.functions import LabFunction
-from cdk_constructs.data_lake.lake_formation import cfn_execution_role_arn
 from cdk_constructs.core.roles import LabRole
 from cdk_constructs.core.settings import LabSettings
+from cdk_constructs.data_lake.lake_formation import cfn_execution_role_arn
 from lambdas.lab_expiry.index import SCHEDULER_ROLE_ENV
 from lambdas.shared.lab_names import expiry_retry_schedule
 

@@ -17,9 +17,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from catalog.paths import LAMBDAS_DIR
 from cdk_constructs.core.roles import LabRole
 from cdk_constructs.core.settings import LabSettings
-from catalog.paths import LAMBDAS_DIR
 
 SHARED_DIR = LAMBDAS_DIR / "shared"
 RUNTIME = lambda_.Runtime.PYTHON_3_14

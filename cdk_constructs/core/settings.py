@@ -7,7 +7,7 @@ frozen dataclasses as keyword arguments.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_logs as logs
@@ -50,7 +50,7 @@ class LabSettings:
         """ISO-8601 UTC expiry time in sandbox, or None when the lab does not expire."""
         if not self.is_sandbox or self.ttl_hours == 0:
             return None
-        moment = self.synth_time.astimezone(timezone.utc) + timedelta(hours=self.ttl_hours)
+        moment = self.synth_time.astimezone(UTC) + timedelta(hours=self.ttl_hours)
         return moment.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     @property
@@ -78,4 +78,4 @@ class LabSettings:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -25,15 +25,15 @@ from aws_cdk import aws_s3_assets as assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from cdk_constructs.core.access import allow_key_use
-from cdk_constructs.core.roles import LabRole
-from cdk_constructs.core.settings import LabSettings
 from catalog.sagemaker_images import (
     IMAGE_ACCOUNTS,
     MODEL_MONITOR_REPOSITORY,
     XGBOOST_REPOSITORY,
     XGBOOST_VERSION,
 )
+from cdk_constructs.core.access import allow_key_use
+from cdk_constructs.core.roles import LabRole
+from cdk_constructs.core.settings import LabSettings
 
 ECR_PULL = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
 LOG_WRITE = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]

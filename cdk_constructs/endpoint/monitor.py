@@ -20,9 +20,15 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from cdk_constructs.core.access import BUCKET_READ, S3_READ, allow_key_use
-from cdk_constructs.endpoint.hosting import LabEndpoint, SageMakerImages, allow_image_pull, allow_metrics, allow_service_logs
-from cdk_constructs.endpoint.hosting import sagemaker_principal
 from cdk_constructs.core.roles import LabRole
+from cdk_constructs.endpoint.hosting import (
+    LabEndpoint,
+    SageMakerImages,
+    allow_image_pull,
+    allow_metrics,
+    allow_service_logs,
+    sagemaker_principal,
+)
 
 CONTAINER_ENDPOINT_INPUT = "/opt/ml/processing/input/endpoint"
 CONTAINER_OUTPUT = "/opt/ml/processing/output"

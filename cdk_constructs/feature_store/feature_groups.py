@@ -21,10 +21,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from catalog.feature_store import FEATURE_TYPES, OFFLINE_COLUMNS, OFFLINE_PREFIX, FeatureGroupSpec
 from cdk_constructs.core.access import allow_key_use, allow_objects
 from cdk_constructs.core.roles import LabRole
 from cdk_constructs.core.settings import LabSettings
-from catalog.feature_store import FEATURE_TYPES, OFFLINE_COLUMNS, OFFLINE_PREFIX, FeatureGroupSpec
 
 
 class OfflineStoreTable(Construct):

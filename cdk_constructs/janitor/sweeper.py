@@ -15,7 +15,6 @@ from constructs import Construct
 from cdk_constructs.core.encryption import LabKey
 from cdk_constructs.core.functions import LabFunction
 from cdk_constructs.core.settings import LabSettings
-
 from lambdas.lab_sweep.record import ALERT_TOPIC_ENV, RECORD_PREFIX
 from lambdas.lab_sweep.sweep_sagemaker import ENDPOINT_LOG_PREFIX
 from lambdas.lab_sweep.sweep_services import EMR_SYNC_RULE, GLUE_LOG_GROUP, GLUE_LOG_SUFFIXES

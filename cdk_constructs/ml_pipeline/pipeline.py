@@ -19,13 +19,13 @@ from aws_cdk import aws_s3_assets as assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from cdk_constructs.core.access import allow_key_use
-from cdk_constructs.ml_pipeline.definition import PipelineResources, Script, pipeline_definition
-from cdk_constructs.core.roles import LabRole
-from cdk_constructs.ml_pipeline.roles import SAGEMAKER, SageMakerJobRole, algorithm_images, allow_volume_key
 from catalog import ml_pipeline as lab
-from lambdas.shared.lab_names import PROCESSING_LOG_GROUP, TRAINING_LOG_GROUP
 from catalog.paths import JOBS_DIR
+from cdk_constructs.core.access import allow_key_use
+from cdk_constructs.core.roles import LabRole
+from cdk_constructs.ml_pipeline.definition import PipelineResources, Script, pipeline_definition
+from cdk_constructs.ml_pipeline.roles import SAGEMAKER, SageMakerJobRole, algorithm_images, allow_volume_key
+from lambdas.shared.lab_names import PROCESSING_LOG_GROUP, TRAINING_LOG_GROUP
 
 CODE_DIR = JOBS_DIR / "ml_pipeline"
 

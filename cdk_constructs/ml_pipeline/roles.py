@@ -11,9 +11,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from catalog.ml_pipeline import ALGORITHM_IMAGE_ACCOUNTS, image_registry
 from cdk_constructs.core.access import allow_key_use, allow_objects
 from cdk_constructs.core.roles import LabRole
-from catalog.ml_pipeline import ALGORITHM_IMAGE_ACCOUNTS, image_registry
 
 SAGEMAKER = "sagemaker.amazonaws.com"
 LOG_ACTIONS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]

@@ -38,7 +38,7 @@ def check_batch_id(batch_id: str) -> str:
     return batch_id
 
 
-def as_strings(frame):  # noqa: ANN001, ANN201 - pyspark types stay optional here
+def as_strings(frame):
     """The raw columns as strings, in order; a column the batch lacks (an empty batch has none) is NULL."""
     from pyspark.sql import functions as F
 
@@ -49,7 +49,7 @@ def as_strings(frame):  # noqa: ANN001, ANN201 - pyspark types stay optional her
     ])
 
 
-def write_text(spark, uri: str, text: str) -> None:  # noqa: ANN001
+def write_text(spark, uri: str, text: str) -> None:
     """One small object at ``uri`` through the Hadoop file system (s3:// on Glue and EMR, file:// locally)."""
     jvm = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(uri)
@@ -60,7 +60,7 @@ def write_text(spark, uri: str, text: str) -> None:  # noqa: ANN001
         stream.close()
 
 
-def read_text(spark, uri: str) -> str | None:  # noqa: ANN001
+def read_text(spark, uri: str) -> str | None:
     """The object at ``uri`` as text, None when there is none."""
     jvm = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(uri)
@@ -75,7 +75,7 @@ def read_text(spark, uri: str) -> str | None:  # noqa: ANN001
         stream.close()
 
 
-def run_batch(spark, raw, batch_id: str, paths: Paths) -> dict:  # noqa: ANN001
+def run_batch(spark, raw, batch_id: str, paths: Paths) -> dict:
     """Transforms one raw batch and writes curated, rejected and the counts; returns the counts."""
     from pyspark.sql import functions as F
 

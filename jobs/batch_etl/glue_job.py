@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import sys
 
+import etl_spark
 from awsglue.context import GlueContext
 from awsglue.job import Job
 from awsglue.utils import getResolvedOptions
 from pyspark.context import SparkContext
-
-import etl_spark
 
 ARGUMENTS = ["JOB_NAME", "batch_id", "raw_path", "curated_path", "rejected_path", "runs_path"]
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 
+import etl_spark
 from pyspark.sql import SparkSession
 
-import etl_spark
 
-
-def new_files(spark, root: str, after_ms: int) -> tuple[list[str], int]:  # noqa: ANN001
+def new_files(spark, root: str, after_ms: int) -> tuple[list[str], int]:
     """Files under ``root`` modified after ``after_ms`` (hidden ``_``/``.`` names skipped), and the newest time."""
     jvm = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(root)

@@ -20,7 +20,7 @@ import json
 import os
 import tarfile
 import tempfile
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -61,17 +61,17 @@ def evaluation_report(labels: np.ndarray, scores: np.ndarray, cutoff: float = 0.
             "confusion_matrix": {"0": {"0": matrix["00"], "1": matrix["01"]},
                                  "1": {"0": matrix["10"], "1": matrix["11"]}},
         },
-        "test_rows": int(len(labels)),
+        "test_rows": len(labels),
         "cutoff": cutoff,
     }
 
 
 def xgboost_predictor(model_dir: str) -> Predictor:
     """The booster in ``model_dir/model.tar.gz`` as a predictor (needs xgboost: the container's)."""
-    import xgboost  # noqa: PLC0415 - only inside the XGBoost container
+    import xgboost
 
     with tarfile.open(os.path.join(model_dir, "model.tar.gz")) as archive, tempfile.TemporaryDirectory() as work:
-        archive.extractall(work)  # noqa: S202 - the training job's own artifact
+        archive.extractall(work)
         booster = xgboost.Booster()
         booster.load_model(os.path.join(work, "xgboost-model"))
     return lambda values: booster.predict(xgboost.DMatrix(values))

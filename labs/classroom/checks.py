@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog.classroom import EXECUTION_ROLE_NAME, SERVICE_MANAGED
-from labs.engine.errors import LabError
 from labs.classroom.stacksets import error_code
+from labs.engine.errors import LabError
 
 SAMPLE_SIZE = 3  # self-managed accounts whose execution role is checked
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"

@@ -16,14 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from labs.classroom import checks
-from labs.classroom import stacksets
-from labs.classroom.teardown import Board, caller_of, classrooms, confirmed, destroy, status_lines
 from catalog import LABS, contract
 from catalog import classroom as room
 from catalog.prices import usd
-from labs.engine.errors import LabError
+from labs.classroom import checks, stacksets
 from labs.classroom.stacksets import Caller, Clock, Instance, RecordReader
+from labs.classroom.teardown import Board, caller_of, classrooms, confirmed, destroy, status_lines
+from labs.engine.errors import LabError
 
 Out = Callable[[str], None]
 SERVICE_MANAGED_MEMBER_ROLE = "OrganizationAccountAccessRole"
@@ -52,7 +51,7 @@ class Watcher:
         while not self._stop.wait(self.clock.poll_seconds):
             try:
                 self.board.update(stacksets.instances(self.cfn, self.stack_set, self.caller))
-            except Exception:  # noqa: BLE001 - progress only; the final poll reports for real
+            except Exception:
                 continue
 
     def __enter__(self) -> Watcher:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from labs.classroom import stacksets
 from catalog import LABS, contract
 from catalog import classroom as room
-from labs.engine.errors import LabError
+from labs.classroom import stacksets
 from labs.classroom.stacksets import Caller, Clock, Instance, RecordReader, RecordView
+from labs.engine.errors import LabError
 
 Out = Callable[[str], None]
 RECORD_WAIT_SECONDS = 20 * 60
@@ -65,7 +65,7 @@ def caller_of(stack: dict) -> Caller:
 
 def status_lines(session: Any, *, sessions: Callable[[str, str], Any], reader: RecordReader | None,
                  now: datetime | None = None) -> list[str]:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     found = classrooms(session)
     if not found:
         return [f"no classroom is deployed from {session.region_name}"]
@@ -90,7 +90,7 @@ def _record_text(sessions: Callable[[str, str], Any], reader: RecordReader | Non
         view = RecordView.of(reader(sessions(row.account, row.region), lab))
     except LabError as error:
         return f"unreadable ({error})"
-    except Exception as error:  # noqa: BLE001 - a column of the table: say why, keep the table
+    except Exception as error:
         return f"unreadable ({stacksets.error_code(error) or type(error).__name__})"
     return view.text() if view else "no record"
 
@@ -100,7 +100,7 @@ def destroy(session: Any, lab: str, *, sessions: Callable[[str, str], Any], read
             clock: Clock | None = None, wall: Callable[[], datetime] | None = None) -> int:
     """Deletes every instance of the lab's StackSet, then the classroom stack, and verifies each account
     through its janitor's record; 0 when every account is clean, 1 listing the accounts that are not."""
-    clock, wall = clock or Clock(), wall or (lambda: datetime.now(timezone.utc))
+    clock, wall = clock or Clock(), wall or (lambda: datetime.now(UTC))
     name, stack_set = room.classroom_stack_name(lab), LABS[contract(lab).name].stack_name
     stack = classrooms(session).get(lab)
     caller = caller_of(stack) if stack else Caller()

@@ -13,6 +13,7 @@ from labs.cli import common
 from labs.cli.common import region_of
 from labs.engine.errors import LabError, one_line
 
+
 def list_labs(args: argparse.Namespace) -> int:
     from labs.engine.status import list_lines
 
@@ -21,7 +22,7 @@ def list_labs(args: argparse.Namespace) -> int:
     if not args.offline:
         try:
             session = common.session_of(args)
-        except Exception as error:  # noqa: BLE001 - no session: list anyway and say why
+        except Exception as error:
             if (reason := one_line(error)) is None:
                 raise
             reason = f"unknown ({reason})"
@@ -52,8 +53,7 @@ def synth(args: argparse.Namespace) -> int:
 def assembly_of(args: argparse.Namespace) -> Path:
     """The cloud assembly to read: --assembly, else the newest of the lab's own and cdk.out[.profile]."""
     from labs.engine.cdk_cli import stack_artifact
-    from labs.engine.synthesis import assembly_dir
-    from labs.engine.synthesis import all_labs_dir
+    from labs.engine.synthesis import all_labs_dir, assembly_dir
 
     if args.assembly:
         return Path(args.assembly)
@@ -102,7 +102,8 @@ def diagram(args: argparse.Namespace) -> int:
 
 
 def deploy(args: argparse.Namespace) -> int:
-    from labs.engine.deploy import DeployRequest, deploy as run_deploy
+    from labs.engine.deploy import DeployRequest
+    from labs.engine.deploy import deploy as run_deploy
 
     contract(args.lab)
     session = common.session_of(args)

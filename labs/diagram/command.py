@@ -21,10 +21,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from labs.diagram.graph import build_graph
+from labs.diagram.kinds import summarize_actions
 from labs.diagram.layout import NODE_HEIGHT, NODE_WIDTH, Layout, Route, layout, route
 from labs.diagram.model import EDGE_KINDS, Edge, Graph, Node
 from labs.diagram.render import render
-from labs.diagram.kinds import summarize_actions
 from labs.engine.errors import LabError
 
 __all__ = [

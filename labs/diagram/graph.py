@@ -40,19 +40,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from labs.templates import cfn_text as cfn
-from labs.diagram.model import (
-    FOLDED,
-    OMITTED_AS_EDGE,
-    OMITTED_HELPER,
-    OMITTED_LAKE_FORMATION,
-    OMITTED_METADATA,
-    OMITTED_POLICY,
-    STRENGTH,
-    Edge,
-    Graph,
-    Node,
-)
 from labs.diagram.kinds import (
     EDGE_RESOURCES,
     FOLDED_INTO,
@@ -67,6 +54,19 @@ from labs.diagram.kinds import (
     service_of,
     summarize_actions,
 )
+from labs.diagram.model import (
+    FOLDED,
+    OMITTED_AS_EDGE,
+    OMITTED_HELPER,
+    OMITTED_LAKE_FORMATION,
+    OMITTED_METADATA,
+    OMITTED_POLICY,
+    STRENGTH,
+    Edge,
+    Graph,
+    Node,
+)
+from labs.templates import cfn_text as cfn
 
 
 def _lookup(properties: dict, path: tuple[str, ...]) -> Any:

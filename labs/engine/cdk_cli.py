@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labs.engine.errors import LabError
 from catalog.paths import ROOT
+from labs.engine.errors import LabError
 
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 OnLine = Callable[[str], None]

@@ -16,16 +16,23 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from labs.engine.deployed import describe, outputs_of, tags_of
-from labs.engine.cdk_cli import CdkCli, DeployProgress, read_stack
 from catalog import LabContract, contract
-from labs.engine.errors import LabError
-from labs.engine.preflight import Target, bootstrap_version, check_network_quotas, current_status, janitor_note, target_of
+from labs.engine.cdk_cli import CdkCli, DeployProgress, read_stack
 from labs.engine.confirm import confirmed
+from labs.engine.deployed import describe, outputs_of, tags_of
+from labs.engine.errors import LabError
+from labs.engine.preflight import (
+    Target,
+    bootstrap_version,
+    check_network_quotas,
+    current_status,
+    janitor_note,
+    target_of,
+)
 from labs.engine.state import SavedDeployment, parse_moment, save, state_problem
 from labs.engine.synthesis import RESERVED_KEYS, assembly_dir, lab_context
 
@@ -58,7 +65,7 @@ def hours_until(moment: str, now: datetime) -> float:
 
 def deploy(session: Any, request: DeployRequest, *, cdk: CdkCli,
            ask: Callable[[str], bool] | None = None, out: Out = print,
-           now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+           now: Callable[[], datetime] = lambda: datetime.now(UTC),
            interactive: bool | None = None) -> SavedDeployment | None:
     """Deploys the lab with ``cdk``, the CLI runner of the user's command (its AWS profile and
     region, which every later step, the cleanup of a failed first deployment included, reuses);

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from catalog import LabContract
@@ -86,7 +86,7 @@ def saved_deployment(session: Any, stack_name: str, warn: Callable[[str], None] 
     if not session.region_name or not saved_for_region(stack_name, session.region_name):
         return None  # nothing saved: no need to ask who the caller is
     record = load(stack_name, caller_account(session), session.region_name, warn=warn)
-    if record is None or record.expired(datetime.now(timezone.utc)):
+    if record is None or record.expired(datetime.now(UTC)):
         return None
     return record
 
@@ -150,7 +150,7 @@ def deployed_context(session: Any, lab: LabContract) -> dict[str, str] | None:
         return dict(record.context)
     try:
         return recorded_context(session, lab.stack_name)
-    except Exception as error:  # noqa: BLE001 - only AWS errors: the options only refine a figure
+    except Exception as error:
         if explain(error) is None:
             raise
         return None

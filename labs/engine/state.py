@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 
-from labs.engine.atomic_write import write_atomically
 from catalog.paths import ROOT
+from labs.engine.atomic_write import write_atomically
 
 Warn = Callable[[str], None]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from catalog import LABS, LabContract
@@ -53,7 +53,7 @@ def list_lines(session: Any | None, offline: str = "not asked (--offline)") -> l
         try:
             state = deployed_labs(session)
             note = ""
-        except Exception as error:  # noqa: BLE001 - any AWS problem: still list, and say why
+        except Exception as error:
             reason = explain(error)
             if reason is None:
                 raise
@@ -98,7 +98,7 @@ def janitor_lines(session: Any, labs: Sequence[str] | None = None) -> list[str]:
 
 
 def status_lines(session: Any, now: datetime | None = None) -> list[str]:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     state = deployed_labs(session)
     if not state:
         return [f"no lab is deployed in {session.region_name}", *janitor_lines(session)]

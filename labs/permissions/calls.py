@@ -15,9 +15,9 @@ from typing import Any
 from catalog.base import LabContract
 from catalog.calls import CALLER, Call
 from labs.engine.errors import LabError
-from labs.templates.policies import Policies, Role, policies_of
-from labs.practice.common.dry_run import printed_calls
 from labs.permissions.dry_run_calls import Fields, followed_by, iam_calls
+from labs.practice.common.dry_run import printed_calls
+from labs.templates.policies import Policies, Role, policies_of
 from labs.templates.resolved import EXAMPLE_ACCOUNT, TemplateValues
 from lambdas.shared.lab_names import JANITOR_STACK_NAME
 

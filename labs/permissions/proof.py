@@ -22,9 +22,9 @@ from typing import Any
 
 from catalog.base import LabContract
 from catalog.calls import CALLER, Call
+from catalog.paths import ROOT
 from labs.engine.errors import LabError
 from labs.permissions.calls import LabTemplate, all_calls, resolved
-from catalog.paths import ROOT
 
 SCRIPT = Path(__file__).with_name("iam_simulate.mjs")
 PACKAGE = ROOT / "node_modules" / "@cloud-copilot" / "iam-simulate"

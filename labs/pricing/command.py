@@ -22,16 +22,26 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoC
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from catalog.prices import PRICE_TABLE, prices
+from labs.engine.atomic_write import write_atomically
 from labs.engine.deployed import credential_problem
 from labs.engine.errors import LabError
-from labs.engine.atomic_write import write_atomically
 from labs.pricing.queries import QUERIES, PriceQuery, unconfirmed_keys
 
 if TYPE_CHECKING:
     import boto3
 
-__all__ = ["QUERIES", "PriceQuery", "unconfirmed_keys", "price_lines", "refresh", "first_paid_tier", "format_number",
-           "PriceChange", "Unmatched", "RefreshReport"]
+__all__ = [
+    "QUERIES",
+    "PriceChange",
+    "PriceQuery",
+    "RefreshReport",
+    "Unmatched",
+    "first_paid_tier",
+    "format_number",
+    "price_lines",
+    "refresh",
+    "unconfirmed_keys",
+]
 
 # The Price List Query API has endpoints in us-east-1, eu-central-1 and ap-south-1 only; each answers
 # for every region. The prices asked for are us-east-1's whatever the session's region is.

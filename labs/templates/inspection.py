@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labs.templates.cfn_text import render
 from labs.engine.errors import LabError
+from labs.templates.cfn_text import render
 
 # Data stores and where their encryption setting lives: (type, label, reader).
 PUBLIC_CIDRS = {"0.0.0.0/0", "::/0"}
@@ -239,8 +239,8 @@ def template_of(assembly: Path, stack_name: str) -> dict:
 
 def options_of(lab: Any, template: dict, region: str) -> tuple[Any, str]:
     """The lab's options as recorded in its template's metadata (defaults when absent)."""
-    from labs.engine.deployed import METADATA_KEY
     from catalog.config import ConfigError
+    from labs.engine.deployed import METADATA_KEY
 
     entry = template.get("Metadata", {}).get(METADATA_KEY) if isinstance(template.get("Metadata"), dict) else None
     context = entry.get("context") if isinstance(entry, dict) else None

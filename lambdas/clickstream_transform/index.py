@@ -14,7 +14,7 @@ import binascii
 import json
 import logging
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 LOGGER = logging.getLogger()
@@ -52,7 +52,7 @@ def event_time(value: Any) -> str:
     if isinstance(value, (int, float)):
         seconds = value / 1000 if value > 1e11 else value  # epoch milliseconds vs seconds
         try:
-            moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+            moment = datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError) as error:
             raise InvalidEvent("event_time out of range") from error
     elif isinstance(value, str):
@@ -64,7 +64,7 @@ def event_time(value: Any) -> str:
             raise InvalidEvent("event_time has no time zone")
     else:
         raise InvalidEvent("missing event_time" if value is None else "event_time is not a time")
-    return moment.astimezone(timezone.utc).strftime(REDSHIFT_TIMESTAMP)
+    return moment.astimezone(UTC).strftime(REDSHIFT_TIMESTAMP)
 
 
 def normalize(event: Any) -> dict[str, str | None]:

@@ -23,7 +23,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -77,7 +77,7 @@ def schedule_retry(scheduler: Any, stack_id: str, *, function_arn: str, role_arn
                    why: str) -> str:
     """Creates (or moves) the one-time retry schedule of this stack's expiry; returns when it runs."""
     stack_name = stack_id.split(":stack/", 1)[-1].split("/", 1)[0]
-    at = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    at = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     request = {
         "Name": expiry_retry_schedule(stack_name), "GroupName": "default",
         "Description": f"Retries the expiry of {stack_name} ({why})"[:512],
@@ -98,7 +98,7 @@ def schedule_retry(scheduler: Any, stack_id: str, *, function_arn: str, role_arn
 def handler(event: dict, context: Any, client: Any = None, scheduler: Any = None,
             now: datetime | None = None) -> dict[str, str]:
     stack_id, role_arn = os.environ["STACK_ID"], os.environ["CFN_ROLE_ARN"]
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
 
     def retry(why: str) -> str:
         return schedule_retry(scheduler or boto3.client("scheduler"), stack_id,

@@ -39,8 +39,18 @@ except ImportError:  # imported as a package (tests, the labs command)
     from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRAINING_LOG_GROUP
 
 TAG_KEY, PROFILE_TAG_KEY = LAB_TAG, PROFILE_TAG
-__all__ = ["BILLABLE_TYPES", "ENDPOINT_LOG_PREFIX", "EMR_SYNC_RULE", "Leftover", "SWEPT_PROFILE", "SweepReport",
-           "Sweeper", "TRAINING_LOG_GROUP", "sweep", "verify"]
+__all__ = [
+    "BILLABLE_TYPES",
+    "EMR_SYNC_RULE",
+    "ENDPOINT_LOG_PREFIX",
+    "SWEPT_PROFILE",
+    "TRAINING_LOG_GROUP",
+    "Leftover",
+    "SweepReport",
+    "Sweeper",
+    "sweep",
+    "verify",
+]
 
 # Every billable resource type the labs create, as Tagging API resource-type filters. EMR
 # Serverless is filtered by service only: its ARNs have no type segment (":/applications/").

@@ -54,7 +54,7 @@ def poll(fetch: Callable[[], T | None], done: Callable[[T], bool], *, timeout: f
     while True:
         try:
             state = fetch()
-        except Exception as problem:  # noqa: BLE001 - handed to the caller's filter
+        except Exception as problem:
             if transient is None or not transient(problem):
                 raise
             state = None

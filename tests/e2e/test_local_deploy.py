@@ -41,7 +41,7 @@ import json
 import re
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
@@ -157,7 +157,7 @@ def test_bootstrap_deploy_status_destroy_against_moto(moto_aws: LocalAws, tmp_pa
     tags = {tag["Key"]: tag["Value"] for tag in stack["Tags"]}
     assert {k: tags[k] for k in ("lab", "profile", "owner")} == {"lab": LAB, "profile": "sandbox", "owner": "e2e"}
     expires = datetime.fromisoformat(tags["expires-at"].replace("Z", "+00:00"))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert now < expires <= now + timedelta(hours=TTL_HOURS)
 
     template = json.loads((aws.state / "assembly" / "sandbox" / LAB / f"{STACK}.template.json").read_text())

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from tests.conftest import VARIANTS
 from gates.reasons import reason_problem
+from tests.conftest import VARIANTS
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))

@@ -9,8 +9,8 @@ import pytest
 
 from gates import cfn_guard
 from gates.cfn_guard import Ack, Failure
-from tests.conftest import CLASSROOMS, ROOT, once_per_run
 from gates.reasons import reason_problem
+from tests.conftest import CLASSROOMS, ROOT, once_per_run
 
 ACKS = ROOT / "gates" / "cfn-guard-acks.toml"
 FIXED = {"kms_create_grant_aws_service_check", "cloudwatch_log_group_encrypted_check"}

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, once_per_run
 from gates.reasons import reason_problem
+from tests.conftest import ROOT, once_per_run
 
 
 def load_checkov_skips() -> list[dict]:

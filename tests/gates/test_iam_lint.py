@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from gates import iam_lint
-from tests.conftest import CLASSROOMS, ROOT, classroom_templates, shared_syntheses
 from gates.iam_lint import Ack, Finding
+from tests.conftest import CLASSROOMS, ROOT, classroom_templates, shared_syntheses
 
 ACKS = ROOT / "gates" / "iam-lint-acks.toml"
 

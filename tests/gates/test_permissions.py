@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from labs.cli import main as cli
 from catalog import LABS
+from labs.cli import main as cli
 from labs.permissions.proof import evaluate, prove, prove_many, text_report
 from tests.practice.conftest import unproven
 from tests.unit.test_catalog import loaded_modules

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pytest
@@ -14,7 +14,7 @@ from jobs.batch_etl import etl_rules as rules
 from labs.practice.batch_etl.data import DEFECTS, REJECTING, defect_counts, generate, reported
 
 ROWS = 1500
-NOW = datetime(2026, 11, 21, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 
 
 def transformed(batch, tmp_path):

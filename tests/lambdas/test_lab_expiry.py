@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import boto3
@@ -18,7 +18,7 @@ ROLE = "arn:aws:iam::123456789012:role/cdk-hnb659fds-cfn-exec-role-123456789012-
 INVOKER = "arn:aws:iam::123456789012:role/mlref-data-lake-ExpiryInvokerRole"
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:mlref-data-lake-ExpiryExpire"
 TEMPLATE = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
-NOW = datetime(2026, 1, 15, 13, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 15, 13, 30, tzinfo=UTC)
 CONTEXT = SimpleNamespace(invoked_function_arn=FUNCTION)
 
 
@@ -139,7 +139,7 @@ def test_the_retry_reads_the_stacks_own_expiry(expires_at, action):
                            expires_at=expires_at)
     if action == "delete":
         stub.add_response("delete_stack", {}, {"StackName": "arn:stack", "RoleARN": ROLE})
-    later = datetime(2026, 1, 15, 13, 45, tzinfo=timezone.utc)
+    later = datetime(2026, 1, 15, 13, 45, tzinfo=UTC)
     assert index.expire(client, "arn:stack", ROLE, retry=no_retry, now=later)["action"] == action
     stub.assert_no_pending_responses()
 

@@ -14,7 +14,14 @@ from lambdas.lab_sweep import index
 from lambdas.lab_sweep.record import read_record
 from lambdas.lab_sweep.sweep import Sweeper
 from tests.lambdas.test_lab_sweep import (  # noqa: F401 (session is a fixture)
-    LAB, QUIET, REGION, bucket, bucket_names, new_session, session, tag_list,
+    LAB,
+    QUIET,
+    REGION,
+    bucket,
+    bucket_names,
+    new_session,
+    session,
+    tag_list,
 )
 
 FEATURE_STORE = {"lab": "feature-store", "profile": "sandbox"}

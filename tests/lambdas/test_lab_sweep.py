@@ -8,9 +8,9 @@ from datetime import datetime
 import boto3
 import botocore.session
 import pytest
+from botocore.exceptions import ClientError
 from botocore.loaders import create_loader
 from botocore.stub import Stubber
-from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from lambdas.lab_sweep import index
@@ -295,8 +295,8 @@ def test_nothing_is_deleted_while_the_labs_stack_exists(session):
     report = sweep(session, "data-lake", kinds=["buckets", "log_groups"], **QUIET)
 
     assert report.deleted == [] and not report.clean and bucket_names(session) == {"mlref-data-lake-raw"}
-    assert report.lines() == [f"refused: stack mlref-data-lake still exists (CREATE_COMPLETE) in 123456789012 "
-                              f"us-east-1: nothing deleted; delete the stack first (`labs destroy data-lake`)"]
+    assert report.lines() == ["refused: stack mlref-data-lake still exists (CREATE_COMPLETE) in 123456789012 "
+                              "us-east-1: nothing deleted; delete the stack first (`labs destroy data-lake`)"]
     cloudformation.delete_stack(StackName="mlref-data-lake")
     assert {i.kind for i in sweep(session, "data-lake", kinds=["buckets", "log_groups"], **QUIET).deleted} == {
         "bucket", "log group"}

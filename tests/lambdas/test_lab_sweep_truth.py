@@ -15,7 +15,12 @@ from lambdas.lab_sweep import index
 from lambdas.lab_sweep.sweep import Sweeper
 from tests.fakes import FakeClock
 from tests.lambdas.test_lab_sweep import (  # noqa: F401 (session is a fixture)
-    LAB, QUIET, REGION, bucket, session, tag_list,
+    LAB,
+    QUIET,
+    REGION,
+    bucket,
+    session,
+    tag_list,
 )
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012"

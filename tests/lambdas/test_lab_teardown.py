@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -12,18 +12,25 @@ from botocore.stub import Stubber
 
 from lambdas.lab_sweep import index
 from lambdas.lab_sweep.record import (
-    CLEAN, LEFTOVERS, NOT_VERIFIED, STANDARD_LIMIT, UNREADABLE, TeardownRecord, parameter_name, read_record,
+    CLEAN,
+    LEFTOVERS,
+    NOT_VERIFIED,
+    STANDARD_LIMIT,
+    UNREADABLE,
+    TeardownRecord,
+    parameter_name,
+    read_record,
     write_record,
 )
 from lambdas.lab_sweep.sweep import BILLABLE_TYPES, Sweeper
 from lambdas.lab_sweep.teardown import record_tags, teardown
-from tests.lambdas.test_lab_sweep import LAB, QUIET, REGION, session  # noqa: F401 (fixture)
 from tests.fakes import FakeClock
+from tests.lambdas.test_lab_sweep import LAB, QUIET, REGION, session  # noqa: F401 (fixture)
 
 GROUP = "/aws/lambda/mlref-data-lake-practice"
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/mlref-data-lake/abc"
 GROUP_ARN = f"arn:aws:logs:us-east-1:123456789012:log-group:{GROUP}"
-NOW = datetime(2026, 1, 15, 14, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 15, 14, 0, tzinfo=UTC)
 
 
 def recreate_group(session, times):

@@ -13,7 +13,7 @@ from catalog import LABS
 PRACTICE_TESTS = {f"test_{name.replace('-', '_')}_practice.py": name for name in LABS}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def dry_run_requests(lab: str) -> frozenset[tuple[str, str]]:
     """(service, operation) of every request ``labs practice LAB --dry-run`` prints."""
     from labs.permissions.calls import dry_run_lines

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -17,7 +17,7 @@ from labs.engine.errors import LabError
 from labs.practice.batch_etl import command as practice
 from labs.practice.batch_etl.data import DEFECTS, reported
 
-NOW = datetime(2026, 11, 21, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:mlref-batch-etl-workflow"
 OURS = MACHINE.replace(":stateMachine:", ":execution:") + ":4d1c9e"
 OUTPUTS = {**practice.PLACEHOLDERS, contract.STATE_MACHINE: MACHINE, contract.RAW_BUCKET: "mlref-batch-etl-raw"}

@@ -14,11 +14,18 @@ from moto import mock_aws
 
 from labs.engine.errors import LabError
 from labs.practice.clickstream import command as clickstream
+from labs.practice.clickstream.command import (
+    Backoff,
+    ClickstreamPractice,
+    Producer,
+    batches,
+    synthetic_events,
+    to_records,
+)
 from labs.practice.common.dry_run import printed_requests
-from tests.http_fakes import validate_request
-from labs.practice.clickstream.command import Backoff, ClickstreamPractice, Producer, batches, synthetic_events, to_records
 from lambdas.clickstream_transform.index import normalize
 from tests.fakes import FakeClock
+from tests.http_fakes import validate_request
 
 STREAM = "mlref-clickstream-ClickStream"
 OUTPUTS = {"StreamName": STREAM, "WorkgroupName": "mlref-clickstream", "DatabaseName": "clickstream",

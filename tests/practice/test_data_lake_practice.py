@@ -205,8 +205,8 @@ def test_assume_role_returns_a_session_with_the_role_credentials():
 
 
 def test_dry_run_prints_every_request_valid_and_sends_nothing():
-    from labs.practice.common.dry_run import printed_calls, printed_requests
     from labs.engine.session import offline_session
+    from labs.practice.common.dry_run import printed_calls, printed_requests
     from tests.http_fakes import validate_request
 
     lines: list[str] = []

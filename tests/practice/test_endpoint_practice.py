@@ -8,7 +8,7 @@ import functools
 import io
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import botocore.endpoint
@@ -20,10 +20,10 @@ from botocore.stub import ANY, Stubber
 from botocore.validate import validate_parameters
 
 from catalog import endpoint as contract
+from jobs.endpoint.model import synthetic_rows
 from labs.engine.errors import LabError
 from labs.practice.endpoint import command as practice
 from labs.practice.endpoint.dry_run import dry_run_requests, example_outputs
-from jobs.endpoint.model import synthetic_rows
 from labs.practice.endpoint.monitor import (
     MonitorStep,
     Waits,
@@ -39,7 +39,7 @@ ENDPOINT = "mlref-endpoint-0a1b2c3d"
 BUCKET = "mlref-endpoint-inferencedatabucket-example"
 OUTPUTS = example_outputs("us-east-1")
 TAGS = {"lab": "endpoint", "profile": "sandbox", "owner": "tester"}
-T0 = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 12, tzinfo=UTC)
 SCHEDULE_ARN = "arn:aws:sagemaker:us-east-1:111122223333:monitoring-schedule/s"
 
 
@@ -105,7 +105,7 @@ def throttled_then(runtime, answers):
         if variant:
             headers["x-Amzn-Invoked-Production-Variant"] = variant
         response = AWSResponse(request.url, status, headers, io.BytesIO(text.encode()))
-        response._content = text.encode()  # noqa: SLF001 - error bodies are read from here
+        response._content = text.encode()
         return response
 
     runtime.meta.events.register("before-send.sagemaker-runtime.InvokeEndpoint", answer)

@@ -6,20 +6,19 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import duckdb
 import pytest
 from botocore.stub import Stubber
 
-from catalog.feature_store import OFFLINE_COLUMNS
+from catalog.feature_store import CLICK_ACTIVITY, CUSTOMER_PROFILE, OFFLINE_COLUMNS
 from labs.cli import main as cli
 from labs.engine.errors import LabError
 from labs.practice.feature_store import command as fs
-from catalog.feature_store import CLICK_ACTIVITY, CUSTOMER_PROFILE
 
-NOW = datetime(2026, 11, 21, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 OUTPUTS = {"DatabaseName": "mlref_feature_store", "WorkgroupName": "mlref-feature-store-OfflineQueries",
            "IngestionRoleArn": "arn:aws:iam::123456789012:role/ingest", "ConsumerRoleArn": "arn:aws:iam::123456789012:role/read",
            "CustomerProfileGroupName": CUSTOMER_PROFILE.group_name, "CustomerProfileTableName": CUSTOMER_PROFILE.table_name,

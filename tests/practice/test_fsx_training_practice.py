@@ -14,7 +14,7 @@ import json
 import subprocess
 import sys
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import botocore.httpsession
@@ -24,17 +24,17 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from labs.cli import main as cli
 from catalog import fsx_training as contract
 from catalog.prices import price
+from jobs.fsx_training import train as job_script
+from labs.cli import main as cli
 from labs.engine.errors import LabError
+from labs.practice.common import polling
+from labs.practice.fsx_training import command as ft
 from labs.practice.fsx_training import data as data_module
 from labs.practice.fsx_training import plan
 from labs.practice.fsx_training import quota as fq
 from labs.practice.fsx_training import report as fr
-from labs.practice.fsx_training import command as ft
-from labs.practice.common import polling
-from jobs.fsx_training import train as job_script
 
 REGION = "us-east-1"
 TITLES = ("data set: the job that writes it", "data set, EFS variant", "S3 File mode", "S3 FastFile mode",
@@ -382,7 +382,7 @@ def test_a_set_counts_as_there_only_with_every_shard_and_its_manifest():
 
 # -- measuring a job -----------------------------------------------------------------------
 
-CREATED = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+CREATED = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
 def phases(*steps):
@@ -678,14 +678,14 @@ def test_ctrl_c_stops_the_running_job():
     stopped = []
 
     class SageMaker:
-        def describe_training_job(self, TrainingJobName):  # noqa: N803 - the API's name
+        def describe_training_job(self, TrainingJobName):
             raise KeyboardInterrupt
 
-        def stop_training_job(self, TrainingJobName):  # noqa: N803
+        def stop_training_job(self, TrainingJobName):
             stopped.append(TrainingJobName)
 
     class Trainer:
-        class _latest_training_job:  # noqa: N801 - the SDK's attribute
+        class _latest_training_job:
             training_job_name = "mlref-file-7"
 
         def train(self, wait, logs):

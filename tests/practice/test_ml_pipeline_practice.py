@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import botocore.session
@@ -17,8 +17,8 @@ from botocore.validate import validate_parameters
 
 from catalog import ml_pipeline as lab
 from labs.engine.errors import LabError
-from labs.practice.ml_pipeline import command as practice
 from labs.practice.common.dry_run import printed_requests
+from labs.practice.ml_pipeline import command as practice
 from tests.fakes import FakeClock
 
 RUN = "20260115-093000-abcd"
@@ -27,7 +27,7 @@ EXECUTION = f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{lab.PIPELINE_NA
 PACKAGE = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{lab.MODEL_PACKAGE_GROUP}/3"
 OUTPUTS = {**practice.PLACEHOLDERS, lab.DATA_BUCKET: "mlref-ml-pipeline-rawdata1a2b", lab.ARTIFACTS_BUCKET:
            "mlref-ml-pipeline-artifacts3c4d", lab.DEPLOY_LOG_GROUP: "mlref-ml-pipeline-DeployLogGroup"}
-T0 = datetime(2026, 1, 15, 9, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
 SERVICES = {"PutObject": "s3", "StartPipelineExecution": "sagemaker", "UpdateModelPackage": "sagemaker",
             "InvokeEndpoint": "sagemaker-runtime"}
 

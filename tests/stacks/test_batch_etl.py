@@ -8,10 +8,10 @@ import re
 
 import pytest
 
-from cdk_constructs.batch_etl import workflow as etl_workflow
-from jobs.batch_etl import etl_rules
 from catalog import batch_etl as contract
 from catalog.base import ConfigError
+from cdk_constructs.batch_etl import workflow as etl_workflow
+from jobs.batch_etl import etl_rules
 from tests.conftest import resources_of
 
 

@@ -8,9 +8,9 @@ import time
 
 import boto3
 import moto.stepfunctions.parser.backend.execution as moto_execution
-from moto.stepfunctions.parser.asl.eval.environment import Environment
 import pytest
 from moto import mock_aws
+from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.mocking.mock_config import (
     MockedResponseReturn,
     MockedResponseThrow,
@@ -18,8 +18,8 @@ from moto.stepfunctions.parser.mocking.mock_config import (
     StateMockedResponses,
 )
 
-from cdk_constructs.batch_etl import workflow
 from catalog import batch_etl as contract
+from cdk_constructs.batch_etl import workflow
 
 ROLE = "arn:aws:iam::123456789012:role/workflow"
 COUNTS = {"input_rows": 120, "curated_rows": 100, "rejected_rows": 12, "duplicates_removed": 8}

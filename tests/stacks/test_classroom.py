@@ -9,8 +9,8 @@ import pytest
 
 from catalog import classroom
 from catalog.base import ConfigError
-from tests.conftest import CLASSROOM_CONTEXT, CLASSROOMS, classroom_templates, resources_of, shared_syntheses
 from gates.reasons import reason_problem
+from tests.conftest import CLASSROOM_CONTEXT, CLASSROOMS, classroom_templates, resources_of, shared_syntheses
 
 ACCOUNTS = tuple(CLASSROOM_CONTEXT["classroom_accounts"].split(","))
 REGIONS = tuple(CLASSROOM_CONTEXT["classroom_regions"].split(","))
@@ -58,7 +58,7 @@ def test_bad_classroom_context_is_one_line(context, message):
 def test_classroom_keys_are_known_and_a_typo_is_named():
     from catalog.config import check_keys
 
-    check_keys({key: "x" for key in classroom.KEY_NAMES})
+    check_keys(dict.fromkeys(classroom.KEY_NAMES, "x"))
     with pytest.raises(ConfigError, match="did you mean -c classroom_accounts"):
         check_keys({"classroom_acounts": "111111111111"})
 

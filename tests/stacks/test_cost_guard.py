@@ -7,14 +7,13 @@ import re
 
 import pytest
 
-from cdk_constructs.core.budget import expected_cost
-from catalog import LABS
-from catalog import data_lake, feature_store
+from catalog import LABS, data_lake, feature_store
 from catalog.clickstream import ClickstreamOptions, Delivery
 from catalog.clickstream import cost as clickstream_cost
 from catalog.fsx_training import FsxTrainingOptions, TrainingSource
 from catalog.fsx_training import cost as fsx_cost
 from catalog.prices import HOURS_PER_MONTH, price, prices
+from cdk_constructs.core.budget import expected_cost
 from tests.conftest import resources_of
 
 
@@ -89,8 +88,9 @@ def test_clickstream_cost_follows_delivery_and_stream_mode(delivery, on_demand):
 
 
 def test_feature_store_run_cost_counts_the_reads_the_practice_makes():
-    from labs.practice.feature_store.command import FeatureStorePractice
     import inspect
+
+    from labs.practice.feature_store.command import FeatureStorePractice
 
     reads = inspect.signature(FeatureStorePractice).parameters["reads"].default
     assert reads == feature_store.PRACTICE_READS

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-
 import app as lab_app
 from tests.conftest import FIXED_SYNTH_TIME, ROOT, resources_of
 

@@ -7,8 +7,14 @@ import dataclasses
 
 import pytest
 
-from catalog.feature_store import OFFLINE_COLUMNS, Feature, FeatureGroupSpec
-from catalog.feature_store import CLICK_ACTIVITY, CUSTOMER_PROFILE, DATABASE_NAME
+from catalog.feature_store import (
+    CLICK_ACTIVITY,
+    CUSTOMER_PROFILE,
+    DATABASE_NAME,
+    OFFLINE_COLUMNS,
+    Feature,
+    FeatureGroupSpec,
+)
 from tests.conftest import resources_of
 
 

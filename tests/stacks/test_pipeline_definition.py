@@ -14,8 +14,8 @@ import botocore.session
 import pytest
 from botocore.validate import validate_parameters
 
-from cdk_constructs.ml_pipeline import definition as pd
 from catalog import ml_pipeline as lab
+from cdk_constructs.ml_pipeline import definition as pd
 
 MODEL = botocore.session.get_session().get_service_model("sagemaker")
 REQUESTS = {"Processing": ("CreateProcessingJob", {"ProcessingJobName": "pipelines-abc-PreprocessData-x1"}),

@@ -5,7 +5,7 @@ each request against the service model, plays the operations that fail or collid
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -13,18 +13,18 @@ import pytest
 from botocore.stub import Stubber
 
 from labs.classroom import command as classroom
+from labs.classroom import stacksets
 from labs.classroom import teardown as classroom_teardown
+from labs.classroom.stacksets import Caller, Clock
 from labs.cli import common
 from labs.cli import main as cli
-from labs.classroom import stacksets
 from labs.engine.errors import LabError
-from labs.classroom.stacksets import Caller, Clock
 from lambdas.lab_sweep.record import CLEAN, LEFTOVERS, TeardownRecord
 
 ACCOUNTS = ["111111111111", "222222222222"]
 STACK_SET = "mlref-feature-store"
 TEMPLATE = json.dumps({"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}})
-LATER = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+LATER = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class FakeCdk:
@@ -286,7 +286,7 @@ def test_destroy_does_not_take_a_janitor_record_older_than_the_teardown(aws, fas
     """The record's own time (checked_at) is read: a month-old clean record is no proof of this teardown."""
     classroom_stack(aws)
     stack_set_with_instances(aws)
-    month_old = (datetime.now(timezone.utc) - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    month_old = (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     records = {account: record(at=month_old) for account in ACCOUNTS}
     lines = []
     assert classroom.destroy(aws, "feature-store", sessions=lambda account, region: account,

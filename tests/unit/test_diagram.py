@@ -8,13 +8,15 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
+from catalog import LABS, UnknownLab
+from labs.cli import main as cli
 from labs.diagram.command import (
     EDGE_KINDS,
+    NODE_HEIGHT,
+    NODE_WIDTH,
     Edge,
     Graph,
     Node,
-    NODE_HEIGHT,
-    NODE_WIDTH,
     build_graph,
     diagram_lab,
     layout,
@@ -22,10 +24,8 @@ from labs.diagram.command import (
     route,
     summarize_actions,
 )
-from labs.cli import main as cli
-from catalog import LABS, UnknownLab
-from labs.engine.errors import LabError
 from labs.engine.atomic_write import write_atomically
+from labs.engine.errors import LabError
 
 LAB_NAMES = ["data-lake", "clickstream", "fsx-training", "feature-store"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

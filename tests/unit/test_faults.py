@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from catalog import LABS
 from labs.engine import session as session_module
 from labs.engine import state
 from labs.engine.deployed import deployed_stack
-from catalog import LABS
 from labs.engine.errors import LabError, explain
 from tests.conftest import ROOT
 
@@ -56,7 +56,7 @@ class Silent(socketserver.BaseRequestHandler):
 class WebPage(http.server.BaseHTTPRequestHandler):
     """A captive portal: every request gets a login page."""
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         body = b"<html><body>Log in to the hotel Wi-Fi</body></html>"
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 
+from catalog import LABS
 from labs.cli import common
 from labs.cli import main as cli
-from labs.engine import janitor as janitor_stack, status as labs_status, synthesis, destroy as teardown
+from labs.engine import destroy as teardown
+from labs.engine import janitor as janitor_stack
+from labs.engine import status as labs_status
+from labs.engine import synthesis
 from labs.engine.errors import LabError
 from labs.templates.inspection import inspect_lab, render, text_report
-from catalog import LABS
 
 TEMPLATE = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
 
@@ -21,7 +24,7 @@ TEMPLATE = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
 def deploy(session, lab, expires_in_hours=None):
     tags = [{"Key": "lab", "Value": lab}]
     if expires_in_hours is not None:
-        at = datetime.now(timezone.utc) + timedelta(hours=expires_in_hours)
+        at = datetime.now(UTC) + timedelta(hours=expires_in_hours)
         tags.append({"Key": "expires-at", "Value": at.isoformat(timespec="seconds").replace("+00:00", "Z")})
     session.client("cloudformation").create_stack(StackName=LABS[lab].stack_name, TemplateBody=TEMPLATE, Tags=tags)
 
@@ -45,7 +48,7 @@ def test_list_without_credentials_still_lists_and_says_why_state_is_unknown(no_c
 def test_status_shows_age_expiry_and_cost_so_far(aws):
     deploy(aws, "fsx-training", expires_in_hours=3)
     deploy(aws, "data-lake")
-    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    later = datetime.now(UTC) + timedelta(hours=1)
     lines = {line.split()[0]: line for line in labs_status.status_lines(aws, now=later)}
     assert "expires in 2.0 h" in lines["fsx-training"] and "age 1.0 h" in lines["fsx-training"]
     assert f"~${LABS['fsx-training'].cost(LABS['fsx-training'].default_options()).idle_per_hour:.2f}" in lines["fsx-training"]

@@ -11,23 +11,23 @@ import io
 import json
 import re
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
+from catalog import LABS
 from labs.cli import main as cli
 from labs.engine import destroy as teardown
 from labs.engine import state
-from labs.engine.deployed import deployed_stack
 from labs.engine.cdk_cli import DeployProgress
-from catalog import LABS
 from labs.engine.deploy import DeployRequest, deploy
+from labs.engine.deployed import deployed_stack
 from labs.engine.errors import LabError
-from labs.practice.fsx_training.quota import check_training_quota
 from labs.engine.preflight import check_network_quotas
+from labs.practice.fsx_training.quota import check_training_quota
 
 ACCOUNT = "123456789012"  # moto's account
 OUTPUTS = {"RawBucketName": "mlref-raw-123", "WorkgroupName": "mlref-data-lake"}
@@ -68,7 +68,7 @@ class FakeCdk:
         shutil.copytree(self.assembly, outdir, dirs_exist_ok=True)
         # as if synthesized now: the lab expires four hours from now
         manifest = json.loads((Path(outdir) / "manifest.json").read_text())
-        expires = (datetime.now(timezone.utc) + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        expires = (datetime.now(UTC) + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M:%SZ")
         for artifact in manifest["artifacts"].values():
             if "expires-at" in artifact.get("properties", {}).get("tags", {}):
                 artifact["properties"]["tags"]["expires-at"] = expires
@@ -295,7 +295,7 @@ def test_a_stack_in_a_failed_or_busy_state_is_refused(status, advice):
     identity(session)
     session.stub("cloudformation").add_response(
         "describe_stacks", {"Stacks": [{"StackName": "mlref-data-lake", "StackStatus": status,
-                                        "CreationTime": datetime(2026, 1, 1, tzinfo=timezone.utc)}]},
+                                        "CreationTime": datetime(2026, 1, 1, tzinfo=UTC)}]},
         {"StackName": "mlref-data-lake"})
     with pytest.raises(LabError, match=f"state {status}|{status}") as error:
         deploy(session, DeployRequest(lab="data-lake"), cdk=None, out=lambda _: None)
@@ -427,7 +427,7 @@ def test_the_stacks_carry_their_tags_for_status_and_expiry(sandbox, production):
             assert ("expires-at" in tags) is expires
     expires = json.loads((sandbox.outdir / "manifest.json").read_text())["artifacts"]["mlref-data-lake"][
         "properties"]["tags"]["expires-at"]
-    assert datetime.fromisoformat(expires) == datetime(2026, 1, 15, 13, 30, tzinfo=timezone.utc)  # synth + 4 h
+    assert datetime.fromisoformat(expires) == datetime(2026, 1, 15, 13, 30, tzinfo=UTC)  # synth + 4 h
 
 
 def test_saved_records_round_trip_and_expire(tmp_path):
@@ -437,7 +437,7 @@ def test_saved_records_round_trip_and_expire(tmp_path):
     path = state.save(record, tmp_path)
     assert path.name == f"mlref-x.{ACCOUNT}.eu-west-1.json"
     assert state.load("mlref-x", ACCOUNT, "eu-west-1", tmp_path) == record
-    now = datetime(2026, 1, 1, 3, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, 3, tzinfo=UTC)
     assert not record.expired(now) and record.expired(now + timedelta(hours=1))
     assert state.saved_for_region("mlref-x", "eu-west-1", tmp_path) == [path]
     assert state.forget("mlref-x", ACCOUNT, "eu-west-1", tmp_path) and not path.exists()

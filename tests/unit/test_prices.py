@@ -321,7 +321,7 @@ def test_a_changed_price_rewrites_only_that_value_and_the_checked_dates_keeping_
                 .replace('checked = "2026-11-21"  # when', 'checked = "2027-01-02"  # when')
                 .replace('[athena_tb_scanned]\nchecked = "2026-11-21"', '[athena_tb_scanned]\nchecked = "2027-01-02"'))
     assert table.read_text() == expected  # the unmatched glue entry, comments, spacing and quoting as they were
-    
+
 
 def test_the_real_table_is_written_back_unchanged_when_nothing_is_edited():
     import tomlkit

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from labs.engine.errors import LabError
 from catalog import LABS
+from labs.engine.errors import LabError
 from labs.templates.summary import summarize
 
 

@@ -22,15 +22,15 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from catalog import batch_etl as contract
 from catalog.batch_etl import POLL_CALLS, is_polling, phase_of
 from labs.engine.deployed import deployed_stack
-from catalog import batch_etl as contract
 from labs.engine.errors import LabError
-from labs.practice.common.athena import athena_query
 from labs.practice.batch_etl.data import DEFECTS, MAX_DEFECT_RATE, MAX_ROWS, MIN_ROWS, Batch, generate, reported
+from labs.practice.common.athena import athena_query
 from labs.practice.common.polling import Poll, WaitTimedOut
 from lambdas.shared.lab_names import LAB_TAG, OWNER_TAG, PROFILE_TAG
 
@@ -200,7 +200,7 @@ class BatchEtlPractice:
     def plan(self) -> tuple[str, str, Batch, str]:
         rng = random.Random(self.seed)
         run_id = f"{rng.getrandbits(24):06x}"
-        now = (self.now or datetime.now(timezone.utc)).replace(microsecond=0)
+        now = (self.now or datetime.now(UTC)).replace(microsecond=0)
         batch = generate(self.rows, self.defect_rate, seed=self.seed, run_id=run_id, now=now)
         prefix = (self.outputs or PLACEHOLDERS)[contract.UPLOAD_PREFIX_OUTPUT]
         return run_id, f"{prefix}dt={now.date().isoformat()}/{run_id}.csv", batch, now.isoformat()

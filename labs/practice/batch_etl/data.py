@@ -13,7 +13,7 @@ import csv
 import io
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from jobs.batch_etl.etl_rules import COUNTRY_ALIASES, DEFAULT_PLAN, MONTHS, PLAN_ALIASES, RAW_COLUMNS, UNKNOWN_COUNTRY
 
@@ -145,7 +145,7 @@ def generate(rows: int, defect_rate: float, *, seed: int | None = None, run_id: 
     if not 0 <= defect_rate <= MAX_DEFECT_RATE:
         raise ValueError(f"defect_rate={defect_rate}: use 0 to {MAX_DEFECT_RATE}")
     rng = random.Random(seed)
-    now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     defects = defect_counts(rows, defect_rate)
     customers = rows - defects["duplicate"]
     kinds = [kind for kind, count in defects.items() if kind != "duplicate" for _ in range(count)]

@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import duckdb  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
+import duckdb
+from pyspark.sql import SparkSession
 
-from jobs.batch_etl import etl_rules, etl_spark  # noqa: E402
-from labs.practice.batch_etl.data import generate  # noqa: E402
+from jobs.batch_etl import etl_rules, etl_spark
+from labs.practice.batch_etl.data import generate
 
 
 def main() -> int:

@@ -21,17 +21,17 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from labs.engine.deployed import stack_outputs
 from catalog import clickstream as contract
 from catalog.clickstream import EVENTS_RELATION, MAX_EVENTS, PRACTICE_EVENTS
+from labs.engine.deployed import stack_outputs
 from labs.engine.errors import LabError
-from labs.practice.common.backoff import Backoff
-from labs.practice.common.polling import Poll
-from labs.practice.common.dry_run import show_request, show_stack_outputs
 from labs.engine.session import patient
+from labs.practice.common.backoff import Backoff
+from labs.practice.common.dry_run import show_request, show_stack_outputs
+from labs.practice.common.polling import Poll
 
 REQUIRED_OUTPUTS = (contract.STREAM_NAME, contract.WORKGROUP, contract.DATABASE, contract.ADMIN_SECRET,
                     contract.EVENTS, contract.DELIVERY_METHOD)
@@ -49,7 +49,7 @@ def synthetic_events(count: int, *, run_id: str, seed: int | None = None,
                      now: datetime | None = None) -> list[dict[str, str]]:
     """``count`` click events from about count/10 users, each in sessions of a few clicks."""
     rng = random.Random(seed)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     users = [f"u-{n:05d}" for n in range(max(1, count // 10))]
     events: list[dict[str, str]] = []
     while len(events) < count:

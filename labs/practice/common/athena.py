@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from labs.engine.errors import LabError
-from labs.practice.common.polling import Poll, PollTimeout
 from labs.practice.common.dry_run import show_request
+from labs.practice.common.polling import Poll, PollTimeout
 
 
 def athena_query(athena: Any, sql: str, workgroup: str, *, clock: Callable[[], float] = time.monotonic,

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labs.engine.deployed import assume_role, stack_outputs
 from catalog import data_lake as contract
+from labs.engine.deployed import assume_role, stack_outputs
 from labs.engine.errors import LabError
 from labs.practice.common.athena import athena_query, show_query
-from labs.practice.common.polling import Poll
 from labs.practice.common.dry_run import example_role_arn, show_assume_role, show_request, show_stack_outputs
+from labs.practice.common.polling import Poll
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "sales"
 TABLE = "sales"

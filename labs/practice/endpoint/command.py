@@ -27,13 +27,14 @@ import itertools
 import random
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from labs.engine.deployed import deployed_stack
 from catalog import endpoint as contract
-from labs.engine.errors import LabError
 from jobs.endpoint.model import TRAINING_SEED, drifted_rows, synthetic_rows
+from labs.engine.deployed import deployed_stack
+from labs.engine.errors import LabError
+from labs.practice.common.polling import poll
 from labs.practice.endpoint.monitor import BASELINE_ROWS, MonitorStep, Waits
 from labs.practice.endpoint.scaling import Load, metric_request, metric_values, policy_lines
 from labs.practice.endpoint.traffic import (
@@ -47,7 +48,6 @@ from labs.practice.endpoint.traffic import (
     weights_line,
     weights_request,
 )
-from labs.practice.common.polling import poll
 
 BASE_OUTPUTS = (contract.ENDPOINT, contract.ENDPOINT_TYPE, contract.VARIANTS)
 REQUIRED_OUTPUTS = BASE_OUTPUTS  # what every variant's practice reads; the rest depends on the variant
@@ -67,7 +67,7 @@ class EndpointPractice:
                  requests: int = contract.PRACTICE_REQUESTS, load_minutes: int = 0,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
                  waits: Waits | None = None, seed: int | None = None,
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
                  load_report_seconds: float = 30) -> None:
         if not 1 <= requests <= contract.MAX_REQUESTS:
             raise LabError(f"--requests {requests} is out of range; use 1 to {contract.MAX_REQUESTS} "
@@ -79,7 +79,7 @@ class EndpointPractice:
         self.requests, self.load_minutes = requests, load_minutes
         self.clock, self.sleep, self.waits, self.now = clock, sleep, waits or Waits(), now
         self.rng = random.Random(seed)
-        self.run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{self.rng.getrandbits(16):04x}"
+        self.run_id = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{self.rng.getrandbits(16):04x}"
         self.load_report_seconds = load_report_seconds
 
     @property
@@ -196,7 +196,7 @@ class EndpointPractice:
         """Back to the deployed weights (RetainAllVariantProperties would keep the shifted ones)."""
         try:
             self.sagemaker.update_endpoint_weights_and_capacities(**weights_request(endpoint, weights))
-        except Exception as error:  # noqa: BLE001 - cleaning up: say what to do instead
+        except Exception as error:
             self.out(f"warning: could not restore the weights ({error}); restore them with "
                      f"`aws sagemaker update-endpoint-weights-and-capacities --endpoint-name {endpoint} ...`")
             return

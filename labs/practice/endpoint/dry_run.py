@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from catalog import endpoint as contract
@@ -25,7 +25,7 @@ from labs.practice.endpoint.scaling import metric_request, scaling_requests
 from labs.practice.endpoint.traffic import invoke_request, weights_request
 
 ACCOUNT = "111122223333"
-EXAMPLE_TIME = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+EXAMPLE_TIME = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 EXAMPLE_TAGS = {"lab": "endpoint", "profile": "sandbox", "owner": "you"}
 RUN_ID = "20261201-120000-abcd"
 

@@ -22,8 +22,8 @@ from botocore.exceptions import ClientError
 
 from catalog import endpoint as contract
 from catalog.sagemaker_images import model_monitor_image
-from labs.engine.errors import LabError
 from jobs.endpoint.model import FEATURES, Row, csv_line
+from labs.engine.errors import LabError
 from labs.practice.common.polling import PollTimeout, poll
 
 BASELINE_INPUT = "/opt/ml/processing/input/baseline_dataset_input"

@@ -19,8 +19,8 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from labs.engine.errors import LabError
 from jobs.endpoint.model import Row, csv_line
+from labs.engine.errors import LabError
 
 RUNTIME_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=10, read_timeout=70)
 COUNTED_ERRORS = {"ModelError", "ThrottlingException", "ServiceUnavailable", "InternalFailure",

@@ -25,17 +25,17 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from labs.engine.deployed import assume_role, stack_outputs
 from catalog import feature_store as contract
 from catalog.feature_store import MAX_CUSTOMERS, PRACTICE_CUSTOMERS, PRACTICE_READS
+from labs.engine.deployed import assume_role, stack_outputs
 from labs.engine.errors import LabError
-from labs.practice.common.athena import athena_query
-from labs.practice.common.polling import Poll
-from labs.practice.common.dry_run import example_role_arn
 from labs.engine.session import patient
+from labs.practice.common.athena import athena_query
+from labs.practice.common.dry_run import example_role_arn
+from labs.practice.common.polling import Poll
 
 REQUIRED_OUTPUTS = (contract.DATABASE, contract.WORKGROUP, contract.INGESTION_ROLE, contract.CONSUMER_ROLE,
                     contract.PROFILE_GROUP, contract.PROFILE_TABLE, contract.ACTIVITY_GROUP, contract.ACTIVITY_TABLE)
@@ -52,7 +52,7 @@ PLACEHOLDERS = {output: f"<{output}>" for output in REQUIRED_OUTPUTS} | {contrac
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -65,7 +65,7 @@ class Dataset:
 def synthetic_customers(count: int, *, seed: int | None = None, now: datetime | None = None,
                         run_id: str = "r") -> Dataset:
     rng = random.Random(seed)
-    now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     profiles, activity, labels = [], [], []
     for number in range(count):
         customer = f"c-{run_id}-{number:05d}"
@@ -210,7 +210,7 @@ def leakage(columns: list[str], rows: list[list[str]]) -> int:
 def _parse(value: str) -> datetime:
     value = value.replace("Z", "+00:00").replace(" UTC", "+00:00")
     moment = datetime.fromisoformat(value.replace(" ", "T", 1) if "T" not in value else value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # -- the practice step -------------------------------------------------------------------

@@ -30,18 +30,38 @@ from typing import Any
 
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from labs.engine.deployed import deployed_stack
 from catalog import fsx_training as contract
-from catalog.fsx_training import (ALTERNATIVES, CONTRACT, DEFAULT_DATASET_GIB, DEFAULT_INSTANCE_TYPE,
-                                         INSTANCE_TYPE, MAX_DATASET_GIB, MODES, SEED_INSTANCE_TYPE, FsxTrainingOptions, TrainingSource, run_estimate)
+from catalog.fsx_training import (
+    ALTERNATIVES,
+    CONTRACT,
+    DEFAULT_DATASET_GIB,
+    DEFAULT_INSTANCE_TYPE,
+    INSTANCE_TYPE,
+    MAX_DATASET_GIB,
+    MODES,
+    SEED_INSTANCE_TYPE,
+    FsxTrainingOptions,
+    TrainingSource,
+    run_estimate,
+)
+from labs.engine.deployed import deployed_stack
 from labs.engine.errors import LabError
+from labs.practice.common.dry_run import show_request, show_stack_outputs
+from labs.practice.common.polling import poll
 from labs.practice.fsx_training.data import MANIFEST, copy_for_fsx, missing_from
-from labs.practice.fsx_training.plan import (MAX_RUNTIME_SECONDS, MAX_WAIT_SECONDS, PLACEHOLDER_OUTPUTS, JobPlan, data_set,
-                                    dry_run_requests, prepare_plan, read_plans, sagemaker_modules)
+from labs.practice.fsx_training.plan import (
+    MAX_RUNTIME_SECONDS,
+    MAX_WAIT_SECONDS,
+    PLACEHOLDER_OUTPUTS,
+    JobPlan,
+    data_set,
+    dry_run_requests,
+    prepare_plan,
+    read_plans,
+    sagemaker_modules,
+)
 from labs.practice.fsx_training.quota import check_quota
 from labs.practice.fsx_training.report import JobReport, claim_line, job_report, table
-from labs.practice.common.polling import poll
-from labs.practice.common.dry_run import show_request, show_stack_outputs
 from lambdas.shared.lab_names import LAB_TAG, OWNER_TAG, PROFILE_TAG, TRAINING_LOG_GROUP
 
 JOB_TAG_KEYS = (LAB_TAG, PROFILE_TAG, OWNER_TAG)
@@ -255,7 +275,7 @@ class FsxTrainingPractice:
         kind = "spot" if plan.managed_spot else "on demand"
         self.out(f"starting {label}: {plan.base_job_name} on {plan.instance_type} ({kind})")
         trainer.train(wait=False, logs=False)
-        name = trainer._latest_training_job.training_job_name  # noqa: SLF001 - the SDK's handle on the job
+        name = trainer._latest_training_job.training_job_name
         sagemaker = self.session.client("sagemaker")
         try:
             description = self.wait(sagemaker, name, spot=plan.managed_spot)

@@ -25,9 +25,9 @@ from typing import Any
 
 from catalog import fsx_training as contract
 from catalog.fsx_training import DATA_PREFIX, DEFAULT_DATASET_GIB, DEFAULT_INSTANCE_TYPE, SEED_INSTANCE_TYPE
-from labs.practice.fsx_training.data import DataSet
-from labs.engine.session import offline_session
 from catalog.paths import JOBS_DIR
+from labs.engine.session import offline_session
+from labs.practice.fsx_training.data import DataSet
 
 JOB_DIR = JOBS_DIR / "fsx_training"
 FRAMEWORK, FRAMEWORK_VERSION, PY_VERSION = "pytorch", "2.8.0", "py312"
@@ -143,8 +143,7 @@ class JobPlan:
     def trainer(self, sagemaker_session: Any, region: str) -> Any:
         """The ``ModelTrainer`` for this job."""
         from sagemaker.core.shapes import MetricDefinition, StoppingCondition, Tag
-        from sagemaker.core.training.configs import (CheckpointConfig, Compute, Networking, OutputDataConfig,
-                                                     SourceCode)
+        from sagemaker.core.training.configs import CheckpointConfig, Compute, Networking, OutputDataConfig, SourceCode
         from sagemaker.train import ModelTrainer
 
         output, key = self.outputs[contract.OUTPUT_BUCKET], self.outputs[contract.KEY]
@@ -220,7 +219,7 @@ def planning_session(region: str, bucket: str) -> Any:
         def default_bucket(self) -> str:
             return bucket
 
-        def upload_data(self, path, bucket=None, key_prefix="data", callback=None, extra_args=None):  # noqa: ANN001
+        def upload_data(self, path, bucket=None, key_prefix="data", callback=None, extra_args=None):
             uri = f"s3://{bucket}/{key_prefix}"
             self.planned.append((str(path), uri))
             return uri
@@ -232,7 +231,7 @@ def create_request(plan: JobPlan, sagemaker_session: Any, region: str) -> dict[s
     """The CreateTrainingJob request the SDK sends for ``plan`` (its boto3 form)."""
     trainer = plan.trainer(sagemaker_session, region)
     # The SDK's own request builder (what train() and pipelines send), in boto3 form.
-    return trainer._create_training_job_args(boto3=True)  # noqa: SLF001
+    return trainer._create_training_job_args(boto3=True)
 
 
 def dry_run_plans(instance_type: str | None = None, *, spot: bool = True, modes: tuple[str, ...] = contract.MODES,

@@ -25,17 +25,17 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from labs.engine.deployed import deployed_stack
 from catalog import ml_pipeline as lab
+from labs.engine.deployed import deployed_stack
 from labs.engine.errors import LabError
-from labs.practice.ml_pipeline.data import Defects, raw_customers
 from labs.practice.common.polling import PollTimeout, poll
+from labs.practice.ml_pipeline.data import Defects, raw_customers
 from lambdas.shared.lab_names import deployed_name
 
 REQUIRED_OUTPUTS = (lab.PIPELINE, lab.MODEL_GROUP, lab.ENDPOINT, lab.DATA_BUCKET, lab.ARTIFACTS_BUCKET, lab.KEY,
@@ -147,7 +147,7 @@ class MlPipelinePractice:
         self.session, self.dry_run, self.out, self.threshold, self.approve = session, dry_run, out, threshold, approve
         self.clock, self.sleep, self.poll_seconds, self.rows = clock, sleep, poll_seconds, rows
         self.seed = seed if seed is not None else int.from_bytes(uuid.uuid4().bytes[:4], "big")
-        self.run_id = run_id or f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
+        self.run_id = run_id or f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
 
     # -- the dry run -------------------------------------------------------------------------
 
