@@ -22,7 +22,7 @@ from cdk_constructs.core.outputs import emit_outputs
 from cdk_constructs.core.profile import apply_lab_profile
 from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
-from cdk_constructs.endpoint.hosting import (
+from cdk_constructs.services.sagemaker_hosting import (
     CaptureSpec,
     EndpointExecutionRole,
     LabEndpoint,

@@ -21,7 +21,7 @@ from constructs import Construct
 
 from cdk_constructs.core.access import BUCKET_READ, S3_READ, allow_key_use
 from cdk_constructs.core.roles import LabRole
-from cdk_constructs.endpoint.hosting import (
+from cdk_constructs.services.sagemaker_hosting import (
     LabEndpoint,
     SageMakerImages,
     allow_image_pull,
