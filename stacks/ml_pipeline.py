@@ -30,9 +30,11 @@ from cdk_constructs.core.profile import apply_lab_profile
 from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
 from cdk_constructs.ml_pipeline.deployment import ApprovedModelDeployment, PipelineTeardown
-from cdk_constructs.ml_pipeline.pipeline import ModelBuildPipeline, run_prefix, step_output
-from cdk_constructs.ml_pipeline.roles import log_group_findings, sagemaker_finding
+from cdk_constructs.services.sagemaker_job_roles import log_group_findings, sagemaker_finding
+from cdk_constructs.services.sagemaker_pipeline import ModelBuildPipeline, run_prefix, step_output
 from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX, LAB_TAG, OWNER_TAG, PROFILE_TAG
+
+DEFAULT_OPTIONS = MlPipelineOptions()
 
 
 class MlPipelineStack(Stack):
@@ -40,7 +42,7 @@ class MlPipelineStack(Stack):
     approval, and the teardown that lets the stack delete cleanly."""
 
     def __init__(self, scope: Construct, id_: str, *, settings: LabSettings,
-                 options: MlPipelineOptions = MlPipelineOptions(), **kwargs) -> None:
+                 options: MlPipelineOptions = DEFAULT_OPTIONS, **kwargs) -> None:
         super().__init__(scope, id_, description="mlref-labs ml-pipeline: SageMaker Pipelines, model registry, "
                                                  "deploy on approval", **kwargs)
         self.settings, self.options = settings, options
@@ -51,7 +53,7 @@ class MlPipelineStack(Stack):
         self.run_tags = {key: settings.tags[key] for key in (LAB_TAG, PROFILE_TAG, OWNER_TAG)}
 
         self.access_logs = access_log_bucket(self, settings)
-        buckets = dict(settings=settings, encryption_key=self.key, access_logs_bucket=self.access_logs.bucket)
+        buckets = {"settings": settings, "encryption_key": self.key, "access_logs_bucket": self.access_logs.bucket}
         self.data = LabBucket(self, "RawData", **buckets)
         self.artifacts = LabBucket(
             self, "Artifacts",

@@ -15,7 +15,7 @@ import pytest
 from botocore.validate import validate_parameters
 
 from catalog import ml_pipeline as lab
-from cdk_constructs.ml_pipeline import definition as pd
+from cdk_constructs.services import pipeline_definition as pd
 
 MODEL = botocore.session.get_session().get_service_model("sagemaker")
 REQUESTS = {"Processing": ("CreateProcessingJob", {"ProcessingJobName": "pipelines-abc-PreprocessData-x1"}),
@@ -264,7 +264,9 @@ def test_the_image_registry_map_matches_the_sagemaker_sdk_config():
     # The installed SDK's image_uri_config, found without importing the SDK.
     folder = Path(importlib.util.find_spec("sagemaker").submodule_search_locations[0]) / "core" / "image_uri_config"
     for framework, version in (("sklearn", "1.2-1"), ("xgboost", "1.7-1")):
-        registries = json.loads((folder / f"{framework}.json").read_text())["training"]["versions"][version]["registries"]
-        assert {r: a for r, a in registries.items() if r in lab.ALGORITHM_IMAGE_ACCOUNTS} == lab.ALGORITHM_IMAGE_ACCOUNTS
+        config = json.loads((folder / f"{framework}.json").read_text())
+        registries = config["training"]["versions"][version]["registries"]
+        known = lab.ALGORITHM_IMAGE_ACCOUNTS
+        assert {r: a for r, a in registries.items() if r in known} == known
     assert lab.image_uri(lab.XGBOOST_IMAGE, lab.image_registry("us-east-1")) == \
         "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"

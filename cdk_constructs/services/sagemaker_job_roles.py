@@ -1,5 +1,5 @@
-"""Least-privilege roles that SageMaker assumes: one per kind of job (or model), each naming the
-object prefixes, log group and images it needs, and nothing else."""
+"""Least-privilege roles that SageMaker assumes (ml-pipeline and mlops labs): one per kind of job (or
+model), each naming the object prefixes, log group and images it needs, and nothing else."""
 
 from __future__ import annotations
 

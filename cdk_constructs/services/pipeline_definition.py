@@ -1,11 +1,14 @@
-"""The ml-pipeline lab's SageMaker pipeline, written as data (no aws-cdk-lib, no SDK, no network).
+"""The churn model's SageMaker pipeline (ml-pipeline and mlops labs), written as data (no aws-cdk-lib,
+no SDK, no network).
 
 ``pipeline_definition(resources, options)`` returns the pipeline in the 2020-12-01 definition
-format as plain Python structures; ``cdk_constructs.ml_pipeline.pipeline`` serializes it into the
-``PipelineDefinitionBody`` of an ``AWS::SageMaker::Pipeline``. Building it needs only strings:
-CDK tokens at synth (bucket names, role ARNs, the script assets' S3 URIs), placeholders in the
-tests. The SageMaker SDK would stage code in a default bucket at build time (STS and S3 calls)
-and add an Experiment and a Trial per execution; nothing here does either.
+format as plain Python structures; ``cdk_constructs.services.sagemaker_pipeline`` serializes it into
+the ``PipelineDefinitionBody`` of an ``AWS::SageMaker::Pipeline``. Building it needs only strings:
+CDK tokens at synth (bucket names, role ARNs, the scripts' S3 URIs), placeholders in the tests.
+The scripts come from CDK file assets (ml-pipeline) or from a pipeline parameter naming where a
+build put them (mlops: ``Std:Join`` of the parameter and the file name). The SageMaker SDK would
+stage code in a default bucket at build time (STS and S3 calls) and add an Experiment and a Trial
+per execution; nothing here does either.
 
 Each step's ``Arguments`` is the request SageMaker sends for it, minus the job name that
 Pipelines generates: Processing -> CreateProcessingJob, Training -> CreateTrainingJob,
@@ -31,7 +34,8 @@ VERSION = "2020-12-01"
 CODE_DIR = "/opt/ml/processing/input/code"
 RAW_DIR = "/opt/ml/processing/input/raw"
 OUTPUT_DIR = "/opt/ml/processing/output"
-MODEL_DIR, TEST_DIR, EVALUATION_DIR = "/opt/ml/processing/model", "/opt/ml/processing/test", "/opt/ml/processing/evaluation"
+MODEL_DIR, TEST_DIR = "/opt/ml/processing/model", "/opt/ml/processing/test"
+EVALUATION_DIR = "/opt/ml/processing/evaluation"
 CHECKPOINT_DIR = "/opt/ml/checkpoints"
 MAX_RUNTIME_SECONDS = 30 * 60
 MAX_WAIT_SECONDS = 60 * 60  # spot: how long a training job may wait for capacity, runtime included
@@ -44,9 +48,9 @@ JOB_RETRY = {"ExceptionType": ["SageMaker.CAPACITY_ERROR", "SageMaker.JOB_INTERN
 
 @dataclass(frozen=True)
 class Script:
-    """A processing script shipped as a CDK file asset: its S3 URI and its object's file name."""
+    """A processing script: its S3 URI (text, or a reference resolved at run time) and its file name."""
 
-    s3_uri: str
+    s3_uri: Any
     file_name: str
 
     @property
@@ -67,6 +71,8 @@ class PipelineResources:
         model_package_group: where RegisterModel puts versions.
         preprocess_script, evaluate_script: the processing scripts.
         tags: put on every job (lab, profile, owner), so the sweep finds them.
+        pipeline_name: the pipeline's name, in the registered packages' description.
+        extra_parameters: more String parameters (name, default) the definition declares.
     """
 
     image_registry: str
@@ -80,6 +86,8 @@ class PipelineResources:
     preprocess_script: Script
     evaluate_script: Script
     tags: Mapping[str, str]
+    pipeline_name: str = lab.PIPELINE_NAME
+    extra_parameters: tuple[tuple[str, str], ...] = ()
 
 
 # -- the format's references ---------------------------------------------------------------
@@ -162,7 +170,8 @@ def preprocess_step(resources: PipelineResources) -> dict[str, Any]:
     return {
         "Name": lab.PREPROCESS_STEP, "Type": "Processing",
         "Arguments": processing_arguments(
-            resources, image=lab.image_uri(lab.SKLEARN_IMAGE, resources.image_registry), role_arn=resources.preprocess_role_arn,
+            resources, image=lab.image_uri(lab.SKLEARN_IMAGE, resources.image_registry),
+            role_arn=resources.preprocess_role_arn,
             script=resources.preprocess_script, outputs=outputs,
             inputs=[processing_input("raw", parameter(lab.INPUT_PARAMETER), RAW_DIR)],
             arguments=["--input", RAW_DIR, "--output", OUTPUT_DIR]),
@@ -172,7 +181,8 @@ def preprocess_step(resources: PipelineResources) -> dict[str, Any]:
 
 def train_step(resources: PipelineResources) -> dict[str, Any]:
     hyperparameters = {"objective": "binary:logistic", "eval_metric": "auc"}
-    hyperparameters.update({name: join(parameter(parameter_name)) for name, parameter_name in lab.HYPERPARAMETERS.items()})
+    hyperparameters.update({name: join(parameter(parameter_name))
+                            for name, parameter_name in lab.HYPERPARAMETERS.items()})
     return {
         "Name": lab.TRAIN_STEP, "Type": "Training",
         "Arguments": {
@@ -205,7 +215,8 @@ def evaluate_step(resources: PipelineResources) -> dict[str, Any]:
     return {
         "Name": lab.EVALUATE_STEP, "Type": "Processing",
         "Arguments": processing_arguments(
-            resources, image=lab.image_uri(lab.XGBOOST_IMAGE, resources.image_registry), role_arn=resources.evaluation_role_arn,
+            resources, image=lab.image_uri(lab.XGBOOST_IMAGE, resources.image_registry),
+            role_arn=resources.evaluation_role_arn,
             script=resources.evaluate_script,
             inputs=[processing_input("model", MODEL_ARTIFACTS, MODEL_DIR),
                     processing_input("test", output_uri(lab.PREPROCESS_STEP, "test"), TEST_DIR)],
@@ -226,7 +237,7 @@ def register_step(resources: PipelineResources) -> dict[str, Any]:
         "Name": lab.REGISTER_STEP, "Type": "RegisterModel",
         "Arguments": {
             "ModelPackageGroupName": resources.model_package_group,
-            "ModelPackageDescription": f"Churn classifier (built-in XGBoost) from pipeline {lab.PIPELINE_NAME}",
+            "ModelPackageDescription": f"Churn classifier (built-in XGBoost) from pipeline {resources.pipeline_name}",
             "ModelApprovalStatus": "PendingManualApproval",
             "InferenceSpecification": {
                 "Containers": [{"Image": lab.image_uri(lab.XGBOOST_IMAGE, resources.image_registry),
@@ -269,12 +280,16 @@ def parameters(resources: PipelineResources, options: lab.MlPipelineOptions) -> 
         (lab.TRAINING_INSTANCE_PARAMETER, options.training_instance_type),
         (lab.THRESHOLD_PARAMETER, float(options.threshold)),
         *((name, getattr(hyper, field)) for field, name in lab.HYPERPARAMETERS.items()),
+        *resources.extra_parameters,
     ]
     return [{"Name": name, "Type": types[type(value)], "DefaultValue": value} for name, value in declared]
 
 
+DEFAULT_OPTIONS = lab.MlPipelineOptions()
+
+
 def pipeline_definition(resources: PipelineResources,
-                        options: lab.MlPipelineOptions = lab.MlPipelineOptions()) -> dict[str, Any]:
+                        options: lab.MlPipelineOptions = DEFAULT_OPTIONS) -> dict[str, Any]:
     """The whole definition. It has no ``PipelineExperimentConfig``: executions create no
     SageMaker Experiment, run group or runs (AWS: "Disable Experiments Integration")."""
     return {
