@@ -62,7 +62,8 @@ class ApprovedModelDeployment(Construct):
                                            encryption_master_key=key, enforce_ssl=True,
                                            retention_period=Duration.days(14))
         self.function = LabFunction(
-            self, "Deploy", settings=settings, handler_dir="ml_pipeline_model_deploy", shared_modules=["lab_names"],
+            self, "Deploy", settings=settings, handler_dir="ml_pipeline_model_deploy",
+            shared_modules=["hosting", "lab_names"],
             description="Serves each approved model package version from the lab's serverless endpoint",
             timeout=Duration.minutes(10), log_key=key, dead_letter_queue=self.dead_letter_queue,
             environment={"ENDPOINT_NAME": endpoint_name, "MODEL_PACKAGE_GROUP": lab.MODEL_PACKAGE_GROUP,
@@ -121,7 +122,8 @@ class PipelineTeardown(Construct):
         super().__init__(scope, id_)
         self.function = LabFunction(
             self, "Function", settings=settings, handler_dir="ml_pipeline_teardown",
-            shared_modules=["cfn_response", "lab_names", "polling"], log_key=key, timeout=Duration.minutes(15),
+            shared_modules=["cfn_response", "lab_names", "pipeline_teardown", "polling"], log_key=key,
+            timeout=Duration.minutes(15),
             description="Clears the ml-pipeline lab's executions, model packages and endpoint before deletion")
         role = self.function.role
         versions = f"{endpoint_name}-v*"

@@ -142,6 +142,22 @@ QUERIES: dict[str, PriceQuery] = {
     "step_functions_transition_thousand": PriceQuery(
         "AmazonStates", (("usagetype", "USE1-StateTransition"),), scale=1000,
         evidence="Step Functions usage type from public code; a per-transition price, hence the scale"),
+    # Unconfirmed (mlops): usage types inferred from each service's billing names, not seen in Price List data.
+    "codepipeline_v2_action_minute": PriceQuery(
+        "AWSCodePipeline", (("usagetype", "USE1-ActionExecutionMinute"),),
+        evidence="inferred from the V2 billing dimension's name; not seen here"),
+    "codebuild_general1_small_minute": PriceQuery(
+        "CodeBuild", (("usagetype", "USE1-Build-Min:Linux:g1.small"),),
+        evidence="CodeBuild's usage type as Cost Explorer names it; not seen in Price List data here"),
+    "cloudwatch_alarm_month": PriceQuery(
+        "AmazonCloudWatch", (("usagetype", "USE1-CW:AlarmMonitorUsage"),),
+        evidence="CloudWatch's alarm usage type as Cost Explorer names it; first paid tier"),
+    "sagemaker_hosting_ml_t2_medium_hour": PriceQuery(
+        "AmazonSageMaker", (("usagetype", "USE1-Host:ml.t2.medium"),), unit="Hrs",
+        evidence="the Host:<type> usage type of SageMaker hosting, by analogy with Train:<type>"),
+    "cloudtrail_paid_management_events_100k": PriceQuery(
+        "AWSCloudTrail", (("usagetype", "USE1-PaidEventsRecorded"),), scale=100_000,
+        evidence="CloudTrail's paid-events usage type as Cost Explorer names it; a per-event price, hence the scale"),
 }
 
 

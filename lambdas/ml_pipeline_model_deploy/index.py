@@ -27,11 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import WaiterError
 
-try:
-    from lab_names import deployed_name, deployed_version  # copied beside this file in the Lambda asset
+try:  # copied beside this file in the Lambda asset
+    from hosting import describe, ensure_config, ensure_model, not_found, serverless_variant, tag_list
+    from lab_names import deployed_name, deployed_version
 except ImportError:  # imported as a package (tests)
+    from lambdas.shared.hosting import describe, ensure_config, ensure_model, not_found, serverless_variant, tag_list
     from lambdas.shared.lab_names import deployed_name, deployed_version
 
 LOGGER = logging.getLogger()
@@ -62,11 +64,10 @@ class Settings:
 
     @property
     def tag_list(self) -> list[dict[str, str]]:
-        return [{"Key": key, "Value": value} for key, value in self.tags.items()]
+        return tag_list(self.tags)
 
 
-def not_found(error: ClientError) -> bool:
-    return "Could not find" in error.response["Error"].get("Message", "")
+__all__ = ["Deployer", "Settings", "handler", "not_found"]
 
 
 class Deployer:
@@ -76,28 +77,15 @@ class Deployer:
         self.sagemaker, self.settings, self.waiter_delay = sagemaker, settings, waiter_delay
 
     def describe(self, operation: str, **request: str) -> dict | None:
-        try:
-            return getattr(self.sagemaker, operation)(**request)
-        except ClientError as error:
-            if not_found(error):
-                return None
-            raise
+        return describe(self.sagemaker, operation, **request)
 
     def ensure_model(self, name: str, package_arn: str) -> bool:
-        if self.describe("describe_model", ModelName=name) is not None:
-            return False
-        self.sagemaker.create_model(ModelName=name, ExecutionRoleArn=self.settings.model_role_arn,
-                                    PrimaryContainer={"ModelPackageName": package_arn}, Tags=self.settings.tag_list)
-        return True
+        return ensure_model(self.sagemaker, name, package_arn, self.settings.model_role_arn, self.settings.tags)
 
     def ensure_config(self, name: str) -> bool:
-        if self.describe("describe_endpoint_config", EndpointConfigName=name) is not None:
-            return False
-        self.sagemaker.create_endpoint_config(
-            EndpointConfigName=name, Tags=self.settings.tag_list,
-            ProductionVariants=[{"VariantName": VARIANT, "ModelName": name, "ServerlessConfig": {
-                "MemorySizeInMB": self.settings.memory_mb, "MaxConcurrency": self.settings.max_concurrency}}])
-        return True
+        settings = self.settings
+        return ensure_config(self.sagemaker, name, serverless_variant(VARIANT, settings.memory_mb,
+                                                                      settings.max_concurrency), settings.tags)
 
     def wait(self, waiter_name: str, seconds_left: float) -> None:
         attempts = max(1, int((seconds_left - SAFETY_SECONDS) // self.waiter_delay))
@@ -141,7 +129,8 @@ class Deployer:
             return {"action": "ignored", "reason": f"not group {self.settings.model_package_group}",
                     "package": package_arn}
         if detail.get("ModelApprovalStatus") != "Approved":
-            return {"action": "ignored", "reason": f"status {detail.get('ModelApprovalStatus')}", "package": package_arn}
+            return {"action": "ignored", "reason": f"status {detail.get('ModelApprovalStatus')}",
+                    "package": package_arn}
         package = self.sagemaker.describe_model_package(ModelPackageName=package_arn)
         if package["ModelApprovalStatus"] != "Approved":  # changed again since the event
             return {"action": "ignored", "reason": f"now {package['ModelApprovalStatus']}", "package": package_arn}
