@@ -29,7 +29,8 @@ from cdk_constructs.core.outputs import emit_outputs
 from cdk_constructs.core.profile import apply_lab_profile
 from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
-from cdk_constructs.ml_pipeline.deployment import ApprovedModelDeployment, PipelineTeardown
+from cdk_constructs.ml_pipeline.deployment import ApprovedModelDeployment
+from cdk_constructs.services.pipeline_teardown import PipelineTeardown
 from cdk_constructs.services.sagemaker_job_roles import log_group_findings, sagemaker_finding
 from cdk_constructs.services.sagemaker_pipeline import ModelBuildPipeline, run_prefix, step_output
 from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX, LAB_TAG, OWNER_TAG, PROFILE_TAG
@@ -69,7 +70,7 @@ class MlPipelineStack(Stack):
                                                   group=self.pipeline.group, artifacts_bucket=self.artifacts.bucket,
                                                   key=self.key, tags=self.run_tags)
         self.teardown = PipelineTeardown(
-            self, "Teardown", settings=settings, key=self.key,
+            self, "Teardown", settings=settings, key=self.key, endpoints=[contract.ENDPOINT_NAME],
             depends_on=[self.pipeline.pipeline, self.pipeline.group, self.deployment.model_role,
                         self.deployment.function])
         self.budget = (

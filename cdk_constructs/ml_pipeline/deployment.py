@@ -1,14 +1,14 @@
 """Deploy on approval: an EventBridge rule on the model registry and the function it invokes
-(``lambdas/ml_pipeline_model_deploy``), which serves each approved version from a serverless endpoint; and
-the teardown custom resource (``lambdas/ml_pipeline_teardown``) that clears what would block the
-stack's deletion."""
+(``lambdas/ml_pipeline_model_deploy``), which serves each approved version from a serverless endpoint.
+(The teardown custom resource that clears what would block the stack's deletion is shared with the
+mlops lab: ``cdk_constructs/services/pipeline_teardown.py``.)"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 
-from aws_cdk import Aws, CustomResource, Duration, Stack
+from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -20,7 +20,7 @@ from constructs import Construct, IConstruct
 from catalog import ml_pipeline as lab
 from cdk_constructs.core.functions import LabFunction
 from cdk_constructs.core.settings import LabSettings
-from cdk_constructs.services.sagemaker_job_roles import SAGEMAKER, SageMakerJobRole, algorithm_images, log_group_arn
+from cdk_constructs.services.sagemaker_job_roles import SAGEMAKER, SageMakerJobRole, algorithm_images
 from cdk_constructs.services.sagemaker_pipeline import run_prefix, sagemaker_arn
 from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX
 
@@ -105,54 +105,3 @@ class ApprovedModelDeployment(Construct):
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="PassTheModelRole", actions=["iam:PassRole"], resources=[self.model_role.role_arn],
             conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}}))
-
-
-class PipelineTeardown(Construct):
-    """On stack deletion, before the pipeline, the group and the roles go: stops running executions,
-    deletes the group's model packages, and deletes the endpoint with its configs, models and log
-    group. Create and Update do nothing; Delete never fails the stack deletion.
-
-    Attributes:
-        function: the custom-resource LabFunction (15 minutes: stopping a job takes a few).
-        resource: the ``Custom::PipelineTeardown``.
-    """
-
-    def __init__(self, scope: Construct, id_: str, *, settings: LabSettings, key: kms.IKey,
-                 depends_on: list[IConstruct], endpoint_name: str = lab.ENDPOINT_NAME) -> None:
-        super().__init__(scope, id_)
-        self.function = LabFunction(
-            self, "Function", settings=settings, handler_dir="ml_pipeline_teardown",
-            shared_modules=["cfn_response", "lab_names", "pipeline_teardown", "polling"], log_key=key,
-            timeout=Duration.minutes(15),
-            description="Clears the ml-pipeline lab's executions, model packages and endpoint before deletion")
-        role = self.function.role
-        versions = f"{endpoint_name}-v*"
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="ListWhatToClear",
-            actions=["sagemaker:ListPipelineExecutions", "sagemaker:ListModelPackages", "sagemaker:ListEndpointConfigs",
-                     "sagemaker:ListModels"], resources=["*"]))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="StopExecutions", actions=["sagemaker:StopPipelineExecution"],
-            resources=[sagemaker_arn(f"pipeline/{lab.PIPELINE_NAME}/execution/*")]))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="DeletePackages", actions=["sagemaker:DeleteModelPackage"],
-            resources=[sagemaker_arn(f"model-package/{lab.MODEL_PACKAGE_GROUP}/*")]))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="DeleteTheEndpoint",
-            actions=["sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig",
-                     "sagemaker:DeleteModel"],
-            resources=[sagemaker_arn(f"endpoint/{endpoint_name}"), sagemaker_arn(f"endpoint-config/{versions}"),
-                       sagemaker_arn(f"model/{versions}")]))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="DeleteTheEndpointLogGroup", actions=["logs:DeleteLogGroup"],
-            resources=[log_group_arn(ENDPOINT_LOG_GROUP_PREFIX + endpoint_name),
-                       f"{log_group_arn(ENDPOINT_LOG_GROUP_PREFIX + endpoint_name)}:*"]))
-        self.resource = CustomResource(
-            self, "Resource", service_token=self.function.function.function_arn,
-            resource_type="Custom::PipelineTeardown",
-            properties={"PipelineName": lab.PIPELINE_NAME, "ModelPackageGroupName": lab.MODEL_PACKAGE_GROUP,
-                        "EndpointName": endpoint_name})
-        self.resource.node.add_dependency(role.policy)
-        # Created after these, so deleted before them.
-        for construct in depends_on:
-            self.resource.node.add_dependency(construct)

@@ -58,6 +58,9 @@ class PipelineNames:
     role_description: str = "SageMaker Pipelines: runs the ml-pipeline lab's steps"
 
 
+ML_PIPELINE = PipelineNames()
+
+
 @dataclass(frozen=True)
 class BuiltCode:
     """Scripts a build uploads at run time: ``<parameter>`` (an S3 prefix ending in ``/``, given per
@@ -92,7 +95,7 @@ class ModelBuildPipeline(Construct):
 
     def __init__(self, scope: Construct, id_: str, *, options: lab.MlPipelineOptions, data_bucket: s3.IBucket,
                  artifacts_bucket: s3.IBucket, key: kms.IKey, tags: Mapping[str, str],
-                 names: PipelineNames = PipelineNames(), code: BuiltCode | None = None,
+                 names: PipelineNames = ML_PIPELINE, code: BuiltCode | None = None,
                  extra_parameters: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
