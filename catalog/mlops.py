@@ -41,11 +41,12 @@ CODE_PARAMETER = "CodeUri"
 RUN_REASON_PARAMETER, CODE_PIPELINE_EXECUTION_PARAMETER = "RunReason", "CodePipelineExecutionId"
 
 # The stages, each with its one action, in order; the namespaces its variables are read under.
-SOURCE, BUILD, TRAIN, APPROVE, STAGING, INTEGRATION, PRODUCTION = (
+(SOURCE_STAGE, BUILD_STAGE, TRAIN_STAGE, APPROVE_STAGE, STAGING_STAGE, INTEGRATION_STAGE,
+ PRODUCTION_STAGE) = (
     ("Source", "FetchCode"), ("BuildAndTest", "UnitTestsAndLint"), ("Train", "RunSageMakerPipeline"),
     ("Approve", "ApproveModel"), ("Staging", "DeployStaging"), ("IntegrationTest", "InvokeStaging"),
     ("Production", "DeployProduction"))
-STAGES = (SOURCE, BUILD, TRAIN, APPROVE, STAGING, INTEGRATION, PRODUCTION)
+STAGES = (SOURCE_STAGE, BUILD_STAGE, TRAIN_STAGE, APPROVE_STAGE, STAGING_STAGE, INTEGRATION_STAGE, PRODUCTION_STAGE)
 SOURCE_NS, BUILD_NS, TRAIN_NS, STAGING_NS, PRODUCTION_NS = "Src", "Build", "Train", "Staging", "Prod"
 # What the train action emits (PutJobSuccessResult outputVariables) and the build exports.
 TRAIN_OUTPUTS = ("ModelPackageArn", "ModelPackageVersion", "Auc", "HoldoutUri", "SageMakerExecutionArn")
@@ -92,7 +93,8 @@ REPOSITORY = re.compile(r"[\w.-]+/[\w.-]+")
 SCHEDULE_EXPRESSION = re.compile(r"rate\(([1-9][0-9]*) (minutes?|hours?|days?)\)|cron\((\S+ ){5}\S+\)")
 
 # Billable minutes of one green practice run, for the cost estimate (an estimate, said so).
-ACTION_MINUTES = {SOURCE: 1, BUILD: 4, TRAIN: 20, STAGING: 5, INTEGRATION: 2, PRODUCTION: 25}
+ACTION_MINUTES = {SOURCE_STAGE: 1, BUILD_STAGE: 4, TRAIN_STAGE: 20, STAGING_STAGE: 5, INTEGRATION_STAGE: 2,
+                  PRODUCTION_STAGE: 25}
 SERVERLESS_PRODUCTION_MINUTES = 8
 BUILD_MINUTES = {BUILD_PROJECT: 4, INTEGRATION_PROJECT: 2}
 
@@ -183,7 +185,8 @@ def _github(context: Mapping[str, object], region: str) -> dict[str, str]:
         raise ConfigError(f"mlops_connection_arn is in {match.group(2)}, the lab deploys in {region}: "
                           "use a connection of the lab's region")
     if not REPOSITORY.fullmatch(repository):
-        raise ConfigError(f"mlops_repository={repository!r} is not owner/name (e.g. -c mlops_repository=you/churn-model)")
+        raise ConfigError(f"mlops_repository={repository!r} is not owner/name "
+                          "(e.g. -c mlops_repository=you/churn-model)")
     branch = str(context.get("mlops_branch") or "main").strip()
     return {"connection_arn": arn, "repository": repository, "branch": branch}
 
@@ -204,7 +207,7 @@ def parse(context: Mapping[str, object], region: str) -> MlopsOptions:
                           f"-c mlops_retrain_schedule=\"{DEFAULT_SCHEDULE}\")")
     production = choice(context, "mlops_production", PRODUCTION_KINDS, "instances")
     traffic = choice(context, "mlops_traffic", STRATEGIES, "canary")
-    if production == "serverless" and traffic != "canary" and context.get("mlops_traffic"):
+    if production == "serverless" and context.get("mlops_traffic"):
         raise ConfigError("a serverless production endpoint has no instances to shift in steps: drop -c mlops_traffic "
                           "(it rolls out all at once)")
     options = MlopsOptions(
@@ -213,8 +216,9 @@ def parse(context: Mapping[str, object], region: str) -> MlopsOptions:
         bake_minutes=_number(context, "mlops_bake_minutes", 5, 1, 60), **github)
     idle = cost(options).idle_per_hour
     if str(context.get("profile") or "sandbox") == "sandbox" and idle > SANDBOX_IDLE_LIMIT:
-        raise ConfigError(f"{options.instance_count} production instances idle at ${idle:.3f}/hour, above the sandbox's "
-                          f"${SANDBOX_IDLE_LIMIT}/hour: use -c mlops_instance_count=2 or -c mlops_production=serverless")
+        raise ConfigError(f"{options.instance_count} production instances idle at ${idle:.3f}/hour, above the "
+                          f"sandbox's ${SANDBOX_IDLE_LIMIT}/hour: use -c mlops_instance_count=2 or "
+                          "-c mlops_production=serverless")
     return options
 
 
@@ -229,14 +233,14 @@ DATA_BUCKET = Output("DataBucketName", "raw training data (raw/)")
 ARTIFACTS_BUCKET = Output("ArtifactsBucketName", "pipeline artifacts, each build's scripts (code/) and runs (runs/)")
 TRAIL_OUTPUT = Output("TrailName", "the CloudTrail trail (write management events, validated log files)")
 TRAIL_BUCKET = Output("TrailBucketName", "where the trail delivers its log files")
-STAGING = Output("StagingEndpointName", "the serverless staging endpoint the Staging stage creates or updates")
+STAGING_OUTPUT = Output("StagingEndpointName", "the serverless staging endpoint the Staging stage creates or updates")
 PRODUCTION_OUTPUT = Output("ProductionEndpointName", "the production endpoint the Production stage rolls out")
 ROLLBACK = Output("RollbackAlarmName", "the alarm that rolls a production rollout back")
 DRIFT_OUTPUT = Output("DriftAlarmName", "the alarm whose ALARM state starts a retraining run", when=lambda o: o.drift)
 BUILD_LOG_GROUP = Output("BuildLogGroupName", "the CodeBuild projects' log group")
 KEY = Output("KeyArn", "the lab's KMS key")
 OUTPUTS = (CODE_PIPELINE_OUTPUT, SAGEMAKER_PIPELINE_OUTPUT, MODEL_GROUP, SOURCE_BUCKET, SOURCE_OBJECT, DATA_BUCKET,
-           ARTIFACTS_BUCKET, TRAIL_OUTPUT, TRAIL_BUCKET, STAGING, PRODUCTION_OUTPUT, ROLLBACK, DRIFT_OUTPUT,
+           ARTIFACTS_BUCKET, TRAIL_OUTPUT, TRAIL_BUCKET, STAGING_OUTPUT, PRODUCTION_OUTPUT, ROLLBACK, DRIFT_OUTPUT,
            BUILD_LOG_GROUP, KEY)
 
 
@@ -254,10 +258,10 @@ def cost(options: MlopsOptions) -> LabCost:
     minutes = dict(ACTION_MINUTES)
     green = 0.0
     if options.serverless_production:
-        minutes[PRODUCTION] = SERVERLESS_PRODUCTION_MINUTES
+        minutes[PRODUCTION_STAGE] = SERVERLESS_PRODUCTION_MINUTES
     else:
         idle += options.instance_count * hosting_hour()
-        green = options.instance_count * hosting_hour() * ACTION_MINUTES[PRODUCTION] / 60
+        green = options.instance_count * hosting_hour() * ACTION_MINUTES[PRODUCTION_STAGE] / 60
     actions = price("codepipeline_v2_action_minute") * sum(minutes.values())
     builds = price("codebuild_general1_small_minute") * sum(BUILD_MINUTES.values())
     jobs = sm.cost(options.pipeline).per_practice_run or 0.0
@@ -266,7 +270,8 @@ def cost(options: MlopsOptions) -> LabCost:
         run_note=f"{sum(minutes.values())} action minutes, {sum(BUILD_MINUTES.values())} build minutes, the "
                  "SageMaker jobs" + ("" if options.serverless_production else ", the green fleet while it bakes")
                  + "; free tiers ignored; the idle figure is after the first production deploy",
-        alternatives=(("--break-test", price("codepipeline_v2_action_minute") * (minutes[SOURCE] + minutes[BUILD])
+        alternatives=(("--break-test", price("codepipeline_v2_action_minute")
+                       * (minutes[SOURCE_STAGE] + minutes[BUILD_STAGE])
                        + price("codebuild_general1_small_minute") * BUILD_MINUTES[BUILD_PROJECT]),))
 
 

@@ -18,10 +18,8 @@ from catalog.ml_pipeline import MlPipelineOptions
 from cdk_constructs.core.acknowledge import (
     OUT_OF_VPC_REASON,
     acknowledge,
-    acknowledge_iam5,
     acknowledge_lab_buckets_nist,
     acknowledge_lambda_nist,
-    objects_finding,
 )
 from cdk_constructs.core.budget import LabBudget
 from cdk_constructs.core.encryption import LabKey
@@ -30,10 +28,15 @@ from cdk_constructs.core.profile import apply_lab_profile
 from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
 from cdk_constructs.ml_pipeline.deployment import ApprovedModelDeployment
+from cdk_constructs.services.pipeline_findings import (
+    acknowledge_deployed,
+    acknowledge_model_build,
+    acknowledge_teardown,
+    acknowledge_versions,
+)
 from cdk_constructs.services.pipeline_teardown import PipelineTeardown
-from cdk_constructs.services.sagemaker_job_roles import log_group_findings, sagemaker_finding
-from cdk_constructs.services.sagemaker_pipeline import ModelBuildPipeline, run_prefix, step_output
-from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX, LAB_TAG, OWNER_TAG, PROFILE_TAG
+from cdk_constructs.services.sagemaker_pipeline import ML_PIPELINE, ModelBuildPipeline
+from lambdas.shared.lab_names import LAB_TAG, OWNER_TAG, PROFILE_TAG
 
 DEFAULT_OPTIONS = MlPipelineOptions()
 
@@ -92,53 +95,13 @@ class MlPipelineStack(Stack):
 
     def _acknowledge_findings(self) -> None:
         build, deploy = self.pipeline, self.deployment
-        artifacts = self.artifacts.bucket
-        for role in (build.preprocess_role, build.training_role, build.evaluation_role, deploy.model_role):
-            acknowledge_iam5(role.policy, ["Resource::*"],
-                             "ecr:GetAuthorizationToken has no resource type; cloudwatch:PutMetricData has none "
-                             "either and is conditioned on SageMaker's own metric namespaces")
-            acknowledge_iam5(role.policy, log_group_findings(role.log_group)[1:],
-                             "SageMaker names one log stream per job or endpoint variant and instance inside its "
-                             "service-named log group; only that group's streams")
-            acknowledge_iam5(role.policy, log_group_findings(role.log_group)[:1],
-                             "CreateLogGroup and DescribeLogStreams act on the group ARN ending in :*, which IAM "
-                             "requires; only that one service-named group")
-        per_run = ("each execution writes under runs/<execution id>/, an id known only at run time, and SageMaker "
-                   "names the files; limited to this one step output folder")
-        for role, folders in ((build.preprocess_role, ["preprocess"]),
-                              (build.training_role, [contract.MODEL_OUTPUT]),
-                              (build.evaluation_role, [contract.MODEL_OUTPUT, contract.EVALUATION_OUTPUT]),
-                              (build.role, [contract.EVALUATION_OUTPUT]), (deploy.model_role, [contract.MODEL_OUTPUT])):
-            acknowledge_iam5(role.policy, [objects_finding(artifacts, run_prefix(f)) for f in folders], per_run)
-        for role, folders in ((build.training_role, ["preprocess/train", "preprocess/validation"]),
-                              (build.evaluation_role, ["preprocess/test"])):
-            acknowledge_iam5(role.policy, [objects_finding(artifacts, step_output(f)) for f in folders], per_run)
-        acknowledge_iam5(build.preprocess_role.policy, [objects_finding(self.data.bucket, contract.RAW_PREFIX)],
-                         "preprocessing reads the raw uploads under raw/ (each practice run adds a folder of its own; "
-                         "the InputDataUri parameter picks one)")
-        acknowledge_iam5(build.training_role.policy, [objects_finding(artifacts, contract.CHECKPOINTS_PREFIX)],
-                         "managed spot training syncs checkpoint files it names itself under checkpoints/<execution "
-                         "id>/ to resume after an interruption")
-        acknowledge_iam5(build.role.policy, [sagemaker_finding("processing-job/pipelines-*"),
-                                             sagemaker_finding("training-job/pipelines-*")],
-                         "Pipelines names every job pipelines-<execution id>-<step>-<suffix> at run time; "
-                         "pipelines-* is the narrowest ARN a policy can name")
-        versions = sagemaker_finding(f"model-package/{contract.MODEL_PACKAGE_GROUP}/*")
-        for policy in (build.role.policy, deploy.function.role.policy, self.teardown.function.role.policy):
-            acknowledge_iam5(policy, [versions], "model package versions are numbered by the registry at "
-                                                 "registration; limited to the lab's one model package group")
-        deployed = [sagemaker_finding(f"{kind}/{contract.ENDPOINT_NAME}-v*") for kind in ("model", "endpoint-config")]
-        for policy in (deploy.function.role.policy, self.teardown.function.role.policy):
-            acknowledge_iam5(policy, deployed, "the approval function makes one model and one endpoint config per "
-                                               "approved version, named <endpoint>-v<N>; only those names")
-        teardown = self.teardown.function.role.policy
-        acknowledge_iam5(teardown, ["Resource::*"], "ListPipelineExecutions, ListModelPackages, ListModels and "
-                                                   "ListEndpointConfigs have no resource type; every delete is named")
-        acknowledge_iam5(teardown, [sagemaker_finding(f"pipeline/{contract.PIPELINE_NAME}/execution/*")],
-                         "executions get generated ids; StopPipelineExecution is limited to this lab's one pipeline")
-        acknowledge_iam5(teardown, log_group_findings(f"{ENDPOINT_LOG_GROUP_PREFIX}{contract.ENDPOINT_NAME}")[:1],
-                         "DeleteLogGroup acts on the group ARN ending in :*; only the log group SageMaker makes "
-                         "for the lab's endpoint")
+        acknowledge_model_build(build, data_bucket=self.data.bucket, artifacts_bucket=self.artifacts.bucket,
+                                model_roles=[deploy.model_role])
+        acknowledge_versions([build.role, deploy.function.role, self.teardown.function.role],
+                             contract.MODEL_PACKAGE_GROUP)
+        acknowledge_deployed([deploy.function.role, self.teardown.function.role], [contract.ENDPOINT_NAME],
+                             "the approval function")
+        acknowledge_teardown(self.teardown, ML_PIPELINE, [contract.ENDPOINT_NAME])
         if not self.settings.is_sandbox:
             self._acknowledge_nist_findings()
 

@@ -89,7 +89,7 @@ class PipelineActions(Construct):
                 "INSTANCE_COUNT": str(options.instance_count), "STRATEGY": options.strategy,
                 "BAKE_SECONDS": str(options.bake_minutes * 60), "ROLLBACK_ALARM": lab.ROLLBACK_ALARM,
                 "KEY_ARN": key.key_arn, "CODE_PIPELINE": lab.CODE_PIPELINE,
-                "APPROVE_ACTION": "/".join(lab.APPROVE), "VARIANT": lab.VARIANT,
+                "APPROVE_ACTION": "/".join(lab.APPROVE_STAGE), "VARIANT": lab.VARIANT,
                 "LAB_TAGS": json.dumps(dict(tags), sort_keys=True)})
         self._allow_train(artifacts_bucket, key)
         self._allow_deploy(key)

@@ -68,6 +68,10 @@ ARN = {
     "AWS::SageMaker::MonitoringSchedule": "arn:{partition}:sagemaker:{region}:{account}:monitoring-schedule/{lower}",
     "AWS::SageMaker::DataQualityJobDefinition":
         "arn:{partition}:sagemaker:{region}:{account}:data-quality-job-definition/{lower}",
+    "AWS::CloudWatch::Alarm": "arn:{partition}:cloudwatch:{region}:{account}:alarm:{name}",
+    "AWS::CodeBuild::Project": "arn:{partition}:codebuild:{region}:{account}:project/{name}",
+    "AWS::CodePipeline::Pipeline": "arn:{partition}:codepipeline:{region}:{account}:{name}",
+    "AWS::CloudTrail::Trail": "arn:{partition}:cloudtrail:{region}:{account}:trail/{name}",
 }
 # Attributes other than Arn: {attribute suffix: format}.
 ATTRIBUTES = {"Name": "{name}", "WorkgroupName": "{name}", "WorkgroupArn": "{arn}", "NamespaceArn": "{arn}",
