@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from catalog import ml_pipeline as sm
 from catalog.base import ConfigError, ContextKey, Flag, LabContract, Output, Variant, choice
 from catalog.exam import MLA_D3, MLA_D4, MLS_OPERATIONS, ExamDomains, Exercise
-from catalog.mlops_calls import CALLS
+from catalog.mlops_calls import CALLS, CONNECTION_EXAMPLE
 from catalog.prices import LabCost, per_month_as_hourly, price
 from lambdas.shared.rollout import STRATEGIES
 
@@ -315,8 +315,7 @@ CONTRACT = LabContract(
     preflight="labs.practice.mlops.checks:preflight",
     variants=(
         Variant("mlops-github", {"mlops_source": "github", "mlops_repository": "example/churn-model",
-                                 "mlops_connection_arn": "arn:aws:codeconnections:us-east-1:111122223333:connection/"
-                                                         "0a1b2c3d-4e5f-4a1b-8c2d-3e4f5a6b7c8d",
+                                 "mlops_connection_arn": CONNECTION_EXAMPLE,
                                  "mlops_retrain": "both"}, note="GitHub source, drift and weekly retraining"),
         Variant("mlops-serverless", {"mlops_production": "serverless", "mlops_retrain": "off"},
                 note="serverless production, no retraining rule"),

@@ -23,7 +23,6 @@ from cdk_constructs.core.acknowledge import (
     acknowledge_iam5,
     acknowledge_lab_buckets_nist,
     acknowledge_lambda_nist,
-    arn_in_finding,
     objects_finding,
 )
 from cdk_constructs.core.budget import lab_budget
@@ -169,10 +168,6 @@ class MlopsStack(Stack):
         for role in (projects.build_role, projects.integration_role, self.delivery.role):
             acknowledge_iam5(role.policy, stored, "CodePipeline names each artifact object itself under the "
                                                   "pipeline's folder of its artifact store; only that folder")
-        streams = [f"Resource::{arn_in_finding(projects.log_group)}:log-stream:*"]
-        for role in (projects.build_role, projects.integration_role):
-            acknowledge_iam5(role.policy, streams, "CodeBuild names one log stream per build in the projects' own "
-                                                   "stack-owned log group; only that group's streams")
         acknowledge_iam5(projects.integration_role.policy, [objects_finding(artifacts, "runs/*/preprocess/test/")],
                          PER_RUN)
         acknowledge_iam5(actions.train.role.policy, [objects_finding(artifacts, run_prefix(sm.EVALUATION_OUTPUT))],
@@ -181,10 +176,6 @@ class MlopsStack(Stack):
         acknowledge_iam5(actions.train.role.policy,
                          [sagemaker_finding(f"pipeline/{contract.SAGEMAKER_PIPELINE}/execution/*")],
                          "executions get generated ids; only executions of the lab's one SageMaker pipeline")
-        acknowledge_iam5(self.audit.logs_role.policy,
-                         [f"Resource::{arn_in_finding(self.audit.log_group)}:log-stream:*"],
-                         "CloudTrail names its log streams (<account>_CloudTrail_<region>); only the trail's own "
-                         "stack-owned group")
         if not self.settings.is_sandbox:
             self._acknowledge_nist_findings()
 

@@ -74,7 +74,7 @@ class AuditTrail(Construct):
                                  description=f"CloudTrail: delivers {lab.TRAIL}'s events to its log group")
         self.logs_role.add_to_principal_policy(iam.PolicyStatement(
             sid="WriteTheTrailsStreams", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[f"{self.log_group.log_group_arn}:log-stream:*"]))
+            resources=[self.log_group.log_group_arn]))  # the group's ARN ends in :*, its streams
         self.trail = cloudtrail.CfnTrail(
             self, "Trail", trail_name=lab.TRAIL, is_logging=True, s3_bucket_name=target.bucket_name,
             kms_key_id=key.key_arn, enable_log_file_validation=True, is_multi_region_trail=False,

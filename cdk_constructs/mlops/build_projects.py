@@ -93,7 +93,7 @@ class BuildProjects(Construct):
         role = LabRole(self, id_, assumed_by=iam.ServicePrincipal(CODEBUILD), description=description)
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="OwnLogGroup", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:log-stream:*"]))
+            resources=[self.log_group.log_group_arn]))  # the group's ARN ends in :*, its streams
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="ReadTheSourceArtifact", actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[inputs]))
         allow_key_use(role, key)

@@ -25,6 +25,9 @@ WORKGROUP = "arn:{partition}:athena:{region}:{account}:workgroup/{WorkGroup}"
 SAGEMAKER = "arn:{partition}:sagemaker:{region}:{account}:"
 STREAM = "arn:{partition}:kinesis:{region}:{account}:stream/{StreamName}"
 WAREHOUSE = "arn:{partition}:redshift-serverless:{region}:{account}:workgroup/{WorkgroupName}"
+PIPELINE = "arn:{partition}:codepipeline:{region}:{account}:{pipelineName}"  # CodePipeline's pipeline resource type
+PIPELINE_BY_NAME = "arn:{partition}:codepipeline:{region}:{account}:{name}"
+ALARM = "arn:{partition}:cloudwatch:{region}:{account}:alarm:{AlarmName}"
 
 # (service, operation) -> [(action, resource, condition keys)], the resource formatted with the request.
 ACTIONS: dict[tuple[str, str], list[tuple[str, str] | tuple[str, str, dict]]] = {
@@ -87,6 +90,15 @@ ACTIONS: dict[tuple[str, str], list[tuple[str, str] | tuple[str, str, dict]]] = 
     ("service-quotas", "ListAWSDefaultServiceQuotas"): [("servicequotas:ListAWSDefaultServiceQuotas", "*")],
     ("iam", "GetRole"): [("iam:GetRole", "arn:{partition}:iam::{account}:role/{RoleName}")],
     ("iam", "SimulatePrincipalPolicy"): [("iam:SimulatePrincipalPolicy", "{PolicySourceArn}")],
+    ("codepipeline", "ListPipelineExecutions"): [("codepipeline:ListPipelineExecutions", PIPELINE)],
+    ("codepipeline", "GetPipelineExecution"): [("codepipeline:GetPipelineExecution", PIPELINE)],
+    ("codepipeline", "ListActionExecutions"): [("codepipeline:ListActionExecutions", PIPELINE)],
+    ("codepipeline", "GetPipelineState"): [("codepipeline:GetPipelineState", PIPELINE_BY_NAME)],
+    ("codepipeline", "StopPipelineExecution"): [("codepipeline:StopPipelineExecution", PIPELINE)],
+    ("codepipeline", "StartPipelineExecution"): [("codepipeline:StartPipelineExecution", PIPELINE_BY_NAME)],
+    ("codepipeline", "PutApprovalResult"): [("codepipeline:PutApprovalResult",
+                                             PIPELINE + "/{stageName}/{actionName}")],
+    ("cloudwatch", "SetAlarmState"): [("cloudwatch:SetAlarmState", ALARM)],
 }
 TABLE_IN_SQL = re.compile(r'"([A-Za-z0-9_]+)"\."([A-Za-z0-9_]+)"')
 
