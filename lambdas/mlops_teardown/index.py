@@ -55,7 +55,7 @@ class DeliveryTeardown(Teardown):
     def running_builds(self) -> list[str]:
         ids = [build_id for project in self.projects
                for page in self.codebuild.get_paginator("list_builds_for_project").paginate(projectName=project)
-               for build_id in page["ids"]]
+               for build_id in page.get("ids", [])]
         running = []
         for start in range(0, len(ids), 100):  # BatchGetBuilds takes at most 100 ids
             builds = self.codebuild.batch_get_builds(ids=ids[start:start + 100])["builds"]
