@@ -59,6 +59,7 @@ def janitor_calls(lab: LabContract) -> tuple[Call, ...]:
     key), tagged for the lab in the sandbox profile; and what it must not touch."""
     log_group = arn("logs", f"log-group:/aws/lambda/{lab.stack_name}-x")
     bucket = f"arn:${{AWS::Partition}}:s3:::{lab.stack_name}-examplebucket"
+    pipeline = arn("codepipeline", lab.stack_name)
     in_account = {"s3:ResourceAccount": "${AWS::AccountId}"}
     tagged = _tags(lab.name)
     return (
@@ -78,8 +79,18 @@ def janitor_calls(lab: LabContract) -> tuple[Call, ...]:
             ("s3:DeleteBucket", bucket, in_account),
             ("kms:DescribeKey", f"${{{LAB_KEY}.Arn}}"),
             ("tag:GetResources", "*"),
+            # Delivery pipelines (lambdas/lab_sweep/sweep_delivery.py): runs stopped, builds stopped, trails read.
+            ("codepipeline:ListPipelineExecutions", pipeline),
+            ("codepipeline:StopPipelineExecution", pipeline, tagged),
+            ("codepipeline:DeletePipeline", pipeline, tagged),
+            ("codebuild:ListBuilds", "*"),
+            ("codebuild:StopBuild", arn("codebuild", f"project/{lab.stack_name}-build")),
+            ("cloudtrail:DescribeTrails", "*"),
         ], purpose="the janitor sweeps the deleted lab"),
         refused(JANITOR, "logs:DeleteLogGroup", log_group, "a log group not tagged for a sandbox lab is not the "
+                "janitor's to delete", SAR, context={f"aws:ResourceTag/{LAB_TAG}": lab.name,
+                                                     f"aws:ResourceTag/{PROFILE_TAG}": "production"}),
+        refused(JANITOR, "codepipeline:DeletePipeline", pipeline, "a pipeline not tagged for a sandbox lab is not the "
                 "janitor's to delete", SAR, context={f"aws:ResourceTag/{LAB_TAG}": lab.name,
                                                      f"aws:ResourceTag/{PROFILE_TAG}": "production"}),
         refused(JANITOR, "s3:DeleteBucket", "arn:${AWS::Partition}:s3:::someone-elses-bucket",

@@ -41,7 +41,7 @@ def _streams(group: str) -> list[str]:
     return [_resource("logs", f"log-group:{group}:*"), _resource("logs", f"log-group:{group}:log-stream:*")]
 
 
-# Every wildcard of the sweep role's two policies, with why the sweep needs it.
+# Every wildcard of the sweep role's policies, with why the sweep needs it.
 _OWN_POLICY_WILDCARDS = [
     (["Resource::*"],
      "List*/Describe* calls, s3:ListAllMyBuckets, cloudformation:ListStacks and tag:GetResources have no resource "
@@ -94,6 +94,16 @@ _SERVICES_POLICY_WILDCARDS = [
      "such an application are cancelled"),
 ]
 
+_DELIVERY_POLICY_WILDCARDS = [
+    (["Resource::*"],
+     "codebuild:ListBuilds and cloudtrail:DescribeTrails have no resource type; builds are stopped only in the "
+     "deleted stack's own projects, and trails are only read, to keep a bucket a trail writes to"),
+    ([_resource("codepipeline", "*")],
+     "pipelines are named by each lab; runs are listed unconditioned, stopping runs and deleting a pipeline "
+     "require tags lab=* and profile=sandbox"),
+    ([_resource("codebuild", "project/mlref-*")],
+     "builds carry no tags; the sweep stops only builds of the labs' mlref-* projects named by the deleted stack"),
+]
 
 class JanitorStack(Stack):
     """Sweeps each mlref lab after CloudFormation reports its stack deleted.
@@ -123,6 +133,8 @@ class JanitorStack(Stack):
             acknowledge_iam5(self.janitor.function.role.policy, findings, reason)
         for findings, reason in _SERVICES_POLICY_WILDCARDS:
             acknowledge_iam5(self.janitor.services_policy, findings, reason)
+        for findings, reason in _DELIVERY_POLICY_WILDCARDS:
+            acknowledge_iam5(self.janitor.delivery_policy, findings, reason)
         if not self.settings.is_sandbox:
             function = self.janitor.function.function
             acknowledge(function, "NIST.800.53.R5-LambdaConcurrency",

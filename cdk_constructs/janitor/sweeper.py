@@ -170,6 +170,12 @@ class LabJanitor(Construct):
         self._grant_record_and_alerts(own, alert_topic)
         self._grant_sagemaker(self.services_policy)
         self._grant_glue_and_emr(self.services_policy)
+        # A third policy for delivery pipelines (the mlops lab): each managed policy holds 6,144 characters.
+        self.delivery_policy = iam.ManagedPolicy(
+            self, "SweepDeliveryPolicy",
+            description="Permissions of the janitor's sweep: CodePipeline runs, CodeBuild builds, trails' buckets")
+        self.delivery_policy.attach_to_role(function.role.role)
+        self._grant_delivery(self.delivery_policy)
 
     @staticmethod
     def _allow(policy: iam.ManagedPolicy, sid: str, actions: list[str], resources: list[str],
@@ -259,6 +265,19 @@ class LabJanitor(Construct):
         self._allow(policy, "StopLabPipelineExecutions", ["sagemaker:StopPipelineExecution"],
                     [_arn("sagemaker", "pipeline/*/execution/*")])
         self._allow(policy, "DeletePackagesOfLabGroups", ["sagemaker:DeleteModelPackage"], arns("model-package"))
+
+    def _grant_delivery(self, policy: iam.ManagedPolicy) -> None:
+        # Pipelines: tagged ones stopped and deleted; their runs listed. Builds carry no tags: those of the
+        # labs' projects (mlref-* names) only. Trails are read to keep a bucket a trail writes to.
+        pipelines = _arn("codepipeline", "*")
+        self._allow(policy, "ListLabPipelineRuns", ["codepipeline:ListPipelineExecutions", "codepipeline:GetPipeline"],
+                    [pipelines])
+        self._allow(policy, "StopAndDeleteTaggedPipelines",
+                    ["codepipeline:StopPipelineExecution", "codepipeline:DeletePipeline"], [pipelines],
+                    swept_tags_condition())
+        self._allow(policy, "ListBuildsAndTrails", ["codebuild:ListBuilds", "cloudtrail:DescribeTrails"], ["*"])
+        self._allow(policy, "StopBuildsOfLabProjects", ["codebuild:BatchGetBuilds", "codebuild:StopBuild"],
+                    [_arn("codebuild", f"project/{STACK_PREFIX}*")])
 
     def _grant_glue_and_emr(self, policy: iam.ManagedPolicy) -> None:
         # Glue: the labs' databases and their tables only (names start with mlref_); tagged jobs.

@@ -30,10 +30,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 try:  # in the Lambda asset the modules sit side by side
     from lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRAINING_LOG_GROUP
     from sweep_base import Leftover, SweepBase, SweepReport, Unchecked, error_code, tags_of
+    from sweep_delivery import DeliveryKinds
     from sweep_sagemaker import ENDPOINT_LOG_PREFIX, SageMakerKinds
     from sweep_services import EMR_SYNC_RULE, ServiceKinds
 except ImportError:  # imported as a package (tests, the labs command)
     from lambdas.lab_sweep.sweep_base import Leftover, SweepBase, SweepReport, Unchecked, error_code, tags_of
+    from lambdas.lab_sweep.sweep_delivery import DeliveryKinds
     from lambdas.lab_sweep.sweep_sagemaker import ENDPOINT_LOG_PREFIX, SageMakerKinds
     from lambdas.lab_sweep.sweep_services import EMR_SYNC_RULE, ServiceKinds
     from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRAINING_LOG_GROUP
@@ -64,6 +66,7 @@ BILLABLE_TYPES = (
     "sagemaker:endpoint", "sagemaker:endpoint-config", "sagemaker:model", "sagemaker:pipeline",
     "sagemaker:model-package-group", "sagemaker:model-package", "sagemaker:monitoring-schedule",
     "emr-serverless", "glue:job", "states:stateMachine",
+    "codepipeline", "codebuild:project", "cloudtrail:trail",
 )
 # How to tell whether a SageMaker resource the Tagging API still lists is really there
 # (the Tagging API can list a deleted resource for minutes): the service's own listing.
@@ -82,10 +85,11 @@ SAGEMAKER_LISTINGS = {
 }
 
 
-class Sweeper(SageMakerKinds, ServiceKinds, SweepBase):
+class Sweeper(SageMakerKinds, ServiceKinds, DeliveryKinds, SweepBase):
     """Sweeps one lab in one account and region, with a boto3 session (see ``SweepBase``)."""
 
     KINDS = (
+        "code_pipelines", "builds",  # runs stopped before what they deploy to is deleted
         "monitoring_schedules", "endpoints", "endpoint_configs", "models", "pipelines", "model_packages",
         "feature_groups", "training_jobs", "emr_applications", "glue_jobs", "glue_databases",
         "network_interfaces", "log_groups", "buckets",
@@ -171,7 +175,7 @@ class Sweeper(SageMakerKinds, ServiceKinds, SweepBase):
         return self._live[kind]
 
     def run(self) -> SweepReport:
-        self.region  # a session without a region stops here (ValueError with the fix)
+        self.region  # noqa: B018 - a session without a region stops here (ValueError with the fix)
         try:
             if not self.stack_allows_sweep():
                 self.log(f"refused: {self.report.refused}")

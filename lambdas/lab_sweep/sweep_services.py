@@ -120,6 +120,9 @@ class ServiceKinds:
             item = Leftover("bucket", name, arn=f"arn:{self.partition}:s3:::{name}")
             if not self.ours(item, self.bucket_tags(name), name):
                 continue
+            if trail := self.trail_writing_to(name):  # emptied while a trail writes, it would never stay empty
+                self.wait(item, f"trail {trail} writes to it", "emptied once the trail is gone")
+                continue
 
             def empty_and_delete(n=name):
                 self.delete_objects(n)
@@ -157,7 +160,7 @@ class ServiceKinds:
             if active or any(r["JobRunState"] == "STOPPING" for r in runs):
                 self.wait(item, "runs stopping", "its run logs and the job go once no run is active")
                 continue
-            if all([self._delete_run_streams(run) for run in runs]):
+            if all([self._delete_run_streams(run) for run in runs]):  # noqa: C419 - every run is cleared
                 self.attempt(item, lambda n=name: glue.delete_job(JobName=n),
                              lambda n=name: self.absent(lambda: glue.get_job(JobName=n)))
         self._security_configuration_log_groups()

@@ -104,7 +104,7 @@ UNTAGGED_DELETES = {
     "DeleteServiceNamedLogGroups": ":log-group:/a", "DeleteRunLogStreams": ":log-group:/a",
     "DeleteLabGlueCatalog": ("mlref_", ':catalog"'), "DeleteDetachedInterfaces": ":network-interface/*",
     "StopLabPipelineExecutions": ":pipeline/*/execution/*", "DeletePackagesOfLabGroups": ":model-package/*",
-    "CancelEmrServerlessRuns": "/jobruns/*",
+    "CancelEmrServerlessRuns": "/jobruns/*", "StopBuildsOfLabProjects": ":project/mlref-*",
 }
 
 
@@ -138,10 +138,10 @@ def test_every_statement_is_limited_to_this_region_and_s3_to_this_account(sweep_
         f':parameter{record_module.RECORD_PREFIX}*"]]}}')
 
 
-def test_both_managed_policies_are_attached_to_the_sweep_role(janitor):
+def test_every_managed_policy_is_attached_to_the_sweep_role(janitor):
     (role_id,) = resources_of(janitor, "AWS::IAM::Role")
     policies = resources_of(janitor, "AWS::IAM::ManagedPolicy")
-    assert len(policies) == 2
+    assert len(policies) == 3  # its own, SageMaker/Glue/EMR, delivery pipelines: 6,144 characters each
     assert all(p["Properties"]["Roles"] == [{"Ref": role_id}] for p in policies.values())
 
 
