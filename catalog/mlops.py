@@ -158,7 +158,7 @@ CONTEXT_KEYS = (
     ContextKey("mlops_repository", "none", "github: owner/name"),
     ContextKey("mlops_branch", "main", "github: the branch that starts the pipeline"),
     ContextKey("mlops_retrain", "drift", "drift, schedule, both, off"),
-    ContextKey("mlops_retrain_schedule", DEFAULT_SCHEDULE, "rate(N minutes|hours|days) or cron(...), at most daily"),
+    ContextKey("mlops_retrain_schedule", DEFAULT_SCHEDULE, "rate(N days) or cron(6 fields): at most daily"),
     ContextKey("mlops_production", "instances", "instances, serverless"),
     ContextKey("mlops_traffic", "canary", "canary, linear, all-at-once (instances only)"),
     ContextKey("mlops_instance_count", "2", "2-4 production instances (sandbox: within the idle limit)"),
@@ -305,8 +305,8 @@ CONTRACT = LabContract(
     practice_flags=(
         Flag("break_test", "push a change that fails the unit tests: the pipeline stops at BuildAndTest", bool, False),
         Flag("reject", "reject the model at the approval (the run stops there)", bool, False),
-        Flag("approve", "approve from the command line (--no-approve: leave it for a person; the command it prints)",
-             bool, True, negatable=True),
+        Flag("leave_pending", "leave the approval to a person (it prints the command they run); by default the "
+                              "practice approves from the command line", bool, False),
         Flag("rollback", "force the rollback alarm while production bakes: SageMaker rolls traffic back", bool, False),
         Flag("retrain", "start a run through the drift alarm instead of a code change", bool, False),
         Flag("audit", "only print who approved which model version, when (from the trail)", bool, False),

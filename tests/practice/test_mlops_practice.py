@@ -181,7 +181,7 @@ def test_every_dry_run_request_is_valid_for_its_service_and_nothing_is_sent(no_c
 @pytest.mark.parametrize("flags,message", [
     ({"days": 0}, "--days 0: use 1 to 90"),
     ({"retrain": True, "break_test": True}, "nothing for --break-test to break"),
-    ({"reject": True, "approve": False}, "--reject stops the run at the approval"),
+    ({"reject": True, "leave_pending": True}, "--reject stops the run at the approval"),
 ])
 def test_conflicting_flags_are_refused_in_one_line(flags, message):
     with pytest.raises(LabError, match=message) as raised:
@@ -268,10 +268,10 @@ def test_a_forced_rollback_is_seen_and_reported(deployed):
     assert "still serves mlref-mlops-prod-v2" in text
 
 
-def test_retrain_starts_a_run_through_the_drift_alarm_and_no_approve_leaves_it_waiting(deployed):
+def test_retrain_starts_a_run_through_the_drift_alarm_and_leave_pending_leaves_it_waiting(deployed):
     record = recording("rejected")  # its first poll: the run waits at the approval
     record["polls"] = record["polls"][:1]
-    session, run, lines = runner(retrain=True, approve=False)
+    session, run, lines = runner(retrain=True, leave_pending=True)
     reason = "drift: mlref-mlops-drift in ALARM at 2026-12-01T12:00:10Z (labs practice)"
     with session as stubs:
         stubs["cloudwatch"].add_response("set_alarm_state", {}, plan.alarm(

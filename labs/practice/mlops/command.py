@@ -7,7 +7,7 @@
 2. follow the run: every action once when it starts and once when it ends, with its time; a broken
    build prints the failing tests from the build's log.
 3. approve (or ``--reject``) from the command line when the Approve stage waits, with the version and
-   its AUC; ``--no-approve`` prints the command a reviewer runs instead.
+   its AUC; ``--leave-pending`` prints the command a reviewer runs instead.
 4. staging and production: the integration test, then production's blue/green rollout phase by phase;
    ``--rollback`` forces the rollback alarm while production bakes, and SageMaker rolls traffic back.
 5. a few predictions from production, then the audit answer: who approved which version, when, read
@@ -46,8 +46,8 @@ from labs.practice.mlops.follow import RunFollower, Snapshot, stages_report
 from lambdas.shared.lab_names import deployed_name
 from lambdas.shared.rollout import rollout_of
 
-REQUIRED = (lab.CODE_PIPELINE_OUTPUT, lab.DATA_BUCKET, lab.ARTIFACTS_BUCKET, lab.TRAIL_BUCKET, lab.PRODUCTION_OUTPUT,
-            lab.ROLLBACK, lab.BUILD_LOG_GROUP, lab.KEY)
+REQUIRED_OUTPUTS = (lab.CODE_PIPELINE_OUTPUT, lab.DATA_BUCKET, lab.ARTIFACTS_BUCKET, lab.TRAIL_BUCKET,
+                    lab.PRODUCTION_OUTPUT, lab.ROLLBACK, lab.BUILD_LOG_GROUP, lab.KEY)
 RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
 FIND_SECONDS, RUN_SECONDS, AUDIT_SECONDS = 10 * 60, 180 * 60, 15 * 60
 STEP_OF_STAGE = {lab.BUILD_STAGE[0]: "build-and-test", lab.TRAIN_STAGE[0]: "train", lab.APPROVE_STAGE[0]: "approve",
@@ -71,7 +71,7 @@ class MlopsReport:
 
 class MlopsPractice:
     def __init__(self, session: Any, *, dry_run: bool = False, out: Callable[[str], None] = print,
-                 break_test: bool = False, reject: bool = False, approve: bool = True, rollback: bool = False,
+                 break_test: bool = False, reject: bool = False, leave_pending: bool = False, rollback: bool = False,
                  retrain: bool = False, audit: bool = False, days: int = 7,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC), poll_seconds: float = 30,
@@ -80,10 +80,11 @@ class MlopsPractice:
             raise LabError(f"--days {days}: use 1 to 90 (the trail's files are read day by day)")
         if retrain and break_test:
             raise LabError("--retrain pushes no code, so there is nothing for --break-test to break: use one of them")
-        if reject and (not approve or rollback):
-            raise LabError("--reject stops the run at the approval: drop --no-approve and --rollback")
+        if reject and (leave_pending or rollback):
+            raise LabError("--reject stops the run at the approval: drop --leave-pending and --rollback")
         self.session, self.dry_run, self.out = session, dry_run, out
-        self.break_test, self.reject, self.approve, self.rollback = break_test, reject, approve, rollback
+        self.break_test, self.reject, self.rollback = break_test, reject, rollback
+        self.approve = not leave_pending
         self.retrain, self.audit_only, self.days = retrain, audit, days
         self.clock, self.sleep, self.now, self.poll_seconds, self.seed = clock, sleep, now, poll_seconds, seed
         self.run_id = run_id or f"{now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
@@ -108,7 +109,7 @@ class MlopsPractice:
         if self.dry_run:
             self.print_dry_run()
             return None
-        outputs, _ = deployed_stack(self.session, lab.STACK_NAME, REQUIRED)
+        outputs, _ = deployed_stack(self.session, lab.STACK_NAME, REQUIRED_OUTPUTS)
         self.clients = {name: self.session.client(name, config=RETRIES)
                         for name in ("s3", "codepipeline", "cloudwatch", "logs", "sagemaker", "sagemaker-runtime")}
         report = MlopsReport(run_id=self.run_id)
@@ -225,7 +226,7 @@ class MlopsPractice:
             raise
         if not snapshot.finished:
             stage, action = lab.APPROVE_STAGE
-            self.out(f"left waiting for approval (--no-approve, up to {lab.APPROVAL_TIMEOUT_MINUTES} minutes). A "
+            self.out(f"left waiting for approval (--leave-pending, up to {lab.APPROVAL_TIMEOUT_MINUTES} minutes). A "
                      f"reviewer approves with: aws codepipeline put-approval-result --pipeline-name "
                      f"{outputs[lab.CODE_PIPELINE_OUTPUT]} --stage-name {stage} --action-name {action} --result "
                      f"summary=looks-good,status=Approved --token {follower.approval_token() or '<GetPipelineState>'}")

@@ -40,7 +40,7 @@ def dry_run_requests(*, run_id: str, now: datetime, days: int) -> list[Request]:
         ("codepipeline", "GetPipelineState", plan.state(outputs), "the open approval's token"),
         ("codepipeline", "PutApprovalResult", plan.approval(outputs, plan.EXAMPLE_TOKEN, approve=True,
                                                             summary="approved by labs practice mlops"),
-         "Approved, or Rejected with --reject; not sent with --no-approve"),
+         "Approved, or Rejected with --reject; not sent with --leave-pending"),
         ("sagemaker", "DescribeEndpoint", plan.endpoint(outputs), "production's rollout, phase by phase"),
         ("cloudwatch", "SetAlarmState", plan.alarm(outputs[lab.ROLLBACK], "labs practice mlops --rollback"),
          "--rollback: forced while the new fleet bakes"),
