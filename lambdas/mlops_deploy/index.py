@@ -28,12 +28,12 @@ from typing import Any
 import boto3
 
 try:  # copied beside this file in the Lambda asset
-    from codepipeline_job import Job, Outcome, report
+    from codepipeline_job import Job, Outcome, answer
     from hosting import describe, ensure_config, ensure_model, instance_variant, serverless_variant
     from lab_names import deployed_name
     from rollout import FAILED, ROLLED_BACK, SUCCEEDED, deployment_config, rollout_of
 except ImportError:  # imported as a package (tests)
-    from lambdas.shared.codepipeline_job import Job, Outcome, report
+    from lambdas.shared.codepipeline_job import Job, Outcome, answer
     from lambdas.shared.hosting import describe, ensure_config, ensure_model, instance_variant, serverless_variant
     from lambdas.shared.lab_names import deployed_name
     from lambdas.shared.rollout import FAILED, ROLLED_BACK, SUCCEEDED, deployment_config, rollout_of
@@ -183,11 +183,5 @@ class Deploy:
 
 def handler(event: dict, context: Any, clients: dict[str, Any] | None = None) -> dict[str, Any]:
     clients = clients or {name: boto3.client(name) for name in ("sagemaker", "codepipeline")}
-    job = Job.from_event(event)
-    try:
-        outcome = Deploy(clients["sagemaker"], clients["codepipeline"], Settings.from_environment()).handle(job)
-    except Exception as error:  # the action fails now rather than hang until its timeout
-        outcome = Outcome(summary=f"{type(error).__name__}: {error}", failed=True)
-    sent = report(clients["codepipeline"], job, outcome)
-    LOGGER.info(json.dumps(sent, default=str))
-    return sent
+    action = Deploy(clients["sagemaker"], clients["codepipeline"], Settings.from_environment())
+    return answer(clients["codepipeline"], event, action.handle)

@@ -30,9 +30,9 @@ from typing import Any
 import boto3
 
 try:  # copied beside this file in the Lambda asset
-    from codepipeline_job import Job, Outcome, report
+    from codepipeline_job import Job, Outcome, answer
 except ImportError:  # imported as a package (tests)
-    from lambdas.shared.codepipeline_job import Job, Outcome, report
+    from lambdas.shared.codepipeline_job import Job, Outcome, answer
 
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
@@ -138,11 +138,5 @@ class Train:
 
 def handler(event: dict, context: Any, clients: dict[str, Any] | None = None) -> dict[str, Any]:
     clients = clients or {name: boto3.client(name) for name in ("sagemaker", "s3", "codepipeline")}
-    job = Job.from_event(event)
-    try:
-        outcome = Train(clients["sagemaker"], clients["s3"], Settings.from_environment()).handle(job)
-    except Exception as error:  # the action fails now rather than hang until its timeout
-        outcome = Outcome(summary=f"{type(error).__name__}: {error}", failed=True)
-    sent = report(clients["codepipeline"], job, outcome)
-    LOGGER.info(json.dumps(sent, default=str))
-    return sent
+    action = Train(clients["sagemaker"], clients["s3"], Settings.from_environment())
+    return answer(clients["codepipeline"], event, action.handle)

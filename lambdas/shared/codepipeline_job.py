@@ -14,8 +14,12 @@ No imports outside the standard library; staged beside a handler by ``LabFunctio
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+LOGGER = logging.getLogger(__name__)
 
 SUMMARY_LIMIT = 2048  # ExecutionDetails.summary and FailureDetails.message
 TOKEN_LIMIT = 2048
@@ -78,3 +82,16 @@ def report(codepipeline: Any, job: Job, outcome: Outcome) -> dict[str, Any]:
     codepipeline.put_job_success_result(**request)
     return {"result": "in progress" if outcome.token is not None else "succeeded",
             **{k: v for k, v in request.items() if k != "jobId"}}
+
+
+def answer(codepipeline: Any, event: dict[str, Any], handle: Callable[[Job], Outcome]) -> dict[str, Any]:
+    """Runs ``handle`` on the event's job and always reports: any error fails the action now with one
+    line, rather than leaving CodePipeline to wait for a crashed function until the action's timeout."""
+    job = Job.from_event(event)
+    try:
+        outcome = handle(job)
+    except Exception as error:
+        outcome = Outcome(summary=f"{type(error).__name__}: {error}", failed=True)
+    sent = report(codepipeline, job, outcome)
+    LOGGER.info(json.dumps(sent, default=str))
+    return sent

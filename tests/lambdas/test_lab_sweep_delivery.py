@@ -36,44 +36,43 @@ def sweeper(session, kinds, **clients):
     return Sweeper(session, "data-lake", kinds=kinds, clients=clients, **QUIET)
 
 
-def test_a_tagged_pipelines_runs_are_abandoned_and_it_waits_for_them(session):
+def one_run_sweep(session, status: str):
+    """A sweep of one tagged pipeline that no stack holds, whose one run is ``status``: the sweeper, the
+    CodePipeline stub (queue what follows) and every stub (each must be used up)."""
     tagging, tags_stub = stubbed("resourcegroupstaggingapi")
     codepipeline, stub = stubbed("codepipeline")
     cloudformation, cfn = stubbed("cloudformation")
     tagged_pipeline(tags_stub)
     held_by_no_stack(cfn, "mlref-data-lake")
     stub.add_response("list_pipeline_executions", {"pipelineExecutionSummaries": [
-        {"pipelineExecutionId": RUN, "status": "InProgress"}]}, {"pipelineName": "mlref-data-lake"})
-    stub.add_response("stop_pipeline_execution", {"pipelineExecutionId": RUN}, {
-        "pipelineName": "mlref-data-lake", "pipelineExecutionId": RUN, "abandon": True,
-        "reason": "the lab's stack is deleted: swept by the mlref janitor"})
+        {"pipelineExecutionId": RUN, "status": status}]}, {"pipelineName": "mlref-data-lake"})
     for s in (tags_stub, stub, cfn):
         s.activate()
     run = sweeper(session, ["code_pipelines"], resourcegroupstaggingapi=tagging, codepipeline=codepipeline,
                   cloudformation=cloudformation)
+    return run, stub, (tags_stub, stub, cfn)
+
+
+def test_a_tagged_pipelines_runs_are_abandoned_and_it_waits_for_them(session):
+    run, stub, stubs = one_run_sweep(session, "InProgress")
+    stub.add_response("stop_pipeline_execution", {"pipelineExecutionId": RUN}, {
+        "pipelineName": "mlref-data-lake", "pipelineExecutionId": RUN, "abandon": True,
+        "reason": "the lab's stack is deleted: swept by the mlref janitor"})
     run.code_pipelines()
-    for s in (tags_stub, stub, cfn):
+    for s in stubs:
         s.assert_no_pending_responses()
     assert [i.identifier for i in run.report.stopped] == [RUN]
     assert [i.identifier for i in run.report.waiting] == ["mlref-data-lake"]
 
 
-def test_a_tagged_pipeline_without_runs_is_deleted_and_read_back(session):
-    tagging, tags_stub = stubbed("resourcegroupstaggingapi")
-    codepipeline, stub = stubbed("codepipeline")
-    cloudformation, cfn = stubbed("cloudformation")
-    tagged_pipeline(tags_stub)
-    held_by_no_stack(cfn, "mlref-data-lake")
-    stub.add_response("list_pipeline_executions", {"pipelineExecutionSummaries": [
-        {"pipelineExecutionId": RUN, "status": "Succeeded"}]}, {"pipelineName": "mlref-data-lake"})
+def test_a_tagged_pipeline_with_no_run_in_progress_is_deleted_and_read_back(session):
+    run, stub, stubs = one_run_sweep(session, "Succeeded")
     stub.add_response("delete_pipeline", {}, {"name": "mlref-data-lake"})
     stub.add_client_error("get_pipeline", "PipelineNotFoundException", "gone",
                           expected_params={"name": "mlref-data-lake"})
-    for s in (tags_stub, stub, cfn):
-        s.activate()
-    run = sweeper(session, ["code_pipelines"], resourcegroupstaggingapi=tagging, codepipeline=codepipeline,
-                  cloudformation=cloudformation)
     run.code_pipelines()
+    for s in stubs:
+        s.assert_no_pending_responses()
     assert [i.identifier for i in run.report.deleted] == ["mlref-data-lake"]
 
 

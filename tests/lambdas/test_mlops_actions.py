@@ -8,14 +8,13 @@ import io
 import json
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 from botocore.response import StreamingBody
-from botocore.stub import Stubber
 
 from lambdas.mlops_deploy import index as deploy
 from lambdas.mlops_train import index as train
 from lambdas.shared.rollout import deployment_config
+from tests.fakes import stubbed_clients
 
 SM_PIPELINE, GROUP = "mlref-mlops-build", "mlref-mlops-models"
 EXECUTION = f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{SM_PIPELINE}/execution/q1w2e3r4t5y6"
@@ -52,15 +51,8 @@ TRAIN_PARAMETERS = {"parameters": {"CodeUri": f"s3://art/code/{CP_EXECUTION}/", 
 
 @pytest.fixture
 def clients():
-    session = boto3.Session(region_name="us-east-1")
-    made = {name: session.client(name) for name in ("sagemaker", "s3", "codepipeline")}
-    stubs = {name: Stubber(client) for name, client in made.items()}
-    for stub in stubs.values():
-        stub.activate()
-    yield made, stubs
-    for stub in stubs.values():
-        stub.assert_no_pending_responses()
-        stub.deactivate()
+    with stubbed_clients(("sagemaker", "s3", "codepipeline")) as pair:
+        yield pair
 
 
 def succeeded(stubs, *, token: dict | None = None, variables: dict | None = None, summary: str, external: str) -> None:
@@ -182,10 +174,9 @@ def endpoint(name: str, status: str, config: str, pending: bool = False) -> dict
 
 def run_deploy(made, event: dict, now: float = 100) -> dict:
     """What the handler does, with a fixed clock for the rollout's start time."""
-    job_ = deploy.Job.from_event(event)
-    outcome = deploy.Deploy(made["sagemaker"], made["codepipeline"], deploy.Settings.from_environment(DEPLOY_ENV),
-                            clock=lambda: now).handle(job_)
-    return deploy.report(made["codepipeline"], job_, outcome)
+    action = deploy.Deploy(made["sagemaker"], made["codepipeline"], deploy.Settings.from_environment(DEPLOY_ENV),
+                           clock=lambda: now)
+    return deploy.answer(made["codepipeline"], event, action.handle)
 
 
 def test_staging_records_the_approval_then_creates_model_config_and_endpoint(clients):

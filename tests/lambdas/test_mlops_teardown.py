@@ -3,12 +3,10 @@ stopped before the shared SageMaker clean-up, and the stack deletion never fails
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
 from lambdas.mlops_teardown import index
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, stubbed_clients
 from tests.lambdas.conftest import custom_resource_event
 
 PROPERTIES = {"PipelineName": "mlref-mlops-build", "ModelPackageGroupName": "mlref-mlops-models",
@@ -20,15 +18,8 @@ BUILD = "mlref-mlops-build-test:4c7b1f0e-1111-4a2b-8c3d-4e5f6a7b8c9d"
 
 @pytest.fixture
 def clients():
-    session = boto3.Session(region_name="us-east-1")
-    made = {name: session.client(name) for name in ("sagemaker", "logs", "codepipeline", "codebuild")}
-    stubs = {name: Stubber(client) for name, client in made.items()}
-    for stub in stubs.values():
-        stub.activate()
-    yield made, stubs
-    for stub in stubs.values():
-        stub.assert_no_pending_responses()
-        stub.deactivate()
+    with stubbed_clients(("sagemaker", "logs", "codepipeline", "codebuild")) as pair:
+        yield pair
 
 
 def delivery_stopped(stubs) -> None:

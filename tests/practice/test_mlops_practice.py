@@ -10,11 +10,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import botocore.session
 import pytest
 from botocore.response import StreamingBody
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 from botocore.validate import validate_parameters
 
 from catalog import mlops as lab
@@ -22,7 +21,7 @@ from labs.engine.errors import LabError
 from labs.practice.common.dry_run import printed_requests
 from labs.practice.mlops import command as practice
 from labs.practice.mlops import plan
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, StubbedSession
 
 RECORDINGS = Path(__file__).with_name("mlops_recordings")
 OUTPUTS = {**plan.PLACEHOLDERS, lab.KEY: "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000"}
@@ -50,25 +49,8 @@ def body(data: bytes) -> StreamingBody:
     return StreamingBody(io.BytesIO(data), len(data))
 
 
-class Session:
-    region_name = "us-east-1"
-
-    def __init__(self) -> None:
-        session = boto3.Session(region_name="us-east-1")
-        self.clients = {name: session.client(name) for name in SERVICES}
-        self.stubs = {name: Stubber(client) for name, client in self.clients.items()}
-
-    def client(self, name: str, config=None):
-        return self.clients[name]
-
-    def __enter__(self):
-        for stub in self.stubs.values():
-            stub.activate()
-        return self.stubs
-
-    def __exit__(self, *exc) -> None:
-        for stub in self.stubs.values():
-            stub.deactivate()
+def Session() -> StubbedSession:
+    return StubbedSession(SERVICES)
 
 
 @pytest.fixture
