@@ -70,6 +70,7 @@ class AuditTrail(Construct):
             actions=["kms:DescribeKey"], resources=["*"], conditions={"StringEquals": this_trail}))
         self.log_group = logs.LogGroup(self, "Logs", retention=settings.log_retention, encryption_key=key,
                                        removal_policy=settings.removal_policy)
+        # No aws:SourceAccount on this trust: the guide's role has none, and one was reported to stop delivery.
         self.logs_role = LabRole(self, "LogsRole", assumed_by=iam.ServicePrincipal(CLOUDTRAIL),
                                  description=f"CloudTrail: delivers {lab.TRAIL}'s events to its log group")
         self.logs_role.add_to_principal_policy(iam.PolicyStatement(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from aws_cdk import Aws
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -15,13 +16,17 @@ from constructs import Construct
 
 from catalog import mlops as lab
 from cdk_constructs.core.access import allow_key_use, allow_objects
-from cdk_constructs.core.roles import LabRole
+from cdk_constructs.core.roles import LabRole, service_of_this_account
 from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.services.sagemaker_pipeline import sagemaker_arn, step_output
 
 IMAGE = "aws/codebuild/standard:7.0"  # Ubuntu 22.04; python 3.11 and 3.12 (its runtimes.yml)
 COMPUTE = "BUILD_GENERAL1_SMALL"
 CODEBUILD = "codebuild.amazonaws.com"
+
+
+def project_arn(name: str) -> str:
+    return f"arn:{Aws.PARTITION}:codebuild:{Aws.REGION}:{Aws.ACCOUNT_ID}:project/{name}"
 
 
 def pipeline_artifacts(pipeline_name: str) -> str:
@@ -70,14 +75,14 @@ class BuildProjects(Construct):
         self.log_group = logs.LogGroup(self, "Logs", retention=settings.log_retention, encryption_key=key,
                                        removal_policy=settings.removal_policy)
         inputs = artifacts_bucket.arn_for_objects(f"{pipeline_artifacts(lab.CODE_PIPELINE)}*")
-        self.build_role = self._role("BuildRole", "CodeBuild: the model code's unit tests and the pipeline lint",
-                                     inputs, key)
+        self.build_role = self._role("BuildRole", lab.BUILD_PROJECT,
+                                     "CodeBuild: the model code's unit tests and the pipeline lint", inputs, key)
         allow_objects(self.build_role, artifacts_bucket, prefix=lab.CODE_PREFIX, write=True)
         self.build_role.add_to_principal_policy(iam.PolicyStatement(
             sid="LintTheDeployedPipeline", actions=["sagemaker:DescribePipeline"],
             resources=[sagemaker_arn(f"pipeline/{lab.SAGEMAKER_PIPELINE}")]))
-        self.integration_role = self._role("IntegrationRole", "CodeBuild: invokes the staging endpoint",
-                                           inputs, key)
+        self.integration_role = self._role("IntegrationRole", lab.INTEGRATION_PROJECT,
+                                           "CodeBuild: invokes the staging endpoint", inputs, key)
         allow_objects(self.integration_role, artifacts_bucket, prefix=step_output("preprocess/test") + "/")
         self.integration_role.add_to_principal_policy(iam.PolicyStatement(
             sid="InvokeStagingOnly", actions=["sagemaker:InvokeEndpoint"],
@@ -89,8 +94,10 @@ class BuildProjects(Construct):
                                          integration_spec(), key, {"ENDPOINT": lab.STAGING_ENDPOINT},
                                          "invokes the staging endpoint with rows of the run's test split")
 
-    def _role(self, id_: str, description: str, inputs: str, key: kms.IKey) -> LabRole:
-        role = LabRole(self, id_, assumed_by=iam.ServicePrincipal(CODEBUILD), description=description)
+    def _role(self, id_: str, project: str, description: str, inputs: str, key: kms.IKey) -> LabRole:
+        """The role of ``project``: CodeBuild may assume it for that project of this account only."""
+        role = LabRole(self, id_, assumed_by=service_of_this_account(CODEBUILD, source_arn=project_arn(project)),
+                       description=description)
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="OwnLogGroup", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
             resources=[self.log_group.log_group_arn]))  # the group's ARN ends in :*, its streams

@@ -85,6 +85,8 @@ class DeliveryPipeline(Construct):
                  actions: PipelineActions) -> None:
         super().__init__(scope, id_)
         self.options = options
+        # No aws:SourceAccount: CodePipeline's guide gives its service role's trust without a condition key,
+        # and a key the service never sends would leave the pipeline unable to assume its role.
         self.role = LabRole(self, "Role", assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
                             description=f"CodePipeline: runs {lab.CODE_PIPELINE}")
         self.topic = None

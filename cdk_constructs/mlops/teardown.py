@@ -3,7 +3,6 @@ endpoints) with the CodePipeline executions and CodeBuild builds stopped first (
 
 from __future__ import annotations
 
-from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IConstruct
@@ -11,14 +10,11 @@ from constructs import Construct, IConstruct
 from catalog import mlops as lab
 from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.mlops.actions import ENDPOINTS, code_pipeline_arn
+from cdk_constructs.mlops.build_projects import project_arn
 from cdk_constructs.services.pipeline_teardown import PipelineTeardown
 from cdk_constructs.services.sagemaker_pipeline import PipelineNames
 
 PROJECTS = (lab.BUILD_PROJECT, lab.INTEGRATION_PROJECT)
-
-
-def project_arn(name: str) -> str:
-    return f"arn:{Aws.PARTITION}:codebuild:{Aws.REGION}:{Aws.ACCOUNT_ID}:project/{name}"
 
 
 class DeliveryTeardown(Construct):

@@ -13,11 +13,16 @@ WITHOUT_SOURCE_KEYS = {
     "lambda.amazonaws.com": "Lambda documents no aws:SourceAccount for the execution role it assumes",
     "redshift.amazonaws.com": "Redshift documents no aws:SourceAccount for roles attached to a namespace",
     "redshift-serverless.amazonaws.com": "Redshift Serverless documents no aws:SourceAccount for its roles",
+    "codepipeline.amazonaws.com": "CodePipeline's service-role trust policy (pipelines-create-service-role-cli) has "
+                                  "no condition key",
+    "cloudtrail.amazonaws.com": "CloudTrail's CloudWatch Logs role has no condition key in its guide; adding one "
+                                "was reported to stop delivery (prowler-cloud/prowler#4714)",
 }
 # Services that set aws:SourceArn too, and the ARN their roles are held to (after the partition).
 SOURCE_ARNS = {
     "vpc-flow-logs.amazonaws.com": ":ec2:",          # the flow log: vpc-flow-log/*
     "lakeformation.amazonaws.com": ":lakeformation:",  # lakeformation:<region>:<account>:*
+    "codebuild.amazonaws.com": ":codebuild:",        # the build project: project/<name>
 }
 
 
