@@ -77,7 +77,13 @@ CALLS = (
     *acting_as("DeliveryTriggerRole*", EVENTS_TARGET, [("codepipeline:StartPipelineExecution", CODE_PIPELINE)],
                present="DeliveryTriggerRole*", purpose="a new source version starts a run"),
     # The two CodeBuild projects.
-    *(assumed(role, "codebuild.amazonaws.com", BUILD_ROLE) for role in ("BuildsBuildRole*", "BuildsIntegrationRole*")),
+    *(assumed(role, "codebuild.amazonaws.com", BUILD_ROLE, source_arn=arn("codebuild", f"project/{project}"))
+      for role, project in (("BuildsBuildRole*", "mlref-mlops-build-test"),
+                            ("BuildsIntegrationRole*", "mlref-mlops-integration"))),
+    refused("codebuild.amazonaws.com", "sts:AssumeRole", "${BuildsBuildRole*.Arn}",
+            "another CodeBuild project of the account cannot take the unit-test build's role", BUILD_ROLE,
+            context={"aws:SourceAccount": "${AWS::AccountId}",
+                     "aws:SourceArn": arn("codebuild", "project/someone-elses-project")}),
     *acting_as("BuildsBuildRole*", BUILD_ROLE, [
         ("s3:GetObject", STORED), ("kms:Decrypt", KEY, via("s3")),
         ("logs:CreateLogStream", "${BuildsLogs*.Arn}"),
