@@ -16,6 +16,7 @@ from catalog import batch_etl as contract
 from labs.engine.errors import LabError
 from labs.practice.batch_etl import command as practice
 from labs.practice.batch_etl.data import DEFECTS, reported
+from labs.practice.common.steps import announced_steps
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:mlref-batch-etl-workflow"
@@ -149,6 +150,7 @@ def test_a_run_uploads_follows_the_execution_the_upload_started_and_reports_ever
     text = "\n".join(lines)
     assert "the arrival started execution 4d1c9e" in text
     assert "> crawl raw" in text and "= crawl raw: 63 s, 2 polls" in text
+    assert [step for step, _ in announced_steps(lines)] == [e.step for e in contract.CONTRACT.exercises]
     assert "  Transform" in text and "116.0 s" in text  # a state with its duration
     assert "GetRawCrawl" not in text  # polls are summed up, not listed
     assert f"  {'duplicate':<26} {batch.defects['duplicate']:>8} {batch.defects['duplicate']:>8}  duplicates_removed" in text

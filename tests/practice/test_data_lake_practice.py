@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from labs.engine.deployed import assume_role, stack_outputs
 from labs.engine.errors import LabError
+from labs.practice.common.steps import announced_steps
 from labs.practice.data_lake import command as data_lake
 from labs.practice.data_lake.command import REQUIRED_OUTPUTS, DataLakePractice, Waiting
 
@@ -128,6 +129,7 @@ def test_full_practice_uploads_crawls_curates_and_queries_as_each_role(aws):
     assert report.raw_denied_for_analyst is True
     assert roles == [("engineer", OUTPUTS["DataEngineerRoleArn"]), ("analyst", OUTPUTS["AnalystRoleArn"])]
     assert any("raw zone: denied, as it should be" in line for line in said)
+    assert [step for step, _ in announced_steps(said)] == [e.step for e in data_lake.contract.CONTRACT.exercises]
     for session in (admin, engineer, analyst):
         session.assert_all_used()
 

@@ -23,6 +23,7 @@ from catalog import endpoint as contract
 from jobs.endpoint.model import synthetic_rows
 from labs.engine.errors import LabError
 from labs.practice.endpoint import command as practice
+from labs.practice.common.steps import announced_steps
 from labs.practice.endpoint.dry_run import dry_run_requests, example_outputs
 from labs.practice.endpoint.monitor import (
     MonitorStep,
@@ -62,7 +63,7 @@ def test_the_dry_run_prints_every_request_without_credentials_or_clients(no_cred
     for operation in ("invoke_endpoint", "update_endpoint_weights_and_capacities", "create_processing_job",
                       "create_monitoring_schedule", "describe_scaling_policies", "get_metric_data"):
         assert f" {operation}: " in text
-    assert "steps 1 and 2: 7 of these each" in text and "nothing was sent" in lines[-1]
+    assert "7 of these, and 7 more after the traffic shift" in text and "nothing was sent" in lines[-1]
 
 
 def test_every_dry_run_request_is_valid_for_its_service_model():
@@ -206,13 +207,15 @@ def test_a_realtime_run_shifts_traffic_shows_the_policy_prints_a_capture_and_res
     assert report["first_split"] == {"VariantA": 8, "VariantB": 2}
     assert report["second_split"] == {"VariantA": 9, "VariantB": 1}
     text = "\n".join(lines)
-    assert "step 2: shifting traffic to VariantA 0.9, VariantB 0.1" in text
+    assert "shifting traffic to VariantA 0.9, VariantB 0.1" in text
     assert "  now: VariantA weight 0.9" in text
     assert "tracks SageMakerVariantInvocationsPerInstance at 100 per instance per minute" in text
     assert "  endpointInput: text/csv: 12,40.5,1,8,0,33" in text and "  endpointOutput: text/csv: 0.12" in text
     weights = {v["VariantName"]: v["CurrentWeight"] for v in sagemaker.describe_endpoint(
         EndpointName=ENDPOINT)["ProductionVariants"]}
     assert weights == contract.WEIGHTS and lines[-1] == "restored the weights: VariantA 0.8, VariantB 0.2"
+    assert [step for step, _ in announced_steps(lines)] == [  # no monitor: neither its baseline nor its check
+        contract.STEP_INVOKE, contract.STEP_SHIFT, contract.STEP_SCALING, contract.STEP_CAPTURE]
 
 
 def test_a_serverless_run_reports_the_cold_start_from_cloudwatch(monkeypatch):
@@ -244,6 +247,7 @@ def test_a_serverless_run_reports_the_cold_start_from_cloudwatch(monkeypatch):
         cw.assert_no_pending_responses()
     assert len(report["warm"]) == 3
     assert lines[-1] == "ModelSetupTime (the cold start, from CloudWatch): 1534 ms"
+    assert [step for step, _ in announced_steps(lines)] == [contract.STEP_SERVERLESS]
 
 
 @pytest.mark.parametrize("arguments, problem", [

@@ -17,6 +17,7 @@ from catalog.feature_store import CLICK_ACTIVITY, CUSTOMER_PROFILE, OFFLINE_COLU
 from labs.cli import main as cli
 from labs.engine.errors import LabError
 from labs.practice.feature_store import command as fs
+from labs.practice.common.steps import announced_steps
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 OUTPUTS = {"DatabaseName": "mlref_feature_store", "WorkgroupName": "mlref-feature-store-OfflineQueries",
@@ -260,6 +261,7 @@ def test_a_whole_run_ingests_reads_back_and_builds_the_training_set(monkeypatch,
     assert report.ingest.written == 12 and len(report.latencies) == 2
     assert len(report.training_rows) == 4 and report.leaked_rows == 0
     assert any(line.startswith("online store read latency over 2 GetRecord calls") for line in lines)
+    assert [step for step, _ in announced_steps(lines)] == [e.step for e in fs.contract.CONTRACT.exercises]
     assert lines[-1].endswith("rows using features from after their label: 0")
 
 

@@ -30,6 +30,7 @@ from jobs.fsx_training import train as job_script
 from labs.cli import main as cli
 from labs.engine.errors import LabError
 from labs.practice.common import polling
+from labs.practice.common.steps import announced_steps
 from labs.practice.fsx_training import command as ft
 from labs.practice.fsx_training import data as data_module
 from labs.practice.fsx_training import plan
@@ -653,6 +654,7 @@ def test_a_whole_run_writes_the_set_runs_each_mode_in_turn_tagged_and_prints_the
                                           "FSx for Lustre, repeated run"]
     estimate = lines.index("estimated cost (fsx variant, pricing/prices.toml):")
     assert lines[estimate + 1].startswith("  writing the data set: ml.m5.large on demand")
+    assert [step for step, _ in announced_steps(lines)] == [e.step for e in contract.CONTRACT.exercises]
     assert lines.index(next(line for line in lines if line.startswith("starting"))) > estimate
     table_start = lines.index("ml.g5.xlarge, spot, 1074 MB (1 GiB) in 4 shards:")
     assert lines[table_start + 1].startswith("input mode") and lines[table_start + 2].startswith("S3 File")

@@ -18,6 +18,7 @@ from botocore.validate import validate_parameters
 from catalog import ml_pipeline as lab
 from labs.engine.errors import LabError
 from labs.practice.common.dry_run import printed_requests
+from labs.practice.common.steps import announced_steps
 from labs.practice.ml_pipeline import command as practice
 from tests.fakes import FakeClock
 
@@ -183,6 +184,7 @@ def test_a_passing_run_approves_waits_for_the_endpoint_and_predicts(deployed):
     assert "AUC 0.8512" in text and "passes" in text and "dropped 10 duplicates" in text
     assert f"endpoint {lab.ENDPOINT_NAME}: InService with {lab.ENDPOINT_NAME}-v3" in text
     assert clock.now == 3 * runner.poll_seconds  # one poll of the execution, two of the endpoint
+    assert [step for step, _ in announced_steps(lines)] == [e.step for e in lab.CONTRACT.exercises]
 
 
 def test_a_run_below_the_threshold_ends_in_the_fail_step_and_registers_nothing(deployed):
@@ -199,6 +201,7 @@ def test_a_run_below_the_threshold_ends_in_the_fail_step_and_registers_nothing(d
     assert (report.status, report.outcome, report.package_arn) == ("Failed", "False", None)
     assert f"the Fail step ended the execution: {message}" in lines
     assert any("the condition AUC >= 0.99 fails" in line for line in lines)
+    assert [step for step, _ in announced_steps(lines)] == [lab.STEP_UPLOAD, lab.STEP_RUN, lab.STEP_RESULTS]
 
 
 def test_no_approve_leaves_the_package_pending_and_says_how_to_approve(deployed):
