@@ -166,8 +166,9 @@ def test_each_labs_files_carry_its_name(lab):
     """Its catalog entry, stack, practice package and guide exist where a newcomer looks for them."""
     module = lab.replace("-", "_")
     files = set(tracked("*"))
-    assert {f"catalog/{module}.py", f"stacks/{module}.py", f"labs/practice/{module}/command.py",
-            f"docs/labs/{lab}.md", f"tests/stacks/test_{module}.py", f"tests/practice/test_{module}_practice.py"} <= files
+    expected = {f"catalog/{module}.py", f"stacks/{module}.py", f"labs/practice/{module}/command.py",
+                f"docs/labs/{lab}.md", f"tests/stacks/test_{module}.py", f"tests/practice/test_{module}_practice.py"}
+    assert expected <= files, sorted(expected - files)
 
 
 def test_no_source_module_is_over_the_limit():
