@@ -15,9 +15,11 @@ import os
 import sys
 from datetime import datetime
 
+from catalog.toolchain import QUIET_TOOLCHAIN
+
 # Node 20 is past end-of-life for jsii; silence its banner before jsii starts.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+for _name, _value in QUIET_TOOLCHAIN.items():
+    os.environ.setdefault(_name, _value)
 
 from aws_cdk import App, Environment, Stack, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
