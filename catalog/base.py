@@ -125,12 +125,12 @@ class Flag:
 @dataclass(frozen=True)
 class Variant:
     """A named way to deploy the lab other than its defaults: the ``-c`` values that make it.
-    The gates run on every variant (as ``<profile>-<name>``), and the README prices each.
+    The gates run on every variant (as ``<profile>-<name>``), and the documentation prices each.
 
     Attributes:
         name: a short name (``efs``), unique across labs.
         context: the lab's ``-c`` values for it.
-        note: what it is, in a few words (for the README).
+        note: what it is, in a few words (for the documentation).
     """
 
     name: str

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from catalog.base import ConfigError, ContextKey, Flag, LabContract, Output, Variant, choice
 from catalog.calls import acting_as, assumed, refused, via
 from catalog.exam import MLS_OPERATIONS, ExamDomains, Exercise
-from catalog.fsx_training import INSTANCE_TYPE
 from catalog.prices import LabCost, has_price, per_month_as_hourly, price
+from catalog.sagemaker import INSTANCE_TYPE
 from catalog.sagemaker_images import IMAGE_ACCOUNTS
 
 # The cheapest SageMaker hosting type that auto-scales: burstable ml.t* types cannot, and
@@ -40,8 +40,6 @@ MONITOR_JOB_MINUTES = 10  # billable minutes of a baseline job or a monitoring e
 SCHEDULE_NAME = "mlref-endpoint-data-quality"
 HOURLY = "cron(0 * ? * * *)"
 # Service log groups: the endpoint's (created by the stack), and the monitoring jobs' (shared).
-ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
-PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 METRICS_NAMESPACES = ("/aws/sagemaker/Endpoints/*", "aws/sagemaker/Endpoints/*")
 
 PRACTICE_REQUESTS, MAX_REQUESTS = 100, 2000

@@ -1,24 +1,14 @@
-"""The exam coverage (catalog/coverage.py) as docs/exam-coverage.md's generated blocks and as the terminal's
-matrix (``labs list --exam``). A test keeps the page in step with the catalog.
-
-    .venv/bin/python -m catalog.exam_tables      # rewrites the generated blocks of docs/exam-coverage.md
-"""
+"""The exam coverage (catalog/coverage.py) as docs/exam-coverage.md's generated blocks (``exam-matrix``,
+``exam-gaps``, ``exam-steps``, rendered by ``python -m catalog.blocks``) and as the terminal's matrix
+(``labs list --exam``)."""
 
 from __future__ import annotations
 
-import re
-import sys
 import textwrap
 from collections.abc import Sequence
-from pathlib import Path
 
 from catalog.coverage import NONE, StatementCoverage, coverage, lab_exercises
 from catalog.exam import DOMAINS, STATEMENTS, Bullet, Exercise
-from catalog.paths import ROOT
-
-PAGE = ROOT / "docs" / "exam-coverage.md"
-BLOCKS = ("exam-matrix", "exam-gaps", "exam-steps")
-_BLOCK = r"(<!-- {name}:[^>]*-->\n)(?:(.*?)\n)?(<!-- /{name} -->)"
 
 
 def _bullet(bullet: Bullet) -> str:
@@ -65,28 +55,16 @@ def steps_tables(exercises: dict[str, tuple[Exercise, ...]]) -> list[str]:
     return lines[1:]
 
 
-def page_blocks() -> dict[str, list[str]]:
-    exercises = lab_exercises()
-    rows = coverage(exercises)
-    return {"exam-matrix": matrix_table(rows, list(exercises)), "exam-gaps": gaps(rows),
-            "exam-steps": steps_tables(exercises)}
+def matrix_block() -> list[str]:
+    return matrix_table(coverage(), list(lab_exercises()))
 
 
-def generated_block(text: str, name: str) -> list[str] | None:
-    """The lines of the generated block ``name`` in ``text`` (None: no such block)."""
-    match = re.search(_BLOCK.format(name=name), text, re.S)
-    return (match.group(2) or "").splitlines() if match else None
+def gaps_block() -> list[str]:
+    return gaps(coverage())
 
 
-def write_page(path: Path = PAGE) -> None:
-    text = path.read_text()
-    for name, lines in page_blocks().items():
-        if generated_block(text, name) is None:
-            raise SystemExit(f"{path} has no {name} block: add `<!-- {name}: generated ... -->` and "
-                             f"`<!-- /{name} -->` lines where it goes")
-        text = re.sub(_BLOCK.format(name=name), lambda m, lines=lines: m.group(1) + "\n".join([*lines, m.group(3)]),
-                      text, flags=re.S)
-    path.write_text(text)
+def steps_block() -> list[str]:
+    return steps_tables(lab_exercises())
 
 
 # -- the terminal --------------------------------------------------------------------------------
@@ -123,7 +101,3 @@ def matrix_text(rows: Sequence[StatementCoverage] | None = None, labs: Sequence[
                  "docs/exam-coverage.md")
     return lines
 
-
-if __name__ == "__main__":
-    write_page(Path(sys.argv[1]) if len(sys.argv) > 1 else PAGE)
-    print(f"wrote the generated blocks of {PAGE.relative_to(ROOT)} ({len(STATEMENTS)} statements)")

@@ -11,13 +11,14 @@ from catalog.base import ConfigError, ContextKey, Flag, LabContract, Output, Var
 from catalog.calls import acting_as, arn, assumed, refused, via
 from catalog.exam import MLS_MODELING, ExamDomains, Exercise
 from catalog.prices import HOURS_PER_MONTH, LabCost, has_price, per_month_as_hourly, price
+from catalog.sagemaker import INSTANCE_TYPE
+from lambdas.shared.lab_names import TRAINING_LOG_GROUP
 
 DATA_PREFIX = "train/"
 DEFAULT_INSTANCE_TYPE = "ml.p3.2xlarge"
 SEED_INSTANCE_TYPE = "ml.m5.large"  # the short CPU job that writes the data set (S3, and EFS on that variant)
 ALTERNATIVES = ("ml.g5.xlarge", "ml.g4dn.xlarge")  # GPU types that usually have quota where P3 has none
 # SageMaker instance types: ml.<family>.<size>, families may carry a hyphen (p6-b200).
-INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9-]+\.([0-9]*x?large|metal)")  # fullmatch
 FSX_SCRATCH_GIB = 1200
 SPOT_DISCOUNT = 0.7  # managed spot typically bills ~70% less (AWS says up to 90%)
 
@@ -193,7 +194,7 @@ def cost(options: FsxTrainingOptions) -> LabCost:
 # -- what AWS does with the lab's roles, and what must be refused (labs permissions) ----------------
 TRAINING_ROLE = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createtrainingjob-perms"
 _ROLE = "SageMakerExecutionRole*"
-_LOGS = arn("logs", "log-group:/aws/sagemaker/TrainingJobs")
+_LOGS = arn("logs", f"log-group:{TRAINING_LOG_GROUP}")
 CALLS = (
     assumed(_ROLE, "sagemaker.amazonaws.com", TRAINING_ROLE),
     *acting_as(_ROLE, TRAINING_ROLE, [

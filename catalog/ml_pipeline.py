@@ -8,7 +8,6 @@ artifacts bucket, the model package group and the endpoint.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -16,6 +15,7 @@ from catalog.base import ConfigError, Flag, LabContract, Output
 from catalog.calls import acting_as, arn, assumed, refused, via
 from catalog.exam import MLS_OPERATIONS, ExamDomains, Exercise
 from catalog.prices import LabCost, per_month_as_hourly, price
+from catalog.sagemaker import INSTANCE_TYPE
 from catalog.sagemaker_images import XGBOOST_ACCOUNTS
 
 PIPELINE_NAME = "mlref-ml-pipeline"
@@ -42,7 +42,7 @@ PREPROCESS_OUTPUTS = {"train": "preprocess/train", "validation": "preprocess/val
                       "test": "preprocess/test", "report": "preprocess/report"}
 EVALUATION_OUTPUT = "evaluation"
 MODEL_OUTPUT = "model"
-TRAIN_FILE, VALIDATION_FILE, TEST_FILE = "train.csv", "validation.csv", "test.csv"
+TEST_FILE = "test.csv"  # the preprocessing step writes train.csv, validation.csv and test.csv
 REPORT_FILE, EVALUATION_FILE = "preprocessing.json", "evaluation.json"
 
 # Pipeline parameters.
@@ -56,7 +56,6 @@ DEFAULT_THRESHOLD = 0.75
 PRACTICE_ROWS = 5000            # raw rows the practice uploads (about 300 KB)
 MAX_ROWS = 20_000
 PREDICTION_ROWS = 5             # test rows the practice sends to the endpoint, in one InvokeEndpoint
-INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9-]+\.[0-9]*x?large")  # fullmatch
 
 # Billable minutes of one practice run, for the cost estimate: each job's instance time
 # including start-up (processing and training bill per second while the instance runs).

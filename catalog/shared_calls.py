@@ -94,7 +94,7 @@ FLOW_LOG_ROLE = "NetworkFlowLogWriterRole*"
 def service_calls() -> tuple[Call, ...]:
     """VPC flow logs, where the lab has a VPC. (CloudWatch Logs using the lab's key is left out: its
     key policy statement is conditioned on kms:EncryptionContext:aws:logs:arn, a key whose name holds
-    colons, which iam-simulate 0.1.173 does not carry into the request; the README says so.)"""
+    colons, which iam-simulate 0.1.173 does not carry into the request; docs/permissions.md says so.)"""
     return (
         assumed(FLOW_LOG_ROLE, "vpc-flow-logs.amazonaws.com", FLOW_LOGS, present=FLOW_LOG_ROLE,
                 source_arn=arn("ec2", "vpc-flow-log/fl-0123456789abcdef0")),

@@ -16,9 +16,9 @@ from cdk_constructs.core.encryption import LabKey
 from cdk_constructs.core.functions import LabFunction
 from cdk_constructs.core.settings import LabSettings
 from lambdas.lab_sweep.record import ALERT_TOPIC_ENV, RECORD_PREFIX
-from lambdas.lab_sweep.sweep_sagemaker import ENDPOINT_LOG_PREFIX
 from lambdas.lab_sweep.sweep_services import EMR_SYNC_RULE, GLUE_LOG_GROUP, GLUE_LOG_SUFFIXES
 from lambdas.shared.lab_names import (
+    ENDPOINT_LOG_GROUP_PREFIX,
     LAB_STACK_RESOURCES,
     LAB_TAG,
     PROFILE_TAG,
@@ -200,7 +200,7 @@ class LabJanitor(Construct):
         self._allow(policy, "DeleteTaggedLogGroups", ["logs:DeleteLogGroup"], [log_groups], swept_tags_condition())
         # Service-named groups: of the lab's endpoints (tagged first, deleted once the endpoint is
         # gone) and of the deleted stack's Glue security configurations.
-        endpoint_logs = _arn("logs", f"log-group:{ENDPOINT_LOG_PREFIX}*")
+        endpoint_logs = _arn("logs", f"log-group:{ENDPOINT_LOG_GROUP_PREFIX}*")
         self._allow(policy, "TagEndpointLogGroups", ["logs:TagResource"], [endpoint_logs],
                     {"Null": {f"aws:RequestTag/{LAB_TAG}": "false"}})
         glue_encrypted_logs = _arn("logs", f"log-group:{GLUE_LOG_GROUP}-*")

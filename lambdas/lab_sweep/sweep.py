@@ -30,11 +30,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 try:  # in the Lambda asset the modules sit side by side
     from lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRAINING_LOG_GROUP
     from sweep_base import Leftover, SweepBase, SweepReport, Unchecked, error_code, tags_of
-    from sweep_sagemaker import ENDPOINT_LOG_PREFIX, SageMakerKinds
+    from sweep_sagemaker import SageMakerKinds
     from sweep_services import EMR_SYNC_RULE, ServiceKinds
 except ImportError:  # imported as a package (tests, the labs command)
     from lambdas.lab_sweep.sweep_base import Leftover, SweepBase, SweepReport, Unchecked, error_code, tags_of
-    from lambdas.lab_sweep.sweep_sagemaker import ENDPOINT_LOG_PREFIX, SageMakerKinds
+    from lambdas.lab_sweep.sweep_sagemaker import SageMakerKinds
     from lambdas.lab_sweep.sweep_services import EMR_SYNC_RULE, ServiceKinds
     from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRAINING_LOG_GROUP
 
@@ -42,7 +42,6 @@ TAG_KEY, PROFILE_TAG_KEY = LAB_TAG, PROFILE_TAG
 __all__ = [
     "BILLABLE_TYPES",
     "EMR_SYNC_RULE",
-    "ENDPOINT_LOG_PREFIX",
     "SWEPT_PROFILE",
     "TRAINING_LOG_GROUP",
     "Leftover",

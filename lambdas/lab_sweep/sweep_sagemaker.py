@@ -22,7 +22,6 @@ except ImportError:  # imported as a package (tests, the labs command)
     from lambdas.lab_sweep.sweep_base import Leftover, error_code, split_s3_uri, tags_of
     from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX, LAB_TAG, PROFILE_TAG, TRAINING_LOG_GROUP
 
-ENDPOINT_LOG_PREFIX = ENDPOINT_LOG_GROUP_PREFIX
 BUSY_ENDPOINT = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
 
 
@@ -84,7 +83,7 @@ class SageMakerKinds:
         self._stack_endpoint_log_groups()
 
     def _endpoint_log_group_arn(self, name: str) -> str | None:
-        group = f"{ENDPOINT_LOG_PREFIX}{name}"
+        group = f"{ENDPOINT_LOG_GROUP_PREFIX}{name}"
         for found in self.client("logs").describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
             if found["logGroupName"] == group:
                 return found["arn"].removesuffix(":*")
@@ -106,9 +105,9 @@ class SageMakerKinds:
         if not names:
             return
         logs = self.client("logs")
-        for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=ENDPOINT_LOG_PREFIX):
+        for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=ENDPOINT_LOG_GROUP_PREFIX):
             for group in page["logGroups"]:
-                endpoint = group["logGroupName"].removeprefix(ENDPOINT_LOG_PREFIX)
+                endpoint = group["logGroupName"].removeprefix(ENDPOINT_LOG_GROUP_PREFIX)
                 if endpoint.lower() not in names or self.endpoint_exists(endpoint):
                     continue  # not the stack's, or an endpoint of that name is (still or again) there
                 name = group["logGroupName"]

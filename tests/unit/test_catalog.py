@@ -14,6 +14,7 @@ import pytest
 from catalog import LABS
 from catalog.base import ConfigError, Output
 from catalog.config import read_config
+from catalog.toolchain import QUIET_TOOLCHAIN
 from tests.conftest import ROOT
 
 
@@ -147,7 +148,7 @@ def test_the_command_line_runs_without_the_cdk():
 
 
 def test_a_bad_context_value_is_the_same_line_from_cdk_synth_and_from_labs_deploy(tmp_path):
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CDK_DISABLE_CLI_TELEMETRY": "true"}
+    env = {**os.environ, **QUIET_TOOLCHAIN}
     synth = subprocess.run([str(ROOT / "node_modules" / ".bin" / "cdk"), "synth", "--quiet", "-c",
                             "training_source=s3", "-o", str(tmp_path / "out")],
                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from catalog import LABS
-from catalog.exam import DOMAINS, MLA_D1, MLA_D4, STATEMENTS, Exercise, ExamDomains, domains_of
+from catalog.exam import DOMAINS, MLA_D1, MLA_D4, STATEMENTS, ExamDomains, Exercise, domains_of
 
 # (knowledge, skills) bullets per statement in the MLA-C01 guide, and how many of its 133 bullets were read
 # whole on an AWS page (the researcher's count, /work/notes/mla-c01.md).

@@ -30,7 +30,7 @@ from catalog.clickstream import EVENTS_RELATION, MAX_EVENTS, PRACTICE_EVENTS
 from labs.engine.deployed import stack_outputs
 from labs.engine.errors import LabError
 from labs.engine.session import patient
-from labs.practice.common.backoff import Backoff
+from labs.practice.clickstream.backoff import Backoff
 from labs.practice.common.dry_run import show_request, show_stack_outputs
 from labs.practice.common.polling import Poll
 from labs.practice.common.steps import step_line

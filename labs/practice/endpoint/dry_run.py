@@ -24,6 +24,7 @@ from labs.practice.endpoint.monitor import (
 )
 from labs.practice.endpoint.scaling import metric_request, scaling_requests
 from labs.practice.endpoint.traffic import invoke_request, weights_request
+from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX
 
 ACCOUNT = "111122223333"
 EXAMPLE_TIME = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -36,7 +37,7 @@ def example_outputs(region: str, *, serverless: bool = False) -> dict[str, str]:
     endpoint = f"mlref-{'serverless' if serverless else 'endpoint'}-0a1b2c3d"
     return {
         contract.ENDPOINT: endpoint,
-        contract.LOG_GROUP: f"{contract.ENDPOINT_LOG_GROUP_PREFIX}{endpoint}",
+        contract.LOG_GROUP: f"{ENDPOINT_LOG_GROUP_PREFIX}{endpoint}",
         contract.ENDPOINT_TYPE: "serverless" if serverless else "realtime",
         contract.VARIANTS: contract.VARIANT_A if serverless else f"{contract.VARIANT_A},{contract.VARIANT_B}",
         contract.KEY: f"arn:aws:kms:{region}:{ACCOUNT}:key/00000000-0000-4000-8000-000000000000",

@@ -41,7 +41,6 @@ from catalog.fsx_training import (
     CONTRACT,
     DEFAULT_DATASET_GIB,
     DEFAULT_INSTANCE_TYPE,
-    INSTANCE_TYPE,
     MAX_DATASET_GIB,
     MODES,
     SEED_INSTANCE_TYPE,
@@ -49,6 +48,7 @@ from catalog.fsx_training import (
     TrainingSource,
     run_estimate,
 )
+from catalog.sagemaker import INSTANCE_TYPE
 from labs.engine.deployed import deployed_stack
 from labs.engine.errors import LabError
 from labs.practice.common.dry_run import show_request, show_stack_outputs
