@@ -17,18 +17,18 @@ from datetime import datetime
 
 from catalog.toolchain import QUIET_TOOLCHAIN
 
-# Node 20 is past end-of-life for jsii; silence its banner before jsii starts.
+# Node 20 is past end-of-life for jsii; silence its banner before jsii starts (so the imports come after).
 for _name, _value in QUIET_TOOLCHAIN.items():
     os.environ.setdefault(_name, _value)
 
-from aws_cdk import App, Environment, Stack, Validations
-from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+from aws_cdk import App, Environment, Stack, Validations  # noqa: E402
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks  # noqa: E402
 
-from catalog import JANITOR_STACK_NAME, LABS
-from catalog.config import AppConfig, ConfigError, is_app_key, read_config
-from cdk_constructs.core.settings import LabSettings, Profile, utc_now
-from labs.engine.deployed import METADATA_KEY
-from stacks.janitor import JanitorStack
+from catalog import JANITOR_STACK_NAME, LABS  # noqa: E402
+from catalog.config import AppConfig, ConfigError, is_app_key, read_config  # noqa: E402
+from cdk_constructs.core.settings import LabSettings, Profile, utc_now  # noqa: E402
+from labs.engine.deployed import METADATA_KEY  # noqa: E402
+from stacks.janitor import JanitorStack  # noqa: E402
 
 __all__ = ["AppConfig", "ConfigError", "build", "new_app", "read_config"]
 

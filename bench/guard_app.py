@@ -22,7 +22,7 @@ from aws_cdk import Validations  # noqa: E402
 from cdklabs.cdk_validator_cfnguard import CfnGuardValidator  # noqa: E402
 
 import app as lab_app  # noqa: E402
-from gates import cfn_guard
+from gates import cfn_guard  # noqa: E402
 
 labs_app = lab_app.new_app
 

@@ -28,7 +28,7 @@ def list_labs(args: argparse.Namespace) -> int:
     if not args.offline:
         try:
             session = common.session_of(args)
-        except Exception as error:
+        except Exception as error:  # no session: list anyway and say why
             if (reason := one_line(error)) is None:
                 raise
             reason = f"unknown ({reason})"

@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into head and the like
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more is written
         return 0
-    except Exception as error:
+    except Exception as error:  # every fault ends in one line; --verbose keeps the traceback
         if args is not None and getattr(args, "verbose", False):
             raise
         message = one_line(error)

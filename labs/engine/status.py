@@ -53,7 +53,7 @@ def list_lines(session: Any | None, offline: str = "not asked (--offline)") -> l
         try:
             state = deployed_labs(session)
             note = ""
-        except Exception as error:
+        except Exception as error:  # any AWS problem: still list, and say why
             reason = explain(error)
             if reason is None:
                 raise

@@ -114,7 +114,7 @@ def wait_until_answering(process: subprocess.Popen, url: str, log: Path) -> None
         if process.poll() is not None:
             pytest.fail(f"moto_server exited ({process.returncode}) before answering:\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:
+            with urllib.request.urlopen(url, timeout=1) as response:  # the local server
                 if response.status == 200:
                     return
         except OSError:

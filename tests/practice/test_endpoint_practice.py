@@ -106,7 +106,7 @@ def throttled_then(runtime, answers):
         if variant:
             headers["x-Amzn-Invoked-Production-Variant"] = variant
         response = AWSResponse(request.url, status, headers, io.BytesIO(text.encode()))
-        response._content = text.encode()
+        response._content = text.encode()  # error bodies are read from here
         return response
 
     runtime.meta.events.register("before-send.sagemaker-runtime.InvokeEndpoint", answer)

@@ -680,14 +680,14 @@ def test_ctrl_c_stops_the_running_job():
     stopped = []
 
     class SageMaker:
-        def describe_training_job(self, TrainingJobName):
+        def describe_training_job(self, TrainingJobName):  # the API's name
             raise KeyboardInterrupt
 
         def stop_training_job(self, TrainingJobName):
             stopped.append(TrainingJobName)
 
     class Trainer:
-        class _latest_training_job:
+        class _latest_training_job:  # the SDK's attribute
             training_job_name = "mlref-file-7"
 
         def train(self, wait, logs):

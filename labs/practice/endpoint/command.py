@@ -209,7 +209,7 @@ class EndpointPractice:
         """Back to the deployed weights (RetainAllVariantProperties would keep the shifted ones)."""
         try:
             self.sagemaker.update_endpoint_weights_and_capacities(**weights_request(endpoint, weights))
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - cleaning up: say what to do instead
             self.out(f"warning: could not restore the weights ({error}); restore them with "
                      f"`aws sagemaker update-endpoint-weights-and-capacities --endpoint-name {endpoint} ...`")
             return

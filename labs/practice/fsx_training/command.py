@@ -298,7 +298,7 @@ class FsxTrainingPractice:
         kind = "spot" if plan.managed_spot else "on demand"
         self.out(f"starting {label}: {plan.base_job_name} on {plan.instance_type} ({kind})")
         trainer.train(wait=False, logs=False)
-        name = trainer._latest_training_job.training_job_name
+        name = trainer._latest_training_job.training_job_name  # the SDK's handle on the job
         sagemaker = self.session.client("sagemaker")
         try:
             description = self.wait(sagemaker, name, spot=plan.managed_spot)
