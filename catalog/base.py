@@ -25,7 +25,7 @@ class UnknownLab(LookupError):
     """A name that is not a lab's; the message names the choices, in one line."""
 
 
-class Profile(str, enum.Enum):
+class Profile(str, enum.Enum):  # noqa: UP042 - StrEnum would change what str() and f-strings print
     """How durable a lab is.
 
     ``sandbox`` (the default) makes every resource destroyable and lets the lab

@@ -50,7 +50,7 @@ CRON = re.compile(r"cron\((\S+( \S+){5})\)")  # fullmatch
 MIN_RATE_MINUTES = 60  # a run takes 10-20 minutes (two crawls); more often only piles executions up
 
 
-class Engine(str, enum.Enum):
+class Engine(str, enum.Enum):  # noqa: UP042 - StrEnum would change what str() and f-strings print
     GLUE = "glue"
     EMR_SERVERLESS = "emr-serverless"
 
@@ -167,7 +167,8 @@ def cost(options: BatchEtlOptions) -> LabCost:
     transitions = price("step_functions_transition_thousand") * PRACTICE_TRANSITIONS / 1000
     engine = "Glue job 2 DPU ~2 min" if options.glue else "EMR Serverless 3 vCPU/8 GB ~4 min"
     return LabCost(idle_per_hour=per_month_as_hourly("kms_key_month"),
-                   per_practice_run=crawls + transform + quality + transitions + athena_minimum_queries(PRACTICE_QUERIES),
+                   per_practice_run=(crawls + transform + quality + transitions
+                                     + athena_minimum_queries(PRACTICE_QUERIES)),
                    run_note=f"two crawls at the 10-minute minimum, {engine}, one data-quality run")
 
 

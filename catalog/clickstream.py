@@ -21,7 +21,7 @@ PRACTICE_ACTIVE_MINUTES = 10  # COPY runs and polling queries keep the workgroup
 FIREHOSE_RECORD_KB = 5  # Firehose rounds each record up to 5 KB
 
 
-class Delivery(str, enum.Enum):
+class Delivery(str, enum.Enum):  # noqa: UP042 - StrEnum would change what str() and f-strings print
     """How events reach Redshift."""
 
     FIREHOSE = "firehose"
@@ -115,7 +115,8 @@ CALLS = (
         ("kms:GenerateDataKey", "${ClickstreamKey*.Arn}", via("s3")),
         ("secretsmanager:GetSecretValue", "${WarehouseAdminSecret*}"),
     ], present=_FIREHOSE, purpose="Firehose reads the stream, transforms, stages and COPYs"),
-    assumed("StreamingIngestionRole*", "redshift.amazonaws.com", STREAMING_INGESTION, present="StreamingIngestionRole*"),
+    assumed("StreamingIngestionRole*", "redshift.amazonaws.com", STREAMING_INGESTION,
+            present="StreamingIngestionRole*"),
     *acting_as("StreamingIngestionRole*", STREAMING_INGESTION, [
         ("kinesis:DescribeStreamSummary", "${ClickStream*.Arn}"), ("kinesis:GetShardIterator", "${ClickStream*.Arn}"),
         ("kinesis:GetRecords", "${ClickStream*.Arn}"), ("kinesis:ListShards", "${ClickStream*.Arn}"),

@@ -93,7 +93,8 @@ CALLS = (
         ("s3:ListBucket", "${CuratedZoneBucket*.Arn}"),
         ("kms:GenerateDataKey", "${DataLakeKey*.Arn}", via("s3"))], purpose="Lake Formation vends the curated zone"),
     *(Call("logging.s3.amazonaws.com", "s3:PutObject", f"${{AccessLogsBucket*.Arn}}/{zone}Zone/2026-12-01-12-00-00-x",
-           SERVER_ACCESS_LOGS, {"aws:SourceArn": f"${{{zone}ZoneBucket*.Arn}}", "aws:SourceAccount": "${AWS::AccountId}"},
+           SERVER_ACCESS_LOGS,
+           {"aws:SourceArn": f"${{{zone}ZoneBucket*.Arn}}", "aws:SourceAccount": "${AWS::AccountId}"},
            purpose=f"S3 delivers the {zone.lower()} zone's access logs") for zone in ("Raw", "Curated")),
     refused("AnalystRole*", "s3:GetObject", _RAW_OBJECT, "the analyst reads no zone's files directly, the raw "
             "zone least of all"),

@@ -49,7 +49,7 @@ LOAD_REQUESTS_PER_SECOND = 10  # the load step's hard cap on its rate
 SERVERLESS_SECONDS_PER_REQUEST = 0.05  # billed duration, warm; the cold start adds a few seconds once
 
 
-class EndpointType(str, enum.Enum):
+class EndpointType(str, enum.Enum):  # noqa: UP042 - StrEnum would change what str() and f-strings print
     REALTIME = "realtime"
     SERVERLESS = "serverless"
 

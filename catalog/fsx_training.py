@@ -38,7 +38,7 @@ PREPARE_LABEL = "writing the data set"
 GB_PER_GIB = 1024**3 / 1e9
 
 
-class TrainingSource(str, enum.Enum):
+class TrainingSource(str, enum.Enum):  # noqa: UP042 - StrEnum would change what str() and f-strings print
     FSX = "fsx"
     EFS = "efs"
 

@@ -191,12 +191,14 @@ CALLS = (
         ("iam:PassRole", "${ModelBuildTrainingRole*.Arn}", {"iam:PassedToService": "sagemaker.amazonaws.com"}),
     ], purpose="SageMaker Pipelines runs the steps"),
     *(assumed(role, "sagemaker.amazonaws.com", JOB_ROLE) for role in (
-        "ModelBuildPreprocessRole*", "ModelBuildTrainingRole*", "ModelBuildEvaluationRole*", "DeployOnApprovalModelRole*")),
+        "ModelBuildPreprocessRole*", "ModelBuildTrainingRole*", "ModelBuildEvaluationRole*",
+        "DeployOnApprovalModelRole*")),
     *acting_as("ModelBuildPreprocessRole*", JOB_ROLE, [
         ("s3:GetObject", "${RawDataBucket*.Arn}/raw/x/customers.csv"),
         ("s3:PutObject", _ARTIFACTS + "preprocess/train/train.csv"),
         ("kms:GenerateDataKey", "${PipelineKey*.Arn}", via("s3")),
-        ("ecr:BatchGetImage", "arn:${AWS::Partition}:ecr:${AWS::Region}:683313688378:repository/sagemaker-scikit-learn"),
+        ("ecr:BatchGetImage",
+         "arn:${AWS::Partition}:ecr:${AWS::Region}:683313688378:repository/sagemaker-scikit-learn"),
     ], purpose="the processing step"),
     *acting_as("ModelBuildTrainingRole*", JOB_ROLE, [
         ("s3:GetObject", _ARTIFACTS + "preprocess/train/train.csv"),

@@ -89,8 +89,8 @@ def permissions(args: argparse.Namespace) -> int:
         from labs.engine.synthesis import synth as run_synth
 
         if args.context:  # a variant: synthesize it into the lab's own folder first
-            assembly = run_synth(args.lab, args.profile, context=args.context, region=region_of(args), cdk=common.cdk_of(args),
-                                 out=lambda _: None)
+            assembly = run_synth(args.lab, args.profile, context=args.context, region=region_of(args),
+                                 cdk=common.cdk_of(args), out=lambda _: None)
         else:
             assembly = assembly_of(args)
     report = prove(lab, assembly)

@@ -66,7 +66,7 @@ def list_lines(session: Any | None, offline: str = "not asked (--offline)") -> l
         deployed = "unknown" if state is None else (state[name].status if name in state else "no")
         per_run = "?" if cost.per_practice_run is None else usd(cost.per_practice_run)
         lines.append(f"{name:<14} {lab.exams.mls_c01[:17]:<17} {lab.mla_short:<{mla}} "
-                     f"{'$%.4f' % cost.idle_per_hour:>9} {per_run:>8}  {deployed:<18} {lab.demonstrates}")
+                     f"{f'${cost.idle_per_hour:.4f}':>9} {per_run:>8}  {deployed:<18} {lab.demonstrates}")
     if note:
         lines.append(note)
     return lines

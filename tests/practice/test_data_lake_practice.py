@@ -104,7 +104,8 @@ def test_full_practice_uploads_crawls_curates_and_queries_as_each_role(aws):
     glue.add_response("get_table", {"Table": {"Name": "sales"}},
                       {"DatabaseName": OUTPUTS["RawDatabaseName"], "Name": "sales"})
     engineer.stubs["glue"].add_client_error(
-        "get_table", "EntityNotFoundException", expected_params={"DatabaseName": OUTPUTS["CuratedDatabaseName"], "Name": "sales"})
+        "get_table", "EntityNotFoundException",
+        expected_params={"DatabaseName": OUTPUTS["CuratedDatabaseName"], "Name": "sales"})
     expect_query(engineer.stubs["athena"], "ctas", states=("RUNNING", "SUCCEEDED"))
     expect_query(analyst.stubs["athena"], "revenue", columns=["dt", "orders", "revenue"],
                  rows=[["2026-01-05", "14", "812.4"], ["2026-01-06", "18", "1020.1"]])
@@ -190,7 +191,8 @@ def test_stack_outputs_reads_a_deployed_stack_and_explains_a_missing_one():
 
     with mock_aws():
         session = boto3.Session(region_name="us-east-1")
-        with pytest.raises(LabError, match=r"lab data-lake is not deployed in us-east-1: deploy it with `labs deploy data-lake`"):
+        with pytest.raises(LabError,
+                           match=r"lab data-lake is not deployed in us-east-1: deploy it with `labs deploy data-lake`"):
             stack_outputs(session, "mlref-data-lake", REQUIRED_OUTPUTS)
         session.client("cloudformation").create_stack(StackName="mlref-data-lake", TemplateBody=json.dumps(template))
         assert stack_outputs(session, "mlref-data-lake", REQUIRED_OUTPUTS) == {k: OUTPUTS[k] for k in REQUIRED_OUTPUTS}

@@ -106,7 +106,8 @@ def test_zone_values_are_matched_whole(zones):
         read_config({"labs": "fsx-training", "training_az": zones.split(",")[-1]}, {})
 
 
-COMMANDS = [["--help"], ["list", "--offline"], ["list", "--exam"], ["prices"]] + [["practice", lab, "--dry-run"] for lab in LABS]
+COMMANDS = [["--help"], ["list", "--offline"], ["list", "--exam"], ["prices"],
+            *(["practice", lab, "--dry-run"] for lab in LABS)]
 
 
 def loaded_modules(commands: list[list[str]]) -> list[dict]:
@@ -125,8 +126,10 @@ def loaded_modules(commands: list[list[str]]) -> list[dict]:
         "            code = exit.code\n"
         "    new = set(sys.modules) - before\n"
         "    results.append({'arguments': arguments, 'code': code,\n"
-        "                    'cdk': sorted(m for m in new if m.startswith(('aws_cdk', 'jsii', 'cdk_nag', 'constructs'))),\n"
-        "                    'app': 'app' in new, 'stacks': any(m == 'stacks' or m.startswith('stacks.') for m in new)})\n"
+        "                    'cdk': sorted(m for m in new\n"
+        "                                  if m.startswith(('aws_cdk', 'jsii', 'cdk_nag', 'constructs'))),\n"
+        "                    'app': 'app' in new,\n"
+        "                    'stacks': any(m == 'stacks' or m.startswith('stacks.') for m in new)})\n"
         "print(json.dumps(results))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

@@ -38,12 +38,15 @@ from labs.practice.common.polling import Poll, WaitTimedOut
 from labs.practice.common.steps import step_line
 from lambdas.shared.lab_names import LAB_TAG, OWNER_TAG, PROFILE_TAG
 
-REQUIRED_OUTPUTS = (contract.STATE_MACHINE, contract.RAW_BUCKET, contract.UPLOAD_PREFIX_OUTPUT, contract.CURATED_DATABASE,
+REQUIRED_OUTPUTS = (contract.STATE_MACHINE, contract.RAW_BUCKET, contract.UPLOAD_PREFIX_OUTPUT,
+                    contract.CURATED_DATABASE,
                     contract.CURATED_TABLE_OUTPUT, contract.WORKGROUP, contract.ENGINE)
 PLACEHOLDERS = {
     contract.STATE_MACHINE: "arn:aws:states:us-east-1:111122223333:stateMachine:mlref-batch-etl-workflow",
-    contract.RAW_BUCKET: "raw-bucket-name-from-the-stack-outputs", contract.UPLOAD_PREFIX_OUTPUT: contract.UPLOAD_PREFIX,
-    contract.CURATED_DATABASE: f"{contract.DATABASE_PREFIX}_curated", contract.CURATED_TABLE_OUTPUT: contract.CURATED_TABLE,
+    contract.RAW_BUCKET: "raw-bucket-name-from-the-stack-outputs",
+    contract.UPLOAD_PREFIX_OUTPUT: contract.UPLOAD_PREFIX,
+    contract.CURATED_DATABASE: f"{contract.DATABASE_PREFIX}_curated",
+    contract.CURATED_TABLE_OUTPUT: contract.CURATED_TABLE,
     contract.WORKGROUP: "mlref-batch-etl-Queries", contract.ENGINE: "glue",
 }
 TAG_KEYS = (LAB_TAG, PROFILE_TAG, OWNER_TAG)
@@ -198,7 +201,8 @@ class BatchEtlPractice:
                            "(e.g. --defect-rate 0.1)")
         self.session, self.rows, self.defect_rate, self.dry_run, self.out = session, rows, defect_rate, dry_run, out
         self.seed, self.now, self.clock, self.sleep = seed, now, clock, sleep
-        self.poll_seconds, self.trigger_timeout, self.run_timeout = poll_seconds, trigger_timeout_seconds, run_timeout_seconds
+        self.poll_seconds, self.trigger_timeout = poll_seconds, trigger_timeout_seconds
+        self.run_timeout = run_timeout_seconds
         self.outputs, self.tags = outputs, tags
 
     def plan(self) -> tuple[str, str, Batch, str]:
@@ -267,7 +271,8 @@ class BatchEtlPractice:
         if described["status"] != "SUCCEEDED":
             raise LabError(f"the workflow {described['status'].lower()}: {described.get('error', '')}: "
                            f"{(described.get('cause') or '')[:400]} (execution {execution_arn})")
-        report = PracticeReport(batch=batch, key=key, execution_arn=execution_arn, output=json.loads(described["output"]))
+        report = PracticeReport(batch=batch, key=key, execution_arn=execution_arn,
+                                output=json.loads(described["output"]))
         self.step(contract.STEP_RESULTS)
         self.print_results(report)
         if report.output.get("status") == "curated":

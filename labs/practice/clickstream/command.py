@@ -126,7 +126,8 @@ class Producer:
                 report.throttled_calls += 1 + error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
                 break
             report.throttled_calls += response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
-            failed = [entry for entry, result in zip(pending, response["Records"]) if result.get("ErrorCode")]
+            failed = [entry for entry, result in zip(pending, response["Records"], strict=False)
+                      if result.get("ErrorCode")]
             report.sent += len(pending) - len(failed)
             if not failed:
                 return
@@ -212,7 +213,8 @@ class ClickstreamPractice:
         for number, call in enumerate(calls, start=1):
             request = {"StreamName": f"<{contract.STREAM_NAME}>",
                        "Records": [{"PartitionKey": r["PartitionKey"], "Data": r["Data"].decode()} for r in call]}
-            show_request(self.out, "kinesis", "PutRecords", request, f"call {number} of {len(calls)}: {len(call)} records")
+            show_request(self.out, "kinesis", "PutRecords", request,
+                         f"call {number} of {len(calls)}: {len(call)} records")
         self.out(step_line(contract.CONTRACT, contract.STEP_QUERY))
         data_api = DataApi(None, self.dry_run_outputs(""))
         for sql in (count_sql(EVENTS_RELATION), by_type_sql(EVENTS_RELATION), top_pages_sql(EVENTS_RELATION)):

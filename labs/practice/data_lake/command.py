@@ -39,7 +39,8 @@ REQUIRED_OUTPUTS = (
 PLACEHOLDERS = {output: f"<{output}>" for output in REQUIRED_OUTPUTS} | {
     contract.SAMPLE_PREFIX_OUTPUT: contract.SAMPLE_PREFIX, contract.CURATED_PREFIX_OUTPUT: contract.CURATED_PREFIX,
     contract.RAW_DATABASE: "mlref_data_lake_raw", contract.CURATED_DATABASE: "mlref_data_lake_curated",
-    contract.ENGINEER_ROLE: example_role_arn(contract.ENGINEER_ROLE), contract.ANALYST_ROLE: example_role_arn(contract.ANALYST_ROLE),
+    contract.ENGINEER_ROLE: example_role_arn(contract.ENGINEER_ROLE),
+    contract.ANALYST_ROLE: example_role_arn(contract.ANALYST_ROLE),
 }
 
 
@@ -214,7 +215,8 @@ class DataLakePractice:
         show_query(self.out, revenue_query(outputs), outputs[contract.WORKGROUP],
                    "analyst: revenue per day from the curated zone", as_role=contract.ANALYST_ROLE)
         show_query(self.out, raw_query(outputs), outputs[contract.WORKGROUP],
-                   "analyst: the raw zone, which the analyst has no grant on", as_role=contract.ANALYST_ROLE, refused=True)
+                   "analyst: the raw zone, which the analyst has no grant on", as_role=contract.ANALYST_ROLE,
+                   refused=True)
         self.out("# placeholders <...> are the mlref-data-lake stack's outputs; `as <Output>`: sent with the "
                  "credentials of the lab role that output names")
 

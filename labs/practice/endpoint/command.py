@@ -127,7 +127,8 @@ class EndpointPractice:
         def settled(state: tuple[str, dict[str, dict[str, Any]]]) -> bool:
             status, variants = state
             applied = weights is None or all(
-                abs(variants.get(name, {}).get("CurrentWeight", -1) - weight) < 1e-6 for name, weight in weights.items())
+                abs(variants.get(name, {}).get("CurrentWeight", -1) - weight) < 1e-6
+                for name, weight in weights.items())
             return status in SETTLED and (applied or status != "InService")
 
         status, variants = poll(

@@ -154,7 +154,7 @@ def read_latencies(runtime: Any, group: str, customer_ids: Iterable[str],
 
 def latency_line(latencies: list[float]) -> str:
     ordered = sorted(latencies)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return (f"online store read latency over {len(ordered)} GetRecord calls: median "
             f"{statistics.median(ordered):.1f} ms, p95 {p95:.1f} ms, max {ordered[-1]:.1f} ms (includes the network)")
 
@@ -271,13 +271,15 @@ class FeatureStorePractice:
                      get_record_request(PLACEHOLDERS[contract.PROFILE_GROUP], data.profiles[0]["customer_id"]),
                      f"one of {min(self.reads, len(data.profiles))} reads", as_role=contract.CONSUMER_ROLE)
         self.step(contract.STEP_TRAINING_SET)
-        show_query(self.out, count_sql(PLACEHOLDERS, contract.PROFILE_TABLE, "c-<run>-"), PLACEHOLDERS[contract.WORKGROUP],
+        show_query(self.out, count_sql(PLACEHOLDERS, contract.PROFILE_TABLE, "c-<run>-"),
+                   PLACEHOLDERS[contract.WORKGROUP],
                    "--offline: until the offline store has the records (each table)", as_role=contract.CONSUMER_ROLE)
         show_query(self.out, point_in_time_sql(PLACEHOLDERS, data.labels[:3]), PLACEHOLDERS[contract.WORKGROUP],
                    "--offline: the point-in-time training set (first 3 labels shown)", as_role=contract.CONSUMER_ROLE)
 
     def run(self) -> PracticeReport | None:
-        run_id = f"{random.Random(self.seed).getrandbits(24):06x}" if self.seed is not None else f"{random.getrandbits(24):06x}"
+        bits = random.Random(self.seed).getrandbits(24) if self.seed is not None else random.getrandbits(24)
+        run_id = f"{bits:06x}"
         data = synthetic_customers(self.customers, seed=self.seed, run_id=run_id, now=self.now)
         if self.dry_run:
             self.print_dry_run(data)
@@ -329,7 +331,8 @@ class FeatureStorePractice:
 
         def count() -> dict[str, int]:
             for table_output, wanted in list(pending.items()):
-                _, rows = athena_query(athena, count_sql(outputs, table_output, run_prefix), outputs[contract.WORKGROUP],
+                _, rows = athena_query(athena, count_sql(outputs, table_output, run_prefix),
+                                       outputs[contract.WORKGROUP],
                                        clock=self.clock, sleep=self.sleep)
                 have = int(rows[0][0]) if rows else 0
                 self.out(f"  offline {outputs[table_output]}: {have} of {wanted} records")

@@ -46,7 +46,8 @@ from lambdas.shared.lab_names import deployed_name
 
 REQUIRED_OUTPUTS = (lab.PIPELINE, lab.MODEL_GROUP, lab.ENDPOINT, lab.DATA_BUCKET, lab.ARTIFACTS_BUCKET, lab.KEY,
                     lab.DEPLOY_LOG_GROUP)
-PLACEHOLDERS = {lab.PIPELINE: lab.PIPELINE_NAME, lab.MODEL_GROUP: lab.MODEL_PACKAGE_GROUP, lab.ENDPOINT: lab.ENDPOINT_NAME,
+PLACEHOLDERS = {lab.PIPELINE: lab.PIPELINE_NAME, lab.MODEL_GROUP: lab.MODEL_PACKAGE_GROUP,
+                lab.ENDPOINT: lab.ENDPOINT_NAME,
                 lab.DATA_BUCKET: "mlref-ml-pipeline-rawdata-placeholder",
                 lab.ARTIFACTS_BUCKET: "mlref-ml-pipeline-artifacts-placeholder",
                 lab.KEY: "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000",
@@ -183,7 +184,8 @@ class MlPipelinePractice:
             ("s3", "GetObject", {"Bucket": artifacts, "Key": lab.evaluation_key("<execution id>")},
              "the evaluation report (and the data report beside it)"),
         ], lab.STEP_APPROVE: [
-            ("sagemaker", "DescribeModelPackage", {"ModelPackageName": PLACEHOLDER_PACKAGE}, "the version it registered"),
+            ("sagemaker", "DescribeModelPackage", {"ModelPackageName": PLACEHOLDER_PACKAGE},
+             "the version it registered"),
             ("sagemaker", "UpdateModelPackage", approve_request(PLACEHOLDER_PACKAGE, None, self.threshold),
              "when the AUC passes the threshold; not sent with --no-approve"),
         ], lab.STEP_PREDICT: [
@@ -222,7 +224,8 @@ class MlPipelinePractice:
         self.step(lab.STEP_UPLOAD)
         data = raw_customers(self.rows, seed=self.seed, run_id=self.run_id)
         s3.put_object(**upload_request(outputs, self.run_id, data.csv_bytes()))
-        self.out(f"uploaded {self.rows} raw rows to {input_uri(outputs, self.run_id)} with {defects_line(data.defects)}")
+        self.out(f"uploaded {self.rows} raw rows to {input_uri(outputs, self.run_id)} with "
+                 f"{defects_line(data.defects)}")
         self.step(lab.STEP_RUN)
         report.execution_arn = sagemaker.start_pipeline_execution(
             **start_request(outputs, self.run_id, self.threshold))["PipelineExecutionArn"]
@@ -244,8 +247,9 @@ class MlPipelinePractice:
         self.step(lab.STEP_APPROVE)
         package = sagemaker.describe_model_package(ModelPackageName=package_arn)
         report.version = int(package["ModelPackageVersion"])
+        statistics = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {})
         self.out(f"registered {package_arn}: version {report.version}, {package['ModelApprovalStatus']}, "
-                 f"metrics {package.get('ModelMetrics', {}).get('ModelQuality', {}).get('Statistics', {}).get('S3Uri', '-')}")
+                 f"metrics {statistics.get('S3Uri', '-')}")
         if not self.approve:
             self.out(f"left pending (--no-approve). Approve it to deploy: aws sagemaker update-model-package "
                      f"--model-package-arn {package_arn} --model-approval-status Approved")
@@ -288,7 +292,8 @@ class MlPipelinePractice:
             return
         found = self.read_json(s3, outputs[lab.ARTIFACTS_BUCKET], lab.report_key(execution_id)) or {}
         if found:
-            self.out(f"preprocessing: dropped {found['duplicates_dropped']} duplicates and {found['unlabeled_dropped']} "
+            self.out(f"preprocessing: dropped {found['duplicates_dropped']} duplicates and "
+                     f"{found['unlabeled_dropped']} "
                      f"unlabeled rows, imputed {found['missing_values_imputed']} empty and "
                      f"{found['invalid_values_imputed']} impossible values (injected: {defects_line(injected)}); "
                      f"splits {found['rows']}")
@@ -330,7 +335,8 @@ class MlPipelinePractice:
                 if "Could not find" not in error.response["Error"].get("Message", ""):
                     raise
                 endpoint = None
-            state = f"{endpoint['EndpointStatus']} with {endpoint['EndpointConfigName']}" if endpoint else "not created yet"
+            state = (f"{endpoint['EndpointStatus']} with {endpoint['EndpointConfigName']}" if endpoint
+                     else "not created yet")
             if not seen or seen[-1] != state:
                 seen.append(state)
                 self.out(f"  endpoint {name}: {state}")
@@ -359,7 +365,7 @@ class MlPipelinePractice:
         response = runtime.invoke_endpoint(**invoke_request(outputs[lab.ENDPOINT], [row[1:] for row in rows]))
         seconds = self.clock() - started
         scores = [float(v) for v in response["Body"].read().decode().replace("\n", ",").split(",") if v.strip()]
-        predictions = [(str(int(float(row[0]))), score) for row, score in zip(rows, scores)]
+        predictions = [(str(int(float(row[0]))), score) for row, score in zip(rows, scores, strict=False)]
         self.out(f"predictions from {outputs[lab.ENDPOINT]} ({seconds:.1f} s, a cold start takes longer):")
         for label, score in predictions:
             self.out(f"  churned={label}  predicted probability {score:.3f}")
