@@ -2,12 +2,14 @@
 successor for this audience, down to its twelve task statements and the "Knowledge of" and "Skills in"
 bullets under each. CDK-free data.
 
-Source: AWS Certified Machine Learning Engineer - Associate (MLA-C01) exam guide, content outline:
-https://docs.aws.amazon.com/aws-certification/latest/machine-learning-engineer-associate-01/machine-learning-engineer-associate-01.html
-and its four domain pages (``...-domain1.md`` to ``...-domain4.md`` beside it); the same outline on
-https://docs.aws.amazon.com/aws-certification/latest/examguides/machine-learning-engineer-associate-01-domain1.html
-and https://docs.aws.amazon.com/aws-certification/latest/userguide/machine-learning-engineer-associate-01-domain2.html
-(also ``-domain3.html``, ``-domain4.html``), which give the weights of D2 (26%), D3 (22%) and D4 (24%).
+Sources: AWS Certified Machine Learning Engineer - Associate (MLA-C01) exam guide, content outline, on AWS's pages
+(read through stored copies, each only in part: see ``Bullet.confirmed``):
+- https://docs.aws.amazon.com/aws-certification/latest/machine-learning-engineer-associate-01/machine-learning-engineer-associate-01-domain1.md
+  (and ``-domain2.md``, ``-domain3.md``, ``-domain4.md``): the domains, the twelve statements' titles, the
+  current wording;
+- https://docs.aws.amazon.com/aws-certification/latest/examguides/machine-learning-engineer-associate-01-domain1.html
+- https://docs.aws.amazon.com/aws-certification/latest/userguide/machine-learning-engineer-associate-01-domain2.html
+  (and ``-domain3.html``, ``-domain4.html``): the weights of D2 (26%), D3 (22%) and D4 (24%).
 
 The wording is the current documentation's ("SageMaker AI"). ``Bullet.confirmed`` says whether the whole
 bullet was read on one of those AWS pages (in this wording, or in AWS's 2024 wording of the same bullet,
