@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from catalog import LABS
+from catalog.exam_tables import gaps_block, matrix_block, steps_block
 from catalog.paths import ROOT
 from catalog.tables import context_table, lab_table
 
@@ -31,6 +32,9 @@ GENERATORS: dict[str, Callable[[Path], list[str]]] = {
     "lab-table": lambda _page: lab_table(),
     "context-table": lambda _page: context_table(),
     "lab-guides": lab_guides,
+    "exam-matrix": lambda _page: matrix_block(),
+    "exam-gaps": lambda _page: gaps_block(),
+    "exam-steps": lambda _page: steps_block(),
 }
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from catalog.base import ConfigError, Flag, LabContract, Output
 from catalog.calls import acting_as, arn, assumed, refused, via
-from catalog.exam import MLA_D2, MLA_D3, MLS_OPERATIONS, ExamDomains
+from catalog.exam import MLS_OPERATIONS, ExamDomains, Exercise
 from catalog.prices import LabCost, per_month_as_hourly, price
 from catalog.sagemaker import INSTANCE_TYPE
 from catalog.sagemaker_images import XGBOOST_ACCOUNTS
@@ -191,12 +191,14 @@ CALLS = (
         ("iam:PassRole", "${ModelBuildTrainingRole*.Arn}", {"iam:PassedToService": "sagemaker.amazonaws.com"}),
     ], purpose="SageMaker Pipelines runs the steps"),
     *(assumed(role, "sagemaker.amazonaws.com", JOB_ROLE) for role in (
-        "ModelBuildPreprocessRole*", "ModelBuildTrainingRole*", "ModelBuildEvaluationRole*", "DeployOnApprovalModelRole*")),
+        "ModelBuildPreprocessRole*", "ModelBuildTrainingRole*", "ModelBuildEvaluationRole*",
+        "DeployOnApprovalModelRole*")),
     *acting_as("ModelBuildPreprocessRole*", JOB_ROLE, [
         ("s3:GetObject", "${RawDataBucket*.Arn}/raw/x/customers.csv"),
         ("s3:PutObject", _ARTIFACTS + "preprocess/train/train.csv"),
         ("kms:GenerateDataKey", "${PipelineKey*.Arn}", via("s3")),
-        ("ecr:BatchGetImage", "arn:${AWS::Partition}:ecr:${AWS::Region}:683313688378:repository/sagemaker-scikit-learn"),
+        ("ecr:BatchGetImage",
+         "arn:${AWS::Partition}:ecr:${AWS::Region}:683313688378:repository/sagemaker-scikit-learn"),
     ], purpose="the processing step"),
     *acting_as("ModelBuildTrainingRole*", JOB_ROLE, [
         ("s3:GetObject", _ARTIFACTS + "preprocess/train/train.csv"),
@@ -211,12 +213,39 @@ CALLS = (
             "training reads the preprocessed split, never the raw upload"),
 )
 
+# The practice's steps, as it announces them, and what of MLA-C01 each exercises (catalog/exam.py).
+STEP_UPLOAD = "upload raw data"
+STEP_RUN = "run pipeline"
+STEP_RESULTS = "read results"
+STEP_APPROVE = "approve model"
+STEP_PREDICT = "predict"
+_ORCHESTRATION = "Using AWS services to automate orchestration"
+EXERCISES = (
+    Exercise(STEP_UPLOAD, ("1.1", "1.3"), ("Techniques to encrypt data",)),  # SSE-KMS with the lab's key
+    Exercise(STEP_RUN, ("1.2", "2.2", "3.3"), (
+        # its processing step: deduplicates, imputes, scales, one-hot encodes (SageMaker Processing)
+        "Data cleaning and transformation techniques", "Feature engineering techniques", "Encoding techniques",
+        "Transforming data by using AWS tools",
+        "Using SageMaker AI built-in algorithms and common ML libraries to develop ML models",  # XGBoost
+        _ORCHESTRATION, "Configuring training and inference jobs",  # SageMaker Pipelines, with parameters
+    )),
+    Exercise(STEP_RESULTS, ("1.3", "2.3"), (
+        "Preparing data to reduce prediction bias",  # stratified train/validation/test split
+        "Model evaluation techniques and metrics",  # AUC and accuracy against the threshold
+    )),
+    Exercise(STEP_APPROVE, ("2.2", "3.3"), (
+        "Managing model versions for repeatability and audits",  # the model registry's approval
+        _ORCHESTRATION,  # the approval's event deploys the version
+    )),
+    Exercise(STEP_PREDICT, ("3.1",), ("Model and endpoint requirements for deployment endpoints",)),  # serverless
+)
+
 CONTRACT = LabContract(
     name="ml-pipeline",
     stack_name="mlref-ml-pipeline",
     demonstrates="SageMaker Pipelines: process, train (XGBoost, spot), evaluate, register on a metric "
                  "threshold; approval deploys a serverless endpoint",
-    exams=ExamDomains(MLS_OPERATIONS, (MLA_D2, MLA_D3)),
+    exams=ExamDomains(MLS_OPERATIONS),
     options_type=MlPipelineOptions,
     parse=parse,
     outputs=OUTPUTS,
@@ -229,5 +258,6 @@ CONTRACT = LabContract(
         Flag("approve", "approve the registered model package, which deploys it (--no-approve: leave it pending)",
              bool, True, negatable=True),
     ),
+    exercises=EXERCISES,
     calls=CALLS,
 )

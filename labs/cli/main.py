@@ -47,6 +47,8 @@ def parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", parents=[aws], help="every lab: exams, cost, deployed or not")
     listing.add_argument("--offline", action="store_true", help="do not ask AWS whether labs are deployed")
+    listing.add_argument("--exam", action="store_true",
+                         help="the MLA-C01 task statements x the labs: which practice steps exercise each (offline)")
     listing.set_defaults(handler=run.list_labs)
     commands.add_parser("status", parents=[aws], help="deployed labs: age, expiry, cost so far").set_defaults(
         handler=run.status)

@@ -66,7 +66,7 @@ def test_every_contract_is_complete():
 
     for name, lab in LABS.items():
         assert lab.name == name and lab.stack_name == lab_stack_name(name)
-        assert lab.exams.mls_c01 and lab.exams.mla_c01 and all(d.startswith("D") for d in lab.exams.mla_c01)
+        assert lab.exams.mls_c01 and lab.exercises and lab.mla_domains
         options = lab.parse({}, "us-east-1")
         assert options == lab.default_options()
         assert lab.cost(options).idle_per_hour > 0
@@ -106,7 +106,8 @@ def test_zone_values_are_matched_whole(zones):
         read_config({"labs": "fsx-training", "training_az": zones.split(",")[-1]}, {})
 
 
-COMMANDS = [["--help"], ["list", "--offline"], ["prices"]] + [["practice", lab, "--dry-run"] for lab in LABS]
+COMMANDS = [["--help"], ["list", "--offline"], ["list", "--exam"], ["prices"],
+            *(["practice", lab, "--dry-run"] for lab in LABS)]
 
 
 def loaded_modules(commands: list[list[str]]) -> list[dict]:
@@ -125,8 +126,10 @@ def loaded_modules(commands: list[list[str]]) -> list[dict]:
         "            code = exit.code\n"
         "    new = set(sys.modules) - before\n"
         "    results.append({'arguments': arguments, 'code': code,\n"
-        "                    'cdk': sorted(m for m in new if m.startswith(('aws_cdk', 'jsii', 'cdk_nag', 'constructs'))),\n"
-        "                    'app': 'app' in new, 'stacks': any(m == 'stacks' or m.startswith('stacks.') for m in new)})\n"
+        "                    'cdk': sorted(m for m in new\n"
+        "                                  if m.startswith(('aws_cdk', 'jsii', 'cdk_nag', 'constructs'))),\n"
+        "                    'app': 'app' in new,\n"
+        "                    'stacks': any(m == 'stacks' or m.startswith('stacks.') for m in new)})\n"
         "print(json.dumps(results))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -138,7 +141,7 @@ def loaded_modules(commands: list[list[str]]) -> list[dict]:
 
 
 def test_the_command_line_runs_without_the_cdk():
-    """`labs --help`, `list --offline`, `prices` and every lab's `practice --dry-run`, each checked
+    """`labs --help`, `list --offline`, `list --exam`, `prices` and every lab's `practice --dry-run`, each checked
     for what it loaded (modules loaded by an earlier command are not counted twice; none may be the CDK)."""
     results = loaded_modules(COMMANDS)
     assert [r["arguments"] for r in results] == COMMANDS
