@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from catalog import LABS
-from catalog.exam_tables import gaps_block, matrix_block, steps_block
+from catalog.exam_tables import gaps_block, matrix_block, steps_block, steps_tables
 from catalog.paths import ROOT
 from catalog.tables import context_table, lab_table
 
@@ -28,6 +28,12 @@ def lab_guides(page: Path) -> list[str]:
     return [f"- [`{name}`]({base}/{name}.md): {lab.demonstrates}" for name, lab in LABS.items()]
 
 
+def lab_exam(page: Path) -> list[str]:
+    """On a lab's guide (``docs/labs/<lab>.md``): its practice steps and the MLA-C01 task statements and
+    bullets each exercises."""
+    return steps_tables({page.stem: LABS[page.stem].exercises})[2:]
+
+
 GENERATORS: dict[str, Callable[[Path], list[str]]] = {
     "lab-table": lambda _page: lab_table(),
     "context-table": lambda _page: context_table(),
@@ -35,6 +41,7 @@ GENERATORS: dict[str, Callable[[Path], list[str]]] = {
     "exam-matrix": lambda _page: matrix_block(),
     "exam-gaps": lambda _page: gaps_block(),
     "exam-steps": lambda _page: steps_block(),
+    "lab-exam": lab_exam,
 }
 
 

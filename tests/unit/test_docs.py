@@ -35,13 +35,14 @@ def test_the_readme_and_the_home_page_list_every_labs_guide():
         assert {"lab-table", "lab-guides"} <= set(block_names(page.read_text())), page
 
 
-def test_every_lab_has_its_guide_with_its_diagram_drawn():
+def test_every_lab_has_its_guide_with_its_diagram_and_its_exam_steps():
     for name in LABS:
         guide = ROOT / "docs" / "labs" / f"{name}.md"
         assert guide.is_file(), f"write docs/labs/{name}.md"
         for suffix in ("svg", "png"):
             assert (ROOT / "docs" / "diagrams" / f"{name}.{suffix}").is_file(), f"run `make diagrams` ({name})"
         assert f"](../diagrams/{name}.png)" in guide.read_text(), f"docs/labs/{name}.md does not show its diagram"
+        assert "lab-exam" in block_names(guide.read_text()), f"docs/labs/{name}.md: add its lab-exam block"
 
 
 def test_the_classroom_page_states_the_catalogs_class_sizes():
