@@ -33,6 +33,8 @@ ACTIONS: dict[tuple[str, str], list[tuple[str, str] | tuple[str, str, dict]]] = 
     ("s3", "PutObject"): [("s3:PutObject", OBJECT)],
     ("s3", "GetObject"): [("s3:GetObject", OBJECT)],
     ("s3", "HeadObject"): [("s3:GetObject", OBJECT)],
+    ("s3", "CopyObject"): [("s3:GetObject", "arn:{partition}:s3:::{CopySource_Bucket}/{CopySource_Key}"),
+                           ("s3:PutObject", OBJECT)],
     ("s3", "ListObjectsV2"): [("s3:ListBucket", BUCKET, {"s3:prefix": "{Prefix}"})],
     ("s3", "ListBuckets"): [("s3:ListAllMyBuckets", "*")],
     ("glue", "StartCrawler"): [("glue:StartCrawler", CATALOG + "crawler/{Name}")],
@@ -109,6 +111,8 @@ def iam_calls(service: str, operation: str, params: Mapping[str, Any], fields: F
         raise LabError(f"no IAM action known for the practice request {service} {operation}: add it to "
                        f"ACTIONS in labs/permissions/dry_run_calls.py (service authorization reference)")
     fields.update({k: v for k, v in params.items() if isinstance(v, (str, int))})
+    fields.update({f"{k}_{inner}": v for k, nested in params.items() if isinstance(nested, Mapping)
+                   for inner, v in nested.items() if isinstance(v, (str, int))})  # CopySource: Bucket, Key
     found = []
     for item in ACTIONS[(service, operation)]:
         context = {k: str(v).format_map(fields) for k, v in (item[2] if len(item) > 2 else {}).items()}
@@ -120,11 +124,14 @@ def followed_by(who: str, service: str, operation: str, params: Mapping[str, Any
     """What AWS does next with the same principal's credentials: S3 asks KMS for the key of an
     SSE-KMS bucket; Athena reads the tables a query names (Lake Formation vends their data), writes
     its results to the workgroup's output location and creates a CTAS table."""
-    if service == "s3" and operation in {"PutObject", "GetObject", "HeadObject"}:
+    if service == "s3" and operation in {"PutObject", "GetObject", "HeadObject", "CopyObject"}:
         key = template.bucket_key(params.get("Bucket", ""))
         if key:
-            action = "kms:GenerateDataKey" if operation == "PutObject" else "kms:Decrypt"
+            action = "kms:GenerateDataKey" if operation in {"PutObject", "CopyObject"} else "kms:Decrypt"
             yield Call(who, action, key, S3_KMS, via("s3"), purpose=f"S3 {operation} with the bucket's key")
+        source = template.bucket_key(params.get("CopySource", {}).get("Bucket", "")) if operation == "CopyObject" else ""
+        if source:
+            yield Call(who, "kms:Decrypt", source, S3_KMS, via("s3"), purpose="S3 CopyObject reads the source's key")
     if (service, operation) == ("athena", "StartQueryExecution"):
         yield from _athena(who, params, template)
 

@@ -54,7 +54,7 @@ from labs.engine.errors import LabError
 from labs.practice.common.dry_run import show_request, show_stack_outputs
 from labs.practice.common.polling import poll
 from labs.practice.common.steps import step_line
-from labs.practice.fsx_training.data import MANIFEST, copy_for_fsx, missing_from
+from labs.practice.fsx_training.data import MANIFEST, copy_for_fsx, copy_request, missing_from
 from labs.practice.fsx_training.plan import (
     MAX_RUNTIME_SECONDS,
     MAX_WAIT_SECONDS,
@@ -150,6 +150,9 @@ class FsxTrainingPractice:
             if chosen:
                 self.estimate(options, chosen, prepare=True, prefix="# ")
         self.step(contract.STEP_STAGE)
+        if "fsx" in modes:
+            show_request(self.out, "s3", "CopyObject", copy_request(data, "<run>", data.shard_names[0]),
+                         f"each of the {len(data.shard_names)} shards into the run's cold prefix, for FSx")
         self.print_staging(requests[0][1]["TrainingJobName"])
         for title, request in requests[:staged]:
             show_request(self.out, "sagemaker", "CreateTrainingJob", request, title)
