@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from catalog.base import YES, ConfigError, ContextKey, Flag, LabContract, Output, Variant
-from catalog.calls import acting_as, arn, assumed, refused, via
+from catalog.calls import CALLER, Call, acting_as, arn, assumed, refused, via
 from catalog.endpoint import hosting_price_key
 from catalog.exam import MLA_D2, MLA_D3, MLA_D4, MLS_OPERATIONS, ExamDomains, Exercise
 from catalog.prices import LabCost, has_price, per_month_as_hourly, price
@@ -242,7 +242,8 @@ ASYNC_ROLE = "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-cr
 TRANSFORM = "https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html"
 GUARDRAILS = "https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html"
 SNS_TO_SQS = "https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html"
-_DATA = "${InferenceData*.Arn}"
+KMS_GRANTS = "https://docs.aws.amazon.com/sagemaker/latest/dg/api-permissions-reference.html"
+_DATA = "${InferenceDataBucket*.Arn}"
 _KEY = "${InferenceKey*.Arn}"
 ROLE = "HostingRole*"
 
@@ -271,10 +272,14 @@ CALLS = (
     *acting_as(ROLE, GUARDRAILS, [("cloudwatch:DescribeAlarms", arn("cloudwatch", "alarm:<RollbackAlarmName>"))],
                purpose="deployment guardrails read the rollback alarm"),
     *acting_as("sns.amazonaws.com", SNS_TO_SQS, [
-        ("sqs:SendMessage", "${AsyncNotifications*.Arn}", {"aws:SourceArn": "${AsyncSuccessTopic*}"}),
-        ("sqs:SendMessage", "${AsyncNotifications*.Arn}", {"aws:SourceArn": "${AsyncErrorTopic*}"}),
+        ("sqs:SendMessage", "${AsyncQueue*.Arn}", {"aws:SourceArn": "${AsyncSuccessTopic*}"}),
+        ("sqs:SendMessage", "${AsyncQueue*.Arn}", {"aws:SourceArn": "${AsyncErrorTopic*}"}),
     ], purpose="SNS delivers the async notifications to the queue"),
-    refused("sns.amazonaws.com", "sqs:SendMessage", "${AsyncNotifications*.Arn}",
+    # A transform job's volume and output under the lab key: SageMaker makes a grant for the caller's job,
+    # which the key allows only for an AWS resource (LabKey's DenyGrantsNotForAwsResources).
+    Call(CALLER, "kms:CreateGrant", _KEY, KMS_GRANTS, {"kms:GrantIsForAWSResource": "true", **via("sagemaker")},
+         purpose="SageMaker encrypts the transform job's volume and output for the caller"),
+    refused("sns.amazonaws.com", "sqs:SendMessage", "${AsyncQueue*.Arn}",
             "only the lab's two topics deliver to its queue", SNS_TO_SQS,
             context={"aws:SourceArn": arn("sns", "someone-elses-topic")}),
     refused(ROLE, "s3:GetObject", f"{_DATA}/{TRANSFORM_OUTPUT}/run/records.csv.out",
