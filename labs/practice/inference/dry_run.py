@@ -95,7 +95,8 @@ def print_dry_run(out: Callable[[str], None], *, region: str, records: int, bake
     show_request(out, "cloudwatch", "GetMetricData",
                  build.latency_request(endpoint_async, contract.VARIANT, start, end), "async: ModelLatency of the run")
     show_request(out, "application-autoscaling", "DescribeScalableTargets",
-                 build.scalable_target_request(o[contract.ASYNC_SCALABLE]), "async: its scaling range (back to 0 instances after ~15 quiet minutes)")
+                 build.scalable_target_request(o[contract.ASYNC_SCALABLE]),
+                 "async: its scaling range (back to 0 instances after ~15 quiet minutes)")
     show_request(out, "s3", "PutObject", build.put_request(bucket, f"{contract.TRANSFORM_INPUT}/{RUN_ID}/records.csv",
                                                            "48,61.5,1,9,0,35\n"), "batch: the records as one file")
     transform = build.transform_request(RUN_ID, o, EXAMPLE_TAGS)

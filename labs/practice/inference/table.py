@@ -143,10 +143,12 @@ def _interactive(rows: dict[str, Row], per_hour: float, host_hour: float, max_co
 def _offline(rows: dict[str, Row], records: int, host_hour: float) -> list[Choice]:
     """What one file of ``records`` a day costs, by way (a real-time endpoint bills all day anyway)."""
     choices = []
+    notes = {"batch": "an upper bound: this run's start-up spread over its few records"}
     for way in ("batch", "async", "serverless"):
         row = rows.get(way)
         if row and row.per_1000 is not None:
-            choices.append(Choice(way, records / 1000 * row.per_1000 + (row.idle_per_hour or 0) * 24))
+            choices.append(Choice(way, records / 1000 * row.per_1000 + (row.idle_per_hour or 0) * 24,
+                                  notes.get(way, "")))
     realtime = rows.get("realtime")
     if realtime and realtime.throughput:
         choices.append(Choice("realtime", realtime.instances * host_hour * 24))
