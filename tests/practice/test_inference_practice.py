@@ -486,3 +486,13 @@ def test_bad_flags_are_one_line_before_anything_is_sent(kwargs, message):
 def test_ways_keep_the_table_order():
     assert practice.parse_ways("batch, realtime") == ("realtime", "batch")
     assert practice.parse_ways(None) == contract.WAYS
+
+
+def test_the_command_line_takes_the_step_as_a_word_and_break_as_a_flag():
+    from labs.cli.main import parser
+
+    args = parser().parse_args(["practice", "inference", "rollout", "--break", "--strategy", "linear"])
+    assert (args.step, args.broken, args.strategy) == ("rollout", True, "linear")
+    assert parser().parse_args(["practice", "inference"]).step is None  # the practice's default: the table
+    with pytest.raises(SystemExit):
+        parser().parse_args(["practice", "inference", "--strategy", "blue-green"])
