@@ -22,6 +22,7 @@ from cdk_constructs.core.outputs import emit_outputs
 from cdk_constructs.core.profile import apply_lab_profile
 from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
+from cdk_constructs.endpoint.monitor import DataQualityMonitor, MonitorRole
 from cdk_constructs.services.sagemaker_hosting import (
     CaptureSpec,
     EndpointExecutionRole,
@@ -33,8 +34,8 @@ from cdk_constructs.services.sagemaker_hosting import (
     endpoint_log_group,
     endpoint_name,
     model_artifact,
+    service_log_findings,
 )
-from cdk_constructs.endpoint.monitor import DataQualityMonitor, MonitorRole
 from jobs.endpoint.model import MODEL_A, MODEL_B
 
 STATISTICS, CONSTRAINTS = "statistics.json", "constraints.json"
@@ -187,7 +188,5 @@ class EndpointStack(Stack):
                                                                               contract.BASELINE_RESULTS)],
                          "each monitoring execution writes its reports under a folder named by schedule and time, "
                          "the baseline job writes statistics.json and constraints.json")
-        log_group = ("arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-                     f"{contract.PROCESSING_LOG_GROUP}")
-        acknowledge_iam5(policy, [f"Resource::{log_group}:*", f"Resource::{log_group}:log-stream:*"],
+        acknowledge_iam5(policy, service_log_findings(contract.PROCESSING_LOG_GROUP),
                          "SageMaker names one log stream per processing job and instance in its service-named group")

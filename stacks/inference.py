@@ -40,6 +40,7 @@ from cdk_constructs.services.sagemaker_hosting import (
     endpoint_log_group,
     endpoint_name,
     model_artifact,
+    service_log_findings,
 )
 from jobs.endpoint.model import MODEL_A, MODEL_B
 from jobs.inference.broken_model import MODEL_BROKEN
@@ -53,9 +54,10 @@ class InferenceStack(Stack):
     notifications and scaling, and the rollback alarm."""
 
     def __init__(self, scope: Construct, id_: str, *, settings: LabSettings,
-                 options: InferenceOptions = InferenceOptions(), **kwargs) -> None:
+                 options: InferenceOptions | None = None, **kwargs) -> None:
         super().__init__(scope, id_, description="mlref-labs inference: one model served four ways, safe rollouts, "
                                                  "a shadow variant", **kwargs)
+        options = options or InferenceOptions()
         self.settings, self.options = settings, options
         self.key = LabKey(self, "InferenceKey", settings=settings,
                           description="mlref inference: requests and results, volumes, logs, topics").key
@@ -127,9 +129,9 @@ class InferenceStack(Stack):
 
     def _endpoints(self) -> None:
         options = self.options
-        self.realtime = LabEndpoint(self, "Realtime", name=self.names["Realtime"], log_group=self.log_groups["Realtime"],
-                                    variants=[self._instances(self.model_a, options.realtime_instances)],
-                                    volume_key=self.key)
+        self.realtime = LabEndpoint(
+            self, "Realtime", name=self.names["Realtime"], log_group=self.log_groups["Realtime"],
+            variants=[self._instances(self.model_a, options.realtime_instances)], volume_key=self.key)
         self.rollout_config = self._config("RolloutConfig", self.model_b, contract.ROLLOUT_INSTANCES)
         self.broken_config = self._config("BrokenConfig", self.model_broken, contract.ROLLOUT_INSTANCES)
         self.shadow_config = self._config("ShadowConfig", self.model_a, 1, shadow=self.model_b)
@@ -192,9 +194,7 @@ class InferenceStack(Stack):
                                                                               contract.TRANSFORM_OUTPUT)],
                          "SageMaker names each async result or failure object itself and writes one <file>.out per "
                          "input file of a batch job, only under these output prefixes")
-        log_group = ("arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-                     f"{contract.TRANSFORM_LOG_GROUP}")
-        acknowledge_iam5(policy, [f"Resource::{log_group}:*", f"Resource::{log_group}:log-stream:*"],
+        acknowledge_iam5(policy, service_log_findings(contract.TRANSFORM_LOG_GROUP),
                          "SageMaker names one log stream per transform job and instance in its service-named group")
         acknowledge(self.notifications.queue, "AwsSolutions-SQS3",
                     "the queue holds only SNS envelopes of async notifications, which the practice reads and deletes "
@@ -204,8 +204,9 @@ class InferenceStack(Stack):
             return
         acknowledge_lab_buckets_nist([bucket], self.access_logs.bucket)
         acknowledge(self.rollback.alarm, "NIST.800.53.R5-CloudWatchAlarmAction",
-                    "SageMaker deployment guardrails read this alarm's state during a rollout (AutoRollbackConfiguration) "
-                    "and roll back themselves; an action would add nothing but a message on every rollback")
+                    "SageMaker deployment guardrails read this alarm's state during a rollout "
+                    "(AutoRollbackConfiguration) and roll back themselves; an action would add nothing but a message "
+                    "on every rollback")
         acknowledge(self.serverless.config, "NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured",
                     "serverless endpoints have no attached EBS volume for KmsKeyId to encrypt, and SageMaker refuses "
                     "the key for them")

@@ -77,6 +77,12 @@ def allow_service_logs(role: LabRole, log_group_name: str, *, sid: str) -> None:
                                                      resources=[f"{arn}:*", f"{arn}:log-stream:*"]))
 
 
+def service_log_findings(log_group_name: str) -> list[str]:
+    """The AwsSolutions-IAM5 findings ``allow_service_logs`` raises: the group's streams, named by SageMaker."""
+    arn = f"arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{log_group_name}"
+    return [f"Resource::{arn}:*", f"Resource::{arn}:log-stream:*"]
+
+
 def allow_metrics(role: LabRole, namespaces: Sequence[str]) -> None:
     role.add_to_principal_policy(iam.PolicyStatement(
         sid="PutMetricsInSageMakerNamespaces", actions=["cloudwatch:PutMetricData"], resources=["*"],
