@@ -496,3 +496,21 @@ def test_the_command_line_takes_the_step_as_a_word_and_break_as_a_flag():
     assert parser().parse_args(["practice", "inference"]).step is None  # the practice's default: the table
     with pytest.raises(SystemExit):
         parser().parse_args(["practice", "inference", "--strategy", "blue-green"])
+
+
+def test_the_table_step_prints_the_rows_and_the_computed_pick(monkeypatch):
+    from tests.practice.test_inference_table import rows as fixed_rows
+
+    measured = {row.way: row for row in fixed_rows()}
+    seen = []
+    for way, method in (("realtime", "realtime"), ("serverless", "serverless"), ("async", "asynchronous"),
+                        ("batch", "batch")):
+        monkeypatch.setattr(Ways, method, lambda self, records, w=way: seen.append(records) or measured[w])
+    monkeypatch.setattr(practice, "deployed_stack", lambda session, stack, required: (OUTPUTS, TAGS))
+    lines = []
+    found = practice.InferencePractice(Stubs(), out=lines.append, yes=True, records=3).run()
+    assert [row.way for row in found] == list(contract.WAYS)
+    assert all(records == seen[0] and len(records) == 3 for records in seen)  # the same records through each way
+    assert any(line.startswith("way ") for line in lines)
+    assert lines[-1] == ("pick, from this run's numbers: steady -> real-time, bursty -> serverless, "
+                         "nightly file -> batch")
