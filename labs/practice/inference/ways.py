@@ -172,8 +172,11 @@ class Ways:
                      f"s3://{bucket}/{contract.ASYNC_FAILURES}/")
         latencies = [(r["seen"] - sent[i]) * 1000 for i, r in done.items()]
         p50, p95 = _stats(latencies)
-        active = (_seconds(min(r["received"] for r in done.values()), max(r["event"] for r in done.values()))
-                  if done else None)
+        active = None
+        if done and all(r["received"] and r["event"] for r in done.values()):  # SageMaker's own times
+            active = _seconds(min(r["received"] for r in done.values()), max(r["event"] for r in done.values()))
+        elif done:  # else the client's: first invocation to last notification seen
+            active = max(max(r["seen"] for r in done.values()) - first_sent, 0.001)
         metrics = self.latency(endpoint, start, len(done)) if done else {"model": None, "overhead": None}
         per_1000 = (instance_seconds_per_1000(price(contract.async_price_key(self.instance_type)), active, len(done))
                     if active else None)
@@ -201,9 +204,10 @@ class Ways:
             for message in messages:
                 body = json.loads(json.loads(message["Body"])["Message"])
                 if body.get("inferenceId") in sent:
-                    results[body["inferenceId"]] = {
+                    results[body["inferenceId"]] = {  # the times as the developer guide's example shows them
                         "status": body.get("invocationStatus", ""), "seen": self.clock(),
-                        "received": _time(body["receivedTime"]), "event": _time(body["eventTime"])}
+                        "received": _time(body["receivedTime"]) if body.get("receivedTime") else None,
+                        "event": _time(body["eventTime"]) if body.get("eventTime") else None}
             if messages:  # ours, and any an interrupted run left: the queue is the lab's own
                 sqs.delete_message_batch(**build.delete_request(queue, [m["ReceiptHandle"] for m in messages]))
             return len(results)
