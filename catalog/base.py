@@ -106,6 +106,9 @@ class Flag:
 
     ``name`` is the keyword argument the practice class takes (``customers`` -> ``--customers``).
     ``kind`` is int, float, str or bool (a switch); ``negatable`` adds ``--no-<name>``.
+    ``choices`` limits the values; ``positional`` makes it an optional word after the lab
+    (``labs practice inference rollout``); ``spelled`` is the option when the keyword cannot be
+    (``broken`` spelled ``--break``, a Python keyword).
     """
 
     name: str
@@ -114,10 +117,17 @@ class Flag:
     default: Any = None
     metavar: str | None = None
     negatable: bool = False
+    choices: tuple[str, ...] = ()
+    positional: bool = False
+    spelled: str = ""
 
     @property
     def option(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return self.spelled or "--" + self.name.replace("_", "-")
+
+
+# The one confirmation switch of the practices that start billable work (fsx-training, inference).
+YES = Flag("yes", "start the jobs without asking (needed without a terminal)", bool, False)
 
 
 # -- the contract ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from catalog.base import ConfigError, ContextKey, Flag, LabContract, Output, Variant, choice, is_zone_of
+from catalog.base import YES, ConfigError, ContextKey, Flag, LabContract, Output, Variant, choice, is_zone_of
 from catalog.calls import acting_as, arn, assumed, refused, via
 from catalog.exam import MLS_MODELING, ExamDomains, Exercise
 from catalog.prices import HOURS_PER_MONTH, LabCost, has_price, per_month_as_hourly, price
@@ -250,7 +250,7 @@ CONTRACT = LabContract(
         Flag("instance_type", "training instance type (default: the stack's InstanceType output)", str,
              metavar="TYPE"),
         Flag("on_demand", "on-demand instead of managed spot", bool, False),
-        Flag("yes", "start the jobs without asking (needed without a terminal)", bool, False),
+        YES,
     ),
     preflight="labs.practice.fsx_training.quota:preflight",
     variants=(Variant("efs", {"training_source": "efs", "training_instance_type": "ml.g5.xlarge"},

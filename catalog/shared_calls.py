@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from catalog.base import LabContract
 from catalog.calls import LAMBDA_ROLE, SAR, SCHEDULER_ROLE, Call, acting_as, arn, assumed, refused
-from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, expiry_retry_schedule
+from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRANSFORM_LOG_GROUP, expiry_retry_schedule
 
 EXPIRY = "ExpiryExpireFunction*"
 EXPIRY_ROLE = "ExpiryExpireExecutionRole*"
@@ -61,6 +61,8 @@ def janitor_calls(lab: LabContract) -> tuple[Call, ...]:
     bucket = f"arn:${{AWS::Partition}}:s3:::{lab.stack_name}-examplebucket"
     in_account = {"s3:ResourceAccount": "${AWS::AccountId}"}
     tagged = _tags(lab.name)
+    transform = f"{lab.stack_name}-x"
+    transform_job = arn("sagemaker", f"transform-job/{transform}")
     return (
         *acting_as(JANITOR, SWEEP, [
             ("cloudformation:DescribeStacks", "${AWS::StackId}"),
@@ -78,6 +80,12 @@ def janitor_calls(lab: LabContract) -> tuple[Call, ...]:
             ("s3:DeleteBucket", bucket, in_account),
             ("kms:DescribeKey", f"${{{LAB_KEY}.Arn}}"),
             ("tag:GetResources", "*"),
+            # Batch transform jobs a practice started (inference): stopped if running, their log streams deleted.
+            ("sagemaker:ListTransformJobs", "*"),
+            ("sagemaker:ListTags", transform_job),
+            ("sagemaker:DescribeTransformJob", transform_job),
+            ("sagemaker:StopTransformJob", transform_job, tagged),
+            ("logs:DeleteLogStream", arn("logs", f"log-group:{TRANSFORM_LOG_GROUP}:log-stream:{transform}/i-0")),
         ], purpose="the janitor sweeps the deleted lab"),
         refused(JANITOR, "logs:DeleteLogGroup", log_group, "a log group not tagged for a sandbox lab is not the "
                 "janitor's to delete", SAR, context={f"aws:ResourceTag/{LAB_TAG}": lab.name,

@@ -34,6 +34,7 @@ from cdk_constructs.services.sagemaker_hosting import (
     endpoint_log_group,
     endpoint_name,
     model_artifact,
+    service_log_findings,
 )
 from jobs.endpoint.model import MODEL_A, MODEL_B
 from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX, PROCESSING_LOG_GROUP
@@ -188,7 +189,5 @@ class EndpointStack(Stack):
                                                                               contract.BASELINE_RESULTS)],
                          "each monitoring execution writes its reports under a folder named by schedule and time, "
                          "the baseline job writes statistics.json and constraints.json")
-        log_group = ("arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-                     f"{PROCESSING_LOG_GROUP}")
-        acknowledge_iam5(policy, [f"Resource::{log_group}:*", f"Resource::{log_group}:log-stream:*"],
+        acknowledge_iam5(policy, service_log_findings(PROCESSING_LOG_GROUP),
                          "SageMaker names one log stream per processing job and instance in its service-named group")

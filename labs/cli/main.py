@@ -20,13 +20,16 @@ from labs.engine.errors import one_line
 
 
 def add_flag(parser: argparse.ArgumentParser, flag: Flag) -> None:
-    if flag.kind is bool:
+    if flag.positional:  # an optional word after the lab: its default is the practice's
+        parser.add_argument(flag.name, nargs="?", default=None, choices=flag.choices or None, metavar=flag.metavar,
+                            help=flag.help + (f" (default {flag.default})" if flag.default is not None else ""))
+    elif flag.kind is bool:
         action = argparse.BooleanOptionalAction if flag.negatable else "store_true"
         parser.add_argument(flag.option, dest=flag.name, action=action, default=None, help=flag.help)
     else:
         default = f" (default {flag.default})" if flag.default is not None else ""
         parser.add_argument(flag.option, dest=flag.name, type=flag.kind, default=None, metavar=flag.metavar,
-                            help=flag.help + default)
+                            choices=flag.choices or None, help=flag.help + default)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -89,6 +89,26 @@ ACTIONS: dict[tuple[str, str], list[tuple[str, str] | tuple[str, str, dict]]] = 
     ("service-quotas", "ListAWSDefaultServiceQuotas"): [("servicequotas:ListAWSDefaultServiceQuotas", "*")],
     ("iam", "GetRole"): [("iam:GetRole", "arn:{partition}:iam::{account}:role/{RoleName}")],
     ("iam", "SimulatePrincipalPolicy"): [("iam:SimulatePrincipalPolicy", "{PolicySourceArn}")],
+    ("sagemaker-runtime", "InvokeEndpointAsync"): [
+        ("sagemaker:InvokeEndpointAsync", SAGEMAKER + "endpoint/{lower_EndpointName}")],
+    # UpdateEndpoint requires both the endpoint and the config it moves to (service authorization reference).
+    ("sagemaker", "UpdateEndpoint"): [("sagemaker:UpdateEndpoint", SAGEMAKER + "endpoint/{lower_EndpointName}"),
+                                      ("sagemaker:UpdateEndpoint",
+                                       SAGEMAKER + "endpoint-config/{lower_EndpointConfigName}")],
+    ("sagemaker", "CreateTransformJob"): [
+        ("sagemaker:CreateTransformJob", SAGEMAKER + "transform-job/{lower_TransformJobName}"),
+        ("sagemaker:AddTags", SAGEMAKER + "transform-job/{lower_TransformJobName}")],
+    ("sagemaker", "DescribeTransformJob"): [
+        ("sagemaker:DescribeTransformJob", SAGEMAKER + "transform-job/{lower_TransformJobName}")],
+    ("sagemaker", "StopTransformJob"): [
+        ("sagemaker:StopTransformJob", SAGEMAKER + "transform-job/{lower_TransformJobName}")],
+    ("sqs", "ReceiveMessage"): [("sqs:ReceiveMessage", "arn:{partition}:sqs:{region}:{account}:{QueueName}")],
+    ("sqs", "DeleteMessageBatch"): [("sqs:DeleteMessage", "arn:{partition}:sqs:{region}:{account}:{QueueName}")],
+    ("cloudwatch", "ListMetrics"): [("cloudwatch:ListMetrics", "*")],
+    ("cloudwatch", "DescribeAlarms"): [("cloudwatch:DescribeAlarms",
+                                        "arn:{partition}:cloudwatch:{region}:{account}:alarm:{AlarmNames}")],
+    ("cloudwatch", "DescribeAlarmHistory"): [("cloudwatch:DescribeAlarmHistory",
+                                              "arn:{partition}:cloudwatch:{region}:{account}:alarm:{AlarmName}")],
 }
 TABLE_IN_SQL = re.compile(r'"([A-Za-z0-9_]+)"\."([A-Za-z0-9_]+)"')
 
@@ -100,6 +120,8 @@ class Fields(dict):
     def __missing__(self, key: str) -> str:
         if key.startswith("lower_") and key[6:] in self:
             return str(self[key[6:]]).lower()
+        if key == "QueueName" and "QueueUrl" in self:  # https://sqs.<region>.amazonaws.com/<account>/<name>
+            return str(self["QueueUrl"]).rsplit("/", 1)[-1]
         return f"<{key}>"
 
 
@@ -113,6 +135,7 @@ def iam_calls(service: str, operation: str, params: Mapping[str, Any], fields: F
     fields.update({k: v for k, v in params.items() if isinstance(v, (str, int))})
     fields.update({f"{k}_{inner}": v for k, nested in params.items() if isinstance(nested, Mapping)
                    for inner, v in nested.items() if isinstance(v, (str, int))})  # CopySource: Bucket, Key
+    fields.update({k: v[0] for k, v in params.items() if isinstance(v, list) and len(v) == 1 and isinstance(v[0], str)})
     found = []
     for item in ACTIONS[(service, operation)]:
         context = {k: str(v).format_map(fields) for k, v in (item[2] if len(item) > 2 else {}).items()}

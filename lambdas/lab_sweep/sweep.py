@@ -63,6 +63,7 @@ BILLABLE_TYPES = (
     "sagemaker:endpoint", "sagemaker:endpoint-config", "sagemaker:model", "sagemaker:pipeline",
     "sagemaker:model-package-group", "sagemaker:model-package", "sagemaker:monitoring-schedule",
     "emr-serverless", "glue:job", "states:stateMachine",
+    "sagemaker:transform-job",
 )
 # How to tell whether a SageMaker resource the Tagging API still lists is really there
 # (the Tagging API can list a deleted resource for minutes): the service's own listing.
@@ -78,6 +79,11 @@ SAGEMAKER_LISTINGS = {
     "training-job": ("list_training_jobs", "TrainingJobSummaries", "TrainingJobArn", {"StatusEquals": "InProgress"}),
     "training-job/stopping": ("list_training_jobs", "TrainingJobSummaries", "TrainingJobArn",
                               {"StatusEquals": "Stopping"}),
+    # A finished transform job, likewise: only running ones count.
+    "transform-job": ("list_transform_jobs", "TransformJobSummaries", "TransformJobArn",
+                      {"StatusEquals": "InProgress"}),
+    "transform-job/stopping": ("list_transform_jobs", "TransformJobSummaries", "TransformJobArn",
+                               {"StatusEquals": "Stopping"}),
 }
 
 
@@ -86,7 +92,7 @@ class Sweeper(SageMakerKinds, ServiceKinds, SweepBase):
 
     KINDS = (
         "monitoring_schedules", "endpoints", "endpoint_configs", "models", "pipelines", "model_packages",
-        "feature_groups", "training_jobs", "emr_applications", "glue_jobs", "glue_databases",
+        "feature_groups", "training_jobs", "transform_jobs", "emr_applications", "glue_jobs", "glue_databases",
         "network_interfaces", "log_groups", "buckets",
     )
 
@@ -156,8 +162,8 @@ class Sweeper(SageMakerKinds, ServiceKinds, SweepBase):
             return any(g["logGroupName"] == name for g in groups)
         if service == "sagemaker":
             kind = resource.split("/", 1)[0]
-            if kind == "training-job":
-                return arn.lower() in self._live_arns("training-job") | self._live_arns("training-job/stopping")
+            if kind in {"training-job", "transform-job"}:
+                return arn.lower() in self._live_arns(kind) | self._live_arns(f"{kind}/stopping")
             if kind in SAGEMAKER_LISTINGS:
                 return arn.lower() in self._live_arns(kind)
         return True
