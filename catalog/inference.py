@@ -290,11 +290,11 @@ CALLS = (
 EXERCISES = (
     Exercise("table", ("3.1", "3.2", "4.2"), (
         "Evaluating performance, cost, and latency tradeoffs",
-        "Model and endpoint requirements for deployment endpoints (serverless, real-time, asynchronous, batch)",
+        "Model and endpoint requirements for deployment endpoints",
         "How to compare scaling policies", "Difference between on-demand and provisioned resources")),
     Exercise("rollout", ("3.3", "4.1"), (
-        "Deployment strategies and rollback actions (blue/green, canary, linear)",
-        "Monitoring workflows to detect anomalies or errors in model inference")),
+        "Deployment strategies and rollback actions",
+        "Monitoring workflows to detect anomalies or errors in data processing or model inference")),
     Exercise("shadow", ("2.3", "4.1"), (
         "Comparing the performance of a shadow variant to the performance of a production variant",)),
 )

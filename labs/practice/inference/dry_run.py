@@ -16,6 +16,7 @@ from catalog import inference as contract
 from jobs.endpoint.model import synthetic_rows
 from labs.practice.common.dry_run import show_request as show_any_request
 from labs.practice.common.dry_run import show_stack_outputs
+from labs.practice.common.steps import step_line
 from labs.practice.endpoint.checks import endpoint_quota_name
 from labs.practice.endpoint.traffic import invoke_request
 from labs.practice.inference import requests as build
@@ -75,7 +76,8 @@ def print_dry_run(out: Callable[[str], None], *, region: str, records: int, bake
                  "preflight: the defaults of quotas never raised")
     show_request(out, "iam", "GetRole", {"RoleName": "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"},
                  "preflight: Application Auto Scaling's role for SageMaker (async scales with it)")
-    out(f"# step table: {records} records through each way")
+    out(step_line(contract.CONTRACT, "table"))
+    out(f"# {records} records through each way")
     for endpoint, way in ((realtime, "real-time"), (serverless, "serverless")):
         show_request(out, "sagemaker-runtime", "InvokeEndpoint", invoke_request(endpoint, row),
                      f"{way}: {records} of these, one first and the rest in parallel")
@@ -108,7 +110,8 @@ def print_dry_run(out: Callable[[str], None], *, region: str, records: int, bake
                  "batch: the predictions")
     show_request(out, "sagemaker", "StopTransformJob", job, "batch: only on Ctrl-C or when the wait gives up")
 
-    out("# step rollout: version 2 (or --break) blue/green, rolled back by the alarm")
+    out(step_line(contract.CONTRACT, "rollout"))
+    out("# version 2 (or --break) blue/green, rolled back by the alarm")
     show_request(out, "sagemaker", "DescribeEndpoint", build.endpoint_request(realtime),
                  "rollout: InService on version 1 before; then every few seconds, each change printed")
     show_request(out, "cloudwatch", "DescribeAlarms", build.alarm_request(alarm), "rollout: the alarm is not firing")
@@ -126,7 +129,8 @@ def print_dry_run(out: Callable[[str], None], *, region: str, records: int, bake
     show_request(out, "sagemaker", "UpdateEndpoint", build.restore_request(realtime, o[contract.REALTIME_CONFIG]),
                  "rollout: back to version 1 after a rollout that succeeded, or with --restore")
 
-    out("# step shadow: model B shadows model A")
+    out(step_line(contract.CONTRACT, "shadow"))
+    out("# model B shadows model A")
     show_request(out, "sagemaker", "UpdateEndpoint", build.switch_request(realtime, o[contract.SHADOW_CONFIG]),
                  "shadow: production model A with model B as its shadow")
     show_request(out, "sagemaker-runtime", "InvokeEndpoint", invoke_request(realtime, row),
