@@ -254,7 +254,7 @@ def cost(options: MlopsOptions) -> LabCost:
     events bill nothing idle. Per run: action minutes, build minutes, the SageMaker jobs (as ml-pipeline)
     and the blue/green green fleet while it bakes."""
     alarms = 1 + options.drift
-    idle = per_month_as_hourly("kms_key_month") + alarms * per_month_as_hourly("cloudwatch_alarm_month")
+    idle = per_month_as_hourly("kms_key_month") + alarms * per_month_as_hourly("cloudwatch_alarm_metric_month")
     minutes = dict(ACTION_MINUTES)
     green = 0.0
     if options.serverless_production:
@@ -276,16 +276,23 @@ def cost(options: MlopsOptions) -> LabCost:
 
 
 EXERCISES = (
-    Exercise("push", ("3.3",), ("How code repositories and pipelines work together", "CodePipeline")),
-    Exercise("build-and-test", ("3.3",), ("Creating automated tests in CI/CD pipelines (unit tests)", "CodeBuild")),
-    Exercise("train", ("3.3",), ("Configuring training and inference jobs (SageMaker Pipelines, CodePipeline)",)),
-    Exercise("approve", ("3.3", "4.3"), ("Security best practices for CI/CD pipelines (a person approves)",)),
-    Exercise("staging", ("3.3",), ("Creating automated tests in CI/CD pipelines (integration tests)",)),
-    Exercise("production", ("3.3",), ("Deployment strategies and rollback actions (blue/green, canary, linear)",)),
+    Exercise("push", ("3.3",), ("How code repositories and pipelines work together",
+                                "Applying continuous deployment flow structures to invoke pipelines",
+                                "Version control systems and basic usage")),
+    Exercise("build-and-test", ("3.3",), ("Creating automated tests in CI/CD pipelines",
+                                          "Configuring and troubleshooting CodeBuild, CodeDeploy, and CodePipeline, "
+                                          "including stages")),
+    Exercise("train", ("3.3",), ("Configuring training and inference jobs",
+                                 "Using AWS services to automate orchestration")),
+    Exercise("approve", ("3.3", "4.3"), ("CI/CD principles and how they fit into ML workflows",
+                                         "Security best practices for CI/CD pipelines")),
+    Exercise("staging", ("3.3",), ("Creating automated tests in CI/CD pipelines",)),
+    Exercise("production", ("3.3",), ("Deployment strategies and rollback actions",)),
     Exercise("retrain", ("3.3", "4.2"), ("Building and integrating mechanisms to retrain models",
-                                        "Monitoring infrastructure (EventBridge events)")),
+                                        "Monitoring infrastructure")),
     Exercise("audit", ("4.2", "4.3"), ("Creating CloudTrail trails",
-                                       "Monitoring, auditing, and logging ML systems")),
+                                       "Monitoring, auditing, and logging ML systems to ensure continued security "
+                                       "and compliance")),
 )
 
 CONTRACT = LabContract(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from catalog.base import LabContract
 from catalog.calls import LAMBDA_ROLE, SAR, SCHEDULER_ROLE, Call, acting_as, arn, assumed, refused
-from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, expiry_retry_schedule
+from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRANSFORM_LOG_GROUP, expiry_retry_schedule
 
 EXPIRY = "ExpiryExpireFunction*"
 EXPIRY_ROLE = "ExpiryExpireExecutionRole*"
@@ -62,6 +62,8 @@ def janitor_calls(lab: LabContract) -> tuple[Call, ...]:
     pipeline = arn("codepipeline", lab.stack_name)
     in_account = {"s3:ResourceAccount": "${AWS::AccountId}"}
     tagged = _tags(lab.name)
+    transform = f"{lab.stack_name}-x"
+    transform_job = arn("sagemaker", f"transform-job/{transform}")
     return (
         *acting_as(JANITOR, SWEEP, [
             ("cloudformation:DescribeStacks", "${AWS::StackId}"),
@@ -79,6 +81,12 @@ def janitor_calls(lab: LabContract) -> tuple[Call, ...]:
             ("s3:DeleteBucket", bucket, in_account),
             ("kms:DescribeKey", f"${{{LAB_KEY}.Arn}}"),
             ("tag:GetResources", "*"),
+            # Batch transform jobs a practice started (inference): stopped if running, their log streams deleted.
+            ("sagemaker:ListTransformJobs", "*"),
+            ("sagemaker:ListTags", transform_job),
+            ("sagemaker:DescribeTransformJob", transform_job),
+            ("sagemaker:StopTransformJob", transform_job, tagged),
+            ("logs:DeleteLogStream", arn("logs", f"log-group:{TRANSFORM_LOG_GROUP}:log-stream:{transform}/i-0")),
             # Delivery pipelines (lambdas/lab_sweep/sweep_delivery.py): runs stopped, builds stopped, trails read.
             ("codepipeline:ListPipelineExecutions", pipeline),
             ("codepipeline:StopPipelineExecution", pipeline, tagged),
@@ -105,7 +113,7 @@ FLOW_LOG_ROLE = "NetworkFlowLogWriterRole*"
 def service_calls() -> tuple[Call, ...]:
     """VPC flow logs, where the lab has a VPC. (CloudWatch Logs using the lab's key is left out: its
     key policy statement is conditioned on kms:EncryptionContext:aws:logs:arn, a key whose name holds
-    colons, which iam-simulate 0.1.173 does not carry into the request; the README says so.)"""
+    colons, which iam-simulate 0.1.173 does not carry into the request; docs/permissions.md says so.)"""
     return (
         assumed(FLOW_LOG_ROLE, "vpc-flow-logs.amazonaws.com", FLOW_LOGS, present=FLOW_LOG_ROLE,
                 source_arn=arn("ec2", "vpc-flow-log/fl-0123456789abcdef0")),

@@ -16,15 +16,16 @@ from cdk_constructs.core.encryption import LabKey
 from cdk_constructs.core.functions import LabFunction
 from cdk_constructs.core.settings import LabSettings
 from lambdas.lab_sweep.record import ALERT_TOPIC_ENV, RECORD_PREFIX
-from lambdas.lab_sweep.sweep_sagemaker import ENDPOINT_LOG_PREFIX
 from lambdas.lab_sweep.sweep_services import EMR_SYNC_RULE, GLUE_LOG_GROUP, GLUE_LOG_SUFFIXES
 from lambdas.shared.lab_names import (
+    ENDPOINT_LOG_GROUP_PREFIX,
     LAB_STACK_RESOURCES,
     LAB_TAG,
     PROFILE_TAG,
     STACK_PREFIX,
     SWEPT_PROFILE,
     TRAINING_LOG_GROUP,
+    TRANSFORM_LOG_GROUP,
 )
 
 # DELETE_FAILED too: the janitor then records and reports the failure, and deletes nothing.
@@ -188,7 +189,8 @@ class LabJanitor(Construct):
             "logs:DescribeLogGroups", "s3:ListAllMyBuckets", "sagemaker:ListTrainingJobs",
             "sagemaker:ListFeatureGroups", "sagemaker:ListEndpoints", "sagemaker:ListEndpointConfigs",
             "sagemaker:ListModels", "sagemaker:ListPipelines", "sagemaker:ListModelPackageGroups",
-            "sagemaker:ListMonitoringSchedules", "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces",
+            "sagemaker:ListMonitoringSchedules", "sagemaker:ListTransformJobs", "ec2:DescribeSecurityGroups",
+            "ec2:DescribeNetworkInterfaces",
             "tag:GetResources", "glue:ListJobs", "emr-serverless:ListApplications", "cloudformation:ListStacks",
             # Which stack holds a resource, asked by its physical id: the stack is the unknown.
             "cloudformation:DescribeStackResources",
@@ -206,14 +208,15 @@ class LabJanitor(Construct):
         self._allow(policy, "DeleteTaggedLogGroups", ["logs:DeleteLogGroup"], [log_groups], swept_tags_condition())
         # Service-named groups: of the lab's endpoints (tagged first, deleted once the endpoint is
         # gone) and of the deleted stack's Glue security configurations.
-        endpoint_logs = _arn("logs", f"log-group:{ENDPOINT_LOG_PREFIX}*")
+        endpoint_logs = _arn("logs", f"log-group:{ENDPOINT_LOG_GROUP_PREFIX}*")
         self._allow(policy, "TagEndpointLogGroups", ["logs:TagResource"], [endpoint_logs],
                     {"Null": {f"aws:RequestTag/{LAB_TAG}": "false"}})
         glue_encrypted_logs = _arn("logs", f"log-group:{GLUE_LOG_GROUP}-*")
         self._allow(policy, "DeleteServiceNamedLogGroups", ["logs:DeleteLogGroup"],
                     [endpoint_logs, glue_encrypted_logs])
         # Streams of the lab's training jobs and Glue job runs in the groups those services share.
-        shared = [TRAINING_LOG_GROUP, *(f"{GLUE_LOG_GROUP}/{suffix}" for suffix in GLUE_LOG_SUFFIXES)]
+        shared = [TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP,
+                  *(f"{GLUE_LOG_GROUP}/{suffix}" for suffix in GLUE_LOG_SUFFIXES)]
         run_groups = [_arn("logs", f"log-group:{group}") for group in shared] + [glue_encrypted_logs]
         self._allow(policy, "DeleteRunLogStreams", ["logs:DescribeLogStreams", "logs:DeleteLogStream"],
                     [f"{group}:*" for group in run_groups] + [f"{group}:log-stream:*" for group in run_groups])
@@ -246,7 +249,7 @@ class LabJanitor(Construct):
             return [_arn("sagemaker", f"{t}/*") for t in types]
 
         tagged_types = ("training-job", "feature-group", "endpoint", "endpoint-config", "model", "pipeline",
-                        "model-package-group", "monitoring-schedule")
+                        "model-package-group", "monitoring-schedule", "transform-job")
         self._allow(policy, "ReadSageMakerTags", ["sagemaker:ListTags"], arns(*tagged_types, "model-package"))
         # Descriptions: what to delete, and the read-back that shows a delete done.
         self._allow(policy, "DescribeSageMaker", [
@@ -254,11 +257,12 @@ class LabJanitor(Construct):
             "sagemaker:ListPipelineExecutions", "sagemaker:ListModelPackages", "sagemaker:DescribeEndpointConfig",
             "sagemaker:DescribeModel", "sagemaker:DescribePipeline", "sagemaker:DescribeModelPackage",
             "sagemaker:DescribeModelPackageGroup", "sagemaker:DescribeMonitoringSchedule",
+            "sagemaker:DescribeTransformJob",
         ], arns(*tagged_types, "model-package"))
         self._allow(policy, "DeleteTaggedSageMaker", [
             "sagemaker:DeleteFeatureGroup", "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig",
             "sagemaker:DeleteModel", "sagemaker:DeletePipeline", "sagemaker:DeleteModelPackageGroup",
-            "sagemaker:DeleteMonitoringSchedule", "sagemaker:StopTrainingJob",
+            "sagemaker:DeleteMonitoringSchedule", "sagemaker:StopTrainingJob", "sagemaker:StopTransformJob",
         ], arns(*tagged_types), swept_tags_condition())
         # Executions and packages carry no tags of their own: the sweep acts on those of tagged
         # pipelines and groups only.

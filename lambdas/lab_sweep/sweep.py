@@ -31,12 +31,12 @@ try:  # in the Lambda asset the modules sit side by side
     from lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRAINING_LOG_GROUP
     from sweep_base import Leftover, SweepBase, SweepReport, Unchecked, error_code, tags_of
     from sweep_delivery import DeliveryKinds
-    from sweep_sagemaker import ENDPOINT_LOG_PREFIX, SageMakerKinds
+    from sweep_sagemaker import SageMakerKinds
     from sweep_services import EMR_SYNC_RULE, ServiceKinds
 except ImportError:  # imported as a package (tests, the labs command)
     from lambdas.lab_sweep.sweep_base import Leftover, SweepBase, SweepReport, Unchecked, error_code, tags_of
     from lambdas.lab_sweep.sweep_delivery import DeliveryKinds
-    from lambdas.lab_sweep.sweep_sagemaker import ENDPOINT_LOG_PREFIX, SageMakerKinds
+    from lambdas.lab_sweep.sweep_sagemaker import SageMakerKinds
     from lambdas.lab_sweep.sweep_services import EMR_SYNC_RULE, ServiceKinds
     from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRAINING_LOG_GROUP
 
@@ -44,7 +44,6 @@ TAG_KEY, PROFILE_TAG_KEY = LAB_TAG, PROFILE_TAG
 __all__ = [
     "BILLABLE_TYPES",
     "EMR_SYNC_RULE",
-    "ENDPOINT_LOG_PREFIX",
     "SWEPT_PROFILE",
     "TRAINING_LOG_GROUP",
     "Leftover",
@@ -66,6 +65,7 @@ BILLABLE_TYPES = (
     "sagemaker:endpoint", "sagemaker:endpoint-config", "sagemaker:model", "sagemaker:pipeline",
     "sagemaker:model-package-group", "sagemaker:model-package", "sagemaker:monitoring-schedule",
     "emr-serverless", "glue:job", "states:stateMachine",
+    "sagemaker:transform-job",
     "codepipeline", "codebuild:project", "cloudtrail:trail",
 )
 # How to tell whether a SageMaker resource the Tagging API still lists is really there
@@ -82,6 +82,11 @@ SAGEMAKER_LISTINGS = {
     "training-job": ("list_training_jobs", "TrainingJobSummaries", "TrainingJobArn", {"StatusEquals": "InProgress"}),
     "training-job/stopping": ("list_training_jobs", "TrainingJobSummaries", "TrainingJobArn",
                               {"StatusEquals": "Stopping"}),
+    # A finished transform job, likewise: only running ones count.
+    "transform-job": ("list_transform_jobs", "TransformJobSummaries", "TransformJobArn",
+                      {"StatusEquals": "InProgress"}),
+    "transform-job/stopping": ("list_transform_jobs", "TransformJobSummaries", "TransformJobArn",
+                               {"StatusEquals": "Stopping"}),
 }
 
 
@@ -91,7 +96,7 @@ class Sweeper(SageMakerKinds, ServiceKinds, DeliveryKinds, SweepBase):
     KINDS = (
         "code_pipelines", "builds",  # runs stopped before what they deploy to is deleted
         "monitoring_schedules", "endpoints", "endpoint_configs", "models", "pipelines", "model_packages",
-        "feature_groups", "training_jobs", "emr_applications", "glue_jobs", "glue_databases",
+        "feature_groups", "training_jobs", "transform_jobs", "emr_applications", "glue_jobs", "glue_databases",
         "network_interfaces", "log_groups", "buckets",
     )
 
@@ -161,8 +166,8 @@ class Sweeper(SageMakerKinds, ServiceKinds, DeliveryKinds, SweepBase):
             return any(g["logGroupName"] == name for g in groups)
         if service == "sagemaker":
             kind = resource.split("/", 1)[0]
-            if kind == "training-job":
-                return arn.lower() in self._live_arns("training-job") | self._live_arns("training-job/stopping")
+            if kind in {"training-job", "transform-job"}:
+                return arn.lower() in self._live_arns(kind) | self._live_arns(f"{kind}/stopping")
             if kind in SAGEMAKER_LISTINGS:
                 return arn.lower() in self._live_arns(kind)
         return True

@@ -11,23 +11,43 @@ asynchronously, so an accepted delete is "not gone yet" until a Describe says ot
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
 try:  # in the Lambda asset the modules sit side by side
-    from lab_names import ENDPOINT_LOG_GROUP_PREFIX, LAB_TAG, PROFILE_TAG, TRAINING_LOG_GROUP
+    from lab_names import ENDPOINT_LOG_GROUP_PREFIX, LAB_TAG, PROFILE_TAG, TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP
     from sweep_base import Leftover, error_code, split_s3_uri, tags_of
 except ImportError:  # imported as a package (tests, the labs command)
     from lambdas.lab_sweep.sweep_base import Leftover, error_code, split_s3_uri, tags_of
-    from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX, LAB_TAG, PROFILE_TAG, TRAINING_LOG_GROUP
+    from lambdas.shared.lab_names import (
+        ENDPOINT_LOG_GROUP_PREFIX,
+        LAB_TAG,
+        PROFILE_TAG,
+        TRAINING_LOG_GROUP,
+        TRANSFORM_LOG_GROUP,
+    )
 
-ENDPOINT_LOG_PREFIX = ENDPOINT_LOG_GROUP_PREFIX
 BUSY_ENDPOINT = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
 
 
 def _token() -> str:
     return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A SageMaker job type the labs start outside CloudFormation (``api``: its name in the API,
+    ``TrainingJob``): its log group shared by all jobs (one stream prefix per job) and where its
+    output is (``per_job_folder``: SageMaker adds a folder named after the job)."""
+
+    label: str
+    api: str
+    log_group: str
+    output: Callable[[dict], str | None]
+    output_kind: str
+    per_job_folder: bool = False
 
 
 class SageMakerKinds:
@@ -84,7 +104,7 @@ class SageMakerKinds:
         self._stack_endpoint_log_groups()
 
     def _endpoint_log_group_arn(self, name: str) -> str | None:
-        group = f"{ENDPOINT_LOG_PREFIX}{name}"
+        group = f"{ENDPOINT_LOG_GROUP_PREFIX}{name}"
         for found in self.client("logs").describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
             if found["logGroupName"] == group:
                 return found["arn"].removesuffix(":*")
@@ -106,9 +126,9 @@ class SageMakerKinds:
         if not names:
             return
         logs = self.client("logs")
-        for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=ENDPOINT_LOG_PREFIX):
+        for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=ENDPOINT_LOG_GROUP_PREFIX):
             for group in page["logGroups"]:
-                endpoint = group["logGroupName"].removeprefix(ENDPOINT_LOG_PREFIX)
+                endpoint = group["logGroupName"].removeprefix(ENDPOINT_LOG_GROUP_PREFIX)
                 if endpoint.lower() not in names or self.endpoint_exists(endpoint):
                     continue  # not the stack's, or an endpoint of that name is (still or again) there
                 name = group["logGroupName"]
@@ -205,25 +225,38 @@ class SageMakerKinds:
     def training_jobs(self) -> None:
         """Running jobs are stopped (they bill by the second) and wait; a finished job's log streams
         and output go (the job record itself cannot be deleted and bills nothing)."""
-        sagemaker, logs = self.client("sagemaker"), self.client("logs")
-        for summary, tags in self.tagged("list_training_jobs", "TrainingJobSummaries", "TrainingJobArn"):
-            name, status = summary["TrainingJobName"], summary["TrainingJobStatus"]
-            item = Leftover("training job", name, arn=summary["TrainingJobArn"])
+        self._jobs(JobKind("training job", "TrainingJob", TRAINING_LOG_GROUP,
+                           lambda job: job.get("OutputDataConfig", {}).get("S3OutputPath"), "training artifacts",
+                           per_job_folder=True))
+
+    def transform_jobs(self) -> None:
+        """Batch transform jobs (the inference lab's practice starts them), as training jobs: running ones
+        stopped, a finished one's log streams and predictions deleted."""
+        self._jobs(JobKind("transform job", "TransformJob", TRANSFORM_LOG_GROUP,
+                           lambda job: job.get("TransformOutput", {}).get("S3OutputPath"), "batch predictions"))
+
+    def _jobs(self, kind: JobKind) -> None:
+        sagemaker, logs, group = self.client("sagemaker"), self.client("logs"), kind.log_group
+        api = kind.api
+        snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in api).lstrip("_")
+        for summary, tags in self.tagged(f"list_{snake}s", f"{api}Summaries", f"{api}Arn"):
+            name, status = summary[f"{api}Name"], summary[f"{api}Status"]
+            item = Leftover(kind.label, name, arn=summary[f"{api}Arn"])
             if not self.proven(item, tags):
                 continue
             if status == "InProgress":
-                self.stop(item, lambda n=name: sagemaker.stop_training_job(TrainingJobName=n))
+                self.stop(item, lambda n=name: getattr(sagemaker, f"stop_{snake}")(**{f"{api}Name": n}))
             if status in {"InProgress", "Stopping"}:
                 self.wait(item, status, "its logs and output go once it has stopped")
                 continue
-            for stream in self.log_streams(TRAINING_LOG_GROUP, f"{name}/"):
-                self.attempt(Leftover("log stream", f"{TRAINING_LOG_GROUP}/{stream}"),
-                             lambda s=stream: logs.delete_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=s),
-                             lambda s=stream: s not in self.log_streams(TRAINING_LOG_GROUP, s))
-            output = sagemaker.describe_training_job(TrainingJobName=name).get("OutputDataConfig", {}).get(
-                "S3OutputPath")
+            for stream in self.log_streams(group, f"{name}/"):
+                self.attempt(Leftover("log stream", f"{group}/{stream}"),
+                             lambda s=stream: logs.delete_log_stream(logGroupName=group, logStreamName=s),
+                             lambda s=stream: s not in self.log_streams(group, s))
+            output = kind.output(getattr(sagemaker, f"describe_{snake}")(**{f"{api}Name": name}))
             if output:
-                self.delete_prefix("training artifacts", output.rstrip("/") + f"/{name}/")
+                self.delete_prefix(kind.output_kind, output.rstrip("/") + (f"/{name}/" if kind.per_job_folder
+                                                                            else "/"))
 
     def delete_prefix(self, kind: str, uri: str) -> None:
         """Deletes every object version under an s3:// prefix, only in a bucket the lab owns: of this

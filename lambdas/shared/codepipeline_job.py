@@ -90,7 +90,7 @@ def answer(codepipeline: Any, event: dict[str, Any], handle: Callable[[Job], Out
     job = Job.from_event(event)
     try:
         outcome = handle(job)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - the action must fail now, not hang until its timeout
         outcome = Outcome(summary=f"{type(error).__name__}: {error}", failed=True)
     sent = report(codepipeline, job, outcome)
     LOGGER.info(json.dumps(sent, default=str))

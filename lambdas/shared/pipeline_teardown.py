@@ -132,7 +132,7 @@ class Teardown:
         for name in self.endpoints:
             try:
                 results.append(self.clear_endpoint(name))
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - deletion must never be blocked
                 LOGGER.error("endpoint %s: %s", name, error)
                 results.append(f"endpoint {name} failed: {error}")
         return "; ".join(results)
@@ -180,7 +180,7 @@ class Teardown:
         for name in self.STEPS:
             try:
                 results.append(getattr(self, name)())
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - deletion must never be blocked
                 LOGGER.error("%s failed: %s", name, error)
                 results.append(f"{name} failed: {error}")
         return results
@@ -197,7 +197,7 @@ def custom_resource(event: dict, context: Any, make: Callable[[dict, float], Tea
     seconds = context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS if context is not None else 600.0
     try:
         reason = "; ".join(make(event.get("ResourceProperties", {}), clock() + seconds).run())
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - deletion must never be blocked
         reason = f"teardown could not start: {error}"
     LOGGER.info(reason)
     send_response(event, "SUCCESS", reason)
