@@ -74,6 +74,7 @@ class MlPipelineStack(Stack):
                                                   key=self.key, tags=self.run_tags)
         self.teardown = PipelineTeardown(
             self, "Teardown", settings=settings, key=self.key, endpoints=[contract.ENDPOINT_NAME],
+            handler_dir="ml_pipeline_teardown",
             depends_on=[self.pipeline.pipeline, self.pipeline.group, self.deployment.model_role,
                         self.deployment.function])
         self.budget = (

@@ -34,8 +34,8 @@ class PipelineTeardown(Construct):
     """
 
     def __init__(self, scope: Construct, id_: str, *, settings: LabSettings, key: kms.IKey,
-                 depends_on: list[IConstruct], endpoints: Sequence[str], names: PipelineNames = ML_PIPELINE,
-                 handler_dir: str = "ml_pipeline_teardown", resource_type: str = "Custom::PipelineTeardown",
+                 depends_on: list[IConstruct], endpoints: Sequence[str], handler_dir: str,
+                 names: PipelineNames = ML_PIPELINE, resource_type: str = "Custom::PipelineTeardown",
                  description: str = "Clears the ml-pipeline lab's executions, model packages and endpoint before "
                                     "deletion",
                  properties: Mapping[str, object] | None = None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -306,7 +307,8 @@ def test_each_lab_practice_has_only_its_own_flags_and_a_dry_run(capsys):
         for other in LABS.values():
             for flag in other.practice_flags:
                 shown = "{" + ",".join(flag.choices) + "}" if flag.positional else flag.option
-                assert (shown in text) is (flag in lab.practice_flags), (name, shown)
+                shown_whole = re.search(re.escape(shown) + r"(?![\w-])", text) is not None  # --break, not --break-test
+                assert shown_whole is (flag in lab.practice_flags), (name, shown)
 
 
 def test_live_lines_on_a_terminal_keep_each_line_and_show_the_step():

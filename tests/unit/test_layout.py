@@ -35,7 +35,6 @@ SHARED_BY_DESIGN = {
     "jobs.endpoint.model.build": "the endpoint lab's sample model, whose tarball writer the inference lab reuses for "
                                  "its broken version",
     "jobs.endpoint.model.trees": "the sample model's reader, behind its builder",
-    "lambdas.shared.rollout": "safe rollouts of an endpoint: the inference and mlops labs both roll out",
 }
 JOBS = re.compile(r'JOBS_DIR / "(\w+)"')
 DOTTED = re.compile(r'"([a-z_][\w.]*):[A-Za-z_]\w*"')
