@@ -21,6 +21,7 @@ _MODULES = (
     "endpoint",
     "ml_pipeline",
     "batch_etl",
+    "model_development",
 )
 
 LABS: dict[str, LabContract] = {

@@ -31,7 +31,7 @@ from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
 from cdk_constructs.ml_pipeline.deployment import ApprovedModelDeployment, PipelineTeardown
 from cdk_constructs.ml_pipeline.pipeline import ModelBuildPipeline, run_prefix, step_output
-from cdk_constructs.ml_pipeline.roles import log_group_findings, sagemaker_finding
+from cdk_constructs.services.sagemaker_roles import log_group_findings, sagemaker_finding
 from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX, LAB_TAG, OWNER_TAG, PROFILE_TAG
 
 
