@@ -25,6 +25,7 @@ WORKGROUP = "arn:{partition}:athena:{region}:{account}:workgroup/{WorkGroup}"
 SAGEMAKER = "arn:{partition}:sagemaker:{region}:{account}:"
 STREAM = "arn:{partition}:kinesis:{region}:{account}:stream/{StreamName}"
 WAREHOUSE = "arn:{partition}:redshift-serverless:{region}:{account}:workgroup/{WorkgroupName}"
+TUNING_JOB = "hyper-parameter-tuning-job/{lower_HyperParameterTuningJobName}"
 
 # (service, operation) -> [(action, resource, condition keys)], the resource formatted with the request.
 ACTIONS: dict[tuple[str, str], list[tuple[str, str] | tuple[str, str, dict]]] = {
@@ -87,6 +88,34 @@ ACTIONS: dict[tuple[str, str], list[tuple[str, str] | tuple[str, str, dict]]] = 
     ("service-quotas", "ListAWSDefaultServiceQuotas"): [("servicequotas:ListAWSDefaultServiceQuotas", "*")],
     ("iam", "GetRole"): [("iam:GetRole", "arn:{partition}:iam::{account}:role/{RoleName}")],
     ("iam", "SimulatePrincipalPolicy"): [("iam:SimulatePrincipalPolicy", "{PolicySourceArn}")],
+    # model-development: tuning, the tuned model for Clarify, the shadow-endpoint clean-up, the approaches
+    ("sagemaker", "CreateHyperParameterTuningJob"): [
+        ("sagemaker:CreateHyperParameterTuningJob", SAGEMAKER + TUNING_JOB),
+        ("iam:PassRole", "{TrainingJobDefinition__RoleArn}", {"iam:PassedToService": "sagemaker.amazonaws.com"})],
+    ("sagemaker", "DescribeHyperParameterTuningJob"): [
+        ("sagemaker:DescribeHyperParameterTuningJob", SAGEMAKER + TUNING_JOB)],
+    ("sagemaker", "StopHyperParameterTuningJob"): [
+        ("sagemaker:StopHyperParameterTuningJob", SAGEMAKER + TUNING_JOB)],
+    ("sagemaker", "ListHyperParameterTuningJobs"): [("sagemaker:ListHyperParameterTuningJobs", "*")],
+    ("sagemaker", "ListTrainingJobsForHyperParameterTuningJob"): [
+        ("sagemaker:ListTrainingJobsForHyperParameterTuningJob", SAGEMAKER + TUNING_JOB)],
+    ("sagemaker", "CreateModel"): [
+        ("sagemaker:CreateModel", SAGEMAKER + "model/{lower_ModelName}"),
+        ("iam:PassRole", "{ExecutionRoleArn}", {"iam:PassedToService": "sagemaker.amazonaws.com"})],
+    ("sagemaker", "DeleteModel"): [("sagemaker:DeleteModel", SAGEMAKER + "model/{lower_ModelName}")],
+    ("sagemaker", "ListEndpoints"): [("sagemaker:ListEndpoints", "*")],
+    ("sagemaker", "DescribeEndpointConfig"): [
+        ("sagemaker:DescribeEndpointConfig", SAGEMAKER + "endpoint-config/{lower_EndpointConfigName}")],
+    ("sagemaker", "DeleteEndpoint"): [("sagemaker:DeleteEndpoint", SAGEMAKER + "endpoint/{lower_EndpointName}")],
+    ("sagemaker", "DeleteEndpointConfig"): [
+        ("sagemaker:DeleteEndpointConfig", SAGEMAKER + "endpoint-config/{lower_EndpointConfigName}")],
+    ("logs", "DescribeLogGroups"): [("logs:DescribeLogGroups", "*")],
+    ("logs", "TagResource"): [("logs:TagResource", "{resourceArn}")],
+    ("comprehend", "BatchDetectSentiment"): [("comprehend:BatchDetectSentiment", "*")],
+    # Converse is authorized as bedrock:InvokeModel (Bedrock API reference, Converse); a foundation model's
+    # ARN names no account.
+    ("bedrock-runtime", "Converse"): [
+        ("bedrock:InvokeModel", "arn:{partition}:bedrock:{region}::foundation-model/{modelId}")],
 }
 TABLE_IN_SQL = re.compile(r'"([A-Za-z0-9_]+)"\."([A-Za-z0-9_]+)"')
 
@@ -109,6 +138,9 @@ def iam_calls(service: str, operation: str, params: Mapping[str, Any], fields: F
         raise LabError(f"no IAM action known for the practice request {service} {operation}: add it to "
                        f"ACTIONS in labs/permissions/dry_run_calls.py (service authorization reference)")
     fields.update({k: v for k, v in params.items() if isinstance(v, (str, int))})
+    # one level down as <Parent>__<Key> (the role a tuning job's training definition passes)
+    fields.update({f"{k}__{key}": value for k, v in params.items() if isinstance(v, dict)
+                   for key, value in v.items() if isinstance(value, (str, int))})
     found = []
     for item in ACTIONS[(service, operation)]:
         context = {k: str(v).format_map(fields) for k, v in (item[2] if len(item) > 2 else {}).items()}

@@ -142,6 +142,16 @@ QUERIES: dict[str, PriceQuery] = {
     "step_functions_transition_thousand": PriceQuery(
         "AmazonStates", (("usagetype", "USE1-StateTransition"),), scale=1000,
         evidence="Step Functions usage type from public code; a per-transition price, hence the scale"),
+    # Unconfirmed: Comprehend's and Bedrock's usage types were not seen here; the USE1- pattern is inferred.
+    "comprehend_unit": PriceQuery(
+        "comprehend", (("usagetype", "USE1-DetectSentiment"),),
+        evidence="usage type inferred from the API name; not seen in Price List data here"),
+    "bedrock_nova_micro_input_1k": PriceQuery(
+        "AmazonBedrock", (("usagetype", "USE1-NovaMicro-input-tokens"),), scale=1000,
+        evidence="usage type inferred; not seen in Price List data here (a per-token price, hence the scale)"),
+    "bedrock_nova_micro_output_1k": PriceQuery(
+        "AmazonBedrock", (("usagetype", "USE1-NovaMicro-output-tokens"),), scale=1000,
+        evidence="usage type inferred; not seen in Price List data here (a per-token price, hence the scale)"),
 }
 
 
