@@ -20,11 +20,13 @@ from catalog.exam import MLA_D1, MLA_D2, MLS_MODELING, ExamDomains, Exercise
 from catalog.fsx_training import INSTANCE_TYPE, job_cost
 from catalog.prices import LabCost, per_month_as_hourly, price
 from catalog.sagemaker_images import BLAZINGTEXT_ACCOUNTS, CLARIFY_ACCOUNTS, XGBOOST_ACCOUNTS
+from catalog.shared_calls import SWEEP
+from lambdas.shared.lab_names import SHADOW_ENDPOINT_PREFIXES
 
 LAB = "model-development"
 STACK_NAME = "mlref-model-development"
 JOB_PREFIX = "mlref-md-"                      # every job, model and processing job the practice starts
-SHADOW_ENDPOINT_PREFIX = "mlref-md-clarify"   # Clarify's shadow endpoint (analysis config endpoint_name_prefix)
+SHADOW_ENDPOINT_PREFIX = SHADOW_ENDPOINT_PREFIXES["model-development"]  # Clarify's (endpoint_name_prefix)
 DATA_PREFIX, RUNS_PREFIX, LINEAGE_PREFIX = "data/", "runs/", "lineage/"
 STEPS = ("approach", "tune", "bias", "diagnose")
 
@@ -208,6 +210,14 @@ CALLS = (
         ("s3:GetObject", _BUCKET + _MODEL),
         ("ecr:BatchGetImage", _ECR + "683313688378:repository/sagemaker-xgboost"),
     ], when=_clarify, purpose="SageMaker hosts the tuned model for Clarify"),
+    # The janitor deletes a shadow endpoint Clarify left only by its name (it carries no tags): the sweep
+    # first proves every model it hosts tagged for the lab (lambdas/lab_sweep/sweep_sagemaker.py).
+    *acting_as("JanitorSweepExecutionRole*", SWEEP, [
+        ("sagemaker:DeleteEndpoint", arn("sagemaker", f"endpoint/{_SHADOW}")),
+        ("sagemaker:DeleteEndpointConfig", arn("sagemaker", f"endpoint-config/{_SHADOW}")),
+    ], purpose="the janitor removes a shadow endpoint Clarify left"),
+    refused("JanitorSweepExecutionRole*", "sagemaker:DeleteEndpoint", arn("sagemaker", "endpoint/someone-elses"),
+            "an untagged endpoint without a lab's shadow prefix is not the janitor's to delete"),
     refused("JobsTrainingRole*", "s3:PutObject", _BUCKET + "/data/tabular-29/train.csv",
             "training jobs write under runs/ only; the generated data is read-only to them"),
     refused("JobsProcessingRole*", "sagemaker:CreateEndpoint", arn("sagemaker", "endpoint/someone-elses-endpoint"),

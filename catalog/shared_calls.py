@@ -78,6 +78,12 @@ def janitor_calls(lab: LabContract) -> tuple[Call, ...]:
             ("s3:DeleteBucket", bucket, in_account),
             ("kms:DescribeKey", f"${{{LAB_KEY}.Arn}}"),
             ("tag:GetResources", "*"),
+            # running tuning and processing jobs are stopped; a processing job's streams go
+            ("sagemaker:ListHyperParameterTuningJobs", "*"),
+            ("sagemaker:StopHyperParameterTuningJob", arn("sagemaker", "hyper-parameter-tuning-job/mlref-x"), tagged),
+            ("sagemaker:ListProcessingJobs", "*"),
+            ("sagemaker:StopProcessingJob", arn("sagemaker", "processing-job/mlref-x"), tagged),
+            ("logs:DeleteLogStream", arn("logs", "log-group:/aws/sagemaker/ProcessingJobs:log-stream:mlref-x/algo-1")),
         ], purpose="the janitor sweeps the deleted lab"),
         refused(JANITOR, "logs:DeleteLogGroup", log_group, "a log group not tagged for a sandbox lab is not the "
                 "janitor's to delete", SAR, context={f"aws:ResourceTag/{LAB_TAG}": lab.name,

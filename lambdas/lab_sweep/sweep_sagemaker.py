@@ -3,7 +3,8 @@ groups) and what bills by the hour (endpoints, running training jobs).
 
 Order matters and ``Sweeper.KINDS`` keeps it: monitoring schedules before their endpoint
 (an endpoint with schedules cannot be deleted), endpoints before their configs and models,
-running pipeline executions stopped before their pipeline, packages before their group.
+running pipeline executions stopped before their pipeline, packages before their group, tuning
+jobs stopped before the training jobs they launched are looked at.
 Each delete is read back: SageMaker deletes endpoints, feature groups and schedules
 asynchronously, so an accepted delete is "not gone yet" until a Describe says otherwise.
 """
@@ -16,11 +17,25 @@ from collections.abc import Iterator
 from botocore.exceptions import ClientError
 
 try:  # in the Lambda asset the modules sit side by side
-    from lab_names import ENDPOINT_LOG_GROUP_PREFIX, LAB_TAG, PROFILE_TAG, TRAINING_LOG_GROUP
+    from lab_names import (
+        ENDPOINT_LOG_GROUP_PREFIX,
+        LAB_TAG,
+        PROCESSING_LOG_GROUP,
+        PROFILE_TAG,
+        SHADOW_ENDPOINT_PREFIXES,
+        TRAINING_LOG_GROUP,
+    )
     from sweep_base import Leftover, error_code, split_s3_uri, tags_of
 except ImportError:  # imported as a package (tests, the labs command)
     from lambdas.lab_sweep.sweep_base import Leftover, error_code, split_s3_uri, tags_of
-    from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX, LAB_TAG, PROFILE_TAG, TRAINING_LOG_GROUP
+    from lambdas.shared.lab_names import (
+        ENDPOINT_LOG_GROUP_PREFIX,
+        LAB_TAG,
+        PROCESSING_LOG_GROUP,
+        PROFILE_TAG,
+        SHADOW_ENDPOINT_PREFIXES,
+        TRAINING_LOG_GROUP,
+    )
 
 ENDPOINT_LOG_PREFIX = ENDPOINT_LOG_GROUP_PREFIX
 BUSY_ENDPOINT = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
@@ -81,7 +96,57 @@ class SageMakerKinds:
                 self._tag_endpoint_log_group(name)
             self.attempt(item, lambda n=name: sagemaker.delete_endpoint(EndpointName=n),
                          lambda n=name: not self.endpoint_exists(n))
+        self._shadow_endpoints()
         self._stack_endpoint_log_groups()
+
+    def _shadow_endpoints(self) -> None:
+        """Untagged endpoints the lab's jobs made (Clarify's shadow endpoint), named with the lab's prefix:
+        deleted, with their config, only when every model they host is tagged for the lab and proven its own."""
+        prefix = SHADOW_ENDPOINT_PREFIXES.get(self.lab)
+        if prefix is None:
+            return
+        sagemaker = self.client("sagemaker")
+        for page in sagemaker.get_paginator("list_endpoints").paginate(NameContains=prefix):
+            for summary in page["Endpoints"]:
+                name, arn = summary["EndpointName"], summary["EndpointArn"]
+                if not name.startswith(prefix) or not self.owns_arn(arn):
+                    continue
+                tags = tags_of(sagemaker.list_tags(ResourceArn=arn).get("Tags"))
+                if self.carries_tag(tags):
+                    continue  # tagged: the pass above has dealt with it
+                item = Leftover("endpoint", name, "a shadow endpoint of the lab's jobs", arn)
+                endpoint = sagemaker.describe_endpoint(EndpointName=name)
+                config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+                doubt = self._not_all_lab_models(config["ProductionVariants"])
+                if doubt:
+                    self.report.left.append(item.but(f"not proven the lab's: {doubt}"))
+                    continue
+                if not self.proven(item, tags, arn):
+                    continue
+                if endpoint["EndpointStatus"] in BUSY_ENDPOINT:
+                    self.wait(item, endpoint["EndpointStatus"], "DeleteEndpoint fails until it settles")
+                    continue
+                if not self.dry_run:
+                    self._tag_endpoint_log_group(name)
+                if self.attempt(item, lambda n=name: sagemaker.delete_endpoint(EndpointName=n),
+                                lambda n=name: not self.endpoint_exists(n)):
+                    config_name = config["EndpointConfigName"]
+                    self.attempt(Leftover("endpoint config", config_name, f"of shadow endpoint {name}"),
+                                 lambda c=config_name: sagemaker.delete_endpoint_config(EndpointConfigName=c),
+                                 lambda c=config_name: self.absent(lambda: sagemaker.describe_endpoint_config(
+                                     EndpointConfigName=c)))
+
+    def _not_all_lab_models(self, variants: list[dict]) -> str:
+        """Why the models ``variants`` host do not prove their endpoint the lab's; '' when they do."""
+        sagemaker = self.client("sagemaker")
+        for variant in variants:
+            model = variant["ModelName"]
+            found: dict = {}
+            if self.absent(lambda m=model, into=found: into.update(sagemaker.describe_model(ModelName=m))):
+                return f"its model {model} is gone, so nothing shows whose it was"
+            if not self.carries_tag(sagemaker.list_tags(ResourceArn=found["ModelArn"]).get("Tags")):
+                return f"it hosts model {model}, which is not tagged for the lab"
+        return ""
 
     def _endpoint_log_group_arn(self, name: str) -> str | None:
         group = f"{ENDPOINT_LOG_PREFIX}{name}"
@@ -205,7 +270,7 @@ class SageMakerKinds:
     def training_jobs(self) -> None:
         """Running jobs are stopped (they bill by the second) and wait; a finished job's log streams
         and output go (the job record itself cannot be deleted and bills nothing)."""
-        sagemaker, logs = self.client("sagemaker"), self.client("logs")
+        sagemaker = self.client("sagemaker")
         for summary, tags in self.tagged("list_training_jobs", "TrainingJobSummaries", "TrainingJobArn"):
             name, status = summary["TrainingJobName"], summary["TrainingJobStatus"]
             item = Leftover("training job", name, arn=summary["TrainingJobArn"])
@@ -216,14 +281,57 @@ class SageMakerKinds:
             if status in {"InProgress", "Stopping"}:
                 self.wait(item, status, "its logs and output go once it has stopped")
                 continue
-            for stream in self.log_streams(TRAINING_LOG_GROUP, f"{name}/"):
-                self.attempt(Leftover("log stream", f"{TRAINING_LOG_GROUP}/{stream}"),
-                             lambda s=stream: logs.delete_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=s),
-                             lambda s=stream: s not in self.log_streams(TRAINING_LOG_GROUP, s))
+            self.job_streams(TRAINING_LOG_GROUP, name)
             output = sagemaker.describe_training_job(TrainingJobName=name).get("OutputDataConfig", {}).get(
                 "S3OutputPath")
             if output:
                 self.delete_prefix("training artifacts", output.rstrip("/") + f"/{name}/")
+
+    def job_streams(self, group: str, job: str) -> None:
+        """A job's log streams (``<job>/...``) in the group its service shares between jobs."""
+        logs = self.client("logs")
+        for stream in self.log_streams(group, f"{job}/"):
+            self.attempt(Leftover("log stream", f"{group}/{stream}"),
+                         lambda s=stream: logs.delete_log_stream(logGroupName=group, logStreamName=s),
+                         lambda s=stream: s not in self.log_streams(group, s))
+
+    def tuning_jobs(self) -> None:
+        """Running tuning jobs are stopped, which stops the training jobs they launched (those carry the tuning
+        job's tags and go with ``training_jobs``). A finished tuning job is a record that cannot be deleted and
+        bills nothing."""
+        sagemaker = self.client("sagemaker")
+        for summary, tags in self.tagged("list_hyper_parameter_tuning_jobs", "HyperParameterTuningJobSummaries",
+                                         "HyperParameterTuningJobArn"):
+            name, status = summary["HyperParameterTuningJobName"], summary["HyperParameterTuningJobStatus"]
+            item = Leftover("tuning job", name, arn=summary["HyperParameterTuningJobArn"])
+            if not self.proven(item, tags):
+                continue
+            if status == "InProgress":
+                self.stop(item, lambda n=name: sagemaker.stop_hyper_parameter_tuning_job(
+                    HyperParameterTuningJobName=n))
+            if status in {"InProgress", "Stopping"}:
+                self.wait(item, status, "its training jobs stop with it")
+
+    def processing_jobs(self) -> None:
+        """Running processing jobs are stopped and wait; a finished job's log streams and outputs go (the
+        outputs only in a bucket the lab owns; the job record cannot be deleted and bills nothing)."""
+        sagemaker = self.client("sagemaker")
+        for summary, tags in self.tagged("list_processing_jobs", "ProcessingJobSummaries", "ProcessingJobArn"):
+            name, status = summary["ProcessingJobName"], summary["ProcessingJobStatus"]
+            item = Leftover("processing job", name, arn=summary["ProcessingJobArn"])
+            if not self.proven(item, tags):
+                continue
+            if status == "InProgress":
+                self.stop(item, lambda n=name: sagemaker.stop_processing_job(ProcessingJobName=n))
+            if status in {"InProgress", "Stopping"}:
+                self.wait(item, status, "its logs and outputs go once it has stopped")
+                continue
+            self.job_streams(PROCESSING_LOG_GROUP, name)
+            described = sagemaker.describe_processing_job(ProcessingJobName=name)
+            for output in described.get("ProcessingOutputConfig", {}).get("Outputs", []):
+                uri = output.get("S3Output", {}).get("S3Uri")
+                if uri:
+                    self.delete_prefix("processing output", uri.rstrip("/") + "/")
 
     def delete_prefix(self, kind: str, uri: str) -> None:
         """Deletes every object version under an s3:// prefix, only in a bucket the lab owns: of this

@@ -70,10 +70,10 @@ def shadow_log_groups_request() -> dict[str, Any]:
 
 
 def remove_shadow_endpoints(sagemaker: Any, model_name: str, out: Callable[[str], None], *, clock: Callable[[], float],
-                            sleep: Callable[[float], None], poll_seconds: float) -> list[str]:
-    """Deletes every endpoint (and its config) named like Clarify's shadow endpoints that hosts ``model_name``
-    and nothing else: the proof that it is this run's. Others are left alone."""
-    removed = []
+                            sleep: Callable[[float], None], poll_seconds: float) -> tuple[list[str], list[str]]:
+    """(removed, still there): deletes every endpoint (and its config) named like Clarify's shadow endpoints that
+    hosts ``model_name`` and nothing else, the proof that it is this run's. Others are left alone."""
+    removed, busy = [], []
     for page in sagemaker.get_paginator("list_endpoints").paginate(**shadow_request()):
         for summary in page["Endpoints"]:
             name = summary["EndpointName"]
@@ -87,14 +87,15 @@ def remove_shadow_endpoints(sagemaker: Any, model_name: str, out: Callable[[str]
                                 timeout=CLEANUP_SECONDS, interval=poll_seconds, clock=clock, sleep=sleep)
             except PollTimeout:
                 out(f"shadow endpoint {name} is still busy: delete it later (aws sagemaker delete-endpoint "
-                    f"--endpoint-name {name}); its expiry or the janitor also removes it")
+                    f"--endpoint-name {name}); the lab's expiry and the janitor remove it too")
+                busy.append(name)
                 continue
             if endpoint["EndpointStatus"] != "Deleting":
                 sagemaker.delete_endpoint(EndpointName=name)
             sagemaker.delete_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
             removed.append(name)
             out(f"deleted Clarify's shadow endpoint {name}, still up after the job (it bills while it exists)")
-    return removed
+    return removed, busy
 
 
 def tag_shadow_log_groups(logs: Any, tags: dict[str, str]) -> None:
@@ -250,9 +251,13 @@ class BiasStep:
                 raise ClarifyRefused(f"its job ended {found['ProcessingJobStatus']}: "
                                      f"{found.get('FailureReason', 'no reason given')[:200]}")
         finally:
-            removed = remove_shadow_endpoints(sagemaker, model["ModelName"], self.out, clock=self.jobs.clock,
-                                              sleep=self.jobs.sleep, poll_seconds=self.jobs.poll_seconds)
-            sagemaker.delete_model(ModelName=model["ModelName"])
+            removed, busy = remove_shadow_endpoints(sagemaker, model["ModelName"], self.out, clock=self.jobs.clock,
+                                                    sleep=self.jobs.sleep, poll_seconds=self.jobs.poll_seconds)
+            if busy:  # the tagged model is how the janitor proves such an endpoint the lab's: it stays
+                self.out(f"kept model {model['ModelName']} while {', '.join(busy)} is up (the janitor proves the "
+                         "endpoint the lab's by it)")
+            else:
+                sagemaker.delete_model(ModelName=model["ModelName"])
             tag_shadow_log_groups(self.logs, dict(self.plan.tags))
         return removed
 
