@@ -26,7 +26,8 @@ COMPREHEND_REGIONS = ("us-east-1", "us-east-2", "us-west-2", "ap-south-1", "ap-n
 # Bedrock: Amazon's smallest on-demand text model through Converse (no Marketplace subscription, no use-case
 # form). In us-east-1 the model id itself; elsewhere its geography's cross-region inference profile.
 BEDROCK_MODEL = "amazon.nova-micro-v1:0"
-BEDROCK_MODEL_PATTERN = r"[a-z0-9-]+\.[a-z0-9.-]+-v\d+(:\d+)?"  # fullmatch; no profile prefix, no ARN
+# fullmatch: <provider>.<model>-v<N>[:<n>]; not an inference profile (us., eu., apac., global. ...), not an ARN
+BEDROCK_MODEL_PATTERN = r"(?!(?:us|eu|apac|global|us-gov|jp|au|ca)\.)[a-z0-9-]+\.[a-z0-9.-]+-v\d+(:\d+)?"
 BEDROCK_ON_DEMAND_REGIONS = ("us-east-1",)
 BEDROCK_GEOGRAPHIES = {"us-": "us.", "ca-": "us.", "eu-": "eu.", "ap-": "apac."}
 BEDROCK_SYSTEM = ("Classify the sentiment of a product review. Answer with exactly one word: positive, negative "
