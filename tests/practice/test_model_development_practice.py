@@ -215,7 +215,7 @@ def test_on_demand_training_sends_no_max_wait():
     ({"bias_engine": "shap"}, "--bias-engine 'shap'"),
     ({"runs": "overfit,overfit"}, "--runs 'overfit,overfit'"),
     ({"bedrock_model": "us.amazon.nova-micro-v1:0"}, "is not a Bedrock model id"),
-    ({"instance_type": "m5.large"}, "is not a SageMaker instance type"),
+    ({"training_instance_type": "m5.large"}, "is not a SageMaker instance type"),
     ({"seed": -1}, "--seed -1"),
 ])
 def test_a_bad_flag_is_one_line_before_anything_is_sent(flags, message):

@@ -49,7 +49,7 @@ class ModelDevelopmentPractice:
     def __init__(self, session: Any, *, dry_run: bool = False, out: Callable[[str], None] = print, step: str = "all",
                  items: int = facts.DEFAULT_ITEMS, strategy: str = "bayesian", warm_start: bool = True,
                  bias_engine: str = "auto", runs: str = ",".join(facts.DEFAULT_RUNS),
-                 bedrock_model: str = facts.BEDROCK_MODEL, instance_type: str = lab.DEFAULT_INSTANCE_TYPE,
+                 bedrock_model: str = facts.BEDROCK_MODEL, training_instance_type: str = lab.DEFAULT_INSTANCE_TYPE,
                  on_demand: bool = False, seed: int = facts.DEFAULT_SEED, yes: bool = False,
                  ask: Callable[[str], bool] | None = None, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep, poll_seconds: float = 30,
@@ -67,14 +67,15 @@ class ModelDevelopmentPractice:
         if not re.fullmatch(facts.BEDROCK_MODEL_PATTERN, bedrock_model):
             raise LabError(f"--bedrock-model {bedrock_model!r} is not a Bedrock model id; give the id itself, without "
                            f"a us./eu. profile prefix or an ARN (e.g. {facts.BEDROCK_MODEL})")
-        if not lab.INSTANCE_TYPE.fullmatch(instance_type):
-            raise LabError(f"--instance-type {instance_type!r} is not a SageMaker instance type "
+        if not lab.INSTANCE_TYPE.fullmatch(training_instance_type):
+            raise LabError(f"--training-instance-type {training_instance_type!r} is not a SageMaker instance type "
                            f"(e.g. {lab.DEFAULT_INSTANCE_TYPE})")
         if not 0 <= seed < 2**31:
             raise LabError(f"--seed {seed}: use 0 to {2**31 - 1}")
         self.session, self.dry_run, self.out = session, dry_run, out
         self.items, self.strategy, self.warm_start, self.bias_engine = items, strategy, warm_start, bias_engine
-        self.bedrock_model, self.instance_type, self.spot, self.seed = bedrock_model, instance_type, not on_demand, seed
+        self.bedrock_model, self.instance_type, self.spot = bedrock_model, training_instance_type, not on_demand
+        self.seed = seed
         self.yes, self.ask, self.clock, self.sleep, self.poll_seconds = yes, ask, clock, sleep, poll_seconds
         self.output_dir, self.now = output_dir, now
 

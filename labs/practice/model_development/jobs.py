@@ -21,7 +21,7 @@ from lambdas.shared.lab_names import TRAINING_LOG_GROUP
 
 FINISHED = {"Completed", "Failed", "Stopped"}
 QUOTA_FIX = ("request more in Service Quotas (SageMaker, '<type> for spot training job usage', or without spot "
-             "'... for training job usage'), or rerun with --instance-type or --on-demand")
+             "'... for training job usage'), or rerun with --training-instance-type or --on-demand")
 # Built-in XGBoost prints each round as "[12]#011train-logloss:0.41#011validation-logloss:0.46" (#011 is the
 # TAB the log agent escapes); its own metric definitions use the same pattern (training-metrics.html).
 ROUND = re.compile(r"\[(\d+)\](?:#011|\t)train-(?P<metric>[a-z@0-9_-]+):([-+0-9.eE]+|nan|inf)"
