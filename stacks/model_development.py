@@ -23,7 +23,7 @@ from cdk_constructs.core.profile import apply_lab_profile
 from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
 from cdk_constructs.model_development.roles import ModelDevelopmentRoles
-from cdk_constructs.services.sagemaker_roles import log_group_findings, sagemaker_finding
+from cdk_constructs.services.sagemaker_roles import acknowledge_job_role, sagemaker_finding
 
 DEFAULTS = ModelDevelopmentOptions()
 RUNS_EXPIRE_DAYS = 7  # job outputs and lineage are a run's evidence for a week; the data is regenerated
@@ -74,15 +74,7 @@ class ModelDevelopmentStack(Stack):
         roles = [role for role in (self.roles.training, self.roles.processing, self.roles.model) if role is not None]
         bucket = self.lab.bucket
         for role in roles:
-            acknowledge_iam5(role.policy, ["Resource::*"],
-                             "ecr:GetAuthorizationToken has no resource type; cloudwatch:PutMetricData has none "
-                             "either and is conditioned on SageMaker's own metric namespaces")
-            acknowledge_iam5(role.policy, log_group_findings(role.log_group)[1:],
-                             "SageMaker names one log stream per job (or endpoint variant and instance) inside its "
-                             "service-named log group; only that group's streams")
-            acknowledge_iam5(role.policy, log_group_findings(role.log_group)[:1],
-                             "CreateLogGroup and DescribeLogStreams act on the group ARN ending in :*, which IAM "
-                             "requires; only that one service-named group")
+            acknowledge_job_role(role)
         acknowledge_iam5(self.roles.training.policy, [objects_finding(bucket, contract.DATA_PREFIX)],
                          "training reads the generated sets under data/<set>-<seed>/, named by the practice's seed "
                          "at run time; read only")

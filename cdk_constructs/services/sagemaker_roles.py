@@ -14,6 +14,7 @@ from constructs import Construct
 
 from catalog.ml_pipeline import ALGORITHM_IMAGE_ACCOUNTS, image_registry
 from cdk_constructs.core.access import allow_key_use, allow_objects
+from cdk_constructs.core.acknowledge import acknowledge_iam5
 from cdk_constructs.core.roles import LabRole
 
 SAGEMAKER = "sagemaker.amazonaws.com"
@@ -116,3 +117,17 @@ def log_group_findings(log_group: str) -> list[str]:
 
 def sagemaker_finding(resource: str) -> str:
     return "Resource::" + ARN_IN_FINDING.format(service="sagemaker", resource=resource)
+
+
+def acknowledge_job_role(role: SageMakerJobRole) -> None:
+    """The findings every SageMakerJobRole has, with their reasons: the no-resource-type actions and the streams
+    of its one service-named log group (for the stack's acknowledgment method to call)."""
+    acknowledge_iam5(role.policy, ["Resource::*"],
+                     "ecr:GetAuthorizationToken has no resource type; cloudwatch:PutMetricData has none "
+                     "either and is conditioned on SageMaker's own metric namespaces")
+    acknowledge_iam5(role.policy, log_group_findings(role.log_group)[1:],
+                     "SageMaker names one log stream per job or endpoint variant and instance inside its "
+                     "service-named log group; only that group's streams")
+    acknowledge_iam5(role.policy, log_group_findings(role.log_group)[:1],
+                     "CreateLogGroup and DescribeLogStreams act on the group ARN ending in :*, which IAM "
+                     "requires; only that one service-named group")

@@ -12,7 +12,7 @@ asynchronously, so an accepted delete is "not gone yet" until a Describe says ot
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from botocore.exceptions import ClientError
 
@@ -267,20 +267,30 @@ class SageMakerKinds:
                              lambda c=catalog: self.absent(lambda: glue.get_table(DatabaseName=c["Database"],
                                                                                    Name=c["TableName"])))
 
-    def training_jobs(self) -> None:
-        """Running jobs are stopped (they bill by the second) and wait; a finished job's log streams
-        and output go (the job record itself cannot be deleted and bills nothing)."""
-        sagemaker = self.client("sagemaker")
-        for summary, tags in self.tagged("list_training_jobs", "TrainingJobSummaries", "TrainingJobArn"):
-            name, status = summary["TrainingJobName"], summary["TrainingJobStatus"]
-            item = Leftover("training job", name, arn=summary["TrainingJobArn"])
+    def finished_jobs(self, kind: str, listing: tuple[str, str, str], name_key: str, status_key: str,
+                      stop: Callable[[str], object], why: str) -> Iterator[str]:
+        """The names of finished jobs of one kind tagged for the lab and proven its own; running ones are
+        stopped (they bill by the second) and wait, with ``why``, for the next round."""
+        for summary, tags in self.tagged(*listing):
+            name, status = summary[name_key], summary[status_key]
+            item = Leftover(kind, name, arn=summary[listing[2]])
             if not self.proven(item, tags):
                 continue
             if status == "InProgress":
-                self.stop(item, lambda n=name: sagemaker.stop_training_job(TrainingJobName=n))
+                self.stop(item, lambda n=name: stop(n))
             if status in {"InProgress", "Stopping"}:
-                self.wait(item, status, "its logs and output go once it has stopped")
+                self.wait(item, status, why)
                 continue
+            yield name
+
+    def training_jobs(self) -> None:
+        """Running jobs are stopped and wait; a finished job's log streams and output go (the job record
+        itself cannot be deleted and bills nothing)."""
+        sagemaker = self.client("sagemaker")
+        for name in self.finished_jobs(
+                "training job", ("list_training_jobs", "TrainingJobSummaries", "TrainingJobArn"), "TrainingJobName",
+                "TrainingJobStatus", lambda n: sagemaker.stop_training_job(TrainingJobName=n),
+                "its logs and output go once it has stopped"):
             self.job_streams(TRAINING_LOG_GROUP, name)
             output = sagemaker.describe_training_job(TrainingJobName=name).get("OutputDataConfig", {}).get(
                 "S3OutputPath")
@@ -300,32 +310,22 @@ class SageMakerKinds:
         job's tags and go with ``training_jobs``). A finished tuning job is a record that cannot be deleted and
         bills nothing."""
         sagemaker = self.client("sagemaker")
-        for summary, tags in self.tagged("list_hyper_parameter_tuning_jobs", "HyperParameterTuningJobSummaries",
-                                         "HyperParameterTuningJobArn"):
-            name, status = summary["HyperParameterTuningJobName"], summary["HyperParameterTuningJobStatus"]
-            item = Leftover("tuning job", name, arn=summary["HyperParameterTuningJobArn"])
-            if not self.proven(item, tags):
-                continue
-            if status == "InProgress":
-                self.stop(item, lambda n=name: sagemaker.stop_hyper_parameter_tuning_job(
-                    HyperParameterTuningJobName=n))
-            if status in {"InProgress", "Stopping"}:
-                self.wait(item, status, "its training jobs stop with it")
+        listing = ("list_hyper_parameter_tuning_jobs", "HyperParameterTuningJobSummaries", "HyperParameterTuningJobArn")
+        for _ in self.finished_jobs(
+                "tuning job", listing, "HyperParameterTuningJobName", "HyperParameterTuningJobStatus",
+                lambda n: sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=n),
+                "its training jobs stop with it"):
+            pass
 
     def processing_jobs(self) -> None:
         """Running processing jobs are stopped and wait; a finished job's log streams and outputs go (the
         outputs only in a bucket the lab owns; the job record cannot be deleted and bills nothing)."""
         sagemaker = self.client("sagemaker")
-        for summary, tags in self.tagged("list_processing_jobs", "ProcessingJobSummaries", "ProcessingJobArn"):
-            name, status = summary["ProcessingJobName"], summary["ProcessingJobStatus"]
-            item = Leftover("processing job", name, arn=summary["ProcessingJobArn"])
-            if not self.proven(item, tags):
-                continue
-            if status == "InProgress":
-                self.stop(item, lambda n=name: sagemaker.stop_processing_job(ProcessingJobName=n))
-            if status in {"InProgress", "Stopping"}:
-                self.wait(item, status, "its logs and outputs go once it has stopped")
-                continue
+        for name in self.finished_jobs(
+                "processing job", ("list_processing_jobs", "ProcessingJobSummaries", "ProcessingJobArn"),
+                "ProcessingJobName", "ProcessingJobStatus",
+                lambda n: sagemaker.stop_processing_job(ProcessingJobName=n),
+                "its logs and outputs go once it has stopped"):
             self.job_streams(PROCESSING_LOG_GROUP, name)
             described = sagemaker.describe_processing_job(ProcessingJobName=name)
             for output in described.get("ProcessingOutputConfig", {}).get("Outputs", []):

@@ -10,11 +10,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
 import botocore.session
 import pytest
 from botocore.response import StreamingBody
-from botocore.stub import Stubber
 from botocore.validate import validate_parameters
 
 from catalog import model_development as lab
@@ -25,7 +23,7 @@ from labs.engine.session import offline_session
 from labs.practice.common.dry_run import printed_calls
 from labs.practice.model_development import command, requests, tune
 from labs.practice.model_development.data import text_set
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, StubbedSession
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 RUN = "260115093000"
@@ -43,15 +41,14 @@ def arn(resource: str) -> str:
     return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{resource}"
 
 
-class Session:
-    """Stubbed clients; ``sent`` records every request's parameters by operation."""
+class Session(StubbedSession):
+    """Stubbed clients; ``sent`` records every request's parameters by operation, and leaving the ``with``
+    without an error asserts that every stubbed answer was asked for."""
 
-    region_name = REGION
+    services = SERVICES
 
     def __init__(self) -> None:
-        session = boto3.Session(region_name=REGION)
-        self.clients = {name: session.client(name) for name in SERVICES}
-        self.stubs = {name: Stubber(client) for name, client in self.clients.items()}
+        super().__init__()
         self.sent: dict[str, list[dict]] = {}
         for client in self.clients.values():
             client.meta.events.register("provide-client-params.*.*", self._record)
@@ -59,17 +56,8 @@ class Session:
     def _record(self, params, model, **_):
         self.sent.setdefault(model.name, []).append(dict(params))
 
-    def client(self, name: str, config=None):
-        return self.clients[name]
-
-    def __enter__(self):
-        for stub in self.stubs.values():
-            stub.activate()
-        return self.stubs
-
     def __exit__(self, *exc) -> None:
-        for stub in self.stubs.values():
-            stub.deactivate()
+        super().__exit__(*exc)
         if exc[0] is None:
             for stub in self.stubs.values():
                 stub.assert_no_pending_responses()
