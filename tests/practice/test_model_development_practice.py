@@ -217,7 +217,8 @@ def test_without_a_terminal_the_estimate_needs_yes(deployed, tmp_path):
     run, lines = practice(session, tmp_path, yes=False, ask=None, step="tune")
     with session, pytest.raises(LabError, match="rerun with --yes"):
         run.run()
-    assert any(line.startswith("  tune      ~$0.012") for line in lines) and session.sent == {}
+    assert any(line.startswith("  tune      ~$0.01: 1 baseline + 6 tuning jobs") for line in lines)
+    assert session.sent == {}
     declined, lines = practice(session, tmp_path, yes=False, ask=lambda question: False, step="diagnose")
     with session:
         assert declined.run() is None

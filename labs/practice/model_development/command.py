@@ -24,6 +24,7 @@ from typing import Any
 
 from catalog import model_development as lab
 from catalog import model_development_facts as facts
+from catalog.prices import usd as dollars
 from labs.engine.deployed import deployed_stack
 from labs.engine.errors import LabError
 from labs.engine.session import patient
@@ -109,10 +110,10 @@ class ModelDevelopmentPractice:
         for step in self.steps:
             usd, made_of = lab.step_cost(step, spot=self.spot, instance_type=self.instance_type, items=self.items,
                                          clarify=clarify and self.bias_engine != "script", runs=len(self.runs))
-            self.out(f"{prefix}  {step:<9} " + ("no price in the table" if usd is None else f"~${usd:.3f}")
+            self.out(f"{prefix}  {step:<9} " + ("no price in the table" if usd is None else f"~{dollars(usd)}")
                      + f": {made_of}")
             total = None if usd is None or total is None else total + usd
-        self.out(f"{prefix}  total: " + ("unknown" if total is None else f"~${total:.2f}"))
+        self.out(f"{prefix}  total: " + ("unknown" if total is None else f"~{dollars(total)}"))
         return total
 
     def confirmed(self, clarify: bool) -> bool:
