@@ -7,7 +7,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup synth test bench diagrams clean
+.PHONY: setup synth test test-fast docs bench diagrams clean
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed
 
@@ -44,10 +44,18 @@ diagrams: synth
 test: setup
 	$(VENV)/bin/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
+## test-fast: the inner loop, everything but the external gates (tests/gates) and the end-to-end deploy (tests/e2e)
+test-fast: setup
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile --ignore=tests/gates --ignore=tests/e2e
+
+## docs: the documentation site from docs/ (MkDocs, Material theme) into site/, strict: a broken link fails
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/python -m mkdocs build --strict
+
 ## bench: time cdk synth of all labs against an empty CDK app, and the labs command's start against importing boto3
 bench: setup
 	$(VENV)/bin/python bench/synth.py
 	$(VENV)/bin/python bench/cli.py
 
 clean:
-	rm -rf cdk.out cdk.out.production .pytest_cache
+	rm -rf cdk.out cdk.out.production .pytest_cache site

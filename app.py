@@ -2,8 +2,9 @@
 """The mlref-labs CDK app. The only place that reads context and environment.
 
 Context (``cdk synth -c key=value``): the keys every lab shares (profile, labs, ttl_hours,
-owner, alert_email), each lab's own, declared in its contract (``catalog/``), and the
-classroom's (``-c classroom=<lab>``: StackSets, catalog/classroom.py); the README lists them. An unknown key or a bad value stops synth with one line.
+owner, alert_email), each lab's own, declared in its catalog entry (``catalog/``), and the
+classroom's (``-c classroom=<lab>``: StackSets, catalog/classroom.py); docs/configuration.md
+lists them. An unknown key or a bad value stops synth with one line.
 Environment: CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION (set by the CDK CLI from your
 AWS profile); the region defaults to us-east-1.
 """
@@ -14,18 +15,20 @@ import os
 import sys
 from datetime import datetime
 
-# Node 20 is past end-of-life for jsii; silence its banner before jsii starts.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+from catalog.toolchain import QUIET_TOOLCHAIN
 
-from aws_cdk import App, Environment, Stack, Validations
-from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+# Node 20 is past end-of-life for jsii; silence its banner before jsii starts (so the imports come after).
+for _name, _value in QUIET_TOOLCHAIN.items():
+    os.environ.setdefault(_name, _value)
 
-from catalog import JANITOR_STACK_NAME, LABS
-from catalog.config import AppConfig, ConfigError, is_app_key, read_config
-from cdk_constructs.core.settings import LabSettings, Profile, utc_now
-from labs.engine.deployed import METADATA_KEY
-from stacks.janitor import JanitorStack
+from aws_cdk import App, Environment, Stack, Validations  # noqa: E402
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks  # noqa: E402
+
+from catalog import JANITOR_STACK_NAME, LABS  # noqa: E402
+from catalog.config import AppConfig, ConfigError, is_app_key, read_config  # noqa: E402
+from cdk_constructs.core.settings import LabSettings, Profile, utc_now  # noqa: E402
+from labs.engine.deployed import METADATA_KEY  # noqa: E402
+from stacks.janitor import JanitorStack  # noqa: E402
 
 __all__ = ["AppConfig", "ConfigError", "build", "new_app", "read_config"]
 

@@ -13,13 +13,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+from catalog.toolchain import QUIET_TOOLCHAIN  # noqa: E402 - after the checkout is on the path
+
+for _name, _value in QUIET_TOOLCHAIN.items():
+    os.environ.setdefault(_name, _value)
 
 from aws_cdk import Validations  # noqa: E402
 from cdklabs.cdk_validator_cfnguard import CfnGuardValidator  # noqa: E402
 
 import app as lab_app  # noqa: E402
-from gates import cfn_guard
+from gates import cfn_guard  # noqa: E402
 
 labs_app = lab_app.new_app
 

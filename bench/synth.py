@@ -32,7 +32,7 @@ def timed_synth(app: str, outdir: Path, *context: str) -> float:
     command = [str(CDK), "synth", "--quiet", "--app", app, "-o", str(outdir)]
     for item in context:
         command += ["-c", item]
-    return timing.timed(command, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", CDK_DISABLE_CLI_TELEMETRY="true")
+    return timing.timed(command)
 
 
 def main() -> int:

@@ -21,6 +21,7 @@ _MODULES = (
     "endpoint",
     "ml_pipeline",
     "batch_etl",
+    "inference",
     "model_development",
 )
 

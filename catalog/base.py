@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from catalog.exam import ExamDomains, Exercise
+from catalog.exam import Domain, ExamDomains, Exercise, domains_of
 from catalog.prices import LabCost
 from lambdas.shared.lab_names import lab_of_stack
 
@@ -25,7 +25,7 @@ class UnknownLab(LookupError):
     """A name that is not a lab's; the message names the choices, in one line."""
 
 
-class Profile(str, enum.Enum):
+class Profile(str, enum.Enum):  # noqa: UP042 - StrEnum would change what str() and f-strings print
     """How durable a lab is.
 
     ``sandbox`` (the default) makes every resource destroyable and lets the lab
@@ -106,6 +106,9 @@ class Flag:
 
     ``name`` is the keyword argument the practice class takes (``customers`` -> ``--customers``).
     ``kind`` is int, float, str or bool (a switch); ``negatable`` adds ``--no-<name>``.
+    ``choices`` limits the values; ``positional`` makes it an optional word after the lab
+    (``labs practice inference rollout``); ``spelled`` is the option when the keyword cannot be
+    (``broken`` spelled ``--break``, a Python keyword).
     """
 
     name: str
@@ -114,10 +117,17 @@ class Flag:
     default: Any = None
     metavar: str | None = None
     negatable: bool = False
+    choices: tuple[str, ...] = ()
+    positional: bool = False
+    spelled: str = ""
 
     @property
     def option(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return self.spelled or "--" + self.name.replace("_", "-")
+
+
+# The one confirmation switch of the practices that start billable work (fsx-training, inference).
+YES = Flag("yes", "start the jobs without asking (needed without a terminal)", bool, False)
 
 
 # -- the contract ---------------------------------------------------------------------------
@@ -125,12 +135,12 @@ class Flag:
 @dataclass(frozen=True)
 class Variant:
     """A named way to deploy the lab other than its defaults: the ``-c`` values that make it.
-    The gates run on every variant (as ``<profile>-<name>``), and the README prices each.
+    The gates run on every variant (as ``<profile>-<name>``), and the documentation prices each.
 
     Attributes:
         name: a short name (``efs``), unique across labs.
         context: the lab's ``-c`` values for it.
-        note: what it is, in a few words (for the README).
+        note: what it is, in a few words (for the documentation).
     """
 
     name: str
@@ -150,7 +160,7 @@ class LabContract:
         name: the lab's name on the command line (``feature-store``).
         stack_name: its CloudFormation stack name.
         demonstrates: one line on what it shows.
-        exams: its MLS-C01 and MLA-C01 domains.
+        exams: its MLS-C01 domain (its MLA-C01 domains are its exercises', ``mla_domains``).
         options_type: the frozen dataclass of its options (every field has a default).
         context_keys: the ``-c`` keys it reads.
         parse: builds the options from a context mapping and the region; raises ConfigError.
@@ -162,7 +172,8 @@ class LabContract:
         preflight: ``module:function`` of the checks ``labs deploy`` runs against the account before
             deploying, called as ``function(session, options, out)``; it raises to stop.
         variants: named non-default ways to deploy it (gated and priced like the defaults).
-        exercises: its practice steps, each with the MLA-C01 task statements it exercises.
+        exercises: its practice steps in the order the practice runs them, each with the MLA-C01 task
+            statements and the guide's bullets it exercises (catalog/exam.py).
         calls: what AWS does with the lab's roles and what must be refused (catalog/calls.py),
             each citing its documentation; ``labs permissions`` proves them with the practice's own.
     """
@@ -186,6 +197,16 @@ class LabContract:
 
     def default_options(self) -> Any:
         return self.options_type()
+
+    @property
+    def mla_domains(self) -> tuple[Domain, ...]:
+        """The MLA-C01 domains its practice steps exercise (from ``exercises``: one fact)."""
+        return domains_of(self.exercises)
+
+    @property
+    def mla_short(self) -> str:
+        """``D1, D4``"""
+        return ", ".join(domain.short for domain in self.mla_domains)
 
     def owns_stack(self, stack_name: str) -> bool:
         """Whether ``stack_name`` is one of the lab's stacks in an account: its own ``stack_name``, or a

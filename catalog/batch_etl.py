@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from catalog.base import ConfigError, ContextKey, Flag, LabContract, Output, Variant, choice
 from catalog.calls import GLUE_CRAWLER, GLUE_JOB_ROLE, acting_as, arn, assumed, refused, via
-from catalog.exam import MLA_D1, MLS_DATA_ENGINEERING, ExamDomains
+from catalog.exam import MLS_DATA_ENGINEERING, ExamDomains, Exercise
 from catalog.prices import LabCost, athena_minimum_queries, per_month_as_hourly, price
 
 DATABASE_PREFIX = "mlref_batch_etl"  # the janitor sweeps only mlref_* databases
@@ -50,7 +50,7 @@ CRON = re.compile(r"cron\((\S+( \S+){5})\)")  # fullmatch
 MIN_RATE_MINUTES = 60  # a run takes 10-20 minutes (two crawls); more often only piles executions up
 
 
-class Engine(str, enum.Enum):
+class Engine(str, enum.Enum):  # noqa: UP042 - StrEnum would change what str() and f-strings print
     GLUE = "glue"
     EMR_SERVERLESS = "emr-serverless"
 
@@ -167,7 +167,8 @@ def cost(options: BatchEtlOptions) -> LabCost:
     transitions = price("step_functions_transition_thousand") * PRACTICE_TRANSITIONS / 1000
     engine = "Glue job 2 DPU ~2 min" if options.glue else "EMR Serverless 3 vCPU/8 GB ~4 min"
     return LabCost(idle_per_hour=per_month_as_hourly("kms_key_month"),
-                   per_practice_run=crawls + transform + quality + transitions + athena_minimum_queries(PRACTICE_QUERIES),
+                   per_practice_run=(crawls + transform + quality + transitions
+                                     + athena_minimum_queries(PRACTICE_QUERIES)),
                    run_note=f"two crawls at the 10-minute minimum, {engine}, one data-quality run")
 
 
@@ -232,12 +233,31 @@ CALLS = (
             when=lambda o: o.engine.value == "glue"),
 )
 
+# The practice's steps, as it announces them, and what of MLA-C01 each exercises (catalog/exam.py).
+STEP_UPLOAD = "upload batch"
+STEP_FOLLOW = "follow workflow"
+STEP_RESULTS = "check results"
+EXERCISES = (
+    Exercise(STEP_UPLOAD, ("1.1", "3.3"), (  # the file's arrival starts the workflow (EventBridge, Step Functions)
+        "Automation and integration of data ingestion with orchestration services",
+    )),
+    Exercise(STEP_FOLLOW, ("1.2", "4.1"), (  # Glue (or EMR Serverless Spark) de-duplicates, imputes, standardizes
+        "Data cleaning and transformation techniques", "Transforming data by using AWS tools",
+        # every state as it ends; a failed state's error and cause
+        "Monitoring workflows to detect anomalies or errors in data processing or model inference",
+    )),
+    Exercise(STEP_RESULTS, ("1.3",), (
+        "Validating data quality",  # Glue Data Quality's rules and score
+        "Preparing data to reduce prediction bias",  # train/validation/test split sizes, queried in Athena
+    )),
+)
+
 CONTRACT = LabContract(
     name="batch-etl",
     stack_name="mlref-batch-etl",
     demonstrates="Batch ETL orchestrated by Step Functions: Glue 5.0 job (or EMR Serverless Spark) de-duplicates, "
                  "imputes or quarantines, standardizes and splits; Glue Data Quality; schedule and S3 arrival triggers",
-    exams=ExamDomains(MLS_DATA_ENGINEERING, (MLA_D1,)),
+    exams=ExamDomains(MLS_DATA_ENGINEERING),
     options_type=BatchEtlOptions,
     parse=parse,
     outputs=OUTPUTS,
@@ -251,5 +271,6 @@ CONTRACT = LabContract(
     ),
     variants=(Variant("emr", {"etl_engine": "emr-serverless", "etl_schedule": "rate(1 day)"},
                       note="EMR Serverless Spark, daily schedule"),),
+    exercises=EXERCISES,
     calls=CALLS,
 )

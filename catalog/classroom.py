@@ -170,10 +170,6 @@ class ClassroomOptions:
     def janitor_stack_set_name(self) -> str:
         return f"mlref-janitor-{self.lab}"
 
-    @property
-    def target_count(self) -> int:
-        """Stack instances per StackSet when the targets are accounts (OUs: unknown here)."""
-        return len(self.accounts) * len(self.regions)
 
     @property
     def admin_policy_batches(self) -> tuple[tuple[str, ...], ...]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from catalog.base import ConfigError, ContextKey, Flag, LabContract, Output, Variant, choice, is_zone_of, listed
 from catalog.calls import acting_as, assumed, refused, via
-from catalog.exam import MLA_D1, MLS_DATA_ENGINEERING, ExamDomains
+from catalog.exam import MLS_DATA_ENGINEERING, ExamDomains, Exercise
 from catalog.prices import LabCost, per_month_as_hourly, price
 
 SCHEMA = "clickstream"
@@ -21,7 +21,7 @@ PRACTICE_ACTIVE_MINUTES = 10  # COPY runs and polling queries keep the workgroup
 FIREHOSE_RECORD_KB = 5  # Firehose rounds each record up to 5 KB
 
 
-class Delivery(str, enum.Enum):
+class Delivery(str, enum.Enum):  # noqa: UP042 - StrEnum would change what str() and f-strings print
     """How events reach Redshift."""
 
     FIREHOSE = "firehose"
@@ -115,7 +115,8 @@ CALLS = (
         ("kms:GenerateDataKey", "${ClickstreamKey*.Arn}", via("s3")),
         ("secretsmanager:GetSecretValue", "${WarehouseAdminSecret*}"),
     ], present=_FIREHOSE, purpose="Firehose reads the stream, transforms, stages and COPYs"),
-    assumed("StreamingIngestionRole*", "redshift.amazonaws.com", STREAMING_INGESTION, present="StreamingIngestionRole*"),
+    assumed("StreamingIngestionRole*", "redshift.amazonaws.com", STREAMING_INGESTION,
+            present="StreamingIngestionRole*"),
     *acting_as("StreamingIngestionRole*", STREAMING_INGESTION, [
         ("kinesis:DescribeStreamSummary", "${ClickStream*.Arn}"), ("kinesis:GetShardIterator", "${ClickStream*.Arn}"),
         ("kinesis:GetRecords", "${ClickStream*.Arn}"), ("kinesis:ListShards", "${ClickStream*.Arn}"),
@@ -125,12 +126,24 @@ CALLS = (
             when=lambda o: o.delivery.value == "firehose"),
 )
 
+# The practice's steps, as it announces them, and what of MLA-C01 each exercises (catalog/exam.py).
+STEP_SEND = "send events"
+STEP_QUERY = "query in redshift"
+EXERCISES = (
+    Exercise(STEP_SEND, ("1.1",), (
+        "How to use AWS streaming data sources to ingest data",  # PutRecords into a Kinesis stream
+        # partial failures and throttling retried, counted, and what to change when they persist
+        "Troubleshooting and debugging data ingestion and storage issues that involve capacity and scalability",
+    )),
+    Exercise(STEP_QUERY, ("1.1",)),  # waits until delivery makes them queryable in Redshift, then counts them
+)
+
 CONTRACT = LabContract(
     name="clickstream",
     stack_name="mlref-clickstream",
     demonstrates="Kinesis clickstream into Redshift Serverless: Firehose with a Lambda transform, or streaming "
                  "ingestion",
-    exams=ExamDomains(MLS_DATA_ENGINEERING, (MLA_D1,)),
+    exams=ExamDomains(MLS_DATA_ENGINEERING),
     options_type=ClickstreamOptions,
     parse=parse,
     outputs=OUTPUTS,
@@ -141,5 +154,6 @@ CONTRACT = LabContract(
     practice_flags=(Flag("events", f"how many click events to send (1 to {MAX_EVENTS})", int, PRACTICE_EVENTS),),
     variants=(Variant("streaming", {"clickstream_delivery": "streaming", "clickstream_stream_mode": "on_demand"},
                       note="streaming ingestion, on-demand stream"),),
+    exercises=EXERCISES,
     calls=CALLS,
 )

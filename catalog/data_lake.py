@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from catalog.base import LabContract, Output
 from catalog.calls import GLUE_CRAWLER, Call, acting_as, arn, assumed, refused, via
-from catalog.exam import MLA_D1, MLA_D4, MLS_DATA_ENGINEERING, ExamDomains
+from catalog.exam import MLS_DATA_ENGINEERING, ExamDomains, Exercise
 from catalog.prices import LabCost, athena_minimum_queries, per_month_as_hourly, price
 
 SAMPLE_PREFIX = "sales/"
@@ -93,7 +93,8 @@ CALLS = (
         ("s3:ListBucket", "${CuratedZoneBucket*.Arn}"),
         ("kms:GenerateDataKey", "${DataLakeKey*.Arn}", via("s3"))], purpose="Lake Formation vends the curated zone"),
     *(Call("logging.s3.amazonaws.com", "s3:PutObject", f"${{AccessLogsBucket*.Arn}}/{zone}Zone/2026-12-01-12-00-00-x",
-           SERVER_ACCESS_LOGS, {"aws:SourceArn": f"${{{zone}ZoneBucket*.Arn}}", "aws:SourceAccount": "${AWS::AccountId}"},
+           SERVER_ACCESS_LOGS,
+           {"aws:SourceArn": f"${{{zone}ZoneBucket*.Arn}}", "aws:SourceAccount": "${AWS::AccountId}"},
            purpose=f"S3 delivers the {zone.lower()} zone's access logs") for zone in ("Raw", "Curated")),
     refused("AnalystRole*", "s3:GetObject", _RAW_OBJECT, "the analyst reads no zone's files directly, the raw "
             "zone least of all"),
@@ -101,16 +102,34 @@ CALLS = (
     refused("RawCrawlerAccessRole*", "s3:PutObject", _RAW_OBJECT, "the crawler only reads the raw zone"),
 )
 
+# The practice's steps, as it announces them, and what of MLA-C01 each exercises (catalog/exam.py).
+STEP_UPLOAD = "upload sample"
+STEP_CRAWL = "crawl raw zone"
+STEP_CURATE = "curate to parquet"
+STEP_QUERY = "query as analyst"
+EXERCISES = (
+    Exercise(STEP_UPLOAD, ("1.1",)),
+    Exercise(STEP_CRAWL, ("1.1",)),
+    Exercise(STEP_CURATE, ("1.1", "1.2"), (
+        "Choosing appropriate data formats based on data access patterns",  # CSV in, Parquet by dt out
+        "Transforming data by using AWS tools",  # an Athena CTAS casts each column
+    )),
+    Exercise(STEP_QUERY, ("4.3",), (
+        "Configuring least privilege access to ML artifacts",  # the analyst reads curated, is refused raw
+    )),
+)
+
 CONTRACT = LabContract(
     name="data-lake",
     stack_name="mlref-data-lake",
     demonstrates="Lake Formation governed data lake on S3: zones, KMS, lifecycle tiers, Glue crawler, Athena",
-    exams=ExamDomains(MLS_DATA_ENGINEERING, (MLA_D1, MLA_D4)),
+    exams=ExamDomains(MLS_DATA_ENGINEERING),
     options_type=DataLakeOptions,
     parse=parse,
     outputs=OUTPUTS,
     cost=cost,
     stack="stacks.data_lake:DataLakeStack",
     practice="labs.practice.data_lake.command:DataLakePractice",
+    exercises=EXERCISES,
     calls=CALLS,
 )

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from catalog.base import ConfigError, ContextKey, Flag, LabContract, Output, Variant, choice
 from catalog.calls import acting_as, assumed, refused, via
-from catalog.exam import MLA_D3, MLA_D4, MLS_OPERATIONS, ExamDomains
-from catalog.fsx_training import INSTANCE_TYPE
+from catalog.exam import MLS_OPERATIONS, ExamDomains, Exercise
 from catalog.prices import LabCost, has_price, per_month_as_hourly, price
+from catalog.sagemaker import INSTANCE_TYPE
 from catalog.sagemaker_images import IMAGE_ACCOUNTS
 
 # The cheapest SageMaker hosting type that auto-scales: burstable ml.t* types cannot, and
@@ -40,8 +40,6 @@ MONITOR_JOB_MINUTES = 10  # billable minutes of a baseline job or a monitoring e
 SCHEDULE_NAME = "mlref-endpoint-data-quality"
 HOURLY = "cron(0 * ? * * *)"
 # Service log groups: the endpoint's (created by the stack), and the monitoring jobs' (shared).
-ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
-PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 METRICS_NAMESPACES = ("/aws/sagemaker/Endpoints/*", "aws/sagemaker/Endpoints/*")
 
 PRACTICE_REQUESTS, MAX_REQUESTS = 100, 2000
@@ -51,7 +49,7 @@ LOAD_REQUESTS_PER_SECOND = 10  # the load step's hard cap on its rate
 SERVERLESS_SECONDS_PER_REQUEST = 0.05  # billed duration, warm; the cold start adds a few seconds once
 
 
-class EndpointType(str, enum.Enum):
+class EndpointType(str, enum.Enum):  # noqa: UP042 - StrEnum would change what str() and f-strings print
     REALTIME = "realtime"
     SERVERLESS = "serverless"
 
@@ -215,12 +213,42 @@ CALLS = (
             "the hosting role writes captured traffic only", when=_realtime),
 )
 
+# The practice's steps, as it announces them, and what of MLA-C01 each exercises (catalog/exam.py).
+STEP_BASELINE = "start baseline"
+STEP_INVOKE = "invoke variants"
+STEP_SHIFT = "traffic shift"
+STEP_SCALING = "auto scaling"
+STEP_CAPTURE = "data capture"
+STEP_DRIFT = "drift check"
+STEP_SERVERLESS = "serverless cold start"
+_REQUIREMENTS = "Model and endpoint requirements for deployment endpoints"
+_MODEL_MONITOR = "Monitoring models in production"
+EXERCISES = (
+    Exercise(STEP_BASELINE, ("4.1",), (_MODEL_MONITOR, "Techniques to monitor data quality and model performance")),
+    Exercise(STEP_INVOKE, ("3.1",), (_REQUIREMENTS,)),  # a real-time endpoint with two production variants
+    Exercise(STEP_SHIFT, ("3.1", "4.1"), (
+        "Deployment best practices",  # weights shifted, then restored
+        "Monitoring model performance in production by using A/B testing",
+    )),
+    Exercise(STEP_SCALING, ("3.2", "4.2"), (
+        "How to use SageMaker AI endpoint auto scaling policies to meet scalability requirements",
+        "Choosing specific metrics for auto scaling",  # invocations per instance
+        "Monitoring and resolving latency and scaling issues",
+    )),
+    Exercise(STEP_CAPTURE, ("4.1",), (_MODEL_MONITOR,)),
+    Exercise(STEP_DRIFT, ("4.1",), (
+        "Drift in ML models", _MODEL_MONITOR,
+        "Detecting changes in the distribution of data that can affect model performance",
+    )),
+    Exercise(STEP_SERVERLESS, ("3.1",), (_REQUIREMENTS, "Evaluating performance, cost, and latency tradeoffs")),
+)
+
 CONTRACT = LabContract(
     name="endpoint",
     stack_name="mlref-endpoint",
     demonstrates="SageMaker real-time endpoint: two AZ-spread instances, A/B variants, auto scaling, data capture, "
                  "Model Monitor; or serverless",
-    exams=ExamDomains(MLS_OPERATIONS, (MLA_D3, MLA_D4)),
+    exams=ExamDomains(MLS_OPERATIONS),
     options_type=EndpointOptions,
     parse=parse,
     outputs=OUTPUTS,
@@ -235,5 +263,6 @@ CONTRACT = LabContract(
     ),
     preflight="labs.practice.endpoint.checks:check_endpoint_account",
     variants=(Variant("serverless", {"endpoint_type": "serverless"}, note="serverless"),),
+    exercises=EXERCISES,
     calls=CALLS,
 )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from catalog.base import Flag, LabContract, Output
 from catalog.calls import acting_as, arn, assumed, refused, via
-from catalog.exam import MLA_D1, MLS_DATA_ENGINEERING, ExamDomains
+from catalog.exam import MLS_DATA_ENGINEERING, ExamDomains, Exercise
 from catalog.prices import LabCost, athena_minimum_queries, per_month_as_hourly, price
 
 DATABASE_NAME = "mlref_feature_store"  # the janitor sweeps only mlref_* databases
@@ -187,12 +187,26 @@ CALLS = (
             "the consumer reads features and writes none"),
 )
 
+# The practice's steps, as it announces them, and what of MLA-C01 each exercises (catalog/exam.py).
+STEP_INGEST = "ingest records"
+STEP_READ = "read online store"
+STEP_TRAINING_SET = "point-in-time training set"
+EXERCISES = (
+    Exercise(STEP_INGEST, ("1.1", "1.2"), (
+        "Ingesting data into Amazon SageMaker Data Wrangler and SageMaker Feature Store",
+        "Creating and managing features by using AWS tools",
+    )),
+    Exercise(STEP_READ, ("1.2",), ("Creating and managing features by using AWS tools",)),
+    # --offline: each label joined with the features observed at or before its time (no leakage)
+    Exercise(STEP_TRAINING_SET, ("1.2", "1.3"), ("Creating and managing features by using AWS tools",)),
+)
+
 CONTRACT = LabContract(
     name="feature-store",
     stack_name="mlref-feature-store",
     demonstrates="SageMaker Feature Store: shared feature groups, online store reads, point-in-time training "
                  "sets offline",
-    exams=ExamDomains(MLS_DATA_ENGINEERING, (MLA_D1,)),
+    exams=ExamDomains(MLS_DATA_ENGINEERING),
     options_type=FeatureStoreOptions,
     parse=parse,
     outputs=OUTPUTS,
@@ -203,5 +217,6 @@ CONTRACT = LabContract(
         Flag("customers", f"how many customers to ingest (1 to {MAX_CUSTOMERS})", int, PRACTICE_CUSTOMERS),
         Flag("offline", "also wait for the offline store and build a point-in-time training set", bool, False),
     ),
+    exercises=EXERCISES,
     calls=CALLS,
 )

@@ -7,17 +7,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from catalog.base import ConfigError, ContextKey, Flag, LabContract, Output, Variant, choice, is_zone_of
+from catalog.base import YES, ConfigError, ContextKey, Flag, LabContract, Output, Variant, choice, is_zone_of
 from catalog.calls import acting_as, arn, assumed, refused, via
-from catalog.exam import MLA_D1, MLA_D2, MLS_MODELING, ExamDomains
+from catalog.exam import MLS_MODELING, ExamDomains, Exercise
 from catalog.prices import HOURS_PER_MONTH, LabCost, has_price, per_month_as_hourly, price
+from catalog.sagemaker import INSTANCE_TYPE
+from lambdas.shared.lab_names import TRAINING_LOG_GROUP
 
 DATA_PREFIX = "train/"
 DEFAULT_INSTANCE_TYPE = "ml.p3.2xlarge"
 SEED_INSTANCE_TYPE = "ml.m5.large"  # the short CPU job that writes the data set (S3, and EFS on that variant)
 ALTERNATIVES = ("ml.g5.xlarge", "ml.g4dn.xlarge")  # GPU types that usually have quota where P3 has none
 # SageMaker instance types: ml.<family>.<size>, families may carry a hyphen (p6-b200).
-INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9-]+\.([0-9]*x?large|metal)")  # fullmatch
 FSX_SCRATCH_GIB = 1200
 SPOT_DISCOUNT = 0.7  # managed spot typically bills ~70% less (AWS says up to 90%)
 
@@ -37,7 +38,7 @@ PREPARE_LABEL = "writing the data set"
 GB_PER_GIB = 1024**3 / 1e9
 
 
-class TrainingSource(str, enum.Enum):
+class TrainingSource(str, enum.Enum):  # noqa: UP042 - StrEnum would change what str() and f-strings print
     FSX = "fsx"
     EFS = "efs"
 
@@ -193,7 +194,7 @@ def cost(options: FsxTrainingOptions) -> LabCost:
 # -- what AWS does with the lab's roles, and what must be refused (labs permissions) ----------------
 TRAINING_ROLE = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createtrainingjob-perms"
 _ROLE = "SageMakerExecutionRole*"
-_LOGS = arn("logs", "log-group:/aws/sagemaker/TrainingJobs")
+_LOGS = arn("logs", f"log-group:{TRAINING_LOG_GROUP}")
 CALLS = (
     assumed(_ROLE, "sagemaker.amazonaws.com", TRAINING_ROLE),
     *acting_as(_ROLE, TRAINING_ROLE, [
@@ -211,11 +212,29 @@ CALLS = (
             "and their results to the output bucket, nowhere else"),
 )
 
+# The practice's steps, as it announces them, and what of MLA-C01 each exercises (catalog/exam.py).
+STEP_QUOTAS = "check quotas"
+STEP_ESTIMATE = "estimate cost"
+STEP_STAGE = "stage data set"
+STEP_READ = "read jobs"
+EXERCISES = (
+    Exercise(STEP_QUOTAS, ("4.2",), ("Troubleshooting capacity concerns that involve cost and performance",)),
+    Exercise(STEP_ESTIMATE, ("4.2",), ("Optimizing infrastructure costs by selecting purchasing options",)),
+    Exercise(STEP_STAGE, ("1.3",), ("Configuring data to load into the model training resource",)),
+    Exercise(STEP_READ, ("1.1", "2.2"), (  # one job per input mode, same data and instance, timed side by side
+        "How to use the core AWS data sources",
+        "AWS storage options, including use cases and tradeoffs",
+        "Extracting data from storage by using relevant AWS service options",  # File, FastFile, FSx, EFS
+        "Making initial storage decisions based on cost, performance, and data structure",
+        "Methods to reduce model training time",  # no download before the script starts
+    )),
+)
+
 CONTRACT = LabContract(
     name="fsx-training",
     stack_name="mlref-fsx-training",
     demonstrates="SageMaker training from FSx for Lustre linked to S3 (or EFS), isolated VPC, P3 GPUs on spot",
-    exams=ExamDomains(MLS_MODELING, (MLA_D1, MLA_D2)),
+    exams=ExamDomains(MLS_MODELING),
     options_type=FsxTrainingOptions,
     parse=parse,
     outputs=OUTPUTS,
@@ -231,10 +250,11 @@ CONTRACT = LabContract(
         Flag("instance_type", "training instance type (default: the stack's InstanceType output)", str,
              metavar="TYPE"),
         Flag("on_demand", "on-demand instead of managed spot", bool, False),
-        Flag("yes", "start the jobs without asking (needed without a terminal)", bool, False),
+        YES,
     ),
     preflight="labs.practice.fsx_training.quota:preflight",
     variants=(Variant("efs", {"training_source": "efs", "training_instance_type": "ml.g5.xlarge"},
                       note="EFS, ml.g5.xlarge"),),
+    exercises=EXERCISES,
     calls=CALLS,
 )

@@ -8,14 +8,14 @@ artifacts bucket, the model package group and the endpoint.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from catalog.base import ConfigError, Flag, LabContract, Output
 from catalog.calls import acting_as, arn, assumed, refused, via
-from catalog.exam import MLA_D2, MLA_D3, MLS_OPERATIONS, ExamDomains
+from catalog.exam import MLS_OPERATIONS, ExamDomains, Exercise
 from catalog.prices import LabCost, per_month_as_hourly, price
+from catalog.sagemaker import INSTANCE_TYPE
 from catalog.sagemaker_images import XGBOOST_ACCOUNTS
 
 PIPELINE_NAME = "mlref-ml-pipeline"
@@ -42,7 +42,7 @@ PREPROCESS_OUTPUTS = {"train": "preprocess/train", "validation": "preprocess/val
                       "test": "preprocess/test", "report": "preprocess/report"}
 EVALUATION_OUTPUT = "evaluation"
 MODEL_OUTPUT = "model"
-TRAIN_FILE, VALIDATION_FILE, TEST_FILE = "train.csv", "validation.csv", "test.csv"
+TEST_FILE = "test.csv"  # the preprocessing step writes train.csv, validation.csv and test.csv
 REPORT_FILE, EVALUATION_FILE = "preprocessing.json", "evaluation.json"
 
 # Pipeline parameters.
@@ -56,7 +56,6 @@ DEFAULT_THRESHOLD = 0.75
 PRACTICE_ROWS = 5000            # raw rows the practice uploads (about 300 KB)
 MAX_ROWS = 20_000
 PREDICTION_ROWS = 5             # test rows the practice sends to the endpoint, in one InvokeEndpoint
-INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9-]+\.[0-9]*x?large")  # fullmatch
 
 # Billable minutes of one practice run, for the cost estimate: each job's instance time
 # including start-up (processing and training bill per second while the instance runs).
@@ -192,12 +191,14 @@ CALLS = (
         ("iam:PassRole", "${ModelBuildTrainingRole*.Arn}", {"iam:PassedToService": "sagemaker.amazonaws.com"}),
     ], purpose="SageMaker Pipelines runs the steps"),
     *(assumed(role, "sagemaker.amazonaws.com", JOB_ROLE) for role in (
-        "ModelBuildPreprocessRole*", "ModelBuildTrainingRole*", "ModelBuildEvaluationRole*", "DeployOnApprovalModelRole*")),
+        "ModelBuildPreprocessRole*", "ModelBuildTrainingRole*", "ModelBuildEvaluationRole*",
+        "DeployOnApprovalModelRole*")),
     *acting_as("ModelBuildPreprocessRole*", JOB_ROLE, [
         ("s3:GetObject", "${RawDataBucket*.Arn}/raw/x/customers.csv"),
         ("s3:PutObject", _ARTIFACTS + "preprocess/train/train.csv"),
         ("kms:GenerateDataKey", "${PipelineKey*.Arn}", via("s3")),
-        ("ecr:BatchGetImage", "arn:${AWS::Partition}:ecr:${AWS::Region}:683313688378:repository/sagemaker-scikit-learn"),
+        ("ecr:BatchGetImage",
+         "arn:${AWS::Partition}:ecr:${AWS::Region}:683313688378:repository/sagemaker-scikit-learn"),
     ], purpose="the processing step"),
     *acting_as("ModelBuildTrainingRole*", JOB_ROLE, [
         ("s3:GetObject", _ARTIFACTS + "preprocess/train/train.csv"),
@@ -212,12 +213,39 @@ CALLS = (
             "training reads the preprocessed split, never the raw upload"),
 )
 
+# The practice's steps, as it announces them, and what of MLA-C01 each exercises (catalog/exam.py).
+STEP_UPLOAD = "upload raw data"
+STEP_RUN = "run pipeline"
+STEP_RESULTS = "read results"
+STEP_APPROVE = "approve model"
+STEP_PREDICT = "predict"
+_ORCHESTRATION = "Using AWS services to automate orchestration"
+EXERCISES = (
+    Exercise(STEP_UPLOAD, ("1.1", "1.3"), ("Techniques to encrypt data",)),  # SSE-KMS with the lab's key
+    Exercise(STEP_RUN, ("1.2", "2.2", "3.3"), (
+        # its processing step: deduplicates, imputes, scales, one-hot encodes (SageMaker Processing)
+        "Data cleaning and transformation techniques", "Feature engineering techniques", "Encoding techniques",
+        "Transforming data by using AWS tools",
+        "Using SageMaker AI built-in algorithms and common ML libraries to develop ML models",  # XGBoost
+        _ORCHESTRATION, "Configuring training and inference jobs",  # SageMaker Pipelines, with parameters
+    )),
+    Exercise(STEP_RESULTS, ("1.3", "2.3"), (
+        "Preparing data to reduce prediction bias",  # stratified train/validation/test split
+        "Model evaluation techniques and metrics",  # AUC and accuracy against the threshold
+    )),
+    Exercise(STEP_APPROVE, ("2.2", "3.3"), (
+        "Managing model versions for repeatability and audits",  # the model registry's approval
+        _ORCHESTRATION,  # the approval's event deploys the version
+    )),
+    Exercise(STEP_PREDICT, ("3.1",), ("Model and endpoint requirements for deployment endpoints",)),  # serverless
+)
+
 CONTRACT = LabContract(
     name="ml-pipeline",
     stack_name="mlref-ml-pipeline",
     demonstrates="SageMaker Pipelines: process, train (XGBoost, spot), evaluate, register on a metric "
                  "threshold; approval deploys a serverless endpoint",
-    exams=ExamDomains(MLS_OPERATIONS, (MLA_D2, MLA_D3)),
+    exams=ExamDomains(MLS_OPERATIONS),
     options_type=MlPipelineOptions,
     parse=parse,
     outputs=OUTPUTS,
@@ -230,5 +258,6 @@ CONTRACT = LabContract(
         Flag("approve", "approve the registered model package, which deploys it (--no-approve: leave it pending)",
              bool, True, negatable=True),
     ),
+    exercises=EXERCISES,
     calls=CALLS,
 )

@@ -16,7 +16,7 @@ from catalog import model_development_facts as facts
 from catalog.base import ConfigError, ContextKey, Flag, LabContract, Output, Variant, choice
 from catalog.calls import acting_as, arn, assumed, refused, via
 from catalog.endpoint import hosting_price_key
-from catalog.exam import MLA_D1, MLA_D2, MLS_MODELING, ExamDomains, Exercise
+from catalog.exam import MLS_MODELING, ExamDomains, Exercise
 from catalog.fsx_training import INSTANCE_TYPE, job_cost
 from catalog.prices import LabCost, per_month_as_hourly, price
 from catalog.sagemaker_images import BLAZINGTEXT_ACCOUNTS, CLARIFY_ACCOUNTS, XGBOOST_ACCOUNTS
@@ -229,6 +229,7 @@ CALLS = (
 
 EXERCISES = (
     Exercise("approach", ("2.1",), (
+        "Comparing and selecting appropriate ML models or algorithms to solve specific problems",
         "Selecting AI services to solve common business needs",
         "Choosing built-in algorithms, foundation models, and solution templates (for example, in SageMaker "
         "JumpStart and Amazon Bedrock)",
@@ -243,6 +244,7 @@ EXERCISES = (
         "difference in proportions of labels [DPL])",
         "Identifying and mitigating sources of bias in data (for example, selection bias, measurement bias) by "
         "using AWS tools (for example, SageMaker Clarify)",
+        "Metrics available in SageMaker Clarify to gain insights into ML training data and models",
         "Using SageMaker Clarify to interpret model outputs")),
     Exercise("diagnose", ("2.2", "2.3"), (
         "Preventing model overfitting, underfitting, and catastrophic forgetting (for example, by using "
@@ -257,7 +259,7 @@ CONTRACT = LabContract(
     stack_name=STACK_NAME,
     demonstrates="Model development: Comprehend vs Bedrock vs BlazingText by measurement, XGBoost automatic "
                  "tuning, Clarify bias and SHAP, an overfitting run diagnosed from its learning curves",
-    exams=ExamDomains(MLS_MODELING, (MLA_D1, MLA_D2)),
+    exams=ExamDomains(MLS_MODELING),
     options_type=ModelDevelopmentOptions,
     parse=parse,
     outputs=OUTPUTS,

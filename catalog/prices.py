@@ -1,6 +1,6 @@
 """The one price table (``pricing/prices.toml``) and what a lab costs. CDK-free.
 
-Every cost figure (README, ``labs list``, ``labs deploy``, the budgets) is computed from
+Every cost figure (the documentation, ``labs list``, ``labs deploy``, the budgets) is computed from
 these prices by a lab contract's ``cost(options)``.
 """
 

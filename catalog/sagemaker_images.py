@@ -99,11 +99,6 @@ def url_suffix(region: str) -> str:
     return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
 
 
-def xgboost_image(region: str) -> str:
-    return (f"{IMAGE_ACCOUNTS[region].xgboost}.dkr.ecr.{region}.{url_suffix(region)}/"
-            f"{XGBOOST_REPOSITORY}:{XGBOOST_VERSION}")
-
-
 def model_monitor_image(region: str) -> str:
     """The analyzer, untagged as the SDK names it (its latest version)."""
     return f"{IMAGE_ACCOUNTS[region].model_monitor}.dkr.ecr.{region}.{url_suffix(region)}/{MODEL_MONITOR_REPOSITORY}"

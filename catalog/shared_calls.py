@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from catalog.base import LabContract
 from catalog.calls import LAMBDA_ROLE, SAR, SCHEDULER_ROLE, Call, acting_as, arn, assumed, refused
-from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, expiry_retry_schedule
+from lambdas.shared.lab_names import (
+    LAB_TAG,
+    PROCESSING_LOG_GROUP,
+    PROFILE_TAG,
+    SWEPT_PROFILE,
+    TRANSFORM_LOG_GROUP,
+    expiry_retry_schedule,
+)
 
 EXPIRY = "ExpiryExpireFunction*"
 EXPIRY_ROLE = "ExpiryExpireExecutionRole*"
@@ -61,6 +68,10 @@ def janitor_calls(lab: LabContract) -> tuple[Call, ...]:
     bucket = f"arn:${{AWS::Partition}}:s3:::{lab.stack_name}-examplebucket"
     in_account = {"s3:ResourceAccount": "${AWS::AccountId}"}
     tagged = _tags(lab.name)
+    transform = f"{lab.stack_name}-x"
+    transform_job = arn("sagemaker", f"transform-job/{transform}")
+    tuning_job = arn("sagemaker", "hyper-parameter-tuning-job/mlref-x")
+    processing_job = arn("sagemaker", f"processing-job/{lab.stack_name}-x")
     return (
         *acting_as(JANITOR, SWEEP, [
             ("cloudformation:DescribeStacks", "${AWS::StackId}"),
@@ -78,12 +89,21 @@ def janitor_calls(lab: LabContract) -> tuple[Call, ...]:
             ("s3:DeleteBucket", bucket, in_account),
             ("kms:DescribeKey", f"${{{LAB_KEY}.Arn}}"),
             ("tag:GetResources", "*"),
-            # running tuning and processing jobs are stopped; a processing job's streams go
+            # Batch transform jobs a practice started (inference): stopped if running, their log streams deleted.
+            ("sagemaker:ListTransformJobs", "*"),
+            ("sagemaker:ListTags", transform_job),
+            ("sagemaker:DescribeTransformJob", transform_job),
+            ("sagemaker:StopTransformJob", transform_job, tagged),
+            ("logs:DeleteLogStream", arn("logs", f"log-group:{TRANSFORM_LOG_GROUP}:log-stream:{transform}/i-0")),
+            # Tuning and processing jobs (model-development): stopped if running; a processing job's streams go.
             ("sagemaker:ListHyperParameterTuningJobs", "*"),
-            ("sagemaker:StopHyperParameterTuningJob", arn("sagemaker", "hyper-parameter-tuning-job/mlref-x"), tagged),
+            ("sagemaker:ListTags", tuning_job),
+            ("sagemaker:StopHyperParameterTuningJob", tuning_job, tagged),
             ("sagemaker:ListProcessingJobs", "*"),
-            ("sagemaker:StopProcessingJob", arn("sagemaker", "processing-job/mlref-x"), tagged),
-            ("logs:DeleteLogStream", arn("logs", "log-group:/aws/sagemaker/ProcessingJobs:log-stream:mlref-x/algo-1")),
+            ("sagemaker:ListTags", processing_job),
+            ("sagemaker:DescribeProcessingJob", processing_job),
+            ("sagemaker:StopProcessingJob", processing_job, tagged),
+            ("logs:DeleteLogStream", arn("logs", f"log-group:{PROCESSING_LOG_GROUP}:log-stream:mlref-x/algo-1")),
         ], purpose="the janitor sweeps the deleted lab"),
         refused(JANITOR, "logs:DeleteLogGroup", log_group, "a log group not tagged for a sandbox lab is not the "
                 "janitor's to delete", SAR, context={f"aws:ResourceTag/{LAB_TAG}": lab.name,
@@ -100,7 +120,7 @@ FLOW_LOG_ROLE = "NetworkFlowLogWriterRole*"
 def service_calls() -> tuple[Call, ...]:
     """VPC flow logs, where the lab has a VPC. (CloudWatch Logs using the lab's key is left out: its
     key policy statement is conditioned on kms:EncryptionContext:aws:logs:arn, a key whose name holds
-    colons, which iam-simulate 0.1.173 does not carry into the request; the README says so.)"""
+    colons, which iam-simulate 0.1.173 does not carry into the request; docs/permissions.md says so.)"""
     return (
         assumed(FLOW_LOG_ROLE, "vpc-flow-logs.amazonaws.com", FLOW_LOGS, present=FLOW_LOG_ROLE,
                 source_arn=arn("ec2", "vpc-flow-log/fl-0123456789abcdef0")),

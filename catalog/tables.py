@@ -17,7 +17,8 @@ def _run(cost: LabCost) -> str:
 
 
 def lab_table() -> list[str]:
-    """One row per lab: what it shows, its exam domains, and its cost with defaults and per variant."""
+    """One row per lab: what it shows, its exam domains (MLA-C01: its exercises'), and its cost with defaults and
+    per variant."""
     lines = ["| lab | demonstrates | MLS-C01 (the notes) | MLA-C01 (today) | idle cost/hour | per practice run |",
              "|---|---|---|---|---|---|"]
     for name, lab in LABS.items():
@@ -29,10 +30,10 @@ def lab_table() -> list[str]:
             idle.append(f"{label}: ~${other.idle_per_hour:.4f}")
             if _run(other) != run[0]:
                 run.append(f"{label}: {_run(other)}")
-        lines.append(f"| `{name}` | {lab.demonstrates} | {lab.exams.mls_c01} | {lab.exams.mla_short} | "
+        lines.append(f"| `{name}` | {lab.demonstrates} | {lab.exams.mls_c01} | {lab.mla_short} | "
                      f"{'; '.join(idle)} | {'; '.join(run)} |")
-    domains = sorted({domain for lab in LABS.values() for domain in lab.exams.mla_c01})
-    return lines + ["", "MLA-C01 domains: " + "; ".join(domains) + "."]
+    domains = sorted({domain for lab in LABS.values() for domain in lab.mla_domains}, key=lambda d: d.number)
+    return [*lines, "", "MLA-C01 domains: " + "; ".join(domain.label for domain in domains) + "."]
 
 
 def context_table() -> list[str]:

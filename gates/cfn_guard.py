@@ -208,7 +208,7 @@ def controls_to_exempt(failures: list[Failure], files: list[RuleFile]) -> dict[s
 
 
 def exemption_cell(controls: dict[str, set[str]]) -> str:
-    """The README cell for one lab: "yes", or its controls in id order, "(sandbox)" when only one profile fails."""
+    """The sandbox-accounts page's cell for one lab: "yes", or its controls in id order, "(sandbox)" when only one profile fails."""
     def natural(control: str) -> list:
         return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", control)]
 

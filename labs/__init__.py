@@ -2,6 +2,8 @@
 
 import os
 
-# jsii (behind aws-cdk-lib) prints a Node end-of-life banner on every start; the labs
-# pin their toolchain, so the banner is noise here.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+from catalog.toolchain import QUIET_TOOLCHAIN
+
+# A practice that loads the SageMaker SDK may load jsii too: the pinned toolchain, quiet.
+for _name, _value in QUIET_TOOLCHAIN.items():
+    os.environ.setdefault(_name, _value)

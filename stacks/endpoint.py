@@ -22,6 +22,7 @@ from cdk_constructs.core.outputs import emit_outputs
 from cdk_constructs.core.profile import apply_lab_profile
 from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
+from cdk_constructs.endpoint.monitor import DataQualityMonitor, MonitorRole
 from cdk_constructs.services.sagemaker_hosting import (
     CaptureSpec,
     EndpointExecutionRole,
@@ -33,9 +34,10 @@ from cdk_constructs.services.sagemaker_hosting import (
     endpoint_log_group,
     endpoint_name,
     model_artifact,
+    service_log_findings,
 )
-from cdk_constructs.endpoint.monitor import DataQualityMonitor, MonitorRole
 from jobs.endpoint.model import MODEL_A, MODEL_B
+from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX, PROCESSING_LOG_GROUP
 
 STATISTICS, CONSTRAINTS = "statistics.json", "constraints.json"
 
@@ -55,7 +57,7 @@ class EndpointStack(Stack):
         self.images = SageMakerImages(self, "Images")
         name = endpoint_name("mlref-endpoint" if options.realtime else "mlref-serverless")
         self.log_group = endpoint_log_group(self, "EndpointLogs", settings=settings,
-                                            name=f"{contract.ENDPOINT_LOG_GROUP_PREFIX}{name}", key=self.key)
+                                            name=f"{ENDPOINT_LOG_GROUP_PREFIX}{name}", key=self.key)
 
         artifacts = [model_artifact(self, "ModelAArtifact", MODEL_A)]
         if options.realtime:
@@ -124,7 +126,7 @@ class EndpointStack(Stack):
             self, "MonitorRole", bucket=self.data.bucket, key=self.key, images=self.images,
             read_prefixes=[contract.CAPTURE_PREFIX, contract.BASELINE_PREFIX],
             write_prefixes=[contract.MONITORING_PREFIX, contract.BASELINE_RESULTS],
-            log_group_name=contract.PROCESSING_LOG_GROUP, metric_namespaces=contract.METRICS_NAMESPACES)
+            log_group_name=PROCESSING_LOG_GROUP, metric_namespaces=contract.METRICS_NAMESPACES)
         self.monitor = DataQualityMonitor(
             self, "DataQuality", endpoint=self.endpoint, role=self.monitor_role, images=self.images, key=self.key,
             statistics_uri=self._uri(f"{contract.BASELINE_RESULTS}/{STATISTICS}"),
@@ -187,7 +189,5 @@ class EndpointStack(Stack):
                                                                               contract.BASELINE_RESULTS)],
                          "each monitoring execution writes its reports under a folder named by schedule and time, "
                          "the baseline job writes statistics.json and constraints.json")
-        log_group = ("arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-                     f"{contract.PROCESSING_LOG_GROUP}")
-        acknowledge_iam5(policy, [f"Resource::{log_group}:*", f"Resource::{log_group}:log-stream:*"],
+        acknowledge_iam5(policy, service_log_findings(PROCESSING_LOG_GROUP),
                          "SageMaker names one log stream per processing job and instance in its service-named group")

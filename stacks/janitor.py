@@ -25,17 +25,15 @@ from cdk_constructs.core.profile import apply_profile
 from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.janitor.sweeper import LabJanitor
 from lambdas.lab_sweep.record import RECORD_PREFIX
-from lambdas.lab_sweep.sweep_sagemaker import ENDPOINT_LOG_PREFIX
 from lambdas.lab_sweep.sweep_services import GLUE_LOG_GROUP, GLUE_LOG_SUFFIXES
 from lambdas.shared.lab_names import (
-    JANITOR_STACK_NAME,
+    ENDPOINT_LOG_GROUP_PREFIX,
     LAB_STACK_RESOURCES,
     PROCESSING_LOG_GROUP,
     SHADOW_ENDPOINT_PREFIXES,
     TRAINING_LOG_GROUP,
+    TRANSFORM_LOG_GROUP,
 )
-
-STACK_NAME = JANITOR_STACK_NAME
 
 
 def _resource(service: str, resource: str) -> str:
@@ -59,10 +57,11 @@ _OWN_POLICY_WILDCARDS = [
     ([_resource("logs", "log-group:*")],
      "log groups created at run time by services have unknown names; tags are read on any group and DeleteLogGroup "
      "is allowed only on groups tagged lab=* and profile=sandbox"),
-    ([_resource("logs", f"log-group:{ENDPOINT_LOG_PREFIX}*"), _resource("logs", f"log-group:{GLUE_LOG_GROUP}-*")],
+    ([_resource("logs", f"log-group:{ENDPOINT_LOG_GROUP_PREFIX}*"), _resource("logs", f"log-group:{GLUE_LOG_GROUP}-*")],
      "SageMaker and Glue create these groups untagged, named after an endpoint or a security configuration; the "
      "sweep deletes only those of the lab's tagged endpoints and of its deleted stack's own resources"),
-    (_streams(TRAINING_LOG_GROUP) + [f for suffix in GLUE_LOG_SUFFIXES for f in _streams(f"{GLUE_LOG_GROUP}/{suffix}")]
+    (_streams(TRAINING_LOG_GROUP) + _streams(TRANSFORM_LOG_GROUP)
+     + [f for suffix in GLUE_LOG_SUFFIXES for f in _streams(f"{GLUE_LOG_GROUP}/{suffix}")]
      + _streams(f"{GLUE_LOG_GROUP}-*") + _streams(PROCESSING_LOG_GROUP),
      "SageMaker and Glue write every job's streams into these service-named groups; the sweep deletes only the "
      "streams named by the runs of jobs tagged for the lab, never the shared groups"),
@@ -81,7 +80,7 @@ _OWN_POLICY_WILDCARDS = [
 _SERVICES_POLICY_WILDCARDS = [
     ([_resource("sagemaker", f"{kind}/*") for kind in (
         "training-job", "feature-group", "endpoint", "endpoint-config", "model", "pipeline", "model-package-group",
-        "monitoring-schedule", "hyper-parameter-tuning-job", "processing-job")],
+        "monitoring-schedule", "transform-job", "hyper-parameter-tuning-job", "processing-job")],
      "these are named at practice time; tags and descriptions are read unconditioned so the sweep can check them, "
      "and every delete or stop requires tags lab=* and profile=sandbox"),
     ([_resource("sagemaker", "model-package/*"), _resource("sagemaker", "pipeline/*/execution/*")],

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from catalog.paths import ROOT
+from catalog.toolchain import QUIET_TOOLCHAIN
 
 FIXED_SYNTH_TIME = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
 
@@ -22,8 +23,7 @@ os.environ.update(
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
-        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        **QUIET_TOOLCHAIN,
     }
 )
 os.environ.pop("AWS_PROFILE", None)

@@ -16,9 +16,9 @@ from cdk_constructs.core.encryption import LabKey
 from cdk_constructs.core.functions import LabFunction
 from cdk_constructs.core.settings import LabSettings
 from lambdas.lab_sweep.record import ALERT_TOPIC_ENV, RECORD_PREFIX
-from lambdas.lab_sweep.sweep_sagemaker import ENDPOINT_LOG_PREFIX
 from lambdas.lab_sweep.sweep_services import EMR_SYNC_RULE, GLUE_LOG_GROUP, GLUE_LOG_SUFFIXES
 from lambdas.shared.lab_names import (
+    ENDPOINT_LOG_GROUP_PREFIX,
     LAB_STACK_RESOURCES,
     LAB_TAG,
     PROCESSING_LOG_GROUP,
@@ -27,6 +27,7 @@ from lambdas.shared.lab_names import (
     STACK_PREFIX,
     SWEPT_PROFILE,
     TRAINING_LOG_GROUP,
+    TRANSFORM_LOG_GROUP,
 )
 
 # DELETE_FAILED too: the janitor then records and reports the failure, and deletes nothing.
@@ -184,8 +185,8 @@ class LabJanitor(Construct):
             "logs:DescribeLogGroups", "s3:ListAllMyBuckets", "sagemaker:ListTrainingJobs",
             "sagemaker:ListFeatureGroups", "sagemaker:ListEndpoints", "sagemaker:ListEndpointConfigs",
             "sagemaker:ListModels", "sagemaker:ListPipelines", "sagemaker:ListModelPackageGroups",
-            "sagemaker:ListMonitoringSchedules", "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces",
-            "sagemaker:ListHyperParameterTuningJobs", "sagemaker:ListProcessingJobs",
+            "sagemaker:ListMonitoringSchedules", "sagemaker:ListTransformJobs", "ec2:DescribeSecurityGroups",
+            "ec2:DescribeNetworkInterfaces", "sagemaker:ListHyperParameterTuningJobs", "sagemaker:ListProcessingJobs",
             "tag:GetResources", "glue:ListJobs", "emr-serverless:ListApplications", "cloudformation:ListStacks",
             # Which stack holds a resource, asked by its physical id: the stack is the unknown.
             "cloudformation:DescribeStackResources",
@@ -203,15 +204,15 @@ class LabJanitor(Construct):
         self._allow(policy, "DeleteTaggedLogGroups", ["logs:DeleteLogGroup"], [log_groups], swept_tags_condition())
         # Service-named groups: of the lab's endpoints (tagged first, deleted once the endpoint is
         # gone) and of the deleted stack's Glue security configurations.
-        endpoint_logs = _arn("logs", f"log-group:{ENDPOINT_LOG_PREFIX}*")
+        endpoint_logs = _arn("logs", f"log-group:{ENDPOINT_LOG_GROUP_PREFIX}*")
         self._allow(policy, "TagEndpointLogGroups", ["logs:TagResource"], [endpoint_logs],
                     {"Null": {f"aws:RequestTag/{LAB_TAG}": "false"}})
         glue_encrypted_logs = _arn("logs", f"log-group:{GLUE_LOG_GROUP}-*")
         self._allow(policy, "DeleteServiceNamedLogGroups", ["logs:DeleteLogGroup"],
                     [endpoint_logs, glue_encrypted_logs])
         # Streams of the lab's training jobs and Glue job runs in the groups those services share.
-        shared = [TRAINING_LOG_GROUP, *(f"{GLUE_LOG_GROUP}/{suffix}" for suffix in GLUE_LOG_SUFFIXES),
-                  PROCESSING_LOG_GROUP]
+        shared = [TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP,
+                  *(f"{GLUE_LOG_GROUP}/{suffix}" for suffix in GLUE_LOG_SUFFIXES), PROCESSING_LOG_GROUP]
         run_groups = [_arn("logs", f"log-group:{group}") for group in shared] + [glue_encrypted_logs]
         self._allow(policy, "DeleteRunLogStreams", ["logs:DescribeLogStreams", "logs:DeleteLogStream"],
                     [f"{group}:*" for group in run_groups] + [f"{group}:log-stream:*" for group in run_groups])
@@ -244,7 +245,8 @@ class LabJanitor(Construct):
             return [_arn("sagemaker", f"{t}/*") for t in types]
 
         tagged_types = ("training-job", "feature-group", "endpoint", "endpoint-config", "model", "pipeline",
-                        "model-package-group", "monitoring-schedule", "hyper-parameter-tuning-job", "processing-job")
+                        "model-package-group", "monitoring-schedule", "transform-job", "hyper-parameter-tuning-job",
+                        "processing-job")
         self._allow(policy, "ReadSageMakerTags", ["sagemaker:ListTags"], arns(*tagged_types, "model-package"))
         # Descriptions: what to delete, and the read-back that shows a delete done.
         self._allow(policy, "DescribeSageMaker", [
@@ -252,12 +254,12 @@ class LabJanitor(Construct):
             "sagemaker:ListPipelineExecutions", "sagemaker:ListModelPackages", "sagemaker:DescribeEndpointConfig",
             "sagemaker:DescribeModel", "sagemaker:DescribePipeline", "sagemaker:DescribeModelPackage",
             "sagemaker:DescribeModelPackageGroup", "sagemaker:DescribeMonitoringSchedule",
-            "sagemaker:DescribeProcessingJob",
+            "sagemaker:DescribeTransformJob", "sagemaker:DescribeProcessingJob",
         ], arns(*tagged_types, "model-package"))
         self._allow(policy, "DeleteTaggedSageMaker", [
             "sagemaker:DeleteFeatureGroup", "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig",
             "sagemaker:DeleteModel", "sagemaker:DeletePipeline", "sagemaker:DeleteModelPackageGroup",
-            "sagemaker:DeleteMonitoringSchedule", "sagemaker:StopTrainingJob",
+            "sagemaker:DeleteMonitoringSchedule", "sagemaker:StopTrainingJob", "sagemaker:StopTransformJob",
             "sagemaker:StopHyperParameterTuningJob", "sagemaker:StopProcessingJob",
         ], arns(*tagged_types), swept_tags_condition())
         # Endpoints a lab's jobs make untagged (Clarify's shadow endpoint): limited to their names; the sweep

@@ -77,6 +77,12 @@ def allow_service_logs(role: LabRole, log_group_name: str, *, sid: str) -> None:
                                                      resources=[f"{arn}:*", f"{arn}:log-stream:*"]))
 
 
+def service_log_findings(log_group_name: str) -> list[str]:
+    """The AwsSolutions-IAM5 findings ``allow_service_logs`` raises: the group's streams, named by SageMaker."""
+    arn = f"arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{log_group_name}"
+    return [f"Resource::{arn}:*", f"Resource::{arn}:log-stream:*"]
+
+
 def allow_metrics(role: LabRole, namespaces: Sequence[str]) -> None:
     role.add_to_principal_policy(iam.PolicyStatement(
         sid="PutMetricsInSageMakerNamespaces", actions=["cloudwatch:PutMetricData"], resources=["*"],
@@ -94,9 +100,9 @@ class EndpointExecutionRole(LabRole):
     its endpoint's log streams and metrics in the SageMaker namespaces."""
 
     def __init__(self, scope: Construct, id_: str, *, artifacts: Sequence[assets.Asset], images: SageMakerImages,
-                 key: kms.IKey, log_group: logs.ILogGroup, metric_namespaces: Sequence[str]) -> None:
-        super().__init__(scope, id_, assumed_by=sagemaker_principal(),
-                         description="SageMaker hosting of the endpoint lab's models")
+                 key: kms.IKey, log_group: logs.ILogGroup, metric_namespaces: Sequence[str],
+                 description: str = "SageMaker hosting of the endpoint lab's models") -> None:
+        super().__init__(scope, id_, assumed_by=sagemaker_principal(), description=description)
         self.add_to_principal_policy(iam.PolicyStatement(
             sid="ReadModelArtifacts", actions=["s3:GetObject"],
             resources=[artifact.bucket.arn_for_objects(artifact.s3_object_key) for artifact in artifacts]))
@@ -105,6 +111,11 @@ class EndpointExecutionRole(LabRole):
             sid="EndpointLogs", actions=LOG_WRITE, resources=[log_group.log_group_arn]))
         allow_metrics(self, metric_namespaces)
         allow_key_use(self, key)
+
+    def allow_log_group(self, log_group: logs.ILogGroup, *, sid: str) -> None:
+        """Streams of one more endpoint's stack-owned log group (the group's ARN ends in :*)."""
+        self.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=LOG_WRITE,
+                                                         resources=[log_group.log_group_arn]))
 
     def allow_capture(self, bucket: s3.IBucket, prefix: str) -> None:
         self.add_to_principal_policy(iam.PolicyStatement(sid="WriteCapturedData", actions=["s3:PutObject"],
@@ -146,13 +157,15 @@ class VariantSpec:
     instance_count: int = 1
     serverless_memory_mb: int | None = None
     serverless_max_concurrency: int | None = None
+    serverless_provisioned_concurrency: int = 0  # 0: none (nothing bills while idle)
 
     def property(self) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
         if self.serverless_memory_mb:
             return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                 variant_name=self.name, model_name=self.model.model.attr_model_name,
                 serverless_config=sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
-                    memory_size_in_mb=self.serverless_memory_mb, max_concurrency=self.serverless_max_concurrency))
+                    memory_size_in_mb=self.serverless_memory_mb, max_concurrency=self.serverless_max_concurrency,
+                    provisioned_concurrency=self.serverless_provisioned_concurrency or None))
         return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
             variant_name=self.name, model_name=self.model.model.attr_model_name, instance_type=self.instance_type,
             initial_instance_count=self.instance_count, initial_variant_weight=self.weight)
@@ -186,11 +199,27 @@ def endpoint_log_group(scope: Construct, id_: str, *, settings: LabSettings, nam
                          removal_policy=settings.removal_policy)
 
 
+def endpoint_config(scope: Construct, id_: str, *, variants: Sequence[VariantSpec], volume_key: kms.IKey | None = None,
+                    capture: CaptureSpec | None = None, shadow_variants: Sequence[VariantSpec] = (),
+                    async_config: sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty | None = None,
+                    ) -> sagemaker.CfnEndpointConfig:
+    """An endpoint config without a fixed name (it is immutable: every change replaces it). A blue/green
+    update (``UpdateEndpoint``) moves an endpoint between configs whose variants keep their names."""
+    return sagemaker.CfnEndpointConfig(
+        scope, id_, production_variants=[variant.property() for variant in variants],
+        kms_key_id=volume_key.key_arn if volume_key else None,
+        data_capture_config=LabEndpoint.capture_property(capture) if capture else None,
+        shadow_production_variants=[variant.property() for variant in shadow_variants] or None,
+        async_inference_config=async_config,
+    )
+
+
 class LabEndpoint(Construct):
     """An endpoint and its config.
 
     Defaults: no config name; ``RetainAllVariantProperties`` when ``retain_variant_properties``
-    (auto scaling and runtime weight changes survive stack updates); the volume key only when given.
+    (auto scaling and runtime weight changes survive stack updates); the volume key only when given;
+    no asynchronous inference unless ``async_config``.
 
     Attributes:
         name: the endpoint's name (a token).
@@ -201,14 +230,12 @@ class LabEndpoint(Construct):
 
     def __init__(self, scope: Construct, id_: str, *, name: str, log_group: logs.LogGroup,
                  variants: Sequence[VariantSpec], volume_key: kms.IKey | None = None,
-                 capture: CaptureSpec | None = None, retain_variant_properties: bool = False) -> None:
+                 capture: CaptureSpec | None = None, retain_variant_properties: bool = False,
+                 async_config: sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty | None = None) -> None:
         super().__init__(scope, id_)
         self.name, self.log_group = name, log_group
-        self.config = sagemaker.CfnEndpointConfig(
-            self, "Config", production_variants=[variant.property() for variant in variants],
-            kms_key_id=volume_key.key_arn if volume_key else None,
-            data_capture_config=self._capture(capture) if capture else None,
-        )
+        self.config = endpoint_config(self, "Config", variants=variants, volume_key=volume_key, capture=capture,
+                                      async_config=async_config)
         self.endpoint = sagemaker.CfnEndpoint(
             self, "Endpoint", endpoint_name=self.name, endpoint_config_name=self.config.attr_endpoint_config_name,
             retain_all_variant_properties=retain_variant_properties or None,
@@ -216,7 +243,7 @@ class LabEndpoint(Construct):
         self.endpoint.node.add_dependency(log_group)
 
     @staticmethod
-    def _capture(capture: CaptureSpec) -> sagemaker.CfnEndpointConfig.DataCaptureConfigProperty:
+    def capture_property(capture: CaptureSpec) -> sagemaker.CfnEndpointConfig.DataCaptureConfigProperty:
         return sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
             enable_capture=True, initial_sampling_percentage=capture.sampling_percent,
             destination_s3_uri=capture.destination, kms_key_id=capture.key.key_arn,

@@ -73,7 +73,6 @@ REJECT_REASONS = {
     "unknown_plan": f"plan is none of {', '.join(PLAN_ALIASES)} (or their aliases)",
     "invalid_monthly_data": "monthly_data is not a non-negative number with an optional MB, GB or TB unit",
 }
-IMPUTED = ("monthly_data_gb", "plan", "country")
 STANDARDIZED = ("signup_date", "monthly_data_gb", "plan", "country", "customer_id")
 
 ISO_DATE = "^([0-9]{4})-([0-9]{2})-([0-9]{2})$"

@@ -38,7 +38,7 @@ def check_batch_id(batch_id: str) -> str:
     return batch_id
 
 
-def as_strings(frame):
+def as_strings(frame):  # pyspark types stay optional here
     """The raw columns as strings, in order; a column the batch lacks (an empty batch has none) is NULL."""
     from pyspark.sql import functions as F
 

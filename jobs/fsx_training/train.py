@@ -56,7 +56,7 @@ def device_name() -> str:
             return torch.cuda.get_device_name(0)
     except ImportError:
         return "cpu (no PyTorch)"
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - the device is informative only
         return f"unknown ({type(error).__name__})"
     return "cpu"
 

@@ -68,10 +68,10 @@ def evaluation_report(labels: np.ndarray, scores: np.ndarray, cutoff: float = 0.
 
 def xgboost_predictor(model_dir: str) -> Predictor:
     """The booster in ``model_dir/model.tar.gz`` as a predictor (needs xgboost: the container's)."""
-    import xgboost
+    import xgboost  # only inside the XGBoost container
 
     with tarfile.open(os.path.join(model_dir, "model.tar.gz")) as archive, tempfile.TemporaryDirectory() as work:
-        archive.extractall(work)
+        archive.extractall(work)  # the training job's own artifact
         booster = xgboost.Booster()
         booster.load_model(os.path.join(work, "xgboost-model"))
     return lambda values: booster.predict(xgboost.DMatrix(values))

@@ -51,7 +51,7 @@ class Watcher:
         while not self._stop.wait(self.clock.poll_seconds):
             try:
                 self.board.update(stacksets.instances(self.cfn, self.stack_set, self.caller))
-            except Exception:
+            except Exception:  # noqa: BLE001 - progress only; the final poll reports for real
                 continue
 
     def __enter__(self) -> Watcher:

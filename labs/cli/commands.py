@@ -17,12 +17,18 @@ from labs.engine.errors import LabError, one_line
 def list_labs(args: argparse.Namespace) -> int:
     from labs.engine.status import list_lines
 
+    if args.exam:  # from the catalog alone: nothing to ask AWS
+        from catalog.exam_tables import matrix_text
+
+        for line in matrix_text():
+            print(line)
+        return 0
     session = None
     reason = "not asked (--offline)"
     if not args.offline:
         try:
             session = common.session_of(args)
-        except Exception as error:
+        except Exception as error:  # no session: list anyway and say why
             if (reason := one_line(error)) is None:
                 raise
             reason = f"unknown ({reason})"
@@ -83,8 +89,8 @@ def permissions(args: argparse.Namespace) -> int:
         from labs.engine.synthesis import synth as run_synth
 
         if args.context:  # a variant: synthesize it into the lab's own folder first
-            assembly = run_synth(args.lab, args.profile, context=args.context, region=region_of(args), cdk=common.cdk_of(args),
-                                 out=lambda _: None)
+            assembly = run_synth(args.lab, args.profile, context=args.context, region=region_of(args),
+                                 cdk=common.cdk_of(args), out=lambda _: None)
         else:
             assembly = assembly_of(args)
     report = prove(lab, assembly)

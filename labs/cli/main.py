@@ -20,13 +20,16 @@ from labs.engine.errors import one_line
 
 
 def add_flag(parser: argparse.ArgumentParser, flag: Flag) -> None:
-    if flag.kind is bool:
+    if flag.positional:  # an optional word after the lab: its default is the practice's
+        parser.add_argument(flag.name, nargs="?", default=None, choices=flag.choices or None, metavar=flag.metavar,
+                            help=flag.help + (f" (default {flag.default})" if flag.default is not None else ""))
+    elif flag.kind is bool:
         action = argparse.BooleanOptionalAction if flag.negatable else "store_true"
         parser.add_argument(flag.option, dest=flag.name, action=action, default=None, help=flag.help)
     else:
         default = f" (default {flag.default})" if flag.default is not None else ""
         parser.add_argument(flag.option, dest=flag.name, type=flag.kind, default=None, metavar=flag.metavar,
-                            help=flag.help + default)
+                            choices=flag.choices or None, help=flag.help + default)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -47,6 +50,8 @@ def parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", parents=[aws], help="every lab: exams, cost, deployed or not")
     listing.add_argument("--offline", action="store_true", help="do not ask AWS whether labs are deployed")
+    listing.add_argument("--exam", action="store_true",
+                         help="the MLA-C01 task statements x the labs: which practice steps exercise each (offline)")
     listing.set_defaults(handler=run.list_labs)
     commands.add_parser("status", parents=[aws], help="deployed labs: age, expiry, cost so far").set_defaults(
         handler=run.status)
@@ -120,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into head and the like
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more is written
         return 0
-    except Exception as error:
+    except Exception as error:  # every fault ends in one line; --verbose keeps the traceback
         if args is not None and getattr(args, "verbose", False):
             raise
         message = one_line(error)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog.paths import ROOT
+from catalog.toolchain import QUIET_TOOLCHAIN
 from labs.engine.errors import LabError
 
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
@@ -50,8 +51,7 @@ class CdkCli:
     executable: Path = CDK
 
     def environment(self) -> dict[str, str]:
-        env = dict(os.environ, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
-                   JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1", CDK_DISABLE_CLI_TELEMETRY="true")
+        env = {**os.environ, **QUIET_TOOLCHAIN}
         if self.region:
             env.update(AWS_REGION=self.region, AWS_DEFAULT_REGION=self.region)
         return env

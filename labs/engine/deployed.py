@@ -150,7 +150,7 @@ def deployed_context(session: Any, lab: LabContract) -> dict[str, str] | None:
         return dict(record.context)
     try:
         return recorded_context(session, lab.stack_name)
-    except Exception as error:
+    except Exception as error:  # only AWS errors: the options only refine a figure
         if explain(error) is None:
             raise
         return None

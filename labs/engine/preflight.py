@@ -141,7 +141,7 @@ def check_network_quotas(session: Any, template: dict, region: str, out: Out) ->
         try:
             limit = quota_value(quotas, "vpc", quota.quota_code, quota.default)
             used = quota.count(ec2)
-        except Exception as error:
+        except Exception as error:  # only AWS errors are tolerated, the rest re-raised
             if (reason := unchecked(error)) is None:
                 raise
             out(f"warning: cannot check \"{quota.name}\" ({reason}); going on")

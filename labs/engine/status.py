@@ -53,19 +53,20 @@ def list_lines(session: Any | None, offline: str = "not asked (--offline)") -> l
         try:
             state = deployed_labs(session)
             note = ""
-        except Exception as error:
+        except Exception as error:  # any AWS problem: still list, and say why
             reason = explain(error)
             if reason is None:
                 raise
             note = f"deployed: unknown ({reason})"
-    lines = [f"{'lab':<14} {'MLS-C01':<17} {'MLA-C01':<8} {'idle/hour':>9} {'per run':>8}  {'deployed':<18} "
+    mla = max(len("MLA-C01"), *(len(lab.mla_short) for lab in LABS.values()))
+    lines = [f"{'lab':<14} {'MLS-C01':<17} {'MLA-C01':<{mla}} {'idle/hour':>9} {'per run':>8}  {'deployed':<18} "
              "demonstrates"]
     for name, lab in LABS.items():
         cost = lab.cost(lab.default_options())
         deployed = "unknown" if state is None else (state[name].status if name in state else "no")
         per_run = "?" if cost.per_practice_run is None else usd(cost.per_practice_run)
-        lines.append(f"{name:<14} {lab.exams.mls_c01[:17]:<17} {lab.exams.mla_short:<8} "
-                     f"{'$%.4f' % cost.idle_per_hour:>9} {per_run:>8}  {deployed:<18} {lab.demonstrates}")
+        lines.append(f"{name:<14} {lab.exams.mls_c01[:17]:<17} {lab.mla_short:<{mla}} "
+                     f"{f'${cost.idle_per_hour:.4f}':>9} {per_run:>8}  {deployed:<18} {lab.demonstrates}")
     if note:
         lines.append(note)
     return lines

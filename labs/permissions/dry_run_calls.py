@@ -34,6 +34,8 @@ ACTIONS: dict[tuple[str, str], list[tuple[str, str] | tuple[str, str, dict]]] = 
     ("s3", "PutObject"): [("s3:PutObject", OBJECT)],
     ("s3", "GetObject"): [("s3:GetObject", OBJECT)],
     ("s3", "HeadObject"): [("s3:GetObject", OBJECT)],
+    ("s3", "CopyObject"): [("s3:GetObject", "arn:{partition}:s3:::{CopySource_Bucket}/{CopySource_Key}"),
+                           ("s3:PutObject", OBJECT)],
     ("s3", "ListObjectsV2"): [("s3:ListBucket", BUCKET, {"s3:prefix": "{Prefix}"})],
     ("s3", "ListBuckets"): [("s3:ListAllMyBuckets", "*")],
     ("glue", "StartCrawler"): [("glue:StartCrawler", CATALOG + "crawler/{Name}")],
@@ -88,10 +90,30 @@ ACTIONS: dict[tuple[str, str], list[tuple[str, str] | tuple[str, str, dict]]] = 
     ("service-quotas", "ListAWSDefaultServiceQuotas"): [("servicequotas:ListAWSDefaultServiceQuotas", "*")],
     ("iam", "GetRole"): [("iam:GetRole", "arn:{partition}:iam::{account}:role/{RoleName}")],
     ("iam", "SimulatePrincipalPolicy"): [("iam:SimulatePrincipalPolicy", "{PolicySourceArn}")],
+    ("sagemaker-runtime", "InvokeEndpointAsync"): [
+        ("sagemaker:InvokeEndpointAsync", SAGEMAKER + "endpoint/{lower_EndpointName}")],
+    # UpdateEndpoint requires both the endpoint and the config it moves to (service authorization reference).
+    ("sagemaker", "UpdateEndpoint"): [("sagemaker:UpdateEndpoint", SAGEMAKER + "endpoint/{lower_EndpointName}"),
+                                      ("sagemaker:UpdateEndpoint",
+                                       SAGEMAKER + "endpoint-config/{lower_EndpointConfigName}")],
+    ("sagemaker", "CreateTransformJob"): [
+        ("sagemaker:CreateTransformJob", SAGEMAKER + "transform-job/{lower_TransformJobName}"),
+        ("sagemaker:AddTags", SAGEMAKER + "transform-job/{lower_TransformJobName}")],
+    ("sagemaker", "DescribeTransformJob"): [
+        ("sagemaker:DescribeTransformJob", SAGEMAKER + "transform-job/{lower_TransformJobName}")],
+    ("sagemaker", "StopTransformJob"): [
+        ("sagemaker:StopTransformJob", SAGEMAKER + "transform-job/{lower_TransformJobName}")],
+    ("sqs", "ReceiveMessage"): [("sqs:ReceiveMessage", "arn:{partition}:sqs:{region}:{account}:{QueueName}")],
+    ("sqs", "DeleteMessageBatch"): [("sqs:DeleteMessage", "arn:{partition}:sqs:{region}:{account}:{QueueName}")],
+    ("cloudwatch", "ListMetrics"): [("cloudwatch:ListMetrics", "*")],
+    ("cloudwatch", "DescribeAlarms"): [("cloudwatch:DescribeAlarms",
+                                        "arn:{partition}:cloudwatch:{region}:{account}:alarm:{AlarmNames}")],
+    ("cloudwatch", "DescribeAlarmHistory"): [("cloudwatch:DescribeAlarmHistory",
+                                              "arn:{partition}:cloudwatch:{region}:{account}:alarm:{AlarmName}")],
     # model-development: tuning, the tuned model for Clarify, the shadow-endpoint clean-up, the approaches
     ("sagemaker", "CreateHyperParameterTuningJob"): [
         ("sagemaker:CreateHyperParameterTuningJob", SAGEMAKER + TUNING_JOB),
-        ("iam:PassRole", "{TrainingJobDefinition__RoleArn}", {"iam:PassedToService": "sagemaker.amazonaws.com"})],
+        ("iam:PassRole", "{TrainingJobDefinition_RoleArn}", {"iam:PassedToService": "sagemaker.amazonaws.com"})],
     ("sagemaker", "DescribeHyperParameterTuningJob"): [
         ("sagemaker:DescribeHyperParameterTuningJob", SAGEMAKER + TUNING_JOB)],
     ("sagemaker", "StopHyperParameterTuningJob"): [
@@ -127,6 +149,8 @@ class Fields(dict):
     def __missing__(self, key: str) -> str:
         if key.startswith("lower_") and key[6:] in self:
             return str(self[key[6:]]).lower()
+        if key == "QueueName" and "QueueUrl" in self:  # https://sqs.<region>.amazonaws.com/<account>/<name>
+            return str(self["QueueUrl"]).rsplit("/", 1)[-1]
         return f"<{key}>"
 
 
@@ -138,9 +162,9 @@ def iam_calls(service: str, operation: str, params: Mapping[str, Any], fields: F
         raise LabError(f"no IAM action known for the practice request {service} {operation}: add it to "
                        f"ACTIONS in labs/permissions/dry_run_calls.py (service authorization reference)")
     fields.update({k: v for k, v in params.items() if isinstance(v, (str, int))})
-    # one level down as <Parent>__<Key> (the role a tuning job's training definition passes)
-    fields.update({f"{k}__{key}": value for k, v in params.items() if isinstance(v, dict)
-                   for key, value in v.items() if isinstance(value, (str, int))})
+    fields.update({f"{k}_{inner}": v for k, nested in params.items() if isinstance(nested, Mapping)
+                   for inner, v in nested.items() if isinstance(v, (str, int))})  # CopySource: Bucket, Key
+    fields.update({k: v[0] for k, v in params.items() if isinstance(v, list) and len(v) == 1 and isinstance(v[0], str)})
     found = []
     for item in ACTIONS[(service, operation)]:
         context = {k: str(v).format_map(fields) for k, v in (item[2] if len(item) > 2 else {}).items()}
@@ -152,11 +176,14 @@ def followed_by(who: str, service: str, operation: str, params: Mapping[str, Any
     """What AWS does next with the same principal's credentials: S3 asks KMS for the key of an
     SSE-KMS bucket; Athena reads the tables a query names (Lake Formation vends their data), writes
     its results to the workgroup's output location and creates a CTAS table."""
-    if service == "s3" and operation in {"PutObject", "GetObject", "HeadObject"}:
+    if service == "s3" and operation in {"PutObject", "GetObject", "HeadObject", "CopyObject"}:
         key = template.bucket_key(params.get("Bucket", ""))
         if key:
-            action = "kms:GenerateDataKey" if operation == "PutObject" else "kms:Decrypt"
+            action = "kms:GenerateDataKey" if operation in {"PutObject", "CopyObject"} else "kms:Decrypt"
             yield Call(who, action, key, S3_KMS, via("s3"), purpose=f"S3 {operation} with the bucket's key")
+        source = template.bucket_key(params.get("CopySource", {}).get("Bucket", "")) if operation == "CopyObject" else ""
+        if source:
+            yield Call(who, "kms:Decrypt", source, S3_KMS, via("s3"), purpose="S3 CopyObject reads the source's key")
     if (service, operation) == ("athena", "StartQueryExecution"):
         yield from _athena(who, params, template)
 

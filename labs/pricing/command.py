@@ -114,10 +114,6 @@ class RefreshReport:
     unmatched: tuple[Unmatched, ...]
     written: bool
 
-    @property
-    def refreshed(self) -> tuple[str, ...]:
-        """Every entry whose price and date were updated from the API."""
-        return tuple(change.key for change in self.changed) + self.unchanged
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,23 @@ QUERIES: dict[str, PriceQuery] = {
     "step_functions_transition_thousand": PriceQuery(
         "AmazonStates", (("usagetype", "USE1-StateTransition"),), scale=1000,
         evidence="Step Functions usage type from public code; a per-transition price, hence the scale"),
+    # Unconfirmed (inference): SageMaker's hosting, asynchronous and batch transform usage types as public
+    # Price List notes name them (Host:, AsyncInf:, Tsform:), not seen for us-east-1 here.
+    "sagemaker_hosting_ml_m5_large_hour": PriceQuery(
+        "AmazonSageMaker", (("usagetype", "USE1-Host:ml.m5.large"),), unit="Hrs",
+        evidence="the Host:<type> usage type of SageMaker hosting, by analogy with Train:<type>"),
+    "sagemaker_async_ml_m5_large_hour": PriceQuery(
+        "AmazonSageMaker", (("usagetype", "USE1-AsyncInf:ml.m5.large"),), unit="Hrs",
+        evidence="AsyncInf:<type> seen in a eu-west-3 Price List note; prefix inferred"),
+    "sagemaker_transform_ml_m5_large_hour": PriceQuery(
+        "AmazonSageMaker", (("usagetype", "USE1-Tsform:ml.m5.large"),), unit="Hrs",
+        evidence="Tsform:<type> seen in a eu-west-3 Price List note; prefix inferred"),
+    "sagemaker_serverless_pc_gb_hour": PriceQuery(
+        "AmazonSageMaker", (("usagetype", "USE1-ProvisionedConcurrency:Mem-1GB"),), scale=3600,
+        evidence="usage type from public cost-estimator code; a per-second price per GB, hence the scale"),
+    "cloudwatch_alarm_metric_month": PriceQuery(
+        "AmazonCloudWatch", (("usagetype", "USE1-CW:AlarmMonitorUsage"),),
+        evidence="the standard alarm usage type as billing reports name it; not seen in Price List data here"),
     # Unconfirmed: Comprehend's and Bedrock's usage types were not seen here; the USE1- pattern is inferred.
     "comprehend_unit": PriceQuery(
         "comprehend", (("usagetype", "USE1-DetectSentiment"),),

@@ -71,7 +71,7 @@ def handler(event: dict, context: Any, client: Any = None, sleep: Callable[[floa
     except client.exceptions.ResourceNotFoundException:
         send_response(event, "SUCCESS", f"application {application_id} is gone already")
         return
-    except Exception as error:
+    except Exception as error:  # CloudFormation must get an answer
         LOGGER.exception("stopping %s failed", application_id)
         send_response(event, "FAILED", f"could not stop EMR Serverless application {application_id}: {error}")
         return

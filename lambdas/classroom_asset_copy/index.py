@@ -48,7 +48,7 @@ def handler(event: dict, context: Any, client: Any = None) -> None:
         return
     try:
         written = copy_objects(client or boto3.client("s3"), bucket, objects)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - reported to CloudFormation, which rolls back
         LOGGER.error("copy into %s failed: %s", bucket, error)
         send_response(event, "FAILED", f"copying the StackSet code into {bucket} failed: {error}", resource_id=bucket)
         return

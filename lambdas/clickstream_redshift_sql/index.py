@@ -77,7 +77,7 @@ def handler(event: dict, context: Any, client: Any = None, **options: Any) -> No
         return
     try:
         statuses = apply(client or boto3.client("redshift-data"), properties, **options)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - CloudFormation must hear back in every case
         LOGGER.error("%s failed: %s", request_type, error)
         send_response(event, "FAILED", f"{request_type} failed: {error}")
         return

@@ -30,11 +30,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 try:  # in the Lambda asset the modules sit side by side
     from lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRAINING_LOG_GROUP
     from sweep_base import Leftover, SweepBase, SweepReport, Unchecked, error_code, tags_of
-    from sweep_sagemaker import ENDPOINT_LOG_PREFIX, SageMakerKinds
+    from sweep_sagemaker import SageMakerKinds
     from sweep_services import EMR_SYNC_RULE, ServiceKinds
 except ImportError:  # imported as a package (tests, the labs command)
     from lambdas.lab_sweep.sweep_base import Leftover, SweepBase, SweepReport, Unchecked, error_code, tags_of
-    from lambdas.lab_sweep.sweep_sagemaker import ENDPOINT_LOG_PREFIX, SageMakerKinds
+    from lambdas.lab_sweep.sweep_sagemaker import SageMakerKinds
     from lambdas.lab_sweep.sweep_services import EMR_SYNC_RULE, ServiceKinds
     from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRAINING_LOG_GROUP
 
@@ -42,7 +42,6 @@ TAG_KEY, PROFILE_TAG_KEY = LAB_TAG, PROFILE_TAG
 __all__ = [
     "BILLABLE_TYPES",
     "EMR_SYNC_RULE",
-    "ENDPOINT_LOG_PREFIX",
     "SWEPT_PROFILE",
     "TRAINING_LOG_GROUP",
     "Leftover",
@@ -64,6 +63,7 @@ BILLABLE_TYPES = (
     "sagemaker:endpoint", "sagemaker:endpoint-config", "sagemaker:model", "sagemaker:pipeline",
     "sagemaker:model-package-group", "sagemaker:model-package", "sagemaker:monitoring-schedule",
     "emr-serverless", "glue:job", "states:stateMachine",
+    "sagemaker:transform-job",
     "sagemaker:hyper-parameter-tuning-job", "sagemaker:processing-job",
 )
 # How to tell whether a SageMaker resource the Tagging API still lists is really there
@@ -80,6 +80,11 @@ SAGEMAKER_LISTINGS = {
     "training-job": ("list_training_jobs", "TrainingJobSummaries", "TrainingJobArn", {"StatusEquals": "InProgress"}),
     "training-job/stopping": ("list_training_jobs", "TrainingJobSummaries", "TrainingJobArn",
                               {"StatusEquals": "Stopping"}),
+    # A finished transform job, likewise: only running ones count.
+    "transform-job": ("list_transform_jobs", "TransformJobSummaries", "TransformJobArn",
+                      {"StatusEquals": "InProgress"}),
+    "transform-job/stopping": ("list_transform_jobs", "TransformJobSummaries", "TransformJobArn",
+                               {"StatusEquals": "Stopping"}),
     # Tuning and processing jobs likewise: their records stay, only running ones bill.
     "hyper-parameter-tuning-job": ("list_hyper_parameter_tuning_jobs", "HyperParameterTuningJobSummaries",
                                    "HyperParameterTuningJobArn", {"StatusEquals": "InProgress"}),
@@ -90,7 +95,8 @@ SAGEMAKER_LISTINGS = {
     "processing-job/stopping": ("list_processing_jobs", "ProcessingJobSummaries", "ProcessingJobArn",
                                 {"StatusEquals": "Stopping"}),
 }
-RUN_KINDS = ("training-job", "hyper-parameter-tuning-job", "processing-job")  # records that bill only running
+# Jobs whose records stay and bill only while they run.
+RUN_KINDS = ("training-job", "transform-job", "hyper-parameter-tuning-job", "processing-job")
 
 
 class Sweeper(SageMakerKinds, ServiceKinds, SweepBase):
@@ -98,8 +104,8 @@ class Sweeper(SageMakerKinds, ServiceKinds, SweepBase):
 
     KINDS = (
         "monitoring_schedules", "endpoints", "endpoint_configs", "models", "pipelines", "model_packages",
-        "feature_groups", "tuning_jobs", "training_jobs", "processing_jobs", "emr_applications", "glue_jobs",
-        "glue_databases", "network_interfaces", "log_groups", "buckets",
+        "feature_groups", "tuning_jobs", "training_jobs", "transform_jobs", "processing_jobs", "emr_applications",
+        "glue_jobs", "glue_databases", "network_interfaces", "log_groups", "buckets",
     )
 
     def __init__(self, session: Any, lab: str, *, kinds: Iterable[str] = KINDS, **options: Any) -> None:

@@ -69,10 +69,6 @@ class SweepReport:
     def clean(self) -> bool:
         return not self.refused and not self.unchecked and not self.leftovers()
 
-    @property
-    def listing_failed(self) -> bool:
-        """Whether a service could not even be asked what is there: the pass proves nothing."""
-        return bool(self.refused) or bool(self.unchecked)
 
     def leftovers(self) -> list[Leftover]:
         """Everything still there or not known to be gone: the items a closing count counts."""

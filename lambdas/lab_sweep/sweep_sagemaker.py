@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
@@ -24,6 +25,7 @@ try:  # in the Lambda asset the modules sit side by side
         PROFILE_TAG,
         SHADOW_ENDPOINT_PREFIXES,
         TRAINING_LOG_GROUP,
+        TRANSFORM_LOG_GROUP,
     )
     from sweep_base import Leftover, error_code, split_s3_uri, tags_of
 except ImportError:  # imported as a package (tests, the labs command)
@@ -35,14 +37,30 @@ except ImportError:  # imported as a package (tests, the labs command)
         PROFILE_TAG,
         SHADOW_ENDPOINT_PREFIXES,
         TRAINING_LOG_GROUP,
+        TRANSFORM_LOG_GROUP,
     )
 
-ENDPOINT_LOG_PREFIX = ENDPOINT_LOG_GROUP_PREFIX
 BUSY_ENDPOINT = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
 
 
 def _token() -> str:
     return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A SageMaker job type the labs start outside CloudFormation (``api``: its name in the API,
+    ``TrainingJob``): its log group shared by all jobs (one stream prefix per job; None: it writes none)
+    and where its outputs are (``per_job_folder``: SageMaker adds a folder named after the job; no
+    ``output``: nothing of it is left once it has stopped); ``waiting``: why a running one waits."""
+
+    label: str
+    api: str
+    log_group: str | None
+    output: Callable[[dict], str | list[str] | None] | None
+    output_kind: str
+    per_job_folder: bool = False
+    waiting: str = "its logs and output go once it has stopped"
 
 
 class SageMakerKinds:
@@ -149,7 +167,7 @@ class SageMakerKinds:
         return ""
 
     def _endpoint_log_group_arn(self, name: str) -> str | None:
-        group = f"{ENDPOINT_LOG_PREFIX}{name}"
+        group = f"{ENDPOINT_LOG_GROUP_PREFIX}{name}"
         for found in self.client("logs").describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
             if found["logGroupName"] == group:
                 return found["arn"].removesuffix(":*")
@@ -171,9 +189,9 @@ class SageMakerKinds:
         if not names:
             return
         logs = self.client("logs")
-        for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=ENDPOINT_LOG_PREFIX):
+        for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=ENDPOINT_LOG_GROUP_PREFIX):
             for group in page["logGroups"]:
-                endpoint = group["logGroupName"].removeprefix(ENDPOINT_LOG_PREFIX)
+                endpoint = group["logGroupName"].removeprefix(ENDPOINT_LOG_GROUP_PREFIX)
                 if endpoint.lower() not in names or self.endpoint_exists(endpoint):
                     continue  # not the stack's, or an endpoint of that name is (still or again) there
                 name = group["logGroupName"]
@@ -267,71 +285,57 @@ class SageMakerKinds:
                              lambda c=catalog: self.absent(lambda: glue.get_table(DatabaseName=c["Database"],
                                                                                    Name=c["TableName"])))
 
-    def finished_jobs(self, kind: str, listing: tuple[str, str, str], name_key: str, status_key: str,
-                      stop: Callable[[str], object], why: str) -> Iterator[str]:
-        """The names of finished jobs of one kind tagged for the lab and proven its own; running ones are
-        stopped (they bill by the second) and wait, with ``why``, for the next round."""
-        for summary, tags in self.tagged(*listing):
-            name, status = summary[name_key], summary[status_key]
-            item = Leftover(kind, name, arn=summary[listing[2]])
-            if not self.proven(item, tags):
-                continue
-            if status == "InProgress":
-                self.stop(item, lambda n=name: stop(n))
-            if status in {"InProgress", "Stopping"}:
-                self.wait(item, status, why)
-                continue
-            yield name
-
     def training_jobs(self) -> None:
-        """Running jobs are stopped and wait; a finished job's log streams and output go (the job record
-        itself cannot be deleted and bills nothing)."""
-        sagemaker = self.client("sagemaker")
-        for name in self.finished_jobs(
-                "training job", ("list_training_jobs", "TrainingJobSummaries", "TrainingJobArn"), "TrainingJobName",
-                "TrainingJobStatus", lambda n: sagemaker.stop_training_job(TrainingJobName=n),
-                "its logs and output go once it has stopped"):
-            self.job_streams(TRAINING_LOG_GROUP, name)
-            output = sagemaker.describe_training_job(TrainingJobName=name).get("OutputDataConfig", {}).get(
-                "S3OutputPath")
-            if output:
-                self.delete_prefix("training artifacts", output.rstrip("/") + f"/{name}/")
+        """Running jobs are stopped (they bill by the second) and wait; a finished job's log streams
+        and output go (the job record itself cannot be deleted and bills nothing)."""
+        self._jobs(JobKind("training job", "TrainingJob", TRAINING_LOG_GROUP,
+                           lambda job: job.get("OutputDataConfig", {}).get("S3OutputPath"), "training artifacts",
+                           per_job_folder=True))
 
-    def job_streams(self, group: str, job: str) -> None:
-        """A job's log streams (``<job>/...``) in the group its service shares between jobs."""
-        logs = self.client("logs")
-        for stream in self.log_streams(group, f"{job}/"):
-            self.attempt(Leftover("log stream", f"{group}/{stream}"),
-                         lambda s=stream: logs.delete_log_stream(logGroupName=group, logStreamName=s),
-                         lambda s=stream: s not in self.log_streams(group, s))
+    def transform_jobs(self) -> None:
+        """Batch transform jobs (the inference lab's practice starts them), as training jobs: running ones
+        stopped, a finished one's log streams and predictions deleted."""
+        self._jobs(JobKind("transform job", "TransformJob", TRANSFORM_LOG_GROUP,
+                           lambda job: job.get("TransformOutput", {}).get("S3OutputPath"), "batch predictions"))
 
     def tuning_jobs(self) -> None:
         """Running tuning jobs are stopped, which stops the training jobs they launched (those carry the tuning
         job's tags and go with ``training_jobs``). A finished tuning job is a record that cannot be deleted and
         bills nothing."""
-        sagemaker = self.client("sagemaker")
-        listing = ("list_hyper_parameter_tuning_jobs", "HyperParameterTuningJobSummaries", "HyperParameterTuningJobArn")
-        for _ in self.finished_jobs(
-                "tuning job", listing, "HyperParameterTuningJobName", "HyperParameterTuningJobStatus",
-                lambda n: sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=n),
-                "its training jobs stop with it"):
-            pass
+        self._jobs(JobKind("tuning job", "HyperParameterTuningJob", None, None, "",
+                           waiting="its training jobs stop with it"))
 
     def processing_jobs(self) -> None:
-        """Running processing jobs are stopped and wait; a finished job's log streams and outputs go (the
-        outputs only in a bucket the lab owns; the job record cannot be deleted and bills nothing)."""
-        sagemaker = self.client("sagemaker")
-        for name in self.finished_jobs(
-                "processing job", ("list_processing_jobs", "ProcessingJobSummaries", "ProcessingJobArn"),
-                "ProcessingJobName", "ProcessingJobStatus",
-                lambda n: sagemaker.stop_processing_job(ProcessingJobName=n),
-                "its logs and outputs go once it has stopped"):
-            self.job_streams(PROCESSING_LOG_GROUP, name)
-            described = sagemaker.describe_processing_job(ProcessingJobName=name)
-            for output in described.get("ProcessingOutputConfig", {}).get("Outputs", []):
-                uri = output.get("S3Output", {}).get("S3Uri")
-                if uri:
-                    self.delete_prefix("processing output", uri.rstrip("/") + "/")
+        """Processing jobs (the model-development lab's bias step), as training jobs: running ones stopped, a
+        finished one's log streams and outputs deleted (outputs only in a bucket the lab owns)."""
+        self._jobs(JobKind("processing job", "ProcessingJob", PROCESSING_LOG_GROUP,
+                           lambda job: [o["S3Output"]["S3Uri"] for o in job.get("ProcessingOutputConfig", {}).get(
+                               "Outputs", []) if "S3Output" in o], "processing output",
+                           waiting="its logs and outputs go once it has stopped"))
+
+    def _jobs(self, kind: JobKind) -> None:
+        sagemaker, logs, group = self.client("sagemaker"), self.client("logs"), kind.log_group
+        api = kind.api
+        snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in api).lstrip("_")
+        for summary, tags in self.tagged(f"list_{snake}s", f"{api}Summaries", f"{api}Arn"):
+            name, status = summary[f"{api}Name"], summary[f"{api}Status"]
+            item = Leftover(kind.label, name, arn=summary[f"{api}Arn"])
+            if not self.proven(item, tags):
+                continue
+            if status == "InProgress":
+                self.stop(item, lambda n=name: getattr(sagemaker, f"stop_{snake}")(**{f"{api}Name": n}))
+            if status in {"InProgress", "Stopping"}:
+                self.wait(item, status, kind.waiting)
+                continue
+            for stream in self.log_streams(group, f"{name}/") if group else []:
+                self.attempt(Leftover("log stream", f"{group}/{stream}"),
+                             lambda s=stream: logs.delete_log_stream(logGroupName=group, logStreamName=s),
+                             lambda s=stream: s not in self.log_streams(group, s))
+            outputs = kind.output(getattr(sagemaker, f"describe_{snake}")(**{f"{api}Name": name})) \
+                if kind.output else None
+            for output in [outputs] if isinstance(outputs, str) else outputs or []:
+                self.delete_prefix(kind.output_kind, output.rstrip("/") + (f"/{name}/" if kind.per_job_folder
+                                                                            else "/"))
 
     def delete_prefix(self, kind: str, uri: str) -> None:
         """Deletes every object version under an s3:// prefix, only in a bucket the lab owns: of this

@@ -148,7 +148,7 @@ class Teardown:
         for step in (self.stop_executions, self.delete_packages, self.delete_endpoint):
             try:
                 results.append(step())
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - deletion must never be blocked
                 LOGGER.error("%s failed: %s", step.__name__, error)
                 results.append(f"{step.__name__} failed: {error}")
         return results
@@ -165,7 +165,7 @@ def handler(event: dict, context: Any, sagemaker: Any = None, logs: Any = None,
         teardown = Teardown(sagemaker or boto3.client("sagemaker"), logs or boto3.client("logs"),
                             event.get("ResourceProperties", {}), deadline=clock() + seconds, clock=clock, sleep=sleep)
         reason = "; ".join(teardown.run())
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - deletion must never be blocked
         reason = f"teardown could not start: {error}"
     LOGGER.info(reason)
     send_response(event, "SUCCESS", reason)

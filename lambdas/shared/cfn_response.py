@@ -33,5 +33,5 @@ def send_response(event: dict, status: str, reason: str, data: dict[str, Any] | 
         event["ResponseURL"], data=body, method="PUT",
         headers={"Content-Type": "", "Content-Length": str(len(body))},
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=30) as response:  # pre-signed S3 URL
         LOGGER.info("response sent: %s %s", status, response.status)

@@ -20,6 +20,7 @@ SWEPT_PROFILE = "sandbox"  # the only profile whose leftovers are ever deleted
 # Log groups that services create at run time, outside any stack.
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
+TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
 ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"  # + the endpoint's name
 # Endpoints a lab's jobs make untagged, by lab: SageMaker Clarify's shadow endpoint, named from the analysis
 # config's endpoint_name_prefix. The sweep deletes one only when every model it hosts is tagged for the lab.

@@ -54,7 +54,7 @@ def poll(fetch: Callable[[], T | None], done: Callable[[T], bool], *, timeout: f
     while True:
         try:
             state = fetch()
-        except Exception as problem:
+        except Exception as problem:  # handed to the caller's filter
             if transient is None or not transient(problem):
                 raise
             state = None

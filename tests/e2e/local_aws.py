@@ -26,7 +26,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from catalog.paths import ROOT
+from catalog.toolchain import QUIET_TOOLCHAIN
+
 PYTHON = ROOT / ".venv" / "bin" / "python"
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 MOTO_SERVER = ROOT / ".venv" / "bin" / "moto_server"  # installed by moto[server], with its web dependencies
@@ -112,7 +114,7 @@ def wait_until_answering(process: subprocess.Popen, url: str, log: Path) -> None
         if process.poll() is not None:
             pytest.fail(f"moto_server exited ({process.returncode}) before answering:\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:
+            with urllib.request.urlopen(url, timeout=1) as response:  # the local server
                 if response.status == 200:
                     return
         except OSError:
@@ -136,8 +138,7 @@ def local_aws(scratch: Path) -> Iterator[LocalAws]:
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": endpoint,
         "AWS_EC2_METADATA_DISABLED": "true", "MLREF_LABS_STATE": str(state),
-        "CDK_DISABLE_CLI_TELEMETRY": "true", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1", "JSII_RUNTIME_PACKAGE_CACHE_ROOT": str(jsii_cache()),
+        **QUIET_TOOLCHAIN, "JSII_RUNTIME_PACKAGE_CACHE_ROOT": str(jsii_cache()),
     }
     with log.open("w") as output:
         server = subprocess.Popen([str(PYTHON), str(LAUNCHER), str(port)], cwd=scratch, env=env, stdout=output,

@@ -66,17 +66,17 @@ def test_the_create_grant_and_log_group_encryption_controls_are_met_not_acknowle
     assert "cloudwatch_log_group_encrypted_check" in guard_report.passed["sandbox/janitor"]
 
 
-def test_the_readme_lists_each_labs_controls_to_exempt(guard, guard_report):
-    """The README's "Managed sandbox accounts" table says what the acknowledgments say."""
+def test_the_sandbox_accounts_page_lists_each_labs_controls_to_exempt(guard, guard_report):
+    """The "Managed sandbox accounts" page's table says what the acknowledgments say."""
     _, files = guard
     exempt = cfn_guard.controls_to_exempt(guard_report.failures, files)
-    section = (ROOT / "README.md").read_text().split("\n## Managed sandbox accounts\n", 1)[-1].split("\n## ", 1)[0]
+    section = (ROOT / "docs" / "sandbox-accounts.md").read_text().split("\n## ", 1)[0]
     rows = dict(re.findall(r"^\| `([a-z0-9-]+)` \| ([^|]*) \|", section, flags=re.MULTILINE))
     for lab in sorted({stack.split("/")[1] for stack in guard_report.passed}):
         row = "mlref-janitor" if lab == "janitor" else lab
         expected = cfn_guard.exemption_cell(exempt.get(lab, {}))
-        assert row in rows, f"README: no row for {row} under Managed sandbox accounts (expected: {expected})"
-        assert rows[row].strip() == expected, f"README row for {row}"
+        assert row in rows, f"docs/sandbox-accounts.md: no row for {row} (expected: {expected})"
+        assert rows[row].strip() == expected, f"docs/sandbox-accounts.md: the row for {row}"
 
 
 # The gate's own logic, on small inputs.

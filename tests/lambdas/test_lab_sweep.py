@@ -359,3 +359,31 @@ def test_the_janitor_deletes_nothing_when_a_stack_failed_to_delete(session):
     result = index.handler(event, None, session=session, topic_arn="", sleep=lambda _s: None)
     assert bucket_names(session) == {"mlref-data-lake-raw"} and result["lines"] == []
     assert result["state"] == "stack-exists" and "nothing swept" in result["error"]
+
+
+def test_transform_job_streams_and_predictions_are_removed_only_for_tagged_jobs(session):
+    """The inference lab's practice starts batch transform jobs outside its stack: the sweep deletes a
+    finished tagged job's log streams and predictions (the job record cannot be deleted and bills nothing)."""
+    from lambdas.lab_sweep.sweep_sagemaker import TRANSFORM_LOG_GROUP
+
+    bucket(session, "lab-data", LAB, objects=("transform/output/lab-job/records.csv.out",
+                                              "transform/output/foreign-job/records.csv.out"))
+    sagemaker, logs = session.client("sagemaker"), session.client("logs")
+    logs.create_log_group(logGroupName=TRANSFORM_LOG_GROUP)
+    for job, tags in (("lab-job", LAB), ("foreign-job", {})):
+        sagemaker.create_transform_job(
+            TransformJobName=job, ModelName="model-a",
+            TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                            "S3Uri": f"s3://lab-data/transform/input/{job}/"}}},
+            TransformOutput={"S3OutputPath": f"s3://lab-data/transform/output/{job}/"},
+            TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+            Tags=tag_list(tags) if tags else [])
+        logs.create_log_stream(logGroupName=TRANSFORM_LOG_GROUP, logStreamName=f"{job}/i-0123456789abcdef0")
+
+    report = sweep(session, "data-lake", log=lambda _: None, kinds=["transform_jobs"])
+
+    streams = [s["logStreamName"] for s in logs.describe_log_streams(logGroupName=TRANSFORM_LOG_GROUP)["logStreams"]]
+    assert streams == ["foreign-job/i-0123456789abcdef0"]
+    keys = [o["Key"] for o in session.client("s3").list_objects_v2(Bucket="lab-data")["Contents"]]
+    assert keys == ["transform/output/foreign-job/records.csv.out"]
+    assert any(str(i).startswith("batch predictions s3://lab-data/transform/output/lab-job/") for i in report.deleted)

@@ -298,3 +298,19 @@ def test_an_application_that_does_not_stop_in_time_waits_for_the_next_round(sess
     assert [str(i) for i in report.waiting] == [
         "EMR Serverless application 00abc (STOPPING: not stopped within 120 s; deleted next round)"]
     assert "EMR Serverless job run 00abc/run1 (cancelled)" in [str(i) for i in report.stopped]
+
+
+def test_a_running_transform_job_is_stopped_and_waited_for(session):
+    sagemaker, stub = stubbed("sagemaker")
+    job = arn("transform-job/mlref-inference-20261201-120000-abcd")
+    stub.add_response("list_transform_jobs", {"TransformJobSummaries": [{
+        "TransformJobName": "mlref-inference-20261201-120000-abcd", "TransformJobArn": job, "CreationTime": WHEN,
+        "TransformJobStatus": "InProgress"}]}, {})
+    tags(stub, job, LAB)
+    stub.add_response("stop_transform_job", {}, {"TransformJobName": "mlref-inference-20261201-120000-abcd"})
+    stub.activate()
+    report = run(session, ["transform_jobs"], sagemaker=sagemaker)
+    stub.assert_no_pending_responses()
+    assert [str(i) for i in report.stopped] == ["transform job mlref-inference-20261201-120000-abcd"]
+    assert [str(i) for i in report.waiting] == ["transform job mlref-inference-20261201-120000-abcd (InProgress: its "
+                                                "logs and output go once it has stopped)"] and not report.clean

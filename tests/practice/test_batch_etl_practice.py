@@ -16,6 +16,7 @@ from catalog import batch_etl as contract
 from labs.engine.errors import LabError
 from labs.practice.batch_etl import command as practice
 from labs.practice.batch_etl.data import DEFECTS, reported
+from labs.practice.common.steps import announced_steps
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:mlref-batch-etl-workflow"
@@ -115,12 +116,14 @@ def test_a_run_uploads_follows_the_execution_the_upload_started_and_reports_ever
     counts = {"input_rows": 200, "curated_rows": 160, "rejected_rows": 22, "duplicates_removed": 5,
               "rejected": {k: batch.defects[k] for k in ("missing_customer_id", "missing_label",
                                                          "unparseable_signup_date", "invalid_age", "unknown_plan")},
-              "imputed": {"monthly_data_gb": batch.defects["missing_monthly_data"], "plan": batch.defects["missing_plan"],
+              "imputed": {"monthly_data_gb": batch.defects["missing_monthly_data"],
+                          "plan": batch.defects["missing_plan"],
                           "country": batch.defects["missing_country"]},
               "standardized": {"signup_date": 120}, "splits": {"train": 128, "validation": 16, "test": 16}}
     counts["duplicates_removed"] = batch.defects["duplicate"]
     output = {"batch_id": "4d1c9e", "engine": "glue", "status": "curated", "counts": counts,
-              "data_quality": {"score": 1.0, "rules": [{"Name": "Rule_1", "Description": "RowCount > 0", "Result": "PASS"}]}}
+              "data_quality": {"score": 1.0,
+                               "rules": [{"Name": "Rule_1", "Description": "RowCount > 0", "Result": "PASS"}]}}
     sfn = session.stubs["stepfunctions"]
     older = {"executionArn": OURS + "-old", "stateMachineArn": MACHINE, "name": "old", "status": "RUNNING",
              "startDate": NOW - timedelta(hours=2)}
@@ -131,8 +134,8 @@ def test_a_run_uploads_follows_the_execution_the_upload_started_and_reports_ever
     early = [("Start", 0, 0), ("ListRunningExecutions", 0, 1), ("IsOldestExecution", 1, 1), ("StartRawCrawl", 1, 2),
              ("CountRawCrawl", 2, 2), ("WaitForRawCrawl", 2, 32), ("GetRawCrawl", 32, 33), ("CountRawCrawl", 33, 33),
              ("GetRawCrawl", 63, 64), ("IsRawCrawlDone", 64, 64), ("OutcomeRawCrawl", 64, 64)]
-    late = [("Transform", 64, 180), ("ReadCounts", 180, 181), ("StartQualityRun", 181, 182), ("GetQualityRun", 200, 201),
-            ("GetQualityResult", 201, 202), ("Report", 202, 202)]
+    late = [("Transform", 64, 180), ("ReadCounts", 180, 181), ("StartQualityRun", 181, 182),
+            ("GetQualityRun", 200, 201), ("GetQualityResult", 201, 202), ("Report", 202, 202)]
     sfn.add_response("describe_execution", described("RUNNING"), {"executionArn": OURS})
     sfn.add_response("get_execution_history", history(*early), {"executionArn": OURS, "maxResults": 1000})
     sfn.add_response("describe_execution", described("SUCCEEDED", output=output), {"executionArn": OURS})
@@ -149,9 +152,11 @@ def test_a_run_uploads_follows_the_execution_the_upload_started_and_reports_ever
     text = "\n".join(lines)
     assert "the arrival started execution 4d1c9e" in text
     assert "> crawl raw" in text and "= crawl raw: 63 s, 2 polls" in text
+    assert [step for step, _ in announced_steps(lines)] == [e.step for e in contract.CONTRACT.exercises]
     assert "  Transform" in text and "116.0 s" in text  # a state with its duration
     assert "GetRawCrawl" not in text  # polls are summed up, not listed
-    assert f"  {'duplicate':<26} {batch.defects['duplicate']:>8} {batch.defects['duplicate']:>8}  duplicates_removed" in text
+    duplicates = batch.defects["duplicate"]
+    assert f"  {'duplicate':<26} {duplicates:>8} {duplicates:>8}  duplicates_removed" in text
     assert "PASS  RowCount > 0" in text and "train 128 (80%)" in text and "C-4D1C9E-000001 | basic" in text
 
 

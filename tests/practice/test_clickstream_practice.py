@@ -23,6 +23,7 @@ from labs.practice.clickstream.command import (
     to_records,
 )
 from labs.practice.common.dry_run import printed_requests
+from labs.practice.common.steps import announced_steps
 from lambdas.clickstream_transform.index import normalize
 from tests.fakes import FakeClock
 from tests.http_fakes import validate_request
@@ -206,3 +207,4 @@ def test_a_whole_run_sends_waits_for_every_event_and_reports(monkeypatch):
     assert report.by_type == [["page_view", 19], ["click", 11]]
     assert "end-to-end latency: first events queryable after 17 s, all 30 after 33 s" in lines
     assert "top pages: / (5), /cart (3)" in lines
+    assert [step for step, _ in announced_steps(lines)] == [e.step for e in clickstream.contract.CONTRACT.exercises]

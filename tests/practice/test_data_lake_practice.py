@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from labs.engine.deployed import assume_role, stack_outputs
 from labs.engine.errors import LabError
+from labs.practice.common.steps import announced_steps
 from labs.practice.data_lake import command as data_lake
 from labs.practice.data_lake.command import REQUIRED_OUTPUTS, DataLakePractice, Waiting
 
@@ -103,7 +104,8 @@ def test_full_practice_uploads_crawls_curates_and_queries_as_each_role(aws):
     glue.add_response("get_table", {"Table": {"Name": "sales"}},
                       {"DatabaseName": OUTPUTS["RawDatabaseName"], "Name": "sales"})
     engineer.stubs["glue"].add_client_error(
-        "get_table", "EntityNotFoundException", expected_params={"DatabaseName": OUTPUTS["CuratedDatabaseName"], "Name": "sales"})
+        "get_table", "EntityNotFoundException",
+        expected_params={"DatabaseName": OUTPUTS["CuratedDatabaseName"], "Name": "sales"})
     expect_query(engineer.stubs["athena"], "ctas", states=("RUNNING", "SUCCEEDED"))
     expect_query(analyst.stubs["athena"], "revenue", columns=["dt", "orders", "revenue"],
                  rows=[["2026-01-05", "14", "812.4"], ["2026-01-06", "18", "1020.1"]])
@@ -128,6 +130,7 @@ def test_full_practice_uploads_crawls_curates_and_queries_as_each_role(aws):
     assert report.raw_denied_for_analyst is True
     assert roles == [("engineer", OUTPUTS["DataEngineerRoleArn"]), ("analyst", OUTPUTS["AnalystRoleArn"])]
     assert any("raw zone: denied, as it should be" in line for line in said)
+    assert [step for step, _ in announced_steps(said)] == [e.step for e in data_lake.contract.CONTRACT.exercises]
     for session in (admin, engineer, analyst):
         session.assert_all_used()
 
@@ -188,7 +191,8 @@ def test_stack_outputs_reads_a_deployed_stack_and_explains_a_missing_one():
 
     with mock_aws():
         session = boto3.Session(region_name="us-east-1")
-        with pytest.raises(LabError, match=r"lab data-lake is not deployed in us-east-1: deploy it with `labs deploy data-lake`"):
+        with pytest.raises(LabError,
+                           match=r"lab data-lake is not deployed in us-east-1: deploy it with `labs deploy data-lake`"):
             stack_outputs(session, "mlref-data-lake", REQUIRED_OUTPUTS)
         session.client("cloudformation").create_stack(StackName="mlref-data-lake", TemplateBody=json.dumps(template))
         assert stack_outputs(session, "mlref-data-lake", REQUIRED_OUTPUTS) == {k: OUTPUTS[k] for k in REQUIRED_OUTPUTS}

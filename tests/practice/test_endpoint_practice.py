@@ -22,6 +22,7 @@ from botocore.validate import validate_parameters
 from catalog import endpoint as contract
 from jobs.endpoint.model import synthetic_rows
 from labs.engine.errors import LabError
+from labs.practice.common.steps import announced_steps
 from labs.practice.endpoint import command as practice
 from labs.practice.endpoint.dry_run import dry_run_requests, example_outputs
 from labs.practice.endpoint.monitor import (
@@ -62,7 +63,7 @@ def test_the_dry_run_prints_every_request_without_credentials_or_clients(no_cred
     for operation in ("invoke_endpoint", "update_endpoint_weights_and_capacities", "create_processing_job",
                       "create_monitoring_schedule", "describe_scaling_policies", "get_metric_data"):
         assert f" {operation}: " in text
-    assert "steps 1 and 2: 7 of these each" in text and "nothing was sent" in lines[-1]
+    assert "7 of these, and 7 more after the traffic shift" in text and "nothing was sent" in lines[-1]
 
 
 def test_every_dry_run_request_is_valid_for_its_service_model():
@@ -79,7 +80,8 @@ def test_the_key_requests_pass_stubber_as_the_practice_sends_them():
     shift = weights_request(ENDPOINT, contract.SHIFTED_WEIGHTS)
     schedule = one_off_request("mlref-endpoint-now-x", OUTPUTS, TAGS)
     with Stubber(sagemaker) as stub, Stubber(runtime) as runtime_stub:
-        stub.add_response("update_endpoint_weights_and_capacities", {"EndpointArn": "arn:aws:sagemaker:us-east-1:1:endpoint/e"}, shift)
+        stub.add_response("update_endpoint_weights_and_capacities",
+                          {"EndpointArn": "arn:aws:sagemaker:us-east-1:1:endpoint/e"}, shift)
         stub.add_response("create_monitoring_schedule", {"MonitoringScheduleArn": SCHEDULE_ARN}, schedule)
         request = invoke_request(ENDPOINT, synthetic_rows(1, seed=1)[0])
         runtime_stub.add_response("invoke_endpoint", {"Body": body("0.42"), "InvokedProductionVariant": "VariantB"},
@@ -105,7 +107,7 @@ def throttled_then(runtime, answers):
         if variant:
             headers["x-Amzn-Invoked-Production-Variant"] = variant
         response = AWSResponse(request.url, status, headers, io.BytesIO(text.encode()))
-        response._content = text.encode()
+        response._content = text.encode()  # error bodies are read from here
         return response
 
     runtime.meta.events.register("before-send.sagemaker-runtime.InvokeEndpoint", answer)
@@ -206,13 +208,15 @@ def test_a_realtime_run_shifts_traffic_shows_the_policy_prints_a_capture_and_res
     assert report["first_split"] == {"VariantA": 8, "VariantB": 2}
     assert report["second_split"] == {"VariantA": 9, "VariantB": 1}
     text = "\n".join(lines)
-    assert "step 2: shifting traffic to VariantA 0.9, VariantB 0.1" in text
+    assert "shifting traffic to VariantA 0.9, VariantB 0.1" in text
     assert "  now: VariantA weight 0.9" in text
     assert "tracks SageMakerVariantInvocationsPerInstance at 100 per instance per minute" in text
     assert "  endpointInput: text/csv: 12,40.5,1,8,0,33" in text and "  endpointOutput: text/csv: 0.12" in text
     weights = {v["VariantName"]: v["CurrentWeight"] for v in sagemaker.describe_endpoint(
         EndpointName=ENDPOINT)["ProductionVariants"]}
     assert weights == contract.WEIGHTS and lines[-1] == "restored the weights: VariantA 0.8, VariantB 0.2"
+    assert [step for step, _ in announced_steps(lines)] == [  # no monitor: neither its baseline nor its check
+        contract.STEP_INVOKE, contract.STEP_SHIFT, contract.STEP_SCALING, contract.STEP_CAPTURE]
 
 
 def test_a_serverless_run_reports_the_cold_start_from_cloudwatch(monkeypatch):
@@ -230,7 +234,8 @@ def test_a_serverless_run_reports_the_cold_start_from_cloudwatch(monkeypatch):
     monkeypatch.setattr(practice, "deployed_stack", lambda *_: (outputs, TAGS))
     lines = []
     with Stubber(runtime) as rt, Stubber(cloudwatch) as cw, Stubber(sagemaker) as sm:
-        sm.add_response("describe_endpoint", {"EndpointName": endpoint, "EndpointArn": "arn:aws:sagemaker:us-east-1:1:endpoint/e",
+        sm.add_response("describe_endpoint", {"EndpointName": endpoint,
+                                              "EndpointArn": "arn:aws:sagemaker:us-east-1:1:endpoint/e",
                                               "EndpointStatus": "InService", "CreationTime": T0,
                                               "LastModifiedTime": T0}, {"EndpointName": endpoint})
         for _ in range(4):
@@ -244,11 +249,12 @@ def test_a_serverless_run_reports_the_cold_start_from_cloudwatch(monkeypatch):
         cw.assert_no_pending_responses()
     assert len(report["warm"]) == 3
     assert lines[-1] == "ModelSetupTime (the cold start, from CloudWatch): 1534 ms"
+    assert [step for step, _ in announced_steps(lines)] == [contract.STEP_SERVERLESS]
 
 
 @pytest.mark.parametrize("arguments, problem", [
-    (dict(requests=0), "--requests 0 is out of range"), (dict(requests=2001), "use 1 to 2000"),
-    (dict(load_minutes=16), "--load-minutes 16 is out of range"), (dict(load_minutes=-1), "use 0 (no load) to 15"),
+    ({"requests": 0}, "--requests 0 is out of range"), ({"requests": 2001}, "use 1 to 2000"),
+    ({"load_minutes": 16}, "--load-minutes 16 is out of range"), ({"load_minutes": -1}, "use 0 (no load) to 15"),
 ])
 def test_flags_out_of_their_bounds_are_one_line(arguments, problem):
     with pytest.raises(LabError, match=re.escape(problem)):
@@ -258,7 +264,7 @@ def test_flags_out_of_their_bounds_are_one_line(arguments, problem):
 def test_a_stack_without_the_variants_outputs_asks_for_a_redeploy(monkeypatch):
     outputs = {contract.ENDPOINT: ENDPOINT, contract.ENDPOINT_TYPE: "realtime", contract.VARIANTS: "VariantA,VariantB"}
     monkeypatch.setattr(practice, "deployed_stack", lambda *_: (outputs, TAGS))
-    with pytest.raises(LabError, match="lacks outputs .*ScalableResourceId.*labs deploy endpoint"):
+    with pytest.raises(LabError, match=r"lacks outputs .*ScalableResourceId.*labs deploy endpoint"):
         practice.EndpointPractice(type("S", (), {"region_name": "us-east-1"})()).run()
 
 
@@ -338,10 +344,12 @@ def test_the_baseline_job_starts_only_without_a_baseline_and_its_request_is_vali
         st.add_client_error("head_object", "404", http_status_code=404)
         st.add_response("put_object", {}, {"Bucket": BUCKET, "Key": "baseline/dataset/train.csv", "Body": ANY})
         expected = baseline_job_request("mlref-endpoint-baseline-r1", OUTPUTS, "us-east-1", TAGS)
-        sm.add_response("create_processing_job", {"ProcessingJobArn": "arn:aws:sagemaker:us-east-1:1:processing-job/j"}, expected)
+        sm.add_response("create_processing_job",
+                        {"ProcessingJobArn": "arn:aws:sagemaker:us-east-1:1:processing-job/j"}, expected)
         assert step.start_baseline(synthetic_rows(20, seed=6)) == "mlref-endpoint-baseline-r1"
-        sm.add_response("describe_processing_job", job("InProgress"), {"ProcessingJobName": "mlref-endpoint-baseline-r1"})
-        sm.add_response("describe_processing_job", job("Completed"), {"ProcessingJobName": "mlref-endpoint-baseline-r1"})
+        baseline = {"ProcessingJobName": "mlref-endpoint-baseline-r1"}
+        sm.add_response("describe_processing_job", job("InProgress"), baseline)
+        sm.add_response("describe_processing_job", job("Completed"), baseline)
         step.wait_baseline()
         for _ in range(2):
             st.add_response("head_object", {"ContentLength": 10})
@@ -448,7 +456,8 @@ def test_ctrl_c_or_a_failed_step_stops_the_baseline_job_and_restores_the_weights
 
     def describe(_):
         return {"EndpointStatus": "InService", "ProductionVariants": [
-            {"VariantName": name, "CurrentWeight": weight, "CurrentInstanceCount": 1} for name, weight in current.items()]}
+            {"VariantName": name, "CurrentWeight": weight, "CurrentInstanceCount": 1}
+            for name, weight in current.items()]}
 
     sagemaker = Recorder(describe_endpoint=describe, create_processing_job={}, stop_processing_job={},
                          update_endpoint_weights_and_capacities=update)
@@ -499,7 +508,8 @@ def test_captured_records_are_decoded_whatever_their_encoding():
 def test_the_shift_waits_until_the_endpoint_serves_the_new_weights():
     def described(weights, status="InService"):
         return {"EndpointStatus": status, "ProductionVariants": [
-            {"VariantName": name, "CurrentWeight": weight} for name, weight in zip(("VariantA", "VariantB"), weights)]}
+            {"VariantName": name, "CurrentWeight": weight}
+            for name, weight in zip(("VariantA", "VariantB"), weights, strict=True)]}
 
     answers = iter([described((0.8, 0.2)), described((0.8, 0.2), "Updating"), described((0.9, 0.1))])
     sagemaker = Recorder(update_endpoint_weights_and_capacities={}, describe_endpoint=lambda _: next(answers))
@@ -507,6 +517,7 @@ def test_the_shift_waits_until_the_endpoint_serves_the_new_weights():
     run = practice.EndpointPractice(None, out=lines.append, clock=clock, sleep=clock.sleep, waits=Waits(poll_seconds=5))
     run.sagemaker = sagemaker
     run.shift(ENDPOINT, contract.SHIFTED_WEIGHTS)
-    assert clock.now == 10 and lines[-1] == "  now: VariantA weight 0.9 (? instances), VariantB weight 0.1 (? instances)"
+    assert clock.now == 10
+    assert lines[-1] == "  now: VariantA weight 0.9 (? instances), VariantB weight 0.1 (? instances)"
     assert sagemaker.calls[0] == ("update_endpoint_weights_and_capacities", weights_request(ENDPOINT, {
         "VariantA": 0.9, "VariantB": 0.1}))

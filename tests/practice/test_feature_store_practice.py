@@ -16,12 +16,15 @@ from botocore.stub import Stubber
 from catalog.feature_store import CLICK_ACTIVITY, CUSTOMER_PROFILE, OFFLINE_COLUMNS
 from labs.cli import main as cli
 from labs.engine.errors import LabError
+from labs.practice.common.steps import announced_steps
 from labs.practice.feature_store import command as fs
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 OUTPUTS = {"DatabaseName": "mlref_feature_store", "WorkgroupName": "mlref-feature-store-OfflineQueries",
-           "IngestionRoleArn": "arn:aws:iam::123456789012:role/ingest", "ConsumerRoleArn": "arn:aws:iam::123456789012:role/read",
-           "CustomerProfileGroupName": CUSTOMER_PROFILE.group_name, "CustomerProfileTableName": CUSTOMER_PROFILE.table_name,
+           "IngestionRoleArn": "arn:aws:iam::123456789012:role/ingest",
+           "ConsumerRoleArn": "arn:aws:iam::123456789012:role/read",
+           "CustomerProfileGroupName": CUSTOMER_PROFILE.group_name,
+           "CustomerProfileTableName": CUSTOMER_PROFILE.table_name,
            "ClickActivityGroupName": CLICK_ACTIVITY.group_name, "ClickActivityTableName": CLICK_ACTIVITY.table_name}
 
 
@@ -127,7 +130,8 @@ def offline_tables(data, *, deleted=(), extra_future=True):
     glue = {"String": "VARCHAR", "Integral": "BIGINT", "Fractional": "DOUBLE"}
     offline = {"timestamp": "TIMESTAMP", "boolean": "BOOLEAN"}
     for spec, records in ((CUSTOMER_PROFILE, data.profiles), (CLICK_ACTIVITY, data.activity)):
-        columns = [f"{f.name} {glue[f.type]}" for f in spec.features] + [f"{n} {offline[t]}" for n, t in OFFLINE_COLUMNS]
+        columns = ([f"{f.name} {glue[f.type]}" for f in spec.features]
+                   + [f"{n} {offline[t]}" for n, t in OFFLINE_COLUMNS])
         table = f"mlref_feature_store.{spec.table_name}"
         con.execute(f"CREATE TABLE {table} ({', '.join(columns)})")
         marks = ", ".join("?" for _ in spec.features)
@@ -149,7 +153,7 @@ def test_the_training_set_uses_the_snapshot_before_each_label_never_a_later_one(
     assert len(rows) == len(data.labels)
     older = {a["customer_id"]: a for a in data.activity if a["event_time"] == "2026-11-01T12:00:00Z"}
     for row in rows:
-        record = dict(zip(columns, row))
+        record = dict(zip(columns, row, strict=False))
         assert record["activity_time"] == "2026-11-01T12:00:00Z"
         assert int(record["sessions_7d"]) == older[record["customer_id"]]["sessions_7d"]
     assert fs.leakage(columns, rows) == 0
@@ -166,7 +170,7 @@ def test_deleted_records_are_left_out(data):
     customer = data.labels[0][0]
     con = offline_tables(data, deleted={(customer, "2026-11-01T12:00:00Z")})
     columns, rows = run_sql(con, fs.point_in_time_sql(OUTPUTS, data.labels))
-    first = dict(zip(columns, next(r for r in rows if r[0] == customer)))
+    first = dict(zip(columns, next(r for r in rows if r[0] == customer), strict=False))
     assert first["activity_time"] == "" and first["age"] != ""
 
 
@@ -260,6 +264,7 @@ def test_a_whole_run_ingests_reads_back_and_builds_the_training_set(monkeypatch,
     assert report.ingest.written == 12 and len(report.latencies) == 2
     assert len(report.training_rows) == 4 and report.leaked_rows == 0
     assert any(line.startswith("online store read latency over 2 GetRecord calls") for line in lines)
+    assert [step for step, _ in announced_steps(lines)] == [e.step for e in fs.contract.CONTRACT.exercises]
     assert lines[-1].endswith("rows using features from after their label: 0")
 
 

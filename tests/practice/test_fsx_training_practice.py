@@ -30,6 +30,7 @@ from jobs.fsx_training import train as job_script
 from labs.cli import main as cli
 from labs.engine.errors import LabError
 from labs.practice.common import polling
+from labs.practice.common.steps import announced_steps
 from labs.practice.fsx_training import command as ft
 from labs.practice.fsx_training import data as data_module
 from labs.practice.fsx_training import plan
@@ -103,7 +104,8 @@ def test_the_s3_modes_read_the_set_from_the_data_bucket_through_the_vpc(requests
     request = by_title(requests, title)
     train = channel(request, "train")
     assert train["InputMode"] == mode
-    assert train["DataSource"]["S3DataSource"] == {"S3DataType": "S3Prefix", "S3DataDistributionType": "FullyReplicated",
+    assert train["DataSource"]["S3DataSource"] == {"S3DataType": "S3Prefix",
+                                                   "S3DataDistributionType": "FullyReplicated",
                                                    "S3Uri": "s3://<DataBucketName>/train/random-4gib/"}
     assert request["VpcConfig"] == {"Subnets": ["subnet-<SubnetId>"], "SecurityGroupIds": ["sg-<SecurityGroupId>"]}
     assert channel(request, "code")["InputMode"] == "File"
@@ -132,7 +134,8 @@ def test_the_data_set_job_writes_through_its_checkpoints_on_demand(requests):
     for request in (fsx, efs):
         assert request["CheckpointConfig"] == {"S3Uri": "s3://<DataBucketName>/train/random-4gib/",
                                                "LocalPath": "/opt/ml/checkpoints"}
-        assert not request.get("EnableManagedSpotTraining") and "MaxWaitTimeInSeconds" not in request["StoppingCondition"]
+        assert not request.get("EnableManagedSpotTraining")
+        assert "MaxWaitTimeInSeconds" not in request["StoppingCondition"]
         assert request["ResourceConfig"]["InstanceType"] == contract.SEED_INSTANCE_TYPE
     assert {c["ChannelName"] for c in fsx["InputDataConfig"]} == {"code", "sm_drivers"}
     assert channel(efs, "efs")["DataSource"]["FileSystemDataSource"]["FileSystemAccessMode"] == "rw"
@@ -328,7 +331,7 @@ def test_the_read_job_reads_every_shard_and_resumes_after_an_interruption(tmp_pa
 def test_the_read_job_waits_a_bounded_time_for_the_file_system_to_list_the_shards(tmp_path):
     shards(tmp_path / "data", count=2)
     ticks, lines = itertools.count(0.0, 5.0), []
-    with pytest.raises(SystemExit, match="2 of 3 shards under .* after 60 s"):
+    with pytest.raises(SystemExit, match=r"2 of 3 shards under .* after 60 s"):
         job_script.read_all(tmp_path / "data", tmp_path / "c", tmp_path / "m", expected=3, wait_seconds=60,
                             out=lines.append, clock=lambda: next(ticks), sleep=lambda _: None)
     assert lines[0].startswith("MLREF_WAITED seconds=")
@@ -443,7 +446,8 @@ def test_a_spot_interruption_and_resume_from_checkpoint_keep_the_first_attempts_
     assert report.interrupted and report.attempts == 2 and report.read_seconds == 30.0
     assert "interrupted, resumed from its checkpoint (2 attempts)" in report.line()
     lines = fr.table([report])
-    assert lines[1].startswith("S3 FastFile *") and any(line.startswith("* interrupted by managed spot") for line in lines)
+    assert lines[1].startswith("S3 FastFile *")
+    assert any(line.startswith("* interrupted by managed spot") for line in lines)
 
 
 def test_log_lines_come_back_in_time_order_across_a_resumed_jobs_streams():
@@ -461,7 +465,8 @@ def test_log_lines_come_back_in_time_order_across_a_resumed_jobs_streams():
 # -- the table and the claim ---------------------------------------------------------------
 
 def fixed_reports():
-    row = dict(instance_type="ml.g5.xlarge", spot=True, status="Completed", megabytes=4295.0, provisioning=100.0)
+    row = {"instance_type": "ml.g5.xlarge", "spot": True, "status": "Completed", "megabytes": 4295.0,
+           "provisioning": 100.0}
     return [
         fr.JobReport("S3 File", "j1", first_byte=330.0, download=150.0, read_seconds=10.0, billable_seconds=320, **row),
         fr.JobReport("S3 FastFile", "j2", first_byte=200.0, read_seconds=40.0, billable_seconds=210, **row),
@@ -653,6 +658,7 @@ def test_a_whole_run_writes_the_set_runs_each_mode_in_turn_tagged_and_prints_the
                                           "FSx for Lustre, repeated run"]
     estimate = lines.index("estimated cost (fsx variant, pricing/prices.toml):")
     assert lines[estimate + 1].startswith("  writing the data set: ml.m5.large on demand")
+    assert [step for step, _ in announced_steps(lines)] == [e.step for e in contract.CONTRACT.exercises]
     assert lines.index(next(line for line in lines if line.startswith("starting"))) > estimate
     table_start = lines.index("ml.g5.xlarge, spot, 1074 MB (1 GiB) in 4 shards:")
     assert lines[table_start + 1].startswith("input mode") and lines[table_start + 2].startswith("S3 File")
@@ -670,7 +676,8 @@ def test_without_a_terminal_or_yes_it_refuses_before_starting_anything(deployed,
     assert deployed.client("sagemaker").list_training_jobs()["TrainingJobSummaries"] == []
     quotas, stub = quotas_stub("ml.g5.xlarge")
     with stub:
-        assert ft.FsxTrainingPractice(Session(quotas), out=lines.append, dataset_gib=1, ask=lambda _: False).run() is None
+        practice = ft.FsxTrainingPractice(Session(quotas), out=lines.append, dataset_gib=1, ask=lambda _: False)
+        assert practice.run() is None
     assert lines[-1] == "nothing started"
 
 
@@ -678,14 +685,14 @@ def test_ctrl_c_stops_the_running_job():
     stopped = []
 
     class SageMaker:
-        def describe_training_job(self, TrainingJobName):
+        def describe_training_job(self, TrainingJobName):  # the API's name
             raise KeyboardInterrupt
 
         def stop_training_job(self, TrainingJobName):
             stopped.append(TrainingJobName)
 
     class Trainer:
-        class _latest_training_job:
+        class _latest_training_job:  # the SDK's attribute
             training_job_name = "mlref-file-7"
 
         def train(self, wait, logs):

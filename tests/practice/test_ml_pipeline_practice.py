@@ -17,6 +17,7 @@ from botocore.validate import validate_parameters
 from catalog import ml_pipeline as lab
 from labs.engine.errors import LabError
 from labs.practice.common.dry_run import printed_requests
+from labs.practice.common.steps import announced_steps
 from labs.practice.ml_pipeline import command as practice
 from tests.fakes import FakeClock, StubbedSession
 
@@ -117,7 +118,8 @@ def test_every_dry_run_request_is_valid_for_its_service_and_nothing_is_sent(no_c
         validate_parameters(request, loader.get_service_model(service).operation_model(operation).input_shape)
     assert [op for _, op, _ in printed_requests(lines)] == ["DescribeStacks", *(op for _, op, _, _ in requests)]
     printed = "\n".join(lines)
-    assert '"Name": "AucThreshold"' in printed and '"Value": "0.75"' in printed and "Body" not in printed.split("\n#")[1]
+    assert '"Name": "AucThreshold"' in printed and '"Value": "0.75"' in printed
+    assert "Body" not in printed.split("\n#")[1]
 
 
 def test_the_request_check_catches_a_mistyped_parameter():
@@ -140,16 +142,16 @@ def test_a_passing_run_approves_waits_for_the_endpoint_and_predicts(deployed):
     with session as stubs:
         start(stubs, lab.DEFAULT_THRESHOLD)
         poll_answer(stubs, "Executing", [step(lab.PREPROCESS_STEP, "Executing")])
-        poll_answer(stubs, "Succeeded", DONE + [
-            step(lab.CONDITION_STEP, "Succeeded", Condition={"Outcome": "True"}),
-            step(lab.REGISTER_STEP, "Succeeded", RegisterModel={"Arn": PACKAGE})])
+        poll_answer(stubs, "Succeeded", [*DONE, step(lab.CONDITION_STEP, "Succeeded", Condition={"Outcome": "True"}),
+                                         step(lab.REGISTER_STEP, "Succeeded", RegisterModel={"Arn": PACKAGE})])
         reports(stubs, auc=0.8512)
         registered(stubs)
         stubs["sagemaker"].add_response("update_model_package", {"ModelPackageArn": PACKAGE},
                                         practice.approve_request(PACKAGE, 0.8512, lab.DEFAULT_THRESHOLD))
-        stubs["sagemaker"].add_response("describe_endpoint", endpoint("InService", 2), {"EndpointName": lab.ENDPOINT_NAME})
-        stubs["sagemaker"].add_response("describe_endpoint", endpoint("Updating", 3), {"EndpointName": lab.ENDPOINT_NAME})
-        stubs["sagemaker"].add_response("describe_endpoint", endpoint("InService", 3), {"EndpointName": lab.ENDPOINT_NAME})
+        named = {"EndpointName": lab.ENDPOINT_NAME}
+        stubs["sagemaker"].add_response("describe_endpoint", endpoint("InService", 2), named)
+        stubs["sagemaker"].add_response("describe_endpoint", endpoint("Updating", 3), named)
+        stubs["sagemaker"].add_response("describe_endpoint", endpoint("InService", 3), named)
         stubs["s3"].add_response("get_object", {"Body": body("1.0,0.5,-1.2\n0.0,-0.3,0.8\n")},
                                  {"Bucket": OUTPUTS[lab.ARTIFACTS_BUCKET], "Key": lab.holdout_key(EXECUTION_ID)})
         stubs["sagemaker-runtime"].add_response("invoke_endpoint", {"Body": body("0.91\n0.12\n")}, {
@@ -165,6 +167,7 @@ def test_a_passing_run_approves_waits_for_the_endpoint_and_predicts(deployed):
     assert "AUC 0.8512" in text and "passes" in text and "dropped 10 duplicates" in text
     assert f"endpoint {lab.ENDPOINT_NAME}: InService with {lab.ENDPOINT_NAME}-v3" in text
     assert clock.now == 3 * runner.poll_seconds  # one poll of the execution, two of the endpoint
+    assert [step for step, _ in announced_steps(lines)] == [e.step for e in lab.CONTRACT.exercises]
 
 
 def test_a_run_below_the_threshold_ends_in_the_fail_step_and_registers_nothing(deployed):
@@ -172,8 +175,8 @@ def test_a_run_below_the_threshold_ends_in_the_fail_step_and_registers_nothing(d
     message = "AUC 0.8512 is below the threshold 0.99: no model was registered"
     with session as stubs:
         start(stubs, 0.99)
-        poll_answer(stubs, "Failed", DONE + [step(lab.CONDITION_STEP, "Succeeded", Condition={"Outcome": "False"}),
-                                             step(lab.FAIL_STEP, "Failed", Fail={"ErrorMessage": message})],
+        poll_answer(stubs, "Failed", [*DONE, step(lab.CONDITION_STEP, "Succeeded", Condition={"Outcome": "False"}),
+                                      step(lab.FAIL_STEP, "Failed", Fail={"ErrorMessage": message})],
                     failure=message)
         reports(stubs, auc=0.8512)
         report = runner.run()
@@ -181,14 +184,15 @@ def test_a_run_below_the_threshold_ends_in_the_fail_step_and_registers_nothing(d
     assert (report.status, report.outcome, report.package_arn) == ("Failed", "False", None)
     assert f"the Fail step ended the execution: {message}" in lines
     assert any("the condition AUC >= 0.99 fails" in line for line in lines)
+    assert [step for step, _ in announced_steps(lines)] == [lab.STEP_UPLOAD, lab.STEP_RUN, lab.STEP_RESULTS]
 
 
 def test_no_approve_leaves_the_package_pending_and_says_how_to_approve(deployed):
     session, runner, lines, _ = run(approve=False)
     with session as stubs:
         start(stubs, lab.DEFAULT_THRESHOLD)
-        poll_answer(stubs, "Succeeded", DONE + [step(lab.CONDITION_STEP, "Succeeded", Condition={"Outcome": "True"}),
-                                                step(lab.REGISTER_STEP, "Succeeded", RegisterModel={"Arn": PACKAGE})])
+        poll_answer(stubs, "Succeeded", [*DONE, step(lab.CONDITION_STEP, "Succeeded", Condition={"Outcome": "True"}),
+                                         step(lab.REGISTER_STEP, "Succeeded", RegisterModel={"Arn": PACKAGE})])
         reports(stubs, auc=0.84)
         registered(stubs)
         report = runner.run()

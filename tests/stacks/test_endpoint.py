@@ -14,6 +14,7 @@ from catalog.base import ConfigError
 from catalog.endpoint import EndpointOptions, EndpointType, parse
 from catalog.sagemaker_images import IMAGE_ACCOUNTS
 from jobs.endpoint.model import MODEL_A, MODEL_B
+from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX
 from tests.conftest import resources_of
 
 
@@ -127,10 +128,10 @@ def test_the_monitor_waits_for_the_endpoint_and_runs_hourly_on_its_capture(realt
 def test_the_stack_owns_the_endpoints_log_group_and_creates_it_first(realtime):
     endpoint_id, endpoint = one(realtime, "AWS::SageMaker::Endpoint")
     groups = {k: g for k, g in resources_of(realtime, "AWS::Logs::LogGroup").items()
-              if contract.ENDPOINT_LOG_GROUP_PREFIX in json.dumps(g["Properties"].get("LogGroupName"))}
+              if ENDPOINT_LOG_GROUP_PREFIX in json.dumps(g["Properties"].get("LogGroupName"))}
     ((group_id, group),) = groups.items()
     name = group["Properties"]["LogGroupName"]
-    assert name == {"Fn::Join": ["", [contract.ENDPOINT_LOG_GROUP_PREFIX, endpoint["Properties"]["EndpointName"]]]}
+    assert name == {"Fn::Join": ["", [ENDPOINT_LOG_GROUP_PREFIX, endpoint["Properties"]["EndpointName"]]]}
     assert "AWS::StackId" in json.dumps(name)  # new for every stack: a retained group never collides
     assert group_id in endpoint["DependsOn"]
     assert group["Properties"]["KmsKeyId"] == key_arn(realtime) and group["Properties"]["RetentionInDays"] == 7

@@ -14,6 +14,7 @@ import pytest
 from catalog import LABS
 from catalog.base import ConfigError, Output
 from catalog.config import read_config
+from catalog.toolchain import QUIET_TOOLCHAIN
 from tests.conftest import ROOT
 
 
@@ -65,7 +66,7 @@ def test_every_contract_is_complete():
 
     for name, lab in LABS.items():
         assert lab.name == name and lab.stack_name == lab_stack_name(name)
-        assert lab.exams.mls_c01 and lab.exams.mla_c01 and all(d.startswith("D") for d in lab.exams.mla_c01)
+        assert lab.exams.mls_c01 and lab.exercises and lab.mla_domains
         options = lab.parse({}, "us-east-1")
         assert options == lab.default_options()
         assert lab.cost(options).idle_per_hour > 0
@@ -105,7 +106,8 @@ def test_zone_values_are_matched_whole(zones):
         read_config({"labs": "fsx-training", "training_az": zones.split(",")[-1]}, {})
 
 
-COMMANDS = [["--help"], ["list", "--offline"], ["prices"]] + [["practice", lab, "--dry-run"] for lab in LABS]
+COMMANDS = [["--help"], ["list", "--offline"], ["list", "--exam"], ["prices"],
+            *(["practice", lab, "--dry-run"] for lab in LABS)]
 
 
 def loaded_modules(commands: list[list[str]]) -> list[dict]:
@@ -124,8 +126,10 @@ def loaded_modules(commands: list[list[str]]) -> list[dict]:
         "            code = exit.code\n"
         "    new = set(sys.modules) - before\n"
         "    results.append({'arguments': arguments, 'code': code,\n"
-        "                    'cdk': sorted(m for m in new if m.startswith(('aws_cdk', 'jsii', 'cdk_nag', 'constructs'))),\n"
-        "                    'app': 'app' in new, 'stacks': any(m == 'stacks' or m.startswith('stacks.') for m in new)})\n"
+        "                    'cdk': sorted(m for m in new\n"
+        "                                  if m.startswith(('aws_cdk', 'jsii', 'cdk_nag', 'constructs'))),\n"
+        "                    'app': 'app' in new,\n"
+        "                    'stacks': any(m == 'stacks' or m.startswith('stacks.') for m in new)})\n"
         "print(json.dumps(results))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -137,7 +141,7 @@ def loaded_modules(commands: list[list[str]]) -> list[dict]:
 
 
 def test_the_command_line_runs_without_the_cdk():
-    """`labs --help`, `list --offline`, `prices` and every lab's `practice --dry-run`, each checked
+    """`labs --help`, `list --offline`, `list --exam`, `prices` and every lab's `practice --dry-run`, each checked
     for what it loaded (modules loaded by an earlier command are not counted twice; none may be the CDK)."""
     results = loaded_modules(COMMANDS)
     assert [r["arguments"] for r in results] == COMMANDS
@@ -147,7 +151,7 @@ def test_the_command_line_runs_without_the_cdk():
 
 
 def test_a_bad_context_value_is_the_same_line_from_cdk_synth_and_from_labs_deploy(tmp_path):
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CDK_DISABLE_CLI_TELEMETRY": "true"}
+    env = {**os.environ, **QUIET_TOOLCHAIN}
     synth = subprocess.run([str(ROOT / "node_modules" / ".bin" / "cdk"), "synth", "--quiet", "-c",
                             "training_source=s3", "-o", str(tmp_path / "out")],
                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

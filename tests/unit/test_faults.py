@@ -56,7 +56,7 @@ class Silent(socketserver.BaseRequestHandler):
 class WebPage(http.server.BaseHTTPRequestHandler):
     """A captive portal: every request gets a login page."""
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # http.server's naming
         body = b"<html><body>Log in to the hotel Wi-Fi</body></html>"
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")

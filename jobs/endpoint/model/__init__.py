@@ -29,7 +29,6 @@ TRAINING_SETTINGS = {
     MODEL_A.name: {"max_depth": 2, "eta": 0.3, "num_round": 30},
     MODEL_B.name: {"max_depth": 4, "eta": 0.1, "num_round": 60, "subsample": 0.8},
 }
-DRIFTED_FEATURE = "monthly_spend"  # shifted upwards in the drifted traffic
 MISSING_FEATURE = "support_calls"  # left empty in part of the drifted traffic
 
 Row = list[float | None]

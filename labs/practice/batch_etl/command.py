@@ -1,14 +1,17 @@
 """Practice on the batch-etl lab.
 
-1. Generate ``--rows`` messy customer records, ``--defect-rate`` of them with one known
-   defect each, and upload them to the raw zone under ``incoming/customers/dt=<today>/``,
-   tagged for the lab. The upload itself starts the workflow (S3 -> EventBridge -> Step
-   Functions); if no execution for the file shows up in time, the step starts one.
-2. Follow the execution live: every state as it ends, with its duration; polling loops
-   (crawlers, data-quality run, waiting for an earlier execution) summed up per phase.
-3. Print, per defect kind, how many were injected and how many the workflow handled, what
-   it standardized, the data-quality rules' results and the split sizes.
-4. Query this batch in the curated table through Athena.
+1. ``upload batch``: generate ``--rows`` messy customer records, ``--defect-rate`` of them with
+   one known defect each, and upload them to the raw zone under
+   ``incoming/customers/dt=<today>/``, tagged for the lab. The upload itself starts the workflow
+   (S3 -> EventBridge -> Step Functions); if no execution for the file shows up in time, the
+   step starts one.
+2. ``follow workflow``: follow the execution live: every state as it ends, with its duration;
+   polling loops (crawlers, data-quality run, waiting for an earlier execution) summed up per phase.
+3. ``check results``: print, per defect kind, how many were injected and how many the workflow
+   handled, what it standardized, the data-quality rules' results and the split sizes; then
+   query this batch in the curated table through Athena.
+
+Each step is announced with the MLA-C01 task statements it exercises (``step_line``).
 
 ``--dry-run`` prints every request (PutObject, ListExecutions, DescribeExecution, the
 fallback StartExecution, GetExecutionHistory, the Athena queries) and sends none.
@@ -32,14 +35,18 @@ from labs.engine.errors import LabError
 from labs.practice.batch_etl.data import DEFECTS, MAX_DEFECT_RATE, MAX_ROWS, MIN_ROWS, Batch, generate, reported
 from labs.practice.common.athena import athena_query
 from labs.practice.common.polling import Poll, WaitTimedOut
+from labs.practice.common.steps import step_line
 from lambdas.shared.lab_names import LAB_TAG, OWNER_TAG, PROFILE_TAG
 
-REQUIRED_OUTPUTS = (contract.STATE_MACHINE, contract.RAW_BUCKET, contract.UPLOAD_PREFIX_OUTPUT, contract.CURATED_DATABASE,
+REQUIRED_OUTPUTS = (contract.STATE_MACHINE, contract.RAW_BUCKET, contract.UPLOAD_PREFIX_OUTPUT,
+                    contract.CURATED_DATABASE,
                     contract.CURATED_TABLE_OUTPUT, contract.WORKGROUP, contract.ENGINE)
 PLACEHOLDERS = {
     contract.STATE_MACHINE: "arn:aws:states:us-east-1:111122223333:stateMachine:mlref-batch-etl-workflow",
-    contract.RAW_BUCKET: "raw-bucket-name-from-the-stack-outputs", contract.UPLOAD_PREFIX_OUTPUT: contract.UPLOAD_PREFIX,
-    contract.CURATED_DATABASE: f"{contract.DATABASE_PREFIX}_curated", contract.CURATED_TABLE_OUTPUT: contract.CURATED_TABLE,
+    contract.RAW_BUCKET: "raw-bucket-name-from-the-stack-outputs",
+    contract.UPLOAD_PREFIX_OUTPUT: contract.UPLOAD_PREFIX,
+    contract.CURATED_DATABASE: f"{contract.DATABASE_PREFIX}_curated",
+    contract.CURATED_TABLE_OUTPUT: contract.CURATED_TABLE,
     contract.WORKGROUP: "mlref-batch-etl-Queries", contract.ENGINE: "glue",
 }
 TAG_KEYS = (LAB_TAG, PROFILE_TAG, OWNER_TAG)
@@ -194,7 +201,8 @@ class BatchEtlPractice:
                            "(e.g. --defect-rate 0.1)")
         self.session, self.rows, self.defect_rate, self.dry_run, self.out = session, rows, defect_rate, dry_run, out
         self.seed, self.now, self.clock, self.sleep = seed, now, clock, sleep
-        self.poll_seconds, self.trigger_timeout, self.run_timeout = poll_seconds, trigger_timeout_seconds, run_timeout_seconds
+        self.poll_seconds, self.trigger_timeout = poll_seconds, trigger_timeout_seconds
+        self.run_timeout = run_timeout_seconds
         self.outputs, self.tags = outputs, tags
 
     def plan(self) -> tuple[str, str, Batch, str]:
@@ -206,17 +214,24 @@ class BatchEtlPractice:
         return run_id, f"{prefix}dt={now.date().isoformat()}/{run_id}.csv", batch, now.isoformat()
 
     def dry_run_requests(self) -> list[Request]:
+        return [request for _step, requests in self.dry_run_steps() for request in requests]
+
+    def dry_run_steps(self) -> list[tuple[str, list[Request]]]:
+        """(step, its requests) in the order a run sends them; the stack's outputs come before the first."""
         run_id, key, batch, _ = self.plan()
         execution = PLACEHOLDERS[contract.STATE_MACHINE].replace(":stateMachine:", ":execution:") + ":<execution name>"
         tags = {LAB_TAG: contract.CONTRACT.name, PROFILE_TAG: "sandbox", OWNER_TAG: "<owner tag of the stack>"}
         query = {"QueryExecutionId": "<QueryExecutionId>"}
-        return [describe_stack_request(), upload_request(PLACEHOLDERS, key, batch.csv_bytes(), tags),
-                list_request(PLACEHOLDERS), describe_request(execution), start_request(PLACEHOLDERS, run_id, key),
-                history_request(execution), stop_request(execution),
-                *query_requests(PLACEHOLDERS, "<execution name>"),
-                Request("athena", "get_query_execution", query, "until each query has finished"),
-                Request("athena", "get_query_results", query, "its rows"),
-                Request("athena", "stop_query_execution", query, "only if a query overruns")]
+        return [("", [describe_stack_request()]),
+                (contract.STEP_UPLOAD, [upload_request(PLACEHOLDERS, key, batch.csv_bytes(), tags),
+                                        list_request(PLACEHOLDERS), describe_request(execution),
+                                        start_request(PLACEHOLDERS, run_id, key)]),
+                (contract.STEP_FOLLOW, [history_request(execution), stop_request(execution)]),
+                (contract.STEP_RESULTS, [
+                    *query_requests(PLACEHOLDERS, "<execution name>"),
+                    Request("athena", "get_query_execution", query, "until each query has finished"),
+                    Request("athena", "get_query_results", query, "its rows"),
+                    Request("athena", "stop_query_execution", query, "only if a query overruns")])]
 
     @staticmethod
     def dry_run_outputs(_region: str) -> dict[str, str]:
@@ -224,10 +239,17 @@ class BatchEtlPractice:
         return dict(PLACEHOLDERS)
 
     def print_dry_run(self) -> None:
-        for request in self.dry_run_requests():
-            params = {k: (f"<{len(v)} bytes of CSV>" if isinstance(v, bytes) else v) for k, v in request.params.items()}
-            self.out(f"# {request.service} {request.operation}: {request.why}")
-            self.out(json.dumps(params, indent=1))
+        for step, requests in self.dry_run_steps():
+            if step:
+                self.step(step)
+            for request in requests:
+                params = {k: (f"<{len(v)} bytes of CSV>" if isinstance(v, bytes) else v)
+                          for k, v in request.params.items()}
+                self.out(f"# {request.service} {request.operation}: {request.why}")
+                self.out(json.dumps(params, indent=1))
+
+    def step(self, name: str) -> None:
+        self.out(step_line(contract.CONTRACT, name))
 
     def call(self, request: Request) -> dict[str, Any]:
         return getattr(self.session.client(request.service), request.operation)(**request.params)
@@ -239,15 +261,19 @@ class BatchEtlPractice:
         if self.outputs is None:
             self.outputs, self.tags = deployed_stack(self.session, contract.CONTRACT.stack_name, REQUIRED_OUTPUTS)
         run_id, key, batch, generated = self.plan()
+        self.step(contract.STEP_UPLOAD)
         self.call(upload_request(self.outputs, key, batch.csv_bytes(), self.tags or {}))
         self.out(f"uploaded {self.rows} rows ({sum(batch.defects.values())} with a defect) to "
                  f"s3://{self.outputs[contract.RAW_BUCKET]}/{key}")
         execution_arn = self.find_execution(run_id, key, datetime.fromisoformat(generated))
+        self.step(contract.STEP_FOLLOW)
         described = self.follow(execution_arn)
         if described["status"] != "SUCCEEDED":
             raise LabError(f"the workflow {described['status'].lower()}: {described.get('error', '')}: "
                            f"{(described.get('cause') or '')[:400]} (execution {execution_arn})")
-        report = PracticeReport(batch=batch, key=key, execution_arn=execution_arn, output=json.loads(described["output"]))
+        report = PracticeReport(batch=batch, key=key, execution_arn=execution_arn,
+                                output=json.loads(described["output"]))
+        self.step(contract.STEP_RESULTS)
         self.print_results(report)
         if report.output.get("status") == "curated":
             self.query(report)

@@ -1,14 +1,15 @@
 """Practice on the clickstream lab.
 
-1. Generate N synthetic click events (users, sessions, pages, event types,
-   timestamps), tagged with a run id.
-2. Send them to the Kinesis stream with PutRecords in batches (at most 500 records
-   and 5 MiB each). A throttled or failed call is retried whole by botocore's standard
-   retry mode; records a successful call reports as failed are sent again, alone, after
-   an exponential backoff with jitter.
-3. Wait until all of them are queryable in Redshift (through Firehose, or through
-   the streaming-ingestion view), polling a count through the Redshift Data API.
-4. Print counts per event type and the top pages, and the end-to-end latency.
+1. ``send events``: generate N synthetic click events (users, sessions, pages, event types,
+   timestamps), tagged with a run id, and send them to the Kinesis stream with PutRecords in
+   batches (at most 500 records and 5 MiB each). A throttled or failed call is retried whole by
+   botocore's standard retry mode; records a successful call reports as failed are sent again,
+   alone, after an exponential backoff with jitter.
+2. ``query in redshift``: wait until all of them are queryable in Redshift (through Firehose, or
+   through the streaming-ingestion view), polling a count through the Redshift Data API; print
+   counts per event type and the top pages, and the end-to-end latency.
+
+Each step is announced with the MLA-C01 task statements it exercises (``step_line``).
 
 ``--dry-run`` prints the PutRecords requests and the SQL statements without calling AWS.
 """
@@ -29,9 +30,10 @@ from catalog.clickstream import EVENTS_RELATION, MAX_EVENTS, PRACTICE_EVENTS
 from labs.engine.deployed import stack_outputs
 from labs.engine.errors import LabError
 from labs.engine.session import patient
-from labs.practice.common.backoff import Backoff
+from labs.practice.clickstream.backoff import Backoff
 from labs.practice.common.dry_run import show_request, show_stack_outputs
 from labs.practice.common.polling import Poll
+from labs.practice.common.steps import step_line
 
 REQUIRED_OUTPUTS = (contract.STREAM_NAME, contract.WORKGROUP, contract.DATABASE, contract.ADMIN_SECRET,
                     contract.EVENTS, contract.DELIVERY_METHOD)
@@ -124,7 +126,8 @@ class Producer:
                 report.throttled_calls += 1 + error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
                 break
             report.throttled_calls += response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
-            failed = [entry for entry, result in zip(pending, response["Records"]) if result.get("ErrorCode")]
+            failed = [entry for entry, result in zip(pending, response["Records"], strict=False)
+                      if result.get("ErrorCode")]
             report.sent += len(pending) - len(failed)
             if not failed:
                 return
@@ -205,11 +208,14 @@ class ClickstreamPractice:
 
     def print_dry_run(self, events: list[dict]) -> None:
         show_stack_outputs(self.out, contract.CONTRACT.stack_name)
+        self.out(step_line(contract.CONTRACT, contract.STEP_SEND))
         calls = batches(to_records(events))
         for number, call in enumerate(calls, start=1):
             request = {"StreamName": f"<{contract.STREAM_NAME}>",
                        "Records": [{"PartitionKey": r["PartitionKey"], "Data": r["Data"].decode()} for r in call]}
-            show_request(self.out, "kinesis", "PutRecords", request, f"call {number} of {len(calls)}: {len(call)} records")
+            show_request(self.out, "kinesis", "PutRecords", request,
+                         f"call {number} of {len(calls)}: {len(call)} records")
+        self.out(step_line(contract.CONTRACT, contract.STEP_QUERY))
         data_api = DataApi(None, self.dry_run_outputs(""))
         for sql in (count_sql(EVENTS_RELATION), by_type_sql(EVENTS_RELATION), top_pages_sql(EVENTS_RELATION)):
             show_request(self.out, "redshift-data", "ExecuteStatement",
@@ -230,6 +236,7 @@ class ClickstreamPractice:
             self.print_dry_run(events)
             return None
         outputs = stack_outputs(self.session, contract.CONTRACT.stack_name, REQUIRED_OUTPUTS)
+        self.out(step_line(contract.CONTRACT, contract.STEP_SEND))
         producer = Producer(self.session.client("kinesis", config=patient()), outputs[contract.STREAM_NAME],
                             self.backoff)
         started = self.clock()
@@ -240,6 +247,7 @@ class ClickstreamPractice:
             raise LabError(f"{len(sent.failed)} records could not be sent after every retry: the stream is "
                            "throttling; retry later or use -c clickstream_stream_mode=on_demand")
         report = PracticeReport(run_id=run_id, sent=sent)
+        self.out(step_line(contract.CONTRACT, contract.STEP_QUERY))
         data_api = DataApi(self.session.client("redshift-data"), outputs, sleep=self.sleep, clock=self.clock)
         relation, parameters = outputs[contract.EVENTS], {"run_id": run_id}
         self.out(f"waiting for {len(events)} events in {relation} ({outputs[contract.DELIVERY_METHOD]} delivery; "

@@ -1,6 +1,7 @@
 """How every dry run prints a request: a ``# <service> <Operation>`` heading (``as <Output>`` when the
 practice sends it as the lab role that stack output names), then its parameters.
 
+Before each step's requests the dry run prints the step's line (``labs.practice.common.steps``).
 The same lines can be read back (``printed_requests``, ``printed_calls``) so tests check each one
 against botocore's service model, the way the request would be checked before it is sent, and
 ``labs permissions`` proves that the lab's policies allow each (labs/permissions/calls.py).
@@ -12,6 +13,8 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
+
+from labs.practice.common.steps import STEP_LINE
 
 # The operation as the API names it (PutObject) or as boto3 does (put_object).
 HEADING = re.compile(r"^# (?P<service>[a-z0-9-]+) (?P<operation>[A-Z][A-Za-z0-9]+|[a-z][a-z0-9]*(?:_[a-z0-9]+)+|[a-z]+)"
@@ -52,7 +55,7 @@ def printed_calls(lines: Iterable[str]) -> list[PrintedRequest]:
     heading, body = None, []
     for line in [*lines, "# end"]:
         for part in line.splitlines() or [""]:
-            if part.startswith("#"):  # a heading, or a note: either ends the request before it
+            if part.startswith("#") or STEP_LINE.match(part):  # a heading, a note, a step: each ends the request
                 if heading is not None and body:
                     found.append(PrintedRequest(heading["service"], api_name(heading["operation"]),
                                                 json.loads("\n".join(body)),

@@ -1,12 +1,14 @@
 """Practice on the data-lake lab.
 
-1. Upload the sample orders (date-partitioned CSV that ships in this repo) to the
-   raw zone under ``sales/dt=YYYY-MM-DD/``.
-2. Start the raw-zone crawler and wait until it has catalogued ``sales``.
-3. As the data engineer (a Lake Formation admin), curate raw into the curated zone
-   with an Athena CTAS: typed Parquet, partitioned by ``dt``.
-4. As the read-only analyst, query the curated table through Athena; then show
-   that the same analyst is refused the raw zone (no Lake Formation grant there).
+1. ``upload sample``: upload the sample orders (date-partitioned CSV that ships in this repo)
+   to the raw zone under ``sales/dt=YYYY-MM-DD/``.
+2. ``crawl raw zone``: start the raw-zone crawler and wait until it has catalogued ``sales``.
+3. ``curate to parquet``: as the data engineer (a Lake Formation admin), curate raw into the
+   curated zone with an Athena CTAS: typed Parquet, partitioned by ``dt``.
+4. ``query as analyst``: as the read-only analyst, query the curated table through Athena;
+   then show that the same analyst is refused the raw zone (no Lake Formation grant there).
+
+Each step is announced with the MLA-C01 task statements it exercises (``step_line``).
 
 ``--dry-run`` prints every request (uploads, crawler, Athena queries) without calling AWS.
 """
@@ -25,6 +27,7 @@ from labs.engine.errors import LabError
 from labs.practice.common.athena import athena_query, show_query
 from labs.practice.common.dry_run import example_role_arn, show_assume_role, show_request, show_stack_outputs
 from labs.practice.common.polling import Poll
+from labs.practice.common.steps import step_line
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "sales"
 TABLE = "sales"
@@ -36,7 +39,8 @@ REQUIRED_OUTPUTS = (
 PLACEHOLDERS = {output: f"<{output}>" for output in REQUIRED_OUTPUTS} | {
     contract.SAMPLE_PREFIX_OUTPUT: contract.SAMPLE_PREFIX, contract.CURATED_PREFIX_OUTPUT: contract.CURATED_PREFIX,
     contract.RAW_DATABASE: "mlref_data_lake_raw", contract.CURATED_DATABASE: "mlref_data_lake_curated",
-    contract.ENGINEER_ROLE: example_role_arn(contract.ENGINEER_ROLE), contract.ANALYST_ROLE: example_role_arn(contract.ANALYST_ROLE),
+    contract.ENGINEER_ROLE: example_role_arn(contract.ENGINEER_ROLE),
+    contract.ANALYST_ROLE: example_role_arn(contract.ANALYST_ROLE),
 }
 
 
@@ -106,8 +110,12 @@ class DataLakePractice:
             self._outputs = stack_outputs(self.session, contract.CONTRACT.stack_name, REQUIRED_OUTPUTS)
         return self._outputs
 
+    def step(self, name: str) -> None:
+        self.out(step_line(contract.CONTRACT, name))
+
     # 1 ------------------------------------------------------------------------------
     def upload_sample(self) -> list[str]:
+        self.step(contract.STEP_UPLOAD)
         s3 = self.session.client("s3")
         keys = []
         for relative, path in sample_files():
@@ -122,6 +130,7 @@ class DataLakePractice:
     def crawl(self) -> None:
         from botocore.exceptions import ClientError
 
+        self.step(contract.STEP_CRAWL)
         glue = self.session.client("glue")
         name = self.outputs[contract.CRAWLER]
         try:
@@ -146,6 +155,7 @@ class DataLakePractice:
     def curate(self) -> str:
         from botocore.exceptions import ClientError
 
+        self.step(contract.STEP_CURATE)
         engineer = self.session_for_role(self.outputs[contract.ENGINEER_ROLE], "engineer")
         try:
             engineer.client("glue").get_table(DatabaseName=self.outputs[contract.CURATED_DATABASE], Name=TABLE)
@@ -160,6 +170,7 @@ class DataLakePractice:
 
     # 4 ------------------------------------------------------------------------------
     def analyse(self) -> tuple[list[str], list[list[str]], bool]:
+        self.step(contract.STEP_QUERY)
         analyst = self.session_for_role(self.outputs[contract.ANALYST_ROLE], "analyst")
         columns, rows = self.query(analyst, revenue_query(self.outputs))
         try:
@@ -183,24 +194,29 @@ class DataLakePractice:
     def print_dry_run(self) -> None:
         outputs = PLACEHOLDERS
         show_stack_outputs(self.out, contract.CONTRACT.stack_name)
+        self.step(contract.STEP_UPLOAD)
         for relative, _path in sample_files():
             show_request(self.out, "s3", "PutObject", {"Bucket": outputs[contract.RAW_BUCKET],
                                                        "Key": f"{outputs[contract.SAMPLE_PREFIX_OUTPUT]}{relative}"},
                          "the sample orders (body: the CSV file)")
+        self.step(contract.STEP_CRAWL)
         show_request(self.out, "glue", "StartCrawler", {"Name": outputs[contract.CRAWLER]})
         show_request(self.out, "glue", "GetCrawler", {"Name": outputs[contract.CRAWLER]}, "until READY")
         show_request(self.out, "glue", "GetTable", {"DatabaseName": outputs[contract.RAW_DATABASE], "Name": TABLE},
                      "the crawler's table")
+        self.step(contract.STEP_CURATE)
         show_assume_role(self.out, outputs[contract.ENGINEER_ROLE], "engineer")
         show_request(self.out, "glue", "GetTable", {"DatabaseName": outputs[contract.CURATED_DATABASE], "Name": TABLE},
                      "data engineer: is the curated table there already?", as_role=contract.ENGINEER_ROLE)
         show_query(self.out, ctas_statement(outputs), outputs[contract.WORKGROUP],
                    "data engineer: curate raw into Parquet", as_role=contract.ENGINEER_ROLE)
+        self.step(contract.STEP_QUERY)
         show_assume_role(self.out, outputs[contract.ANALYST_ROLE], "analyst")
         show_query(self.out, revenue_query(outputs), outputs[contract.WORKGROUP],
                    "analyst: revenue per day from the curated zone", as_role=contract.ANALYST_ROLE)
         show_query(self.out, raw_query(outputs), outputs[contract.WORKGROUP],
-                   "analyst: the raw zone, which the analyst has no grant on", as_role=contract.ANALYST_ROLE, refused=True)
+                   "analyst: the raw zone, which the analyst has no grant on", as_role=contract.ANALYST_ROLE,
+                   refused=True)
         self.out("# placeholders <...> are the mlref-data-lake stack's outputs; `as <Output>`: sent with the "
                  "credentials of the lab role that output names")
 

@@ -2,23 +2,26 @@
 
 Real-time endpoint:
 
-1. Send ``--requests`` synthetic customers (``text/csv``, one per request); print predictions,
-   client-side latency (median, p95) and how many each variant answered (the response's
-   invoked production variant).
-2. Shift traffic to 90/10 with UpdateEndpointWeightsAndCapacities, wait until the endpoint is
-   InService again, send again and print the new split.
-3. With ``--load-minutes M``: a bounded load (capped rate, time and requests) while printing
-   variant A's desired and current instance counts and the scaling activities. Without: the
-   scaling policy, the last minutes of ``InvocationsPerInstance``, and how to trigger it.
-4. Wait (bounded) for the captured files and print one record.
-5. Model Monitor: the baseline job (started at the beginning, so it runs meanwhile, and only
-   if no baseline is there), traffic drifted on purpose (monthly spend 2.5 times higher,
-   support calls missing in a quarter), a one-off execution now on the last hour of capture,
-   and the constraint violations it found.
+1. ``start baseline`` (with Model Monitor): the baseline job, started at the beginning so that it
+   runs meanwhile, and only if no baseline is there.
+2. ``invoke variants``: send ``--requests`` synthetic customers (``text/csv``, one per request);
+   print predictions, client-side latency (median, p95) and how many each variant answered (the
+   response's invoked production variant).
+3. ``traffic shift``: shift traffic to 90/10 with UpdateEndpointWeightsAndCapacities, wait until
+   the endpoint is InService again, send again and print the new split.
+4. ``auto scaling``: with ``--load-minutes M``, a bounded load (capped rate, time and requests)
+   while printing variant A's desired and current instance counts and the scaling activities.
+   Without: the scaling policy, the last minutes of ``InvocationsPerInstance``, and how to trigger it.
+5. ``data capture``: wait (bounded) for the captured files and print one record.
+6. ``drift check`` (with Model Monitor): traffic drifted on purpose (monthly spend 2.5 times
+   higher, support calls missing in a quarter), a one-off execution now on the last hour of
+   capture, and the constraint violations it found.
 
 The original weights are restored at the end. Ctrl-C (or a step that gives up) stops the jobs
-it started, deletes the one-off schedule and restores the weights. Serverless endpoint: a cold request and warm ones,
-with ``ModelSetupTime`` from CloudWatch. ``--dry-run`` prints every request without calling AWS.
+it started, deletes the one-off schedule and restores the weights. Serverless endpoint: one step,
+``serverless cold start``: a cold request and warm ones, with ``ModelSetupTime`` from CloudWatch.
+Each step is announced with the MLA-C01 task statements it exercises (``step_line``).
+``--dry-run`` prints every request without calling AWS.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from jobs.endpoint.model import TRAINING_SEED, drifted_rows, synthetic_rows
 from labs.engine.deployed import deployed_stack
 from labs.engine.errors import LabError
 from labs.practice.common.polling import poll
+from labs.practice.common.steps import step_line
 from labs.practice.endpoint.monitor import BASELINE_ROWS, MonitorStep, Waits
 from labs.practice.endpoint.scaling import Load, metric_request, metric_values, policy_lines
 from labs.practice.endpoint.traffic import (
@@ -123,7 +127,8 @@ class EndpointPractice:
         def settled(state: tuple[str, dict[str, dict[str, Any]]]) -> bool:
             status, variants = state
             applied = weights is None or all(
-                abs(variants.get(name, {}).get("CurrentWeight", -1) - weight) < 1e-6 for name, weight in weights.items())
+                abs(variants.get(name, {}).get("CurrentWeight", -1) - weight) < 1e-6
+                for name, weight in weights.items())
             return status in SETTLED and (applied or status != "InService")
 
         status, variants = poll(
@@ -150,22 +155,28 @@ class EndpointPractice:
         shifted = False
         try:
             if monitor:
+                self.step(contract.STEP_BASELINE)
                 monitor.start_baseline(synthetic_rows(BASELINE_ROWS, seed=TRAINING_SEED))
+            self.step(contract.STEP_INVOKE)
             started = self.now() - timedelta(seconds=5)
             first = send(self.runtime, endpoint, self.rows(self.requests))
-            self.say(summary(f"step 1, {self.requests} requests at {weights_line(self.states(endpoint))}", first))
+            self.say(summary(f"{self.requests} requests at {weights_line(self.states(endpoint))}", first))
             report["first_split"] = split(first)
 
+            self.step(contract.STEP_SHIFT)
             shifted = True
             self.shift(endpoint, contract.SHIFTED_WEIGHTS)
             second = send(self.runtime, endpoint, self.rows(self.requests))
-            self.say(summary("step 2, after the shift", second))
+            self.say(summary("after the shift", second))
             report["second_split"] = split(second)
 
+            self.step(contract.STEP_SCALING)
             report["load"] = self.scaling(outputs)
+            self.step(contract.STEP_CAPTURE)
             self.say(monitor.first_record(monitor.wait_for_capture(endpoint, started)) if monitor
                      else self.capture_without_monitor(outputs, endpoint, started))
             if monitor:
+                self.step(contract.STEP_DRIFT)
                 report["violations"] = self.monitoring(monitor, endpoint)
             return report
         except BaseException as error:  # Ctrl-C, or a step that gave up: stop the jobs this run started
@@ -180,6 +191,9 @@ class EndpointPractice:
             if shifted:
                 self.restore(endpoint, original)
 
+    def step(self, name: str) -> None:
+        self.out(step_line(contract.CONTRACT, name))
+
     def say(self, lines: list[str]) -> None:
         for line in lines:
             self.out(line)
@@ -189,14 +203,14 @@ class EndpointPractice:
 
     def shift(self, endpoint: str, weights: dict[str, float]) -> None:
         self.sagemaker.update_endpoint_weights_and_capacities(**weights_request(endpoint, weights))
-        self.out("step 2: shifting traffic to " + ", ".join(f"{v} {w:g}" for v, w in weights.items()))
+        self.out("shifting traffic to " + ", ".join(f"{v} {w:g}" for v, w in weights.items()))
         self.out(f"  now: {weights_line(self.wait_in_service(endpoint, weights))}")
 
     def restore(self, endpoint: str, weights: dict[str, float]) -> None:
         """Back to the deployed weights (RetainAllVariantProperties would keep the shifted ones)."""
         try:
             self.sagemaker.update_endpoint_weights_and_capacities(**weights_request(endpoint, weights))
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - cleaning up: say what to do instead
             self.out(f"warning: could not restore the weights ({error}); restore them with "
                      f"`aws sagemaker update-endpoint-weights-and-capacities --endpoint-name {endpoint} ...`")
             return
@@ -231,7 +245,7 @@ class EndpointPractice:
         drift_started = self.now() - timedelta(seconds=5)
         drifted = send(self.runtime, endpoint, drifted_rows(self.requests * contract.DRIFT_FACTOR,
                                                             seed=self.rng.getrandbits(32)))
-        self.say(summary("step 5, drifted traffic (monthly_spend x2.5, support_calls missing in a quarter)", drifted))
+        self.say(summary("drifted traffic (monthly_spend x2.5, support_calls missing in a quarter)", drifted))
         monitor.wait_for_capture(endpoint, drift_started)
         lines = monitor.run_once()
         self.say(lines)
@@ -240,6 +254,7 @@ class EndpointPractice:
     # -- serverless ------------------------------------------------------------------------------
 
     def serverless(self, endpoint: str) -> dict[str, Any]:
+        self.step(contract.STEP_SERVERLESS)
         rows = self.rows(self.requests + 1)
         cold = invoke(self.runtime, invoke_request(endpoint, rows[0]))
         self.out(f"first request: {cold.latency_ms:.0f} ms (includes a cold start when the endpoint was idle)")

@@ -14,6 +14,7 @@ from typing import Any
 
 from catalog import endpoint as contract
 from jobs.endpoint.model import TRAINING_SEED, drifted_rows, synthetic_rows
+from labs.practice.common.steps import step_line
 from labs.practice.endpoint.monitor import (
     BASELINE_ROWS,
     baseline_dataset,
@@ -23,6 +24,7 @@ from labs.practice.endpoint.monitor import (
 )
 from labs.practice.endpoint.scaling import metric_request, scaling_requests
 from labs.practice.endpoint.traffic import invoke_request, weights_request
+from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX
 
 ACCOUNT = "111122223333"
 EXAMPLE_TIME = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -35,7 +37,7 @@ def example_outputs(region: str, *, serverless: bool = False) -> dict[str, str]:
     endpoint = f"mlref-{'serverless' if serverless else 'endpoint'}-0a1b2c3d"
     return {
         contract.ENDPOINT: endpoint,
-        contract.LOG_GROUP: f"{contract.ENDPOINT_LOG_GROUP_PREFIX}{endpoint}",
+        contract.LOG_GROUP: f"{ENDPOINT_LOG_GROUP_PREFIX}{endpoint}",
         contract.ENDPOINT_TYPE: "serverless" if serverless else "realtime",
         contract.VARIANTS: contract.VARIANT_A if serverless else f"{contract.VARIANT_A},{contract.VARIANT_B}",
         contract.KEY: f"arn:aws:kms:{region}:{ACCOUNT}:key/00000000-0000-4000-8000-000000000000",
@@ -53,65 +55,86 @@ def example_outputs(region: str, *, serverless: bool = False) -> dict[str, str]:
 Request = tuple[str, str, dict[str, Any]]  # (service, operation, parameters)
 
 
+SCALING_PURPOSES = {"describe_scalable_targets": "variant A's desired and current instance counts",
+                    "describe_scaling_policies": "its scaling policy",
+                    "describe_scaling_activities": "with --load-minutes: its scaling activities"}
+Steps = list[tuple[str, list[tuple[str, Request]]]]  # (step, (what it is for, request) of each of its requests)
+
+
 def dry_run_requests(region: str, *, requests: int = contract.PRACTICE_REQUESTS,
                      load_minutes: int = 0) -> list[tuple[str, Request]]:
     """(what it is for, request) for every request of a real-time run, then of a serverless one."""
+    return [entry for _step, entries in dry_run_steps(region, requests=requests, load_minutes=load_minutes)
+            for entry in entries]
+
+
+def dry_run_steps(region: str, *, requests: int = contract.PRACTICE_REQUESTS, load_minutes: int = 0) -> Steps:
+    """The requests of a real-time run, then of a serverless one, under the step that sends them ("": before the
+    first step, or after the last whatever happened)."""
     outputs = example_outputs(region)
     endpoint, bucket = outputs[contract.ENDPOINT], outputs[contract.DATA_BUCKET]
     first_row = synthetic_rows(1, seed=1)[0]
     scaling = scaling_requests(outputs[contract.SCALABLE_RESOURCE])
-    found: list[tuple[str, Request]] = [
+    baseline_job = {"ProcessingJobName": f"mlref-endpoint-baseline-{RUN_ID}"}
+    one_off = f"mlref-endpoint-now-{RUN_ID}"
+    found: Steps = [("", [
         ("the endpoint's status and variants (before each step)",
          ("sagemaker", "describe_endpoint", {"EndpointName": endpoint})),
         ("the stack's outputs, unless `labs deploy` saved them", ("cloudformation", "describe_stacks", {
             "StackName": contract.CONTRACT.stack_name})),
+    ]), (contract.STEP_BASELINE, [
         ("is a baseline there already? (statistics and constraints)", ("s3", "head_object", {
             "Bucket": bucket, "Key": f"{contract.BASELINE_RESULTS}/statistics.json"})),
         ("baseline rows (skipped when a baseline is there)", ("s3", "put_object", {
             "Bucket": bucket, "Key": f"{contract.BASELINE_DATASET}/train.csv",
             "Body": baseline_dataset(synthetic_rows(3, seed=TRAINING_SEED))})),
-        (f"the baseline job, on {BASELINE_ROWS} rows", ("sagemaker", "create_processing_job", baseline_job_request(
-            f"mlref-endpoint-baseline-{RUN_ID}", outputs, region, EXAMPLE_TAGS))),
-        ("the baseline job, until it has finished", ("sagemaker", "describe_processing_job", {
-            "ProcessingJobName": f"mlref-endpoint-baseline-{RUN_ID}"})),
-        (f"steps 1 and 2: {requests} of these each", ("sagemaker-runtime", "invoke_endpoint",
-                                                      invoke_request(endpoint, first_row))),
-        ("step 2: the shift", ("sagemaker", "update_endpoint_weights_and_capacities",
-                               weights_request(endpoint, contract.SHIFTED_WEIGHTS))),
-        *((f"step 3: {operation}", ("application-autoscaling", operation, params))
-          for operation, params in scaling.items()
-          if operation != "describe_scaling_activities" or load_minutes),
-        ("step 3 without load: variant A's invocations per instance", ("cloudwatch", "get_metric_data", metric_request(
+        (f"the baseline job, on {BASELINE_ROWS} rows; it runs while the next steps do", (
+            "sagemaker", "create_processing_job", baseline_job_request(
+                baseline_job["ProcessingJobName"], outputs, region, EXAMPLE_TAGS))),
+        ("the baseline job, until it has finished (waited for in the drift check)",
+         ("sagemaker", "describe_processing_job", baseline_job)),
+    ]), (contract.STEP_INVOKE, [
+        (f"{requests} of these, and {requests} more after the traffic shift", ("sagemaker-runtime", "invoke_endpoint",
+                                                                             invoke_request(endpoint, first_row))),
+    ]), (contract.STEP_SHIFT, [
+        ("the shift", ("sagemaker", "update_endpoint_weights_and_capacities",
+                       weights_request(endpoint, contract.SHIFTED_WEIGHTS))),
+    ]), (contract.STEP_SCALING, [
+        *((SCALING_PURPOSES[operation], ("application-autoscaling", operation, params))
+          for operation, params in scaling.items() if operation != "describe_scaling_activities" or load_minutes),
+        ("without --load-minutes: variant A's invocations per instance", ("cloudwatch", "get_metric_data",
+                                                                         metric_request(
             endpoint, contract.VARIANT_A, "InvocationsPerInstance", "Sum", end=EXAMPLE_TIME, minutes=10))),
-        ("step 4: the captured files", ("s3", "list_objects_v2", {
+    ]), (contract.STEP_CAPTURE, [
+        ("the captured files", ("s3", "list_objects_v2", {
             "Bucket": bucket, "Prefix": f"{contract.CAPTURE_PREFIX}/{endpoint}/"})),
-        (f"step 5: {requests * contract.DRIFT_FACTOR} drifted requests like this one", (
+        ("the newest captured file", ("s3", "get_object", {"Bucket": bucket, "Key": (
+            f"{contract.CAPTURE_PREFIX}/{endpoint}/{contract.VARIANT_A}/2026/12/01/12/capture.jsonl")})),
+    ]), (contract.STEP_DRIFT, [
+        (f"{requests * contract.DRIFT_FACTOR} drifted requests like this one", (
             "sagemaker-runtime", "invoke_endpoint",
             invoke_request(endpoint, next(r for r in drifted_rows(20, seed=2) if None in r)))),
-        ("step 5: the one-off monitoring execution", ("sagemaker", "create_monitoring_schedule", one_off_request(
-            f"mlref-endpoint-now-{RUN_ID}", outputs, EXAMPLE_TAGS))),
-        ("step 4: the newest captured file", ("s3", "get_object", {
-            "Bucket": bucket, "Key": f"{contract.CAPTURE_PREFIX}/{endpoint}/{contract.VARIANT_A}/2026/12/01/12/capture.jsonl"})),
-        ("step 5: its execution", ("sagemaker", "list_monitoring_executions",
-                                   executions_request(f"mlref-endpoint-now-{RUN_ID}"))),
-        ("step 5: the execution's processing job, until it has finished", ("sagemaker", "describe_processing_job", {
+        ("the one-off monitoring execution", ("sagemaker", "create_monitoring_schedule", one_off_request(
+            one_off, outputs, EXAMPLE_TAGS))),
+        ("its execution", ("sagemaker", "list_monitoring_executions", executions_request(one_off))),
+        ("the execution's processing job, until it has finished", ("sagemaker", "describe_processing_job", {
             "ProcessingJobName": "<the execution's processing job>"})),
-        ("step 5: its report", ("s3", "get_object", {
+        ("its report", ("s3", "get_object", {
             "Bucket": bucket, "Key": f"{contract.MONITORING_PREFIX}/<report>/constraint_violations.json"})),
+    ]), ("", [
         ("then: the one-off schedule deleted", ("sagemaker", "delete_monitoring_schedule",
-                                                {"MonitoringScheduleName": f"mlref-endpoint-now-{RUN_ID}"})),
+                                                {"MonitoringScheduleName": one_off})),
         ("then: the deployed weights back", ("sagemaker", "update_endpoint_weights_and_capacities",
                                              weights_request(endpoint, contract.WEIGHTS))),
-        ("Ctrl-C: a running job stopped", ("sagemaker", "stop_processing_job",
-                                           {"ProcessingJobName": f"mlref-endpoint-baseline-{RUN_ID}"})),
-    ]
+        ("Ctrl-C: a running job stopped", ("sagemaker", "stop_processing_job", baseline_job)),
+    ])]
     serverless = example_outputs(region, serverless=True)[contract.ENDPOINT]
-    found += [
+    found.append((contract.STEP_SERVERLESS, [
         (f"serverless: a cold request, then {requests} warm ones", (
             "sagemaker-runtime", "invoke_endpoint", invoke_request(serverless, first_row))),
         ("serverless: the cold start", ("cloudwatch", "get_metric_data", metric_request(
             serverless, contract.VARIANT_A, "ModelSetupTime", "Maximum", end=EXAMPLE_TIME, minutes=15))),
-    ]
+    ]))
     return found
 
 
@@ -125,8 +148,10 @@ def to_json(parameters: dict[str, Any]) -> str:
 
 
 def print_dry_run(out: Callable[[str], None], *, region: str, requests: int, load_minutes: int) -> None:
-    for purpose, (service, operation, parameters) in dry_run_requests(region, requests=requests,
-                                                                      load_minutes=load_minutes):
-        out(f"# {service} {operation}: {purpose}")
-        out(to_json(parameters))
+    for step, entries in dry_run_steps(region, requests=requests, load_minutes=load_minutes):
+        if step:
+            out(step_line(contract.CONTRACT, step))
+        for purpose, (service, operation, parameters) in entries:
+            out(f"# {service} {operation}: {purpose}")
+            out(to_json(parameters))
     out(f"# example names stand where the deployed {contract.CONTRACT.stack_name} stack's outputs go; nothing was sent")

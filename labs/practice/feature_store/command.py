@@ -1,16 +1,18 @@
 """Practice on the feature-store lab.
 
-1. Generate synthetic customers: one profile record each, and two click-activity
-   snapshots (20 days ago and 2 days ago), plus a churn label observed 10 days ago.
-2. Ingest them with PutRecord as the lab's ingestion role: in concurrent batches; botocore's
-   standard retry mode retries throttled and transiently failed records with exponential
-   backoff and jitter (eight attempts), and the step counts those retries.
-3. Read a few customers back from the online store (GetRecord, as the consumer role)
-   and print the read latency.
-4. With ``--offline`` (Feature Store syncs the offline store within about 15 minutes):
-   wait until the records are in the offline tables, then build a point-in-time-correct
-   training set through Athena: each label joined with the latest feature values observed
-   at or before the label's time, never later ones (no leakage from the future).
+1. ``ingest records``: generate synthetic customers (one profile record each, and two
+   click-activity snapshots, 20 days ago and 2 days ago, plus a churn label observed 10 days
+   ago) and ingest them with PutRecord as the lab's ingestion role: in concurrent batches;
+   botocore's standard retry mode retries throttled and transiently failed records with
+   exponential backoff and jitter (eight attempts), and the step counts those retries.
+2. ``read online store``: read a few customers back from the online store (GetRecord, as the
+   consumer role) and print the read latency.
+3. ``point-in-time training set``, with ``--offline`` (Feature Store syncs the offline store
+   within about 15 minutes): wait until the records are in the offline tables, then build a
+   point-in-time-correct training set through Athena: each label joined with the latest feature
+   values observed at or before the label's time, never later ones (no leakage from the future).
+
+Each step is announced with the MLA-C01 task statements it exercises (``step_line``).
 
 ``--dry-run`` prints the PutRecord and GetRecord requests and the SQL without calling AWS.
 """
@@ -36,6 +38,7 @@ from labs.engine.session import patient
 from labs.practice.common.athena import athena_query
 from labs.practice.common.dry_run import example_role_arn
 from labs.practice.common.polling import Poll
+from labs.practice.common.steps import step_line
 
 REQUIRED_OUTPUTS = (contract.DATABASE, contract.WORKGROUP, contract.INGESTION_ROLE, contract.CONSUMER_ROLE,
                     contract.PROFILE_GROUP, contract.PROFILE_TABLE, contract.ACTIVITY_GROUP, contract.ACTIVITY_TABLE)
@@ -151,7 +154,7 @@ def read_latencies(runtime: Any, group: str, customer_ids: Iterable[str],
 
 def latency_line(latencies: list[float]) -> str:
     ordered = sorted(latencies)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return (f"online store read latency over {len(ordered)} GetRecord calls: median "
             f"{statistics.median(ordered):.1f} ms, p95 {p95:.1f} ms, max {ordered[-1]:.1f} ms (includes the network)")
 
@@ -239,6 +242,9 @@ class FeatureStorePractice:
         self.role_session, self.reads = role_session, reads
         self.concurrency, self.now = concurrency, now
 
+    def step(self, name: str) -> None:
+        self.out(step_line(contract.CONTRACT, name))
+
     def requests(self, data: Dataset, outputs: dict[str, str]) -> list[dict[str, Any]]:
         return ([put_record_request(outputs[contract.PROFILE_GROUP], p) for p in data.profiles]
                 + [put_record_request(outputs[contract.ACTIVITY_GROUP], a) for a in data.activity])
@@ -254,26 +260,32 @@ class FeatureStorePractice:
 
         requests = self.requests(data, PLACEHOLDERS)
         show_stack_outputs(self.out, contract.CONTRACT.stack_name)
+        self.step(contract.STEP_INGEST)
         show_assume_role(self.out, PLACEHOLDERS[contract.INGESTION_ROLE], "feature-ingestion")
         show_assume_role(self.out, PLACEHOLDERS[contract.CONSUMER_ROLE], "feature-consumer")
         for request, which in ((requests[0], "customer_profile"), (requests[len(data.profiles)], "click_activity")):
             show_request(self.out, "sagemaker-featurestore-runtime", "PutRecord", request,
                          f"one of {len(requests)} records, e.g. {which}", as_role=contract.INGESTION_ROLE)
+        self.step(contract.STEP_READ)
         show_request(self.out, "sagemaker-featurestore-runtime", "GetRecord",
                      get_record_request(PLACEHOLDERS[contract.PROFILE_GROUP], data.profiles[0]["customer_id"]),
                      f"one of {min(self.reads, len(data.profiles))} reads", as_role=contract.CONSUMER_ROLE)
-        show_query(self.out, count_sql(PLACEHOLDERS, contract.PROFILE_TABLE, "c-<run>-"), PLACEHOLDERS[contract.WORKGROUP],
+        self.step(contract.STEP_TRAINING_SET)
+        show_query(self.out, count_sql(PLACEHOLDERS, contract.PROFILE_TABLE, "c-<run>-"),
+                   PLACEHOLDERS[contract.WORKGROUP],
                    "--offline: until the offline store has the records (each table)", as_role=contract.CONSUMER_ROLE)
         show_query(self.out, point_in_time_sql(PLACEHOLDERS, data.labels[:3]), PLACEHOLDERS[contract.WORKGROUP],
                    "--offline: the point-in-time training set (first 3 labels shown)", as_role=contract.CONSUMER_ROLE)
 
     def run(self) -> PracticeReport | None:
-        run_id = f"{random.Random(self.seed).getrandbits(24):06x}" if self.seed is not None else f"{random.getrandbits(24):06x}"
+        bits = random.Random(self.seed).getrandbits(24) if self.seed is not None else random.getrandbits(24)
+        run_id = f"{bits:06x}"
         data = synthetic_customers(self.customers, seed=self.seed, run_id=run_id, now=self.now)
         if self.dry_run:
             self.print_dry_run(data)
             return None
         outputs = stack_outputs(self.session, contract.CONTRACT.stack_name, REQUIRED_OUTPUTS)
+        self.step(contract.STEP_INGEST)
         ingestion = self.role_session(self.session, outputs[contract.INGESTION_ROLE], "feature-ingestion")
         consumer = self.role_session(self.session, outputs[contract.CONSUMER_ROLE], "feature-consumer")
 
@@ -287,6 +299,7 @@ class FeatureStorePractice:
             raise LabError(f"{len(ingest.failed)} records stayed throttled after every retry; rerun later with "
                            "fewer --customers")
 
+        self.step(contract.STEP_READ)
         sample = [p["customer_id"] for p in data.profiles[: self.reads]]
         latencies, records = read_latencies(consumer.client("sagemaker-featurestore-runtime"),
                                             outputs[contract.PROFILE_GROUP], sample)
@@ -299,6 +312,7 @@ class FeatureStorePractice:
                      "point-in-time training set from it")
             return report
 
+        self.step(contract.STEP_TRAINING_SET)
         athena = consumer.client("athena")
         self.wait_for_offline(athena, outputs, f"c-{run_id}-", {contract.PROFILE_TABLE: len(data.profiles),
                                                                contract.ACTIVITY_TABLE: len(data.activity)})
@@ -317,7 +331,8 @@ class FeatureStorePractice:
 
         def count() -> dict[str, int]:
             for table_output, wanted in list(pending.items()):
-                _, rows = athena_query(athena, count_sql(outputs, table_output, run_prefix), outputs[contract.WORKGROUP],
+                _, rows = athena_query(athena, count_sql(outputs, table_output, run_prefix),
+                                       outputs[contract.WORKGROUP],
                                        clock=self.clock, sleep=self.sleep)
                 have = int(rows[0][0]) if rows else 0
                 self.out(f"  offline {outputs[table_output]}: {have} of {wanted} records")

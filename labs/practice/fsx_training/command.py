@@ -6,16 +6,21 @@ starts without moving any data. This step runs the same read job (``fsx_job/trai
 once per input mode, on the same instance type and the same data, and prints one table:
 S3 File, S3 FastFile, FSx for Lustre first run, FSx repeated run (EFS on the EFS variant).
 
-1. Check Service Quotas for the instance type (spot, or on demand with ``--on-demand``).
-2. Find the data set (``--dataset-gib``, default 4) in the data bucket; if it is not there,
-   a short on-demand CPU job writes it in the region (no upload from this machine).
-3. Print the estimated cost of the run from the price table and ask (``--yes`` does not).
-4. Copy the set inside S3 to a fresh prefix for the FSx rows (FSx imports it as new files).
-5. Run the read jobs ONE AFTER ANOTHER, never in parallel: parallel jobs would share the
-   file system's and the bucket's throughput and skew the comparison, the repeated FSx run
-   must follow the first, and P3/G5 training quotas are often 1. Each job is tagged with the
-   lab's tags (the sweep removes its logs and output). Ctrl-C stops the running job.
-6. Print the table and the closing line with the measured ratios.
+1. ``check quotas``: check Service Quotas for the instance type (spot, or on demand with
+   ``--on-demand``), and find the data set (``--dataset-gib``, default 4) in the data bucket
+   (when it is not there, the quota of the CPU job that writes it too).
+2. ``estimate cost``: print the estimated cost of the run from the price table and ask
+   (``--yes`` does not).
+3. ``stage data set``: when the set is not there, a short on-demand CPU job writes it in the
+   region (no upload from this machine); copy the set inside S3 to a fresh prefix for the FSx
+   rows (FSx imports it as new files).
+4. ``read jobs``: run the read jobs ONE AFTER ANOTHER, never in parallel: parallel jobs would
+   share the file system's and the bucket's throughput and skew the comparison, the repeated FSx
+   run must follow the first, and P3/G5 training quotas are often 1. Each job is tagged with the
+   lab's tags (the sweep removes its logs and output). Ctrl-C stops the running job. Then print
+   the table and the closing line with the measured ratios.
+
+Each step is announced with the MLA-C01 task statements it exercises (``step_line``).
 
 ``--dry-run`` prints every CreateTrainingJob request (and the estimate) without calling AWS.
 """
@@ -36,7 +41,6 @@ from catalog.fsx_training import (
     CONTRACT,
     DEFAULT_DATASET_GIB,
     DEFAULT_INSTANCE_TYPE,
-    INSTANCE_TYPE,
     MAX_DATASET_GIB,
     MODES,
     SEED_INSTANCE_TYPE,
@@ -44,15 +48,18 @@ from catalog.fsx_training import (
     TrainingSource,
     run_estimate,
 )
+from catalog.sagemaker import INSTANCE_TYPE
 from labs.engine.deployed import deployed_stack
 from labs.engine.errors import LabError
 from labs.practice.common.dry_run import show_request, show_stack_outputs
 from labs.practice.common.polling import poll
-from labs.practice.fsx_training.data import MANIFEST, copy_for_fsx, missing_from
+from labs.practice.common.steps import step_line
+from labs.practice.fsx_training.data import MANIFEST, copy_for_fsx, copy_request, missing_from
 from labs.practice.fsx_training.plan import (
     MAX_RUNTIME_SECONDS,
     MAX_WAIT_SECONDS,
     PLACEHOLDER_OUTPUTS,
+    PREPARE,
     JobPlan,
     data_set,
     dry_run_requests,
@@ -124,24 +131,11 @@ class FsxTrainingPractice:
         modes = self.modes or MODES
         requests = dry_run_requests(self.region, self.instance_type, spot=self.spot, modes=modes,
                                     dataset_gib=self.dataset_gib)
-        self.print_checks(requests[0][1]["TrainingJobName"])
-        for title, request in requests:
-            show_request(self.out, "sagemaker", "CreateTrainingJob", request, title)
-        self.print_follow_ups(requests[-1][1]["TrainingJobName"])
-        self.out(f"# placeholders <...> are the {CONTRACT.stack_name} stack's outputs; the source code and the SDK's "
-                 "drivers are staged under s3://<OutputBucketName>/code/")
-        for source in TrainingSource:
-            options = FsxTrainingOptions(source=source, instance_type=self.instance_type or DEFAULT_INSTANCE_TYPE)
-            chosen = tuple(m for m in modes if m in contract.default_modes(options))
-            if chosen:
-                self.estimate(options, chosen, prepare=True, prefix="# ")
-        return requests
-
-    def print_checks(self, job: str) -> None:
-        """The requests before the first job: outputs, quota, the data set, the SDK's staging checks."""
+        staged = sum(1 for _, request in requests if request["TrainingJobName"].startswith(f"mlref-{PREPARE}"))
         outputs = PLACEHOLDER_OUTPUTS
         data = data_set(outputs, self.dataset_gib)
         show_stack_outputs(self.out, CONTRACT.stack_name)
+        self.step(contract.STEP_QUOTAS)
         for operation in ("ListServiceQuotas", "ListAWSDefaultServiceQuotas"):
             show_request(self.out, "service-quotas", operation, {"ServiceCode": "sagemaker"},
                          "the instance type's training quota")
@@ -149,6 +143,30 @@ class FsxTrainingPractice:
                      "is the data set there?")
         show_request(self.out, "s3", "GetObject", {"Bucket": data.bucket, "Key": data.key_prefix + MANIFEST},
                      "its manifest")
+        self.step(contract.STEP_ESTIMATE)
+        for source in TrainingSource:
+            options = FsxTrainingOptions(source=source, instance_type=self.instance_type or DEFAULT_INSTANCE_TYPE)
+            chosen = tuple(m for m in modes if m in contract.default_modes(options))
+            if chosen:
+                self.estimate(options, chosen, prepare=True, prefix="# ")
+        self.step(contract.STEP_STAGE)
+        if "fsx" in modes:
+            show_request(self.out, "s3", "CopyObject", copy_request(data, "<run>", data.shard_names[0]),
+                         f"each of the {len(data.shard_names)} shards into the run's cold prefix, for FSx")
+        self.print_staging(requests[0][1]["TrainingJobName"])
+        for title, request in requests[:staged]:
+            show_request(self.out, "sagemaker", "CreateTrainingJob", request, title)
+        self.step(contract.STEP_READ)
+        for title, request in requests[staged:]:
+            show_request(self.out, "sagemaker", "CreateTrainingJob", request, title)
+        self.print_follow_ups(requests[-1][1]["TrainingJobName"])
+        self.out(f"# placeholders <...> are the {CONTRACT.stack_name} stack's outputs; the source code and the SDK's "
+                 "drivers are staged under s3://<OutputBucketName>/code/")
+        return requests
+
+    def print_staging(self, job: str) -> None:
+        """What the SDK sends before each job it starts (shown once)."""
+        outputs = PLACEHOLDER_OUTPUTS
         show_request(self.out, "s3", "ListBuckets", {}, "the SageMaker SDK checks its staging bucket")
         show_request(self.out, "iam", "SimulatePrincipalPolicy", {
             "PolicySourceArn": outputs[contract.EXECUTION_ROLE], "ActionNames": ["s3:PutObject"],
@@ -156,7 +174,7 @@ class FsxTrainingPractice:
             "the SDK asks whether the role may write there")
         show_request(self.out, "s3", "PutObject", {"Bucket": outputs[contract.OUTPUT_BUCKET],
                                                    "Key": f"code/{job}/source/sourcedir.tar.gz"},
-                     "the SDK stages the job's code")
+                     "the SDK stages each job's code")
 
     def print_follow_ups(self, job: str) -> None:
         """The requests after each job starts."""
@@ -183,6 +201,7 @@ class FsxTrainingPractice:
         options = FsxTrainingOptions(source=TrainingSource(outputs[contract.TRAINING_SOURCE]),
                                      instance_type=self.instance_type or outputs[contract.INSTANCE_TYPE_OUTPUT])
         modes = self.modes_for(options)
+        self.step(contract.STEP_QUOTAS)
         quotas = self.session.client("service-quotas")
         check_quota(quotas, options.instance_type, spot=self.spot, region=self.region, out=self.out)
 
@@ -195,6 +214,7 @@ class FsxTrainingPractice:
             self.out(f"data set: {missing}; a short {SEED_INSTANCE_TYPE} job writes it in the region first")
         else:
             self.out(f"data set: {data.s3_uri} is there ({data.megabytes:.0f} MB), reused")
+        self.step(contract.STEP_ESTIMATE)
         if not self.confirmed(options, modes, prepare=missing is not None):
             self.out("nothing started")
             return None
@@ -202,9 +222,12 @@ class FsxTrainingPractice:
         run_id = f"{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
         tags = {k: stack_tags[k] for k in JOB_TAG_KEYS if k in stack_tags}
         sagemaker_session = self.sagemaker_session or self._sagemaker_session(outputs[contract.OUTPUT_BUCKET])
+        if missing or "fsx" in modes:
+            self.step(contract.STEP_STAGE)
         if missing:
             self.prepare(prepare_plan(outputs, data, run_id=run_id, tags=tags), sagemaker_session, s3, efs_id)
         fsx_data = copy_for_fsx(s3, data, run_id, self.out) if "fsx" in modes else None
+        self.step(contract.STEP_READ)
         self.out("the read jobs run one after another (never in parallel: they would share the file system's "
                  "and the bucket's throughput)")
         reports = [self.run_job(plan, sagemaker_session)
@@ -216,6 +239,9 @@ class FsxTrainingPractice:
             self.out(line)
         self.out(claim_line(reports))
         return reports
+
+    def step(self, name: str) -> None:
+        self.out(step_line(CONTRACT, name))
 
     def modes_for(self, options: FsxTrainingOptions) -> tuple[str, ...]:
         available = contract.default_modes(options)
@@ -275,7 +301,7 @@ class FsxTrainingPractice:
         kind = "spot" if plan.managed_spot else "on demand"
         self.out(f"starting {label}: {plan.base_job_name} on {plan.instance_type} ({kind})")
         trainer.train(wait=False, logs=False)
-        name = trainer._latest_training_job.training_job_name
+        name = trainer._latest_training_job.training_job_name  # the SDK's handle on the job
         sagemaker = self.session.client("sagemaker")
         try:
             description = self.wait(sagemaker, name, spot=plan.managed_spot)

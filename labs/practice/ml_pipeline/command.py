@@ -1,17 +1,22 @@
 """Practice on the ml-pipeline lab.
 
-1. Generate raw customer data with known defects (duplicates, rows without a label, empty and
-   impossible values; counted) and upload it under the data bucket's ``raw/<run id>/``.
-2. Start an execution with that prefix and ``--threshold`` as parameters, and follow it live:
-   each step once when it starts and once when it ends, with its status and duration. Ctrl-C
-   stops the execution (its running job stops within minutes).
-3. Print what preprocessing dropped and imputed next to what was injected, the evaluation's AUC
-   and accuracy, and the condition's outcome. Below the threshold the Fail step ends the
-   execution with the metric in its message (``--threshold 0.99`` shows it); nothing is registered.
-4. Otherwise show the registered model package (pending manual approval) and approve it
-   (UpdateModelPackage), unless ``--no-approve``. The approval's event makes the lab's function
-   create or update the serverless endpoint; wait (bounded) until it serves this version, then
-   invoke it with a few rows of the test split and print each prediction beside its label.
+1. ``upload raw data``: generate raw customer data with known defects (duplicates, rows without
+   a label, empty and impossible values; counted) and upload it under the data bucket's
+   ``raw/<run id>/``.
+2. ``run pipeline``: start an execution with that prefix and ``--threshold`` as parameters, and
+   follow it live: each step once when it starts and once when it ends, with its status and
+   duration. Ctrl-C stops the execution (its running job stops within minutes).
+3. ``read results``: print what preprocessing dropped and imputed next to what was injected, the
+   evaluation's AUC and accuracy, and the condition's outcome. Below the threshold the Fail step
+   ends the execution with the metric in its message (``--threshold 0.99`` shows it); nothing is
+   registered.
+4. ``approve model``: otherwise show the registered model package (pending manual approval) and
+   approve it (UpdateModelPackage), unless ``--no-approve``.
+5. ``predict``: the approval's event makes the lab's function create or update the serverless
+   endpoint; wait (bounded) until it serves this version, then invoke it with a few rows of the
+   test split and print each prediction beside its label.
+
+Each step is announced with the MLA-C01 task statements it exercises (``step_line``).
 
 ``--dry-run`` prints the requests (PutObject, StartPipelineExecution, UpdateModelPackage,
 InvokeEndpoint) without credentials or network.
@@ -35,12 +40,14 @@ from catalog import ml_pipeline as lab
 from labs.engine.deployed import deployed_stack
 from labs.engine.errors import LabError
 from labs.practice.common.polling import PollTimeout, poll
+from labs.practice.common.steps import step_line
 from labs.practice.ml_pipeline.data import Defects, raw_customers
 from lambdas.shared.lab_names import deployed_name
 
 REQUIRED_OUTPUTS = (lab.PIPELINE, lab.MODEL_GROUP, lab.ENDPOINT, lab.DATA_BUCKET, lab.ARTIFACTS_BUCKET, lab.KEY,
                     lab.DEPLOY_LOG_GROUP)
-PLACEHOLDERS = {lab.PIPELINE: lab.PIPELINE_NAME, lab.MODEL_GROUP: lab.MODEL_PACKAGE_GROUP, lab.ENDPOINT: lab.ENDPOINT_NAME,
+PLACEHOLDERS = {lab.PIPELINE: lab.PIPELINE_NAME, lab.MODEL_GROUP: lab.MODEL_PACKAGE_GROUP,
+                lab.ENDPOINT: lab.ENDPOINT_NAME,
                 lab.DATA_BUCKET: "mlref-ml-pipeline-rawdata-placeholder",
                 lab.ARTIFACTS_BUCKET: "mlref-ml-pipeline-artifacts-placeholder",
                 lab.KEY: "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000",
@@ -164,19 +171,24 @@ class MlPipelinePractice:
         upload = upload_request(PLACEHOLDERS, self.run_id, data.csv_bytes())
         execution = {"PipelineExecutionArn": PLACEHOLDER_EXECUTION}
         artifacts = PLACEHOLDERS[lab.ARTIFACTS_BUCKET]
-        requests = [
+        steps = {lab.STEP_UPLOAD: [
             ("s3", "PutObject", upload, f"{self.rows} raw rows, {len(upload['Body'])} bytes, with "
                                         f"{defects_line(data.defects)}"),
+        ], lab.STEP_RUN: [
             ("sagemaker", "StartPipelineExecution", start_request(PLACEHOLDERS, self.run_id, self.threshold), ""),
             ("sagemaker", "DescribePipelineExecution", execution, "until it has finished"),
             ("sagemaker", "ListPipelineExecutionSteps", execution, "each step's status and duration"),
             ("sagemaker", "StopPipelineExecution", {**execution, "ClientRequestToken": token(PLACEHOLDER_EXECUTION)},
              "only on Ctrl-C"),
+        ], lab.STEP_RESULTS: [
             ("s3", "GetObject", {"Bucket": artifacts, "Key": lab.evaluation_key("<execution id>")},
              "the evaluation report (and the data report beside it)"),
-            ("sagemaker", "DescribeModelPackage", {"ModelPackageName": PLACEHOLDER_PACKAGE}, "the version it registered"),
+        ], lab.STEP_APPROVE: [
+            ("sagemaker", "DescribeModelPackage", {"ModelPackageName": PLACEHOLDER_PACKAGE},
+             "the version it registered"),
             ("sagemaker", "UpdateModelPackage", approve_request(PLACEHOLDER_PACKAGE, None, self.threshold),
              "when the AUC passes the threshold; not sent with --no-approve"),
+        ], lab.STEP_PREDICT: [
             ("sagemaker", "DescribeEndpoint", {"EndpointName": lab.ENDPOINT_NAME},
              "until the approval function serves the version"),
             ("s3", "GetObject", {"Bucket": artifacts, "Key": lab.holdout_key("<execution id>")},
@@ -184,14 +196,19 @@ class MlPipelinePractice:
             ("sagemaker-runtime", "InvokeEndpoint", invoke_request(lab.ENDPOINT_NAME,
                                                                    [["<feature values of a test row, no label>"]]),
              f"{lab.PREDICTION_ROWS} rows of the test split without their label"),
-        ]
+        ]}
         show_stack_outputs(self.out, lab.CONTRACT.stack_name)
-        for service, operation, request, note in requests:
-            show_request(self.out, service, operation, {k: v for k, v in request.items() if k != "Body"}
-                         if operation == "PutObject" else request, note)
+        for step, requests in steps.items():
+            self.step(step)
+            for service, operation, request, note in requests:
+                show_request(self.out, service, operation, {k: v for k, v in request.items() if k != "Body"}
+                             if operation == "PutObject" else request, note)
         self.out("# placeholders: the mlref-ml-pipeline stack's outputs (bucket names, key), the execution's and "
                  "the package's ARN")
-        return requests
+        return [request for requests in steps.values() for request in requests]
+
+    def step(self, name: str) -> None:
+        self.out(step_line(lab.CONTRACT, name))
 
     # -- a run ---------------------------------------------------------------------------------
 
@@ -204,9 +221,12 @@ class MlPipelinePractice:
         sagemaker = self.session.client("sagemaker", config=RETRIES)
         report = PracticeReport(run_id=self.run_id)
 
+        self.step(lab.STEP_UPLOAD)
         data = raw_customers(self.rows, seed=self.seed, run_id=self.run_id)
         s3.put_object(**upload_request(outputs, self.run_id, data.csv_bytes()))
-        self.out(f"uploaded {self.rows} raw rows to {input_uri(outputs, self.run_id)} with {defects_line(data.defects)}")
+        self.out(f"uploaded {self.rows} raw rows to {input_uri(outputs, self.run_id)} with "
+                 f"{defects_line(data.defects)}")
+        self.step(lab.STEP_RUN)
         report.execution_arn = sagemaker.start_pipeline_execution(
             **start_request(outputs, self.run_id, self.threshold))["PipelineExecutionArn"]
         execution_id = report.execution_arn.rsplit("/", 1)[-1]
@@ -215,6 +235,7 @@ class MlPipelinePractice:
         report.status = result["status"]
         steps = result["steps"]
         report.outcome = steps.get(lab.CONDITION_STEP, {}).get("Metadata", {}).get("Condition", {}).get("Outcome")
+        self.step(lab.STEP_RESULTS)
         self.show_data_report(s3, outputs, execution_id, data.defects, steps)
         report.metrics = self.show_metrics(s3, outputs, execution_id, steps)
         if report.status != "Succeeded":
@@ -223,10 +244,12 @@ class MlPipelinePractice:
         if not package_arn:
             raise LabError(f"the execution succeeded but registered no model package; see {report.execution_arn}")
         report.package_arn = package_arn
+        self.step(lab.STEP_APPROVE)
         package = sagemaker.describe_model_package(ModelPackageName=package_arn)
         report.version = int(package["ModelPackageVersion"])
+        statistics = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {})
         self.out(f"registered {package_arn}: version {report.version}, {package['ModelApprovalStatus']}, "
-                 f"metrics {package.get('ModelMetrics', {}).get('ModelQuality', {}).get('Statistics', {}).get('S3Uri', '-')}")
+                 f"metrics {statistics.get('S3Uri', '-')}")
         if not self.approve:
             self.out(f"left pending (--no-approve). Approve it to deploy: aws sagemaker update-model-package "
                      f"--model-package-arn {package_arn} --model-approval-status Approved")
@@ -235,6 +258,7 @@ class MlPipelinePractice:
         sagemaker.update_model_package(**approve_request(package_arn, auc, self.threshold))
         self.out("approved: the approval rule invokes the deploy function, which creates or updates the "
                  f"serverless endpoint {outputs[lab.ENDPOINT]}")
+        self.step(lab.STEP_PREDICT)
         self.wait_for_endpoint(sagemaker, outputs, report.version)
         report.predictions = self.predict(s3, outputs, execution_id)
         return report
@@ -268,7 +292,8 @@ class MlPipelinePractice:
             return
         found = self.read_json(s3, outputs[lab.ARTIFACTS_BUCKET], lab.report_key(execution_id)) or {}
         if found:
-            self.out(f"preprocessing: dropped {found['duplicates_dropped']} duplicates and {found['unlabeled_dropped']} "
+            self.out(f"preprocessing: dropped {found['duplicates_dropped']} duplicates and "
+                     f"{found['unlabeled_dropped']} "
                      f"unlabeled rows, imputed {found['missing_values_imputed']} empty and "
                      f"{found['invalid_values_imputed']} impossible values (injected: {defects_line(injected)}); "
                      f"splits {found['rows']}")
@@ -310,7 +335,8 @@ class MlPipelinePractice:
                 if "Could not find" not in error.response["Error"].get("Message", ""):
                     raise
                 endpoint = None
-            state = f"{endpoint['EndpointStatus']} with {endpoint['EndpointConfigName']}" if endpoint else "not created yet"
+            state = (f"{endpoint['EndpointStatus']} with {endpoint['EndpointConfigName']}" if endpoint
+                     else "not created yet")
             if not seen or seen[-1] != state:
                 seen.append(state)
                 self.out(f"  endpoint {name}: {state}")
@@ -339,7 +365,7 @@ class MlPipelinePractice:
         response = runtime.invoke_endpoint(**invoke_request(outputs[lab.ENDPOINT], [row[1:] for row in rows]))
         seconds = self.clock() - started
         scores = [float(v) for v in response["Body"].read().decode().replace("\n", ",").split(",") if v.strip()]
-        predictions = [(str(int(float(row[0]))), score) for row, score in zip(rows, scores)]
+        predictions = [(str(int(float(row[0]))), score) for row, score in zip(rows, scores, strict=False)]
         self.out(f"predictions from {outputs[lab.ENDPOINT]} ({seconds:.1f} s, a cold start takes longer):")
         for label, score in predictions:
             self.out(f"  churned={label}  predicted probability {score:.3f}")
