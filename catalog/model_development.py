@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from catalog import model_development_facts as facts
-from catalog.base import ConfigError, ContextKey, Flag, LabContract, Output, Variant, choice
+from catalog.base import YES, ConfigError, ContextKey, Flag, LabContract, Output, Variant, choice
 from catalog.calls import acting_as, arn, assumed, refused, via
 from catalog.endpoint import hosting_price_key
 from catalog.exam import MLS_MODELING, ExamDomains, Exercise
-from catalog.fsx_training import INSTANCE_TYPE, job_cost
+from catalog.fsx_training import job_cost
 from catalog.prices import LabCost, per_month_as_hourly, price
 from catalog.sagemaker_images import BLAZINGTEXT_ACCOUNTS, CLARIFY_ACCOUNTS, XGBOOST_ACCOUNTS
 from catalog.shared_calls import SWEEP
@@ -268,14 +268,14 @@ CONTRACT = LabContract(
     practice="labs.practice.model_development.command:ModelDevelopmentPractice",
     context_keys=CONTEXT_KEYS,
     practice_flags=(
-        Flag("step", f"one step or all: {', '.join(STEPS)}, all", str, "all", metavar="STEP"),
+        Flag("step", "one step, or all four in order", str, "all", choices=(*STEPS, "all"), positional=True),
         Flag("items", f"held-out texts for the approach step ({facts.MIN_ITEMS}-{facts.MAX_ITEMS}, a multiple of 3)",
              int, facts.DEFAULT_ITEMS, metavar="N"),
-        Flag("strategy", "tune: bayesian or random", str, "bayesian", metavar="STRATEGY"),
+        Flag("tuning_strategy", "tune: the search", str, "bayesian", choices=tuple(facts.STRATEGIES)),
         Flag("warm_start", "tune: start from the lab's previous tuning job (--no-warm-start: a cold start)", bool,
              True, negatable=True),
         Flag("bias_engine", "bias: auto (Clarify, else the lab's script), clarify or script", str, "auto",
-             metavar="ENGINE"),
+             choices=("auto", "clarify", "script")),
         Flag("runs", "diagnose: comma-separated runs among overfit, regular, slow", str,
              ",".join(facts.DEFAULT_RUNS), metavar="RUNS"),
         Flag("bedrock_model", "approach: the Bedrock model id", str,
@@ -285,11 +285,10 @@ CONTRACT = LabContract(
         Flag("on_demand", "on-demand instead of managed spot", bool, False),
         Flag("seed", "the generated data's seed (the same seed, the same data)",
              int, facts.DEFAULT_SEED, metavar="N"),
-        Flag("yes", "start the jobs without asking (needed without a terminal)", bool, False),
+        YES,
     ),
     variants=(Variant("no-clarify", {"clarify": "off"}, note="Clarify off"),),
     exercises=EXERCISES,
     calls=CALLS,
 )
 
-__all__ = ["CONTRACT", "INSTANCE_TYPE"]

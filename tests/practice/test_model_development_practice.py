@@ -168,7 +168,7 @@ def test_the_jobs_train_on_spot_with_the_lab_key_tags_and_no_debugger():
 
 
 def test_the_tuning_request_is_the_issues_budget():
-    tuning = next(r.params for r in printed_calls(dry_run_lines(strategy="random")[0])
+    tuning = next(r.params for r in printed_calls(dry_run_lines(tuning_strategy="random")[0])
                   if r.operation == "CreateHyperParameterTuningJob")
     config = tuning["HyperParameterTuningJobConfig"]
     assert config["Strategy"] == "Random" and config["TrainingJobEarlyStoppingType"] == "Auto"
@@ -197,9 +197,9 @@ def test_on_demand_training_sends_no_max_wait():
 
 
 @pytest.mark.parametrize("flags,message", [
-    ({"step": "train"}, "--step 'train': use one of approach, tune, bias, diagnose or all"),
+    ({"step": "train"}, "step 'train': use one of approach, tune, bias, diagnose or all"),
     ({"items": 100}, "--items 100: use 30 to 600, a multiple of 3"),
-    ({"strategy": "grid"}, "--strategy 'grid': use bayesian or random"),
+    ({"tuning_strategy": "grid"}, "--tuning-strategy 'grid': use bayesian or random"),
     ({"bias_engine": "shap"}, "--bias-engine 'shap'"),
     ({"runs": "overfit,overfit"}, "--runs 'overfit,overfit'"),
     ({"bedrock_model": "us.amazon.nova-micro-v1:0"}, "is not a Bedrock model id"),

@@ -1,4 +1,5 @@
-"""Practice on the model-development lab: four steps, each runnable alone (``--step``), or all in order.
+"""Practice on the model-development lab: four steps, each runnable alone (``labs practice model-development
+tune``), or all in order.
 
 1. approach: the same text task through Amazon Comprehend, a Bedrock model and SageMaker BlazingText.
 2. tune: a baseline XGBoost job, then automatic model tuning (Bayesian or random), warm started on re-runs.
@@ -25,6 +26,7 @@ from typing import Any
 from catalog import model_development as lab
 from catalog import model_development_facts as facts
 from catalog.prices import usd as dollars
+from catalog.sagemaker import INSTANCE_TYPE
 from labs.engine.deployed import deployed_stack
 from labs.engine.errors import LabError
 from labs.engine.session import patient
@@ -48,7 +50,7 @@ DEFAULT_OUTPUT_DIR = Path("lab-output") / lab.LAB
 
 class ModelDevelopmentPractice:
     def __init__(self, session: Any, *, dry_run: bool = False, out: Callable[[str], None] = print, step: str = "all",
-                 items: int = facts.DEFAULT_ITEMS, strategy: str = "bayesian", warm_start: bool = True,
+                 items: int = facts.DEFAULT_ITEMS, tuning_strategy: str = "bayesian", warm_start: bool = True,
                  bias_engine: str = "auto", runs: str = ",".join(facts.DEFAULT_RUNS),
                  bedrock_model: str = facts.BEDROCK_MODEL, training_instance_type: str = lab.DEFAULT_INSTANCE_TYPE,
                  on_demand: bool = False, seed: int = facts.DEFAULT_SEED, yes: bool = False,
@@ -60,21 +62,21 @@ class ModelDevelopmentPractice:
         if not (facts.MIN_ITEMS <= items <= facts.MAX_ITEMS and items % len(facts.CLASSES) == 0):
             raise LabError(f"--items {items}: use {facts.MIN_ITEMS} to {facts.MAX_ITEMS}, a multiple of 3 (a third per "
                            f"class), e.g. --items {facts.DEFAULT_ITEMS}")
-        if strategy not in facts.STRATEGIES:
-            raise LabError(f"--strategy {strategy!r}: use {' or '.join(facts.STRATEGIES)}")
+        if tuning_strategy not in facts.STRATEGIES:
+            raise LabError(f"--tuning-strategy {tuning_strategy!r}: use {' or '.join(facts.STRATEGIES)}")
         if bias_engine not in bias.ENGINES:
             raise LabError(f"--bias-engine {bias_engine!r}: use one of {', '.join(bias.ENGINES)}")
         self.runs = self.parse_runs(runs)
         if not re.fullmatch(facts.BEDROCK_MODEL_PATTERN, bedrock_model):
             raise LabError(f"--bedrock-model {bedrock_model!r} is not a Bedrock model id; give the id itself, without "
                            f"a us./eu. profile prefix or an ARN (e.g. {facts.BEDROCK_MODEL})")
-        if not lab.INSTANCE_TYPE.fullmatch(training_instance_type):
+        if not INSTANCE_TYPE.fullmatch(training_instance_type):
             raise LabError(f"--training-instance-type {training_instance_type!r} is not a SageMaker instance type "
                            f"(e.g. {lab.DEFAULT_INSTANCE_TYPE})")
         if not 0 <= seed < 2**31:
             raise LabError(f"--seed {seed}: use 0 to {2**31 - 1}")
         self.session, self.dry_run, self.out = session, dry_run, out
-        self.items, self.strategy, self.warm_start, self.bias_engine = items, strategy, warm_start, bias_engine
+        self.items, self.strategy, self.warm_start, self.bias_engine = items, tuning_strategy, warm_start, bias_engine
         self.bedrock_model, self.instance_type, self.spot = bedrock_model, training_instance_type, not on_demand
         self.seed = seed
         self.yes, self.ask, self.clock, self.sleep, self.poll_seconds = yes, ask, clock, sleep, poll_seconds
@@ -85,7 +87,8 @@ class ModelDevelopmentPractice:
         if step == "all":
             return lab.STEPS
         if step not in lab.STEPS:
-            raise LabError(f"--step {step!r}: use one of {', '.join(lab.STEPS)} or all")
+            raise LabError(f"step {step!r}: use one of {', '.join(lab.STEPS)} or all (labs practice model-development "
+                           "tune)")
         return (step,)
 
     @staticmethod
