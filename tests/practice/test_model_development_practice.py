@@ -21,6 +21,7 @@ from jobs.model_development import bias_report
 from labs.engine.errors import LabError
 from labs.engine.session import offline_session
 from labs.practice.common.dry_run import printed_calls
+from labs.practice.common.steps import announced_steps
 from labs.practice.model_development import command, requests, tune
 from labs.practice.model_development.data import text_set
 from tests.fakes import FakeClock, StubbedSession
@@ -144,7 +145,7 @@ def test_every_dry_run_request_is_valid_and_nothing_is_sent():
     assert {("sagemaker", "CreateHyperParameterTuningJob"), ("sagemaker", "CreateProcessingJob"),
             ("comprehend", "BatchDetectSentiment"), ("bedrock-runtime", "Converse"),
             ("logs", "FilterLogEvents")} <= operations
-    assert sum(1 for line in lines if line.startswith("# step ")) == 4
+    assert [step for step, _ in announced_steps(lines)] == list(lab.STEPS)
 
 
 def test_the_jobs_train_on_spot_with_the_lab_key_tags_and_no_debugger():

@@ -142,7 +142,7 @@ class ModelDevelopmentPractice:
         self.estimate(clarify=True, prefix="# ")
         printed = []
         for step in self.steps:
-            self.out(f"# {step_line(lab.CONTRACT, step)}")
+            self.out(step_line(lab.CONTRACT, step))
             for service, operation, request, title in self.step_requests(step, plan, data, texts):
                 show_request(self.out, service, operation, request, title)
                 printed.append((service, operation, request, title))
