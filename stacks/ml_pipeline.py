@@ -31,7 +31,7 @@ from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs_last
 from cdk_constructs.ml_pipeline.deployment import ApprovedModelDeployment, PipelineTeardown
 from cdk_constructs.ml_pipeline.pipeline import ModelBuildPipeline, run_prefix, step_output
-from cdk_constructs.ml_pipeline.roles import log_group_findings, sagemaker_finding
+from cdk_constructs.services.sagemaker_roles import acknowledge_job_role, log_group_findings, sagemaker_finding
 from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX, LAB_TAG, OWNER_TAG, PROFILE_TAG
 
 
@@ -91,15 +91,7 @@ class MlPipelineStack(Stack):
         build, deploy = self.pipeline, self.deployment
         artifacts = self.artifacts.bucket
         for role in (build.preprocess_role, build.training_role, build.evaluation_role, deploy.model_role):
-            acknowledge_iam5(role.policy, ["Resource::*"],
-                             "ecr:GetAuthorizationToken has no resource type; cloudwatch:PutMetricData has none "
-                             "either and is conditioned on SageMaker's own metric namespaces")
-            acknowledge_iam5(role.policy, log_group_findings(role.log_group)[1:],
-                             "SageMaker names one log stream per job or endpoint variant and instance inside its "
-                             "service-named log group; only that group's streams")
-            acknowledge_iam5(role.policy, log_group_findings(role.log_group)[:1],
-                             "CreateLogGroup and DescribeLogStreams act on the group ARN ending in :*, which IAM "
-                             "requires; only that one service-named group")
+            acknowledge_job_role(role)
         per_run = ("each execution writes under runs/<execution id>/, an id known only at run time, and SageMaker "
                    "names the files; limited to this one step output folder")
         for role, folders in ((build.preprocess_role, ["preprocess"]),

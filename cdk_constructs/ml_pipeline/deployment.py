@@ -21,7 +21,7 @@ from catalog import ml_pipeline as lab
 from cdk_constructs.core.functions import LabFunction
 from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.ml_pipeline.pipeline import run_prefix, sagemaker_arn
-from cdk_constructs.ml_pipeline.roles import SAGEMAKER, SageMakerJobRole, algorithm_images, log_group_arn
+from cdk_constructs.services.sagemaker_roles import SAGEMAKER, SageMakerJobRole, algorithm_images, log_group_arn
 from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX
 
 APPROVAL_EVENT = "SageMaker Model Package State Change"

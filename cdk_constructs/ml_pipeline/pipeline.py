@@ -24,7 +24,7 @@ from catalog.paths import JOBS_DIR
 from cdk_constructs.core.access import allow_key_use
 from cdk_constructs.core.roles import LabRole
 from cdk_constructs.ml_pipeline.definition import PipelineResources, Script, pipeline_definition
-from cdk_constructs.ml_pipeline.roles import SAGEMAKER, SageMakerJobRole, algorithm_images, allow_volume_key
+from cdk_constructs.services.sagemaker_roles import SAGEMAKER, SageMakerJobRole, algorithm_images, allow_volume_key
 from lambdas.shared.lab_names import PROCESSING_LOG_GROUP, TRAINING_LOG_GROUP
 
 CODE_DIR = JOBS_DIR / "ml_pipeline"

@@ -25,6 +25,7 @@ WORKGROUP = "arn:{partition}:athena:{region}:{account}:workgroup/{WorkGroup}"
 SAGEMAKER = "arn:{partition}:sagemaker:{region}:{account}:"
 STREAM = "arn:{partition}:kinesis:{region}:{account}:stream/{StreamName}"
 WAREHOUSE = "arn:{partition}:redshift-serverless:{region}:{account}:workgroup/{WorkgroupName}"
+TUNING_JOB = "hyper-parameter-tuning-job/{lower_HyperParameterTuningJobName}"
 
 # (service, operation) -> [(action, resource, condition keys)], the resource formatted with the request.
 ACTIONS: dict[tuple[str, str], list[tuple[str, str] | tuple[str, str, dict]]] = {
@@ -109,6 +110,34 @@ ACTIONS: dict[tuple[str, str], list[tuple[str, str] | tuple[str, str, dict]]] = 
                                         "arn:{partition}:cloudwatch:{region}:{account}:alarm:{AlarmNames}")],
     ("cloudwatch", "DescribeAlarmHistory"): [("cloudwatch:DescribeAlarmHistory",
                                               "arn:{partition}:cloudwatch:{region}:{account}:alarm:{AlarmName}")],
+    # model-development: tuning, the tuned model for Clarify, the shadow-endpoint clean-up, the approaches
+    ("sagemaker", "CreateHyperParameterTuningJob"): [
+        ("sagemaker:CreateHyperParameterTuningJob", SAGEMAKER + TUNING_JOB),
+        ("iam:PassRole", "{TrainingJobDefinition_RoleArn}", {"iam:PassedToService": "sagemaker.amazonaws.com"})],
+    ("sagemaker", "DescribeHyperParameterTuningJob"): [
+        ("sagemaker:DescribeHyperParameterTuningJob", SAGEMAKER + TUNING_JOB)],
+    ("sagemaker", "StopHyperParameterTuningJob"): [
+        ("sagemaker:StopHyperParameterTuningJob", SAGEMAKER + TUNING_JOB)],
+    ("sagemaker", "ListHyperParameterTuningJobs"): [("sagemaker:ListHyperParameterTuningJobs", "*")],
+    ("sagemaker", "ListTrainingJobsForHyperParameterTuningJob"): [
+        ("sagemaker:ListTrainingJobsForHyperParameterTuningJob", SAGEMAKER + TUNING_JOB)],
+    ("sagemaker", "CreateModel"): [
+        ("sagemaker:CreateModel", SAGEMAKER + "model/{lower_ModelName}"),
+        ("iam:PassRole", "{ExecutionRoleArn}", {"iam:PassedToService": "sagemaker.amazonaws.com"})],
+    ("sagemaker", "DeleteModel"): [("sagemaker:DeleteModel", SAGEMAKER + "model/{lower_ModelName}")],
+    ("sagemaker", "ListEndpoints"): [("sagemaker:ListEndpoints", "*")],
+    ("sagemaker", "DescribeEndpointConfig"): [
+        ("sagemaker:DescribeEndpointConfig", SAGEMAKER + "endpoint-config/{lower_EndpointConfigName}")],
+    ("sagemaker", "DeleteEndpoint"): [("sagemaker:DeleteEndpoint", SAGEMAKER + "endpoint/{lower_EndpointName}")],
+    ("sagemaker", "DeleteEndpointConfig"): [
+        ("sagemaker:DeleteEndpointConfig", SAGEMAKER + "endpoint-config/{lower_EndpointConfigName}")],
+    ("logs", "DescribeLogGroups"): [("logs:DescribeLogGroups", "*")],
+    ("logs", "TagResource"): [("logs:TagResource", "{resourceArn}")],
+    ("comprehend", "BatchDetectSentiment"): [("comprehend:BatchDetectSentiment", "*")],
+    # Converse is authorized as bedrock:InvokeModel (Bedrock API reference, Converse); a foundation model's
+    # ARN names no account.
+    ("bedrock-runtime", "Converse"): [
+        ("bedrock:InvokeModel", "arn:{partition}:bedrock:{region}::foundation-model/{modelId}")],
 }
 TABLE_IN_SQL = re.compile(r'"([A-Za-z0-9_]+)"\."([A-Za-z0-9_]+)"')
 

@@ -8,11 +8,10 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import botocore.session
 import pytest
 from botocore.response import StreamingBody
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 from botocore.validate import validate_parameters
 
 from catalog import ml_pipeline as lab
@@ -20,7 +19,7 @@ from labs.engine.errors import LabError
 from labs.practice.common.dry_run import printed_requests
 from labs.practice.common.steps import announced_steps
 from labs.practice.ml_pipeline import command as practice
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, StubbedSession
 
 RUN = "20260115-093000-abcd"
 EXECUTION_ID = "x9ujnsiw9ljw"
@@ -38,25 +37,8 @@ def body(data: bytes | str | dict) -> StreamingBody:
     return StreamingBody(io.BytesIO(raw), len(raw))
 
 
-class Session:
-    region_name = "us-east-1"
-
-    def __init__(self) -> None:
-        session = boto3.Session(region_name="us-east-1")
-        self.clients = {name: session.client(name) for name in ("s3", "sagemaker", "sagemaker-runtime")}
-        self.stubs = {name: Stubber(client) for name, client in self.clients.items()}
-
-    def client(self, name: str, config=None):
-        return self.clients[name]
-
-    def __enter__(self):
-        for stub in self.stubs.values():
-            stub.activate()
-        return self.stubs
-
-    def __exit__(self, *exc) -> None:
-        for stub in self.stubs.values():
-            stub.deactivate()
+class Session(StubbedSession):
+    services = ("s3", "sagemaker", "sagemaker-runtime")
 
 
 @pytest.fixture

@@ -105,6 +105,7 @@ UNTAGGED_DELETES = {
     "DeleteLabGlueCatalog": ("mlref_", ':catalog"'), "DeleteDetachedInterfaces": ":network-interface/*",
     "StopLabPipelineExecutions": ":pipeline/*/execution/*", "DeletePackagesOfLabGroups": ":model-package/*",
     "CancelEmrServerlessRuns": "/jobruns/*",
+    "DeleteShadowEndpoints": "/mlref-md-clarify*",
 }
 
 
