@@ -22,6 +22,7 @@ _MODULES = (
     "ml_pipeline",
     "batch_etl",
     "inference",
+    "model_development",
     "mlops",
 )
 

@@ -2,10 +2,11 @@
 these facts (the endpoint and ml-pipeline labs both read them).
 
 Copied from the SageMaker Python SDK's ``image_uri_config`` (sagemaker 3.27.0: ``xgboost.json``
-version ``1.7-1``, ``sklearn.json`` ``1.2-1`` and ``model-monitor.json``), GovCloud and the ISO
-partitions left out. tests/stacks/test_endpoint.py and tests/stacks/test_pipeline_definition.py compare them
-with the installed SDK's files. CDK-free: the stacks turn them into CloudFormation mappings or
-literals; the practice steps build image URIs from them.
+version ``1.7-1``, ``sklearn.json`` ``1.2-1``, ``model-monitor.json``, ``blazingtext.json`` version ``1``
+and ``clarify.json`` processing ``1.0``), GovCloud and the ISO partitions left out.
+tests/stacks/test_endpoint.py, tests/stacks/test_pipeline_definition.py and
+tests/stacks/test_model_development.py compare them with the installed SDK's files. CDK-free: the
+stacks turn them into CloudFormation mappings or literals; the practice steps build image URIs from them.
 """
 
 from __future__ import annotations
@@ -48,6 +49,38 @@ MODEL_MONITOR_ACCOUNTS: dict[str, str] = {
 }
 
 
+# BlazingText (blazingtext.json, version 1: training and inference). Its account equals XGBoost's only
+# in a few newer regions.
+BLAZINGTEXT_REPOSITORY, BLAZINGTEXT_VERSION = "blazingtext", "1"
+BLAZINGTEXT_ACCOUNTS: dict[str, str] = {
+    "af-south-1": "455444449433", "ap-east-1": "286214385809", "ap-northeast-1": "501404015308",
+    "ap-northeast-2": "306986355934", "ap-northeast-3": "867004704886", "ap-south-1": "991648021394",
+    "ap-south-2": "628508329040", "ap-southeast-1": "475088953585", "ap-southeast-2": "544295431143",
+    "ap-southeast-3": "951798379941", "ap-southeast-4": "106583098589", "ca-central-1": "469771592824",
+    "ca-west-1": "190319476487", "cn-north-1": "390948362332", "cn-northwest-1": "387376663083",
+    "eu-central-1": "813361260812", "eu-central-2": "680994064768", "eu-north-1": "669576153137",
+    "eu-south-1": "257386234256", "eu-south-2": "104374241257", "eu-west-1": "685385470294",
+    "eu-west-2": "644912444149", "eu-west-3": "749696950732", "il-central-1": "898809789911",
+    "me-central-1": "272398656194", "me-south-1": "249704162688", "sa-east-1": "855470959533",
+    "us-east-1": "811284229777", "us-east-2": "825641698319", "us-west-1": "632365934929",
+    "us-west-2": "433757028032",
+}
+# The SageMaker Clarify processing container (clarify.json, processing 1.0). Absent from several newer
+# regions (ap-south-2, ap-southeast-4, ca-west-1, eu-south-2, il-central-1, me-central-1).
+CLARIFY_REPOSITORY, CLARIFY_VERSION = "sagemaker-clarify-processing", "1.0"
+CLARIFY_ACCOUNTS: dict[str, str] = {
+    "af-south-1": "811711786498", "ap-east-1": "098760798382", "ap-northeast-1": "377024640650",
+    "ap-northeast-2": "263625296855", "ap-northeast-3": "912233562940", "ap-south-1": "452307495513",
+    "ap-southeast-1": "834264404009", "ap-southeast-2": "007051062584", "ap-southeast-3": "705930551576",
+    "ca-central-1": "675030665977", "cn-north-1": "122526803553", "cn-northwest-1": "122578899357",
+    "eu-central-1": "017069133835", "eu-central-2": "730335477804", "eu-north-1": "763603941244",
+    "eu-south-1": "638885417683", "eu-west-1": "131013547314", "eu-west-2": "440796970383",
+    "eu-west-3": "341593696636", "me-south-1": "835444307964", "sa-east-1": "520018980103",
+    "us-east-1": "205585389593", "us-east-2": "211330385671", "us-west-1": "740489534195",
+    "us-west-2": "306415355426",
+}
+
+
 @dataclass(frozen=True)
 class ImageAccounts:
     xgboost: str
@@ -69,3 +102,8 @@ def url_suffix(region: str) -> str:
 def model_monitor_image(region: str) -> str:
     """The analyzer, untagged as the SDK names it (its latest version)."""
     return f"{IMAGE_ACCOUNTS[region].model_monitor}.dkr.ecr.{region}.{url_suffix(region)}/{MODEL_MONITOR_REPOSITORY}"
+
+
+def image_uri_in(region: str, accounts: dict[str, str], repository: str, tag: str) -> str:
+    """``<account>.dkr.ecr.<region>.<suffix>/<repository>:<tag>`` from one of the maps above."""
+    return f"{accounts[region]}.dkr.ecr.{region}.{url_suffix(region)}/{repository}:{tag}"

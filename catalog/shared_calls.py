@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from catalog.base import LabContract
 from catalog.calls import LAMBDA_ROLE, SAR, SCHEDULER_ROLE, Call, acting_as, arn, assumed, refused
-from lambdas.shared.lab_names import LAB_TAG, PROFILE_TAG, SWEPT_PROFILE, TRANSFORM_LOG_GROUP, expiry_retry_schedule
+from lambdas.shared.lab_names import (
+    LAB_TAG,
+    PROCESSING_LOG_GROUP,
+    PROFILE_TAG,
+    SWEPT_PROFILE,
+    TRANSFORM_LOG_GROUP,
+    expiry_retry_schedule,
+)
 
 EXPIRY = "ExpiryExpireFunction*"
 EXPIRY_ROLE = "ExpiryExpireExecutionRole*"
@@ -64,6 +71,8 @@ def janitor_calls(lab: LabContract) -> tuple[Call, ...]:
     tagged = _tags(lab.name)
     transform = f"{lab.stack_name}-x"
     transform_job = arn("sagemaker", f"transform-job/{transform}")
+    tuning_job = arn("sagemaker", "hyper-parameter-tuning-job/mlref-x")
+    processing_job = arn("sagemaker", f"processing-job/{lab.stack_name}-x")
     return (
         *acting_as(JANITOR, SWEEP, [
             ("cloudformation:DescribeStacks", "${AWS::StackId}"),
@@ -87,6 +96,15 @@ def janitor_calls(lab: LabContract) -> tuple[Call, ...]:
             ("sagemaker:DescribeTransformJob", transform_job),
             ("sagemaker:StopTransformJob", transform_job, tagged),
             ("logs:DeleteLogStream", arn("logs", f"log-group:{TRANSFORM_LOG_GROUP}:log-stream:{transform}/i-0")),
+            # Tuning and processing jobs (model-development): stopped if running; a processing job's streams go.
+            ("sagemaker:ListHyperParameterTuningJobs", "*"),
+            ("sagemaker:ListTags", tuning_job),
+            ("sagemaker:StopHyperParameterTuningJob", tuning_job, tagged),
+            ("sagemaker:ListProcessingJobs", "*"),
+            ("sagemaker:ListTags", processing_job),
+            ("sagemaker:DescribeProcessingJob", processing_job),
+            ("sagemaker:StopProcessingJob", processing_job, tagged),
+            ("logs:DeleteLogStream", arn("logs", f"log-group:{PROCESSING_LOG_GROUP}:log-stream:mlref-x/algo-1")),
             # Delivery pipelines (lambdas/lab_sweep/sweep_delivery.py): runs stopped, builds stopped, trails read.
             ("codepipeline:ListPipelineExecutions", pipeline),
             ("codepipeline:StopPipelineExecution", pipeline, tagged),

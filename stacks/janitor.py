@@ -26,7 +26,14 @@ from cdk_constructs.core.settings import LabSettings
 from cdk_constructs.janitor.sweeper import LabJanitor
 from lambdas.lab_sweep.record import RECORD_PREFIX
 from lambdas.lab_sweep.sweep_services import GLUE_LOG_GROUP, GLUE_LOG_SUFFIXES
-from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX, LAB_STACK_RESOURCES, TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP
+from lambdas.shared.lab_names import (
+    ENDPOINT_LOG_GROUP_PREFIX,
+    LAB_STACK_RESOURCES,
+    PROCESSING_LOG_GROUP,
+    SHADOW_ENDPOINT_PREFIXES,
+    TRAINING_LOG_GROUP,
+    TRANSFORM_LOG_GROUP,
+)
 
 
 def _resource(service: str, resource: str) -> str:
@@ -55,7 +62,7 @@ _OWN_POLICY_WILDCARDS = [
      "sweep deletes only those of the lab's tagged endpoints and of its deleted stack's own resources"),
     (_streams(TRAINING_LOG_GROUP) + _streams(TRANSFORM_LOG_GROUP)
      + [f for suffix in GLUE_LOG_SUFFIXES for f in _streams(f"{GLUE_LOG_GROUP}/{suffix}")]
-     + _streams(f"{GLUE_LOG_GROUP}-*"),
+     + _streams(f"{GLUE_LOG_GROUP}-*") + _streams(PROCESSING_LOG_GROUP),
      "SageMaker and Glue write every job's streams into these service-named groups; the sweep deletes only the "
      "streams named by the runs of jobs tagged for the lab, never the shared groups"),
     (["Resource::arn:<AWS::Partition>:s3:::mlref-*", "Resource::arn:<AWS::Partition>:s3:::mlref-*/*"],
@@ -73,7 +80,7 @@ _OWN_POLICY_WILDCARDS = [
 _SERVICES_POLICY_WILDCARDS = [
     ([_resource("sagemaker", f"{kind}/*") for kind in (
         "training-job", "feature-group", "endpoint", "endpoint-config", "model", "pipeline", "model-package-group",
-        "monitoring-schedule", "transform-job")],
+        "monitoring-schedule", "transform-job", "hyper-parameter-tuning-job", "processing-job")],
      "these are named at practice time; tags and descriptions are read unconditioned so the sweep can check them, "
      "and every delete or stop requires tags lab=* and profile=sandbox"),
     ([_resource("sagemaker", "model-package/*"), _resource("sagemaker", "pipeline/*/execution/*")],
@@ -87,6 +94,10 @@ _SERVICES_POLICY_WILDCARDS = [
     ([_resource("glue", "job/*")],
      "Glue jobs are named by each lab; run history and tags are read unconditioned, stopping runs and deleting a "
      "job require tags lab=* and profile=sandbox"),
+    ([_resource("sagemaker", f"{kind}/{prefix}*") for prefix in sorted(SHADOW_ENDPOINT_PREFIXES.values())
+      for kind in ("endpoint", "endpoint-config")],
+     "SageMaker Clarify creates its shadow endpoint untagged, named from the lab's endpoint_name_prefix; the sweep "
+     "deletes one (and its config) only when every model it hosts is tagged for the lab and proven its own"),
     ([_resource("emr-serverless", "/applications/*"), _resource("emr-serverless", "/applications/*/jobruns/*")],
      "application ids are random; stop and delete require tags lab=* and profile=sandbox, and only the runs of "
      "such an application are cancelled"),

@@ -45,8 +45,8 @@ from cdk_constructs.services.pipeline_findings import (
     acknowledge_teardown,
     acknowledge_versions,
 )
-from cdk_constructs.services.sagemaker_job_roles import sagemaker_finding
 from cdk_constructs.services.sagemaker_pipeline import BuiltCode, ModelBuildPipeline, PipelineNames, run_prefix
+from cdk_constructs.services.sagemaker_roles import sagemaker_finding
 from lambdas.shared.lab_names import LAB_TAG, OWNER_TAG, PROFILE_TAG
 
 DEFAULT_OPTIONS = MlopsOptions()

@@ -21,7 +21,9 @@ from lambdas.shared.lab_names import (
     ENDPOINT_LOG_GROUP_PREFIX,
     LAB_STACK_RESOURCES,
     LAB_TAG,
+    PROCESSING_LOG_GROUP,
     PROFILE_TAG,
+    SHADOW_ENDPOINT_PREFIXES,
     STACK_PREFIX,
     SWEPT_PROFILE,
     TRAINING_LOG_GROUP,
@@ -190,7 +192,7 @@ class LabJanitor(Construct):
             "sagemaker:ListFeatureGroups", "sagemaker:ListEndpoints", "sagemaker:ListEndpointConfigs",
             "sagemaker:ListModels", "sagemaker:ListPipelines", "sagemaker:ListModelPackageGroups",
             "sagemaker:ListMonitoringSchedules", "sagemaker:ListTransformJobs", "ec2:DescribeSecurityGroups",
-            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeNetworkInterfaces", "sagemaker:ListHyperParameterTuningJobs", "sagemaker:ListProcessingJobs",
             "tag:GetResources", "glue:ListJobs", "emr-serverless:ListApplications", "cloudformation:ListStacks",
             # Which stack holds a resource, asked by its physical id: the stack is the unknown.
             "cloudformation:DescribeStackResources",
@@ -216,7 +218,7 @@ class LabJanitor(Construct):
                     [endpoint_logs, glue_encrypted_logs])
         # Streams of the lab's training jobs and Glue job runs in the groups those services share.
         shared = [TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP,
-                  *(f"{GLUE_LOG_GROUP}/{suffix}" for suffix in GLUE_LOG_SUFFIXES)]
+                  *(f"{GLUE_LOG_GROUP}/{suffix}" for suffix in GLUE_LOG_SUFFIXES), PROCESSING_LOG_GROUP]
         run_groups = [_arn("logs", f"log-group:{group}") for group in shared] + [glue_encrypted_logs]
         self._allow(policy, "DeleteRunLogStreams", ["logs:DescribeLogStreams", "logs:DeleteLogStream"],
                     [f"{group}:*" for group in run_groups] + [f"{group}:log-stream:*" for group in run_groups])
@@ -249,7 +251,8 @@ class LabJanitor(Construct):
             return [_arn("sagemaker", f"{t}/*") for t in types]
 
         tagged_types = ("training-job", "feature-group", "endpoint", "endpoint-config", "model", "pipeline",
-                        "model-package-group", "monitoring-schedule", "transform-job")
+                        "model-package-group", "monitoring-schedule", "transform-job", "hyper-parameter-tuning-job",
+                        "processing-job")
         self._allow(policy, "ReadSageMakerTags", ["sagemaker:ListTags"], arns(*tagged_types, "model-package"))
         # Descriptions: what to delete, and the read-back that shows a delete done.
         self._allow(policy, "DescribeSageMaker", [
@@ -257,13 +260,20 @@ class LabJanitor(Construct):
             "sagemaker:ListPipelineExecutions", "sagemaker:ListModelPackages", "sagemaker:DescribeEndpointConfig",
             "sagemaker:DescribeModel", "sagemaker:DescribePipeline", "sagemaker:DescribeModelPackage",
             "sagemaker:DescribeModelPackageGroup", "sagemaker:DescribeMonitoringSchedule",
-            "sagemaker:DescribeTransformJob",
+            "sagemaker:DescribeTransformJob", "sagemaker:DescribeProcessingJob",
         ], arns(*tagged_types, "model-package"))
         self._allow(policy, "DeleteTaggedSageMaker", [
             "sagemaker:DeleteFeatureGroup", "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig",
             "sagemaker:DeleteModel", "sagemaker:DeletePipeline", "sagemaker:DeleteModelPackageGroup",
             "sagemaker:DeleteMonitoringSchedule", "sagemaker:StopTrainingJob", "sagemaker:StopTransformJob",
+            "sagemaker:StopHyperParameterTuningJob", "sagemaker:StopProcessingJob",
         ], arns(*tagged_types), swept_tags_condition())
+        # Endpoints a lab's jobs make untagged (Clarify's shadow endpoint): limited to their names; the sweep
+        # deletes one only when every model it hosts is tagged for the lab.
+        shadows = sorted(SHADOW_ENDPOINT_PREFIXES.values())
+        self._allow(policy, "DeleteShadowEndpoints", ["sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig"],
+                    [_arn("sagemaker", f"{kind}/{prefix}*") for prefix in shadows
+                     for kind in ("endpoint", "endpoint-config")])
         # Executions and packages carry no tags of their own: the sweep acts on those of tagged
         # pipelines and groups only.
         self._allow(policy, "StopLabPipelineExecutions", ["sagemaker:StopPipelineExecution"],

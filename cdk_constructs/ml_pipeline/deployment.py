@@ -20,8 +20,8 @@ from constructs import Construct, IConstruct
 from catalog import ml_pipeline as lab
 from cdk_constructs.core.functions import LabFunction
 from cdk_constructs.core.settings import LabSettings
-from cdk_constructs.services.sagemaker_job_roles import SAGEMAKER, SageMakerJobRole, algorithm_images
 from cdk_constructs.services.sagemaker_pipeline import run_prefix, sagemaker_arn
+from cdk_constructs.services.sagemaker_roles import SAGEMAKER, SageMakerJobRole, algorithm_images
 from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX
 
 APPROVAL_EVENT = "SageMaker Model Package State Change"

@@ -20,8 +20,8 @@ from catalog.mlops import MlopsOptions
 from cdk_constructs.core.access import allow_key_use
 from cdk_constructs.core.functions import LabFunction
 from cdk_constructs.core.settings import LabSettings
-from cdk_constructs.services.sagemaker_job_roles import SAGEMAKER, SageMakerJobRole, algorithm_images, allow_volume_key
 from cdk_constructs.services.sagemaker_pipeline import run_prefix, sagemaker_arn
+from cdk_constructs.services.sagemaker_roles import SAGEMAKER, SageMakerJobRole, algorithm_images, allow_volume_key
 from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX
 
 # CodePipeline's job calls have no resource type (service authorization reference).

@@ -11,8 +11,13 @@ from catalog import ml_pipeline as lab
 from cdk_constructs.core.acknowledge import acknowledge_iam5, objects_finding
 from cdk_constructs.core.roles import LabRole
 from cdk_constructs.services.pipeline_teardown import PipelineTeardown
-from cdk_constructs.services.sagemaker_job_roles import SageMakerJobRole, log_group_findings, sagemaker_finding
 from cdk_constructs.services.sagemaker_pipeline import ModelBuildPipeline, PipelineNames, run_prefix, step_output
+from cdk_constructs.services.sagemaker_roles import (
+    SageMakerJobRole,
+    acknowledge_job_role,
+    log_group_findings,
+    sagemaker_finding,
+)
 from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX
 
 PER_RUN = ("each execution writes under runs/<execution id>/, an id known only at run time, and SageMaker "
@@ -24,15 +29,7 @@ def acknowledge_model_build(build: ModelBuildPipeline, *, data_bucket: s3.IBucke
     """The step roles' and the pipeline role's findings (and those of roles hosting its models)."""
     artifacts = artifacts_bucket
     for role in (build.preprocess_role, build.training_role, build.evaluation_role, *model_roles):
-        acknowledge_iam5(role.policy, ["Resource::*"],
-                         "ecr:GetAuthorizationToken has no resource type; cloudwatch:PutMetricData has none "
-                         "either and is conditioned on SageMaker's own metric namespaces")
-        acknowledge_iam5(role.policy, log_group_findings(role.log_group)[1:],
-                         "SageMaker names one log stream per job or endpoint variant and instance inside its "
-                         "service-named log group; only that group's streams")
-        acknowledge_iam5(role.policy, log_group_findings(role.log_group)[:1],
-                         "CreateLogGroup and DescribeLogStreams act on the group ARN ending in :*, which IAM "
-                         "requires; only that one service-named group")
+        acknowledge_job_role(role)
     for role, folders in ((build.preprocess_role, ["preprocess"]),
                           (build.training_role, [lab.MODEL_OUTPUT]),
                           (build.evaluation_role, [lab.MODEL_OUTPUT, lab.EVALUATION_OUTPUT]),

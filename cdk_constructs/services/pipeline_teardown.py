@@ -12,8 +12,8 @@ from constructs import Construct, IConstruct
 
 from cdk_constructs.core.functions import LabFunction
 from cdk_constructs.core.settings import LabSettings
-from cdk_constructs.services.sagemaker_job_roles import log_group_arn
 from cdk_constructs.services.sagemaker_pipeline import ML_PIPELINE, PipelineNames, sagemaker_arn
+from cdk_constructs.services.sagemaker_roles import log_group_arn
 from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX
 
 SHARED = ["cfn_response", "lab_names", "pipeline_teardown", "polling"]

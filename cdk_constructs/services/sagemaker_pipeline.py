@@ -26,7 +26,7 @@ from catalog.paths import JOBS_DIR
 from cdk_constructs.core.access import allow_key_use
 from cdk_constructs.core.roles import LabRole
 from cdk_constructs.services.pipeline_definition import PipelineResources, Script, join, parameter, pipeline_definition
-from cdk_constructs.services.sagemaker_job_roles import SAGEMAKER, SageMakerJobRole, algorithm_images, allow_volume_key
+from cdk_constructs.services.sagemaker_roles import SAGEMAKER, SageMakerJobRole, algorithm_images, allow_volume_key
 from lambdas.shared.lab_names import PROCESSING_LOG_GROUP, TRAINING_LOG_GROUP
 
 CODE_DIR = JOBS_DIR / "ml_pipeline"

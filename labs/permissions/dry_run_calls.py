@@ -25,6 +25,9 @@ WORKGROUP = "arn:{partition}:athena:{region}:{account}:workgroup/{WorkGroup}"
 SAGEMAKER = "arn:{partition}:sagemaker:{region}:{account}:"
 STREAM = "arn:{partition}:kinesis:{region}:{account}:stream/{StreamName}"
 WAREHOUSE = "arn:{partition}:redshift-serverless:{region}:{account}:workgroup/{WorkgroupName}"
+TUNING_JOB = "hyper-parameter-tuning-job/{lower_HyperParameterTuningJobName}"
+TRAINING_JOB = "training-job/{lower_TrainingJobName}"
+PROCESSING_JOB = "processing-job/{lower_ProcessingJobName}"
 PIPELINE = "arn:{partition}:codepipeline:{region}:{account}:{pipelineName}"  # CodePipeline's pipeline resource type
 PIPELINE_BY_NAME = "arn:{partition}:codepipeline:{region}:{account}:{name}"
 ALARM = "arn:{partition}:cloudwatch:{region}:{account}:alarm:{AlarmName}"
@@ -52,26 +55,33 @@ ACTIONS: dict[tuple[str, str], list[tuple[str, str] | tuple[str, str, dict]]] = 
                                             ("redshift-serverless:GetCredentials", WAREHOUSE)],
     ("redshift-data", "DescribeStatement"): [("redshift-data:DescribeStatement", "*")],
     ("redshift-data", "GetStatementResult"): [("redshift-data:GetStatementResult", "*")],
-    ("sagemaker-featurestore-runtime", "PutRecord"): [("sagemaker:PutRecord", SAGEMAKER + "feature-group/{lower_FeatureGroupName}")],
-    ("sagemaker-featurestore-runtime", "GetRecord"): [("sagemaker:GetRecord", SAGEMAKER + "feature-group/{lower_FeatureGroupName}")],
-    ("sagemaker-runtime", "InvokeEndpoint"): [("sagemaker:InvokeEndpoint", SAGEMAKER + "endpoint/{lower_EndpointName}")],
-    ("sagemaker", "DescribeEndpoint"): [("sagemaker:DescribeEndpoint", SAGEMAKER + "endpoint/{lower_EndpointName}")],
+    ("sagemaker-featurestore-runtime", "PutRecord"): [
+        ("sagemaker:PutRecord", SAGEMAKER + "feature-group/{lower_FeatureGroupName}")],
+    ("sagemaker-featurestore-runtime", "GetRecord"): [
+        ("sagemaker:GetRecord", SAGEMAKER + "feature-group/{lower_FeatureGroupName}")],
+    ("sagemaker-runtime", "InvokeEndpoint"): [
+        ("sagemaker:InvokeEndpoint", SAGEMAKER + "endpoint/{lower_EndpointName}")],
+    ("sagemaker", "DescribeEndpoint"): [
+        ("sagemaker:DescribeEndpoint", SAGEMAKER + "endpoint/{lower_EndpointName}")],
     ("sagemaker", "UpdateEndpointWeightsAndCapacities"): [
         ("sagemaker:UpdateEndpointWeightsAndCapacities", SAGEMAKER + "endpoint/{lower_EndpointName}")],
-    ("sagemaker", "CreateTrainingJob"): [("sagemaker:CreateTrainingJob", SAGEMAKER + "training-job/{lower_TrainingJobName}"),
-                                         ("iam:PassRole", "{RoleArn}", {"iam:PassedToService": "sagemaker.amazonaws.com"})],
-    ("sagemaker", "DescribeTrainingJob"): [("sagemaker:DescribeTrainingJob", SAGEMAKER + "training-job/{lower_TrainingJobName}")],
-    ("sagemaker", "StopTrainingJob"): [("sagemaker:StopTrainingJob", SAGEMAKER + "training-job/{lower_TrainingJobName}")],
-    ("sagemaker", "CreateProcessingJob"): [("sagemaker:CreateProcessingJob", SAGEMAKER + "processing-job/{lower_ProcessingJobName}"),
-                                           ("iam:PassRole", "{RoleArn}", {"iam:PassedToService": "sagemaker.amazonaws.com"})],
-    ("sagemaker", "DescribeProcessingJob"): [("sagemaker:DescribeProcessingJob", SAGEMAKER + "processing-job/{lower_ProcessingJobName}")],
-    ("sagemaker", "StopProcessingJob"): [("sagemaker:StopProcessingJob", SAGEMAKER + "processing-job/{lower_ProcessingJobName}")],
+    ("sagemaker", "CreateTrainingJob"): [
+        ("sagemaker:CreateTrainingJob", SAGEMAKER + TRAINING_JOB),
+        ("iam:PassRole", "{RoleArn}", {"iam:PassedToService": "sagemaker.amazonaws.com"})],
+    ("sagemaker", "DescribeTrainingJob"): [("sagemaker:DescribeTrainingJob", SAGEMAKER + TRAINING_JOB)],
+    ("sagemaker", "StopTrainingJob"): [("sagemaker:StopTrainingJob", SAGEMAKER + TRAINING_JOB)],
+    ("sagemaker", "CreateProcessingJob"): [
+        ("sagemaker:CreateProcessingJob", SAGEMAKER + PROCESSING_JOB),
+        ("iam:PassRole", "{RoleArn}", {"iam:PassedToService": "sagemaker.amazonaws.com"})],
+    ("sagemaker", "DescribeProcessingJob"): [("sagemaker:DescribeProcessingJob", SAGEMAKER + PROCESSING_JOB)],
+    ("sagemaker", "StopProcessingJob"): [("sagemaker:StopProcessingJob", SAGEMAKER + PROCESSING_JOB)],
     ("sagemaker", "CreateMonitoringSchedule"): [
         ("sagemaker:CreateMonitoringSchedule", SAGEMAKER + "monitoring-schedule/{lower_MonitoringScheduleName}")],
     ("sagemaker", "DeleteMonitoringSchedule"): [
         ("sagemaker:DeleteMonitoringSchedule", SAGEMAKER + "monitoring-schedule/{lower_MonitoringScheduleName}")],
     ("sagemaker", "ListMonitoringExecutions"): [("sagemaker:ListMonitoringExecutions", "*")],
-    ("sagemaker", "StartPipelineExecution"): [("sagemaker:StartPipelineExecution", SAGEMAKER + "pipeline/{lower_PipelineName}")],
+    ("sagemaker", "StartPipelineExecution"): [
+        ("sagemaker:StartPipelineExecution", SAGEMAKER + "pipeline/{lower_PipelineName}")],
     ("sagemaker", "DescribePipelineExecution"): [("sagemaker:DescribePipelineExecution", "{PipelineExecutionArn}")],
     ("sagemaker", "ListPipelineExecutionSteps"): [("sagemaker:ListPipelineExecutionSteps", "{PipelineExecutionArn}")],
     ("sagemaker", "StopPipelineExecution"): [("sagemaker:StopPipelineExecution", "{PipelineExecutionArn}")],
@@ -87,7 +97,8 @@ ACTIONS: dict[tuple[str, str], list[tuple[str, str] | tuple[str, str, dict]]] = 
     ("application-autoscaling", "DescribeScalingActivities"): [
         ("application-autoscaling:DescribeScalingActivities", "*")],
     ("cloudwatch", "GetMetricData"): [("cloudwatch:GetMetricData", "*")],
-    ("logs", "FilterLogEvents"): [("logs:FilterLogEvents", "arn:{partition}:logs:{region}:{account}:log-group:{logGroupName}:*")],
+    ("logs", "FilterLogEvents"): [
+        ("logs:FilterLogEvents", "arn:{partition}:logs:{region}:{account}:log-group:{logGroupName}:*")],
     ("service-quotas", "ListServiceQuotas"): [("servicequotas:ListServiceQuotas", "*")],
     ("service-quotas", "ListAWSDefaultServiceQuotas"): [("servicequotas:ListAWSDefaultServiceQuotas", "*")],
     ("iam", "GetRole"): [("iam:GetRole", "arn:{partition}:iam::{account}:role/{RoleName}")],
@@ -112,6 +123,34 @@ ACTIONS: dict[tuple[str, str], list[tuple[str, str] | tuple[str, str, dict]]] = 
                                         "arn:{partition}:cloudwatch:{region}:{account}:alarm:{AlarmNames}")],
     ("cloudwatch", "DescribeAlarmHistory"): [("cloudwatch:DescribeAlarmHistory",
                                               "arn:{partition}:cloudwatch:{region}:{account}:alarm:{AlarmName}")],
+    # model-development: tuning, the tuned model for Clarify, the shadow-endpoint clean-up, the approaches
+    ("sagemaker", "CreateHyperParameterTuningJob"): [
+        ("sagemaker:CreateHyperParameterTuningJob", SAGEMAKER + TUNING_JOB),
+        ("iam:PassRole", "{TrainingJobDefinition_RoleArn}", {"iam:PassedToService": "sagemaker.amazonaws.com"})],
+    ("sagemaker", "DescribeHyperParameterTuningJob"): [
+        ("sagemaker:DescribeHyperParameterTuningJob", SAGEMAKER + TUNING_JOB)],
+    ("sagemaker", "StopHyperParameterTuningJob"): [
+        ("sagemaker:StopHyperParameterTuningJob", SAGEMAKER + TUNING_JOB)],
+    ("sagemaker", "ListHyperParameterTuningJobs"): [("sagemaker:ListHyperParameterTuningJobs", "*")],
+    ("sagemaker", "ListTrainingJobsForHyperParameterTuningJob"): [
+        ("sagemaker:ListTrainingJobsForHyperParameterTuningJob", SAGEMAKER + TUNING_JOB)],
+    ("sagemaker", "CreateModel"): [
+        ("sagemaker:CreateModel", SAGEMAKER + "model/{lower_ModelName}"),
+        ("iam:PassRole", "{ExecutionRoleArn}", {"iam:PassedToService": "sagemaker.amazonaws.com"})],
+    ("sagemaker", "DeleteModel"): [("sagemaker:DeleteModel", SAGEMAKER + "model/{lower_ModelName}")],
+    ("sagemaker", "ListEndpoints"): [("sagemaker:ListEndpoints", "*")],
+    ("sagemaker", "DescribeEndpointConfig"): [
+        ("sagemaker:DescribeEndpointConfig", SAGEMAKER + "endpoint-config/{lower_EndpointConfigName}")],
+    ("sagemaker", "DeleteEndpoint"): [("sagemaker:DeleteEndpoint", SAGEMAKER + "endpoint/{lower_EndpointName}")],
+    ("sagemaker", "DeleteEndpointConfig"): [
+        ("sagemaker:DeleteEndpointConfig", SAGEMAKER + "endpoint-config/{lower_EndpointConfigName}")],
+    ("logs", "DescribeLogGroups"): [("logs:DescribeLogGroups", "*")],
+    ("logs", "TagResource"): [("logs:TagResource", "{resourceArn}")],
+    ("comprehend", "BatchDetectSentiment"): [("comprehend:BatchDetectSentiment", "*")],
+    # Converse is authorized as bedrock:InvokeModel (Bedrock API reference, Converse); a foundation model's
+    # ARN names no account.
+    ("bedrock-runtime", "Converse"): [
+        ("bedrock:InvokeModel", "arn:{partition}:bedrock:{region}::foundation-model/{modelId}")],
     ("codepipeline", "ListPipelineExecutions"): [("codepipeline:ListPipelineExecutions", PIPELINE)],
     ("codepipeline", "GetPipelineExecution"): [("codepipeline:GetPipelineExecution", PIPELINE)],
     ("codepipeline", "ListActionExecutions"): [("codepipeline:ListActionExecutions", PIPELINE)],
@@ -164,7 +203,8 @@ def followed_by(who: str, service: str, operation: str, params: Mapping[str, Any
         if key:
             action = "kms:GenerateDataKey" if operation in {"PutObject", "CopyObject"} else "kms:Decrypt"
             yield Call(who, action, key, S3_KMS, via("s3"), purpose=f"S3 {operation} with the bucket's key")
-        source = template.bucket_key(params.get("CopySource", {}).get("Bucket", "")) if operation == "CopyObject" else ""
+        copied = params.get("CopySource", {}).get("Bucket", "") if operation == "CopyObject" else ""
+        source = template.bucket_key(copied) if copied else ""
         if source:
             yield Call(who, "kms:Decrypt", source, S3_KMS, via("s3"), purpose="S3 CopyObject reads the source's key")
     if (service, operation) == ("athena", "StartQueryExecution"):

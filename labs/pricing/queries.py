@@ -159,6 +159,16 @@ QUERIES: dict[str, PriceQuery] = {
     "cloudwatch_alarm_metric_month": PriceQuery(
         "AmazonCloudWatch", (("usagetype", "USE1-CW:AlarmMonitorUsage"),),
         evidence="the standard alarm usage type as billing reports name it; not seen in Price List data here"),
+    # Unconfirmed: Comprehend's and Bedrock's usage types were not seen here; the USE1- pattern is inferred.
+    "comprehend_unit": PriceQuery(
+        "comprehend", (("usagetype", "USE1-DetectSentiment"),),
+        evidence="usage type inferred from the API name; not seen in Price List data here"),
+    "bedrock_nova_micro_input_1k": PriceQuery(
+        "AmazonBedrock", (("usagetype", "USE1-NovaMicro-input-tokens"),), scale=1000,
+        evidence="usage type inferred; not seen in Price List data here (a per-token price, hence the scale)"),
+    "bedrock_nova_micro_output_1k": PriceQuery(
+        "AmazonBedrock", (("usagetype", "USE1-NovaMicro-output-tokens"),), scale=1000,
+        evidence="usage type inferred; not seen in Price List data here (a per-token price, hence the scale)"),
     # Unconfirmed (mlops): usage types inferred from each service's billing names, not seen in Price List data.
     "codepipeline_v2_action_minute": PriceQuery(
         "AWSCodePipeline", (("usagetype", "USE1-ActionExecutionMinute"),),

@@ -66,6 +66,7 @@ BILLABLE_TYPES = (
     "sagemaker:model-package-group", "sagemaker:model-package", "sagemaker:monitoring-schedule",
     "emr-serverless", "glue:job", "states:stateMachine",
     "sagemaker:transform-job",
+    "sagemaker:hyper-parameter-tuning-job", "sagemaker:processing-job",
     "codepipeline", "codebuild:project", "cloudtrail:trail",
 )
 # How to tell whether a SageMaker resource the Tagging API still lists is really there
@@ -87,7 +88,18 @@ SAGEMAKER_LISTINGS = {
                       {"StatusEquals": "InProgress"}),
     "transform-job/stopping": ("list_transform_jobs", "TransformJobSummaries", "TransformJobArn",
                                {"StatusEquals": "Stopping"}),
+    # Tuning and processing jobs likewise: their records stay, only running ones bill.
+    "hyper-parameter-tuning-job": ("list_hyper_parameter_tuning_jobs", "HyperParameterTuningJobSummaries",
+                                   "HyperParameterTuningJobArn", {"StatusEquals": "InProgress"}),
+    "hyper-parameter-tuning-job/stopping": ("list_hyper_parameter_tuning_jobs", "HyperParameterTuningJobSummaries",
+                                            "HyperParameterTuningJobArn", {"StatusEquals": "Stopping"}),
+    "processing-job": ("list_processing_jobs", "ProcessingJobSummaries", "ProcessingJobArn",
+                       {"StatusEquals": "InProgress"}),
+    "processing-job/stopping": ("list_processing_jobs", "ProcessingJobSummaries", "ProcessingJobArn",
+                                {"StatusEquals": "Stopping"}),
 }
+# Jobs whose records stay and bill only while they run.
+RUN_KINDS = ("training-job", "transform-job", "hyper-parameter-tuning-job", "processing-job")
 
 
 class Sweeper(SageMakerKinds, ServiceKinds, DeliveryKinds, SweepBase):
@@ -96,8 +108,8 @@ class Sweeper(SageMakerKinds, ServiceKinds, DeliveryKinds, SweepBase):
     KINDS = (
         "code_pipelines", "builds",  # runs stopped before what they deploy to is deleted
         "monitoring_schedules", "endpoints", "endpoint_configs", "models", "pipelines", "model_packages",
-        "feature_groups", "training_jobs", "transform_jobs", "emr_applications", "glue_jobs", "glue_databases",
-        "network_interfaces", "log_groups", "buckets",
+        "feature_groups", "tuning_jobs", "training_jobs", "transform_jobs", "processing_jobs", "emr_applications",
+        "glue_jobs", "glue_databases", "network_interfaces", "log_groups", "buckets",
     )
 
     def __init__(self, session: Any, lab: str, *, kinds: Iterable[str] = KINDS, **options: Any) -> None:
@@ -166,7 +178,7 @@ class Sweeper(SageMakerKinds, ServiceKinds, DeliveryKinds, SweepBase):
             return any(g["logGroupName"] == name for g in groups)
         if service == "sagemaker":
             kind = resource.split("/", 1)[0]
-            if kind in {"training-job", "transform-job"}:
+            if kind in RUN_KINDS:
                 return arn.lower() in self._live_arns(kind) | self._live_arns(f"{kind}/stopping")
             if kind in SAGEMAKER_LISTINGS:
                 return arn.lower() in self._live_arns(kind)

@@ -3,7 +3,8 @@ groups) and what bills by the hour (endpoints, running training jobs).
 
 Order matters and ``Sweeper.KINDS`` keeps it: monitoring schedules before their endpoint
 (an endpoint with schedules cannot be deleted), endpoints before their configs and models,
-running pipeline executions stopped before their pipeline, packages before their group.
+running pipeline executions stopped before their pipeline, packages before their group, tuning
+jobs stopped before the training jobs they launched are looked at.
 Each delete is read back: SageMaker deletes endpoints, feature groups and schedules
 asynchronously, so an accepted delete is "not gone yet" until a Describe says otherwise.
 """
@@ -17,14 +18,24 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 try:  # in the Lambda asset the modules sit side by side
-    from lab_names import ENDPOINT_LOG_GROUP_PREFIX, LAB_TAG, PROFILE_TAG, TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP
+    from lab_names import (
+        ENDPOINT_LOG_GROUP_PREFIX,
+        LAB_TAG,
+        PROCESSING_LOG_GROUP,
+        PROFILE_TAG,
+        SHADOW_ENDPOINT_PREFIXES,
+        TRAINING_LOG_GROUP,
+        TRANSFORM_LOG_GROUP,
+    )
     from sweep_base import Leftover, error_code, split_s3_uri, tags_of
 except ImportError:  # imported as a package (tests, the labs command)
     from lambdas.lab_sweep.sweep_base import Leftover, error_code, split_s3_uri, tags_of
     from lambdas.shared.lab_names import (
         ENDPOINT_LOG_GROUP_PREFIX,
         LAB_TAG,
+        PROCESSING_LOG_GROUP,
         PROFILE_TAG,
+        SHADOW_ENDPOINT_PREFIXES,
         TRAINING_LOG_GROUP,
         TRANSFORM_LOG_GROUP,
     )
@@ -39,15 +50,17 @@ def _token() -> str:
 @dataclass(frozen=True)
 class JobKind:
     """A SageMaker job type the labs start outside CloudFormation (``api``: its name in the API,
-    ``TrainingJob``): its log group shared by all jobs (one stream prefix per job) and where its
-    output is (``per_job_folder``: SageMaker adds a folder named after the job)."""
+    ``TrainingJob``): its log group shared by all jobs (one stream prefix per job; None: it writes none)
+    and where its outputs are (``per_job_folder``: SageMaker adds a folder named after the job; no
+    ``output``: nothing of it is left once it has stopped); ``waiting``: why a running one waits."""
 
     label: str
     api: str
-    log_group: str
-    output: Callable[[dict], str | None]
+    log_group: str | None
+    output: Callable[[dict], str | list[str] | None] | None
     output_kind: str
     per_job_folder: bool = False
+    waiting: str = "its logs and output go once it has stopped"
 
 
 class SageMakerKinds:
@@ -101,7 +114,57 @@ class SageMakerKinds:
                 self._tag_endpoint_log_group(name)
             self.attempt(item, lambda n=name: sagemaker.delete_endpoint(EndpointName=n),
                          lambda n=name: not self.endpoint_exists(n))
+        self._shadow_endpoints()
         self._stack_endpoint_log_groups()
+
+    def _shadow_endpoints(self) -> None:
+        """Untagged endpoints the lab's jobs made (Clarify's shadow endpoint), named with the lab's prefix:
+        deleted, with their config, only when every model they host is tagged for the lab and proven its own."""
+        prefix = SHADOW_ENDPOINT_PREFIXES.get(self.lab)
+        if prefix is None:
+            return
+        sagemaker = self.client("sagemaker")
+        for page in sagemaker.get_paginator("list_endpoints").paginate(NameContains=prefix):
+            for summary in page["Endpoints"]:
+                name, arn = summary["EndpointName"], summary["EndpointArn"]
+                if not name.startswith(prefix) or not self.owns_arn(arn):
+                    continue
+                tags = tags_of(sagemaker.list_tags(ResourceArn=arn).get("Tags"))
+                if self.carries_tag(tags):
+                    continue  # tagged: the pass above has dealt with it
+                item = Leftover("endpoint", name, "a shadow endpoint of the lab's jobs", arn)
+                endpoint = sagemaker.describe_endpoint(EndpointName=name)
+                config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+                doubt = self._not_all_lab_models(config["ProductionVariants"])
+                if doubt:
+                    self.report.left.append(item.but(f"not proven the lab's: {doubt}"))
+                    continue
+                if not self.proven(item, tags, arn):
+                    continue
+                if endpoint["EndpointStatus"] in BUSY_ENDPOINT:
+                    self.wait(item, endpoint["EndpointStatus"], "DeleteEndpoint fails until it settles")
+                    continue
+                if not self.dry_run:
+                    self._tag_endpoint_log_group(name)
+                if self.attempt(item, lambda n=name: sagemaker.delete_endpoint(EndpointName=n),
+                                lambda n=name: not self.endpoint_exists(n)):
+                    config_name = config["EndpointConfigName"]
+                    self.attempt(Leftover("endpoint config", config_name, f"of shadow endpoint {name}"),
+                                 lambda c=config_name: sagemaker.delete_endpoint_config(EndpointConfigName=c),
+                                 lambda c=config_name: self.absent(lambda: sagemaker.describe_endpoint_config(
+                                     EndpointConfigName=c)))
+
+    def _not_all_lab_models(self, variants: list[dict]) -> str:
+        """Why the models ``variants`` host do not prove their endpoint the lab's; '' when they do."""
+        sagemaker = self.client("sagemaker")
+        for variant in variants:
+            model = variant["ModelName"]
+            found: dict = {}
+            if self.absent(lambda m=model, into=found: into.update(sagemaker.describe_model(ModelName=m))):
+                return f"its model {model} is gone, so nothing shows whose it was"
+            if not self.carries_tag(sagemaker.list_tags(ResourceArn=found["ModelArn"]).get("Tags")):
+                return f"it hosts model {model}, which is not tagged for the lab"
+        return ""
 
     def _endpoint_log_group_arn(self, name: str) -> str | None:
         group = f"{ENDPOINT_LOG_GROUP_PREFIX}{name}"
@@ -235,6 +298,21 @@ class SageMakerKinds:
         self._jobs(JobKind("transform job", "TransformJob", TRANSFORM_LOG_GROUP,
                            lambda job: job.get("TransformOutput", {}).get("S3OutputPath"), "batch predictions"))
 
+    def tuning_jobs(self) -> None:
+        """Running tuning jobs are stopped, which stops the training jobs they launched (those carry the tuning
+        job's tags and go with ``training_jobs``). A finished tuning job is a record that cannot be deleted and
+        bills nothing."""
+        self._jobs(JobKind("tuning job", "HyperParameterTuningJob", None, None, "",
+                           waiting="its training jobs stop with it"))
+
+    def processing_jobs(self) -> None:
+        """Processing jobs (the model-development lab's bias step), as training jobs: running ones stopped, a
+        finished one's log streams and outputs deleted (outputs only in a bucket the lab owns)."""
+        self._jobs(JobKind("processing job", "ProcessingJob", PROCESSING_LOG_GROUP,
+                           lambda job: [o["S3Output"]["S3Uri"] for o in job.get("ProcessingOutputConfig", {}).get(
+                               "Outputs", []) if "S3Output" in o], "processing output",
+                           waiting="its logs and outputs go once it has stopped"))
+
     def _jobs(self, kind: JobKind) -> None:
         sagemaker, logs, group = self.client("sagemaker"), self.client("logs"), kind.log_group
         api = kind.api
@@ -247,14 +325,15 @@ class SageMakerKinds:
             if status == "InProgress":
                 self.stop(item, lambda n=name: getattr(sagemaker, f"stop_{snake}")(**{f"{api}Name": n}))
             if status in {"InProgress", "Stopping"}:
-                self.wait(item, status, "its logs and output go once it has stopped")
+                self.wait(item, status, kind.waiting)
                 continue
-            for stream in self.log_streams(group, f"{name}/"):
+            for stream in self.log_streams(group, f"{name}/") if group else []:
                 self.attempt(Leftover("log stream", f"{group}/{stream}"),
                              lambda s=stream: logs.delete_log_stream(logGroupName=group, logStreamName=s),
                              lambda s=stream: s not in self.log_streams(group, s))
-            output = kind.output(getattr(sagemaker, f"describe_{snake}")(**{f"{api}Name": name}))
-            if output:
+            outputs = kind.output(getattr(sagemaker, f"describe_{snake}")(**{f"{api}Name": name})) \
+                if kind.output else None
+            for output in [outputs] if isinstance(outputs, str) else outputs or []:
                 self.delete_prefix(kind.output_kind, output.rstrip("/") + (f"/{name}/" if kind.per_job_folder
                                                                             else "/"))
 

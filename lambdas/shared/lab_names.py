@@ -22,6 +22,9 @@ TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
 ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"  # + the endpoint's name
+# Endpoints a lab's jobs make untagged, by lab: SageMaker Clarify's shadow endpoint, named from the analysis
+# config's endpoint_name_prefix. The sweep deletes one only when every model it hosts is tagged for the lab.
+SHADOW_ENDPOINT_PREFIXES = {"model-development": "mlref-md-clarify"}
 
 
 def expiry_retry_schedule(stack_name: str) -> str:

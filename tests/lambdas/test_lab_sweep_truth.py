@@ -127,11 +127,12 @@ def test_one_service_that_never_answers_costs_one_timeout_and_one_line(session):
     assert clock() == 8  # one timeout, then SageMaker is asked nothing more
     (line,) = [line for line in report.lines() if line.startswith("could not")]
     assert line.startswith("could not check monitoring schedules, endpoints, endpoint configs, models, pipelines, "
-                           "model packages, feature groups, training jobs, transform jobs "
-                           "(https://api.sagemaker.us-east-1.amazonaws.com/ did not answer (ReadTimeoutError)): nothing of those kinds was swept")
+                           "model packages, feature groups, tuning jobs, training jobs, transform jobs, processing jobs "
+                           "(https://api.sagemaker.us-east-1.amazonaws.com/ did not answer (ReadTimeoutError)): "
+                           "nothing of those kinds was swept")
     assert {u.kind for u in report.unchecked} == {"monitoring schedules", "endpoints", "endpoint configs", "models",
-                                                  "pipelines", "model packages", "feature groups", "training jobs",
-                                                  "transform jobs"}
+                                                  "pipelines", "model packages", "feature groups", "tuning jobs",
+                                                  "training jobs", "transform jobs", "processing jobs"}
 
 
 def test_no_request_is_sent_after_the_deadline(session):

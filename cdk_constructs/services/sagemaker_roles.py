@@ -1,9 +1,10 @@
-"""Least-privilege roles that SageMaker assumes (ml-pipeline and mlops labs): one per kind of job (or
-model), each naming the object prefixes, log group and images it needs, and nothing else."""
+"""Least-privilege roles that SageMaker assumes: one per kind of job (or model), each naming the
+object prefixes, log group and images it needs, and nothing else. Used by the ml-pipeline,
+model-development and mlops labs."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Aws, CfnMapping, Stack, Token
 from aws_cdk import aws_iam as iam
@@ -13,6 +14,7 @@ from constructs import Construct
 
 from catalog.ml_pipeline import ALGORITHM_IMAGE_ACCOUNTS, image_registry
 from cdk_constructs.core.access import allow_key_use, allow_objects
+from cdk_constructs.core.acknowledge import acknowledge_iam5
 from cdk_constructs.core.roles import LabRole
 
 SAGEMAKER = "sagemaker.amazonaws.com"
@@ -25,18 +27,31 @@ def log_group_arn(name: str) -> str:
     return f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{name}"
 
 
-def algorithm_images(scope: Construct) -> tuple[str, str]:
-    """(account, registry) of SageMaker's built-in algorithm images (XGBoost, scikit-learn) in the
-    stack's region. A stack with a region gets literals; a region-independent template (a StackSet
-    member, one template for every region) looks the account up in a stack-wide mapping."""
+def image_account(scope: Construct, mapping_id: str, accounts: Mapping[str, str]) -> str:
+    """The account that publishes an image in the stack's region, from ``accounts`` (region -> account,
+    catalog/sagemaker_images.py). A stack with a region gets a literal; a region-independent template (a
+    StackSet member, one template for every region) looks it up in a stack-wide mapping ``mapping_id``."""
     stack = Stack.of(scope)
     if not Token.is_unresolved(stack.region):
-        return ALGORITHM_IMAGE_ACCOUNTS[stack.region], image_registry(stack.region)
-    mapping = stack.node.try_find_child("AlgorithmImageAccounts") or CfnMapping(
-        stack, "AlgorithmImageAccounts",
-        mapping={region: {"account": account} for region, account in ALGORITHM_IMAGE_ACCOUNTS.items()})
-    account = mapping.find_in_map(Aws.REGION, "account")
-    return account, image_registry(Aws.REGION, account, Aws.URL_SUFFIX)
+        return accounts[stack.region]
+    mapping = stack.node.try_find_child(mapping_id) or CfnMapping(
+        stack, mapping_id, mapping={region: {"account": account} for region, account in accounts.items()})
+    return mapping.find_in_map(Aws.REGION, "account")
+
+
+def image_registry_of(scope: Construct, account: str) -> str:
+    """``<account>.dkr.ecr.<region>.<suffix>`` of the stack's region (literal when the stack has one)."""
+    stack = Stack.of(scope)
+    if not Token.is_unresolved(stack.region):
+        return image_registry(stack.region, account)
+    return image_registry(Aws.REGION, account, Aws.URL_SUFFIX)
+
+
+def algorithm_images(scope: Construct) -> tuple[str, str]:
+    """(account, registry) of SageMaker's built-in algorithm images (XGBoost, scikit-learn) in the
+    stack's region (``image_account``)."""
+    account = image_account(scope, "AlgorithmImageAccounts", ALGORITHM_IMAGE_ACCOUNTS)
+    return account, image_registry_of(scope, account)
 
 
 def repository_arn(region: str, account: str, repository: str) -> str:
@@ -102,3 +117,17 @@ def log_group_findings(log_group: str) -> list[str]:
 
 def sagemaker_finding(resource: str) -> str:
     return "Resource::" + ARN_IN_FINDING.format(service="sagemaker", resource=resource)
+
+
+def acknowledge_job_role(role: SageMakerJobRole) -> None:
+    """The findings every SageMakerJobRole has, with their reasons: the no-resource-type actions and the streams
+    of its one service-named log group (for the stack's acknowledgment method to call)."""
+    acknowledge_iam5(role.policy, ["Resource::*"],
+                     "ecr:GetAuthorizationToken has no resource type; cloudwatch:PutMetricData has none "
+                     "either and is conditioned on SageMaker's own metric namespaces")
+    acknowledge_iam5(role.policy, log_group_findings(role.log_group)[1:],
+                     "SageMaker names one log stream per job or endpoint variant and instance inside its "
+                     "service-named log group; only that group's streams")
+    acknowledge_iam5(role.policy, log_group_findings(role.log_group)[:1],
+                     "CreateLogGroup and DescribeLogStreams act on the group ARN ending in :*, which IAM "
+                     "requires; only that one service-named group")
