@@ -15,7 +15,12 @@ PROFILES = ("sandbox", "production")
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: ``error: ... (see `labs ... --help`)``, exit 2."""
+    """argparse with one-line errors: ``error: ... (see `labs ... --help`)``, exit 2; and whole option names
+    only: no abbreviations, so that a lab's ``--break`` is never taken for another's ``--break-test``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         unknown = re.match(r"argument (LAB|lab|practice_lab): invalid choice: '([^']*)'", message)

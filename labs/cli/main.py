@@ -35,14 +35,14 @@ def add_flag(parser: argparse.ArgumentParser, flag: Flag) -> None:
 def parser() -> argparse.ArgumentParser:
     root = Parser(prog="labs", description=__doc__.splitlines()[0])
     root.add_argument("--verbose", action="store_true", help="show every detail and tracebacks")
-    aws = argparse.ArgumentParser(add_help=False)
+    aws = Parser(add_help=False)
     # also after the subcommand (`labs deploy x --verbose`); SUPPRESS keeps `labs --verbose deploy x` working
     aws.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help="show every detail")
     aws.add_argument("--region", default=None, help="AWS region (default: your configuration)")
     aws.add_argument("--aws-profile", default=None, help="AWS named profile")
-    profile = argparse.ArgumentParser(add_help=False)
+    profile = Parser(add_help=False)
     profile.add_argument("--profile", default="sandbox", choices=PROFILES)
-    context = argparse.ArgumentParser(add_help=False)
+    context = Parser(add_help=False)
     context.add_argument("-c", "--context", action="append", metavar="KEY=VALUE",
                          help="app context, e.g. -c ttl_hours=8 -c training_source=efs")
     labs = list(LABS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 import boto3
 import pytest
@@ -52,7 +53,8 @@ def test_status_shows_age_expiry_and_cost_so_far(aws):
     later = datetime.now(UTC) + timedelta(hours=1)
     lines = {line.split()[0]: line for line in labs_status.status_lines(aws, now=later)}
     assert "expires in 2.0 h" in lines["fsx-training"] and "age 1.0 h" in lines["fsx-training"]
-    assert f"~${LABS['fsx-training'].cost(LABS['fsx-training'].default_options()).idle_per_hour:.2f}" in lines["fsx-training"]
+    fsx = LABS["fsx-training"]
+    assert f"~${fsx.cost(fsx.default_options()).idle_per_hour:.2f}" in lines["fsx-training"]
     assert "never expires" in lines["data-lake"]
 
 
@@ -74,7 +76,8 @@ def test_expired_credentials_are_one_line(capsys, monkeypatch):
 
     monkeypatch.setattr(common, "session_of", lambda args: Session())
     with Stubber(cloudformation) as stub:
-        stub.add_client_error("describe_stacks", "ExpiredToken", "The security token included in the request is expired")
+        stub.add_client_error("describe_stacks", "ExpiredToken",
+                              "The security token included in the request is expired")
         assert cli.main(["status"]) == 1
     assert capsys.readouterr().err.strip() == (
         "error: your AWS session token has expired: refresh your credentials (e.g. `aws sso login`) and retry")
@@ -270,7 +273,7 @@ def test_prices_refresh_without_credentials_is_one_line(no_credentials, capsys):
 class FakePractice:
     """Records how the command line runs a practice step."""
 
-    made: list = []
+    made: ClassVar[list] = []
 
     def __init__(self, session, *, dry_run, out, **flags):
         self.session, self.dry_run, self.out, self.flags = session, dry_run, out, flags
@@ -309,6 +312,39 @@ def test_each_lab_practice_has_only_its_own_flags_and_a_dry_run(capsys):
                 shown = "{" + ",".join(flag.choices) + "}" if flag.positional else flag.option
                 shown_whole = re.search(re.escape(shown) + r"(?![\w-])", text) is not None  # --break, not --break-test
                 assert shown_whole is (flag in lab.practice_flags), (name, shown)
+
+
+def parsers_under(parser) -> list:
+    """``parser`` and every subcommand parser below it, at any depth."""
+    import argparse
+
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found.extend(parsers_under(child))
+    return found
+
+
+@pytest.mark.parametrize(("argv", "unrecognized"), [
+    (["practice", "mlops", "--break", "--dry-run"], "--break"),  # mlops' flag is --break-test
+    (["synth", "--al"], "--al"),
+    (["deploy", "data-lake", "--ye"], "--ye"),
+    (["permissions", "data-lake", "--reg", "eu-west-1"], "--reg"),
+    (["classroom", "destroy", "data-lake", "--ye"], "--ye"),
+])
+def test_options_are_taken_only_by_their_whole_name(argv, unrecognized, capsys):
+    with pytest.raises(SystemExit) as exited:  # parsed only: no handler runs, whatever the outcome
+        cli.parser().parse_args(argv)
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: unrecognized arguments: ") and unrecognized in line.split(": ", 2)[2].split()
+
+
+def test_no_labs_parser_accepts_abbreviations():
+    parsers = parsers_under(cli.parser())
+    assert {p.prog for p in parsers} >= {"labs", "labs practice mlops", "labs classroom deploy"}
+    assert [p.prog for p in parsers if p.allow_abbrev] == []
 
 
 def test_live_lines_on_a_terminal_keep_each_line_and_show_the_step():
