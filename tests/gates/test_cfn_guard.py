@@ -46,7 +46,7 @@ def known_rules(files) -> set[str]:
 
 
 def test_the_bundle_is_cfn_guard_3_with_the_control_tower_rules(guard):
-    binary, files = guard
+    _, files = guard
     assert len(files) > 200 and all(f.rules and f.control.startswith("CT.") for f in files)
     assert len(known_rules(files)) == sum(len(f.rules) for f in files), "a rule name occurs in two files"
 
@@ -77,6 +77,25 @@ def test_the_sandbox_accounts_page_lists_each_labs_controls_to_exempt(guard, gua
         expected = cfn_guard.exemption_cell(exempt.get(lab, {}))
         assert row in rows, f"docs/sandbox-accounts.md: no row for {row} (expected: {expected})"
         assert rows[row].strip() == expected, f"docs/sandbox-accounts.md: the row for {row}"
+
+
+def test_the_bucket_events_reason_names_every_lab_whose_buckets_send_events(guard, variants):
+    """CT.S3.PR.4 is acknowledged for the buckets nothing reacts to: the acknowledgment's reason and the page's
+    row name each lab with a bucket that sends its events to EventBridge (and so passes)."""
+    rule = "s3_event_notifications_enabled_check"
+    _, files = guard
+    (control,) = {f.control for f in files if rule in f.rules}
+    sending = {lab for synth in variants.values() for lab, template in synth.templates.items()
+               for resource in template.get("Resources", {}).values() if resource["Type"] == "AWS::S3::Bucket"
+               and resource.get("Properties", {}).get("NotificationConfiguration", {})
+               .get("EventBridgeConfiguration", {}).get("EventBridgeEnabled") is True}
+    assert {"batch-etl", "mlops"} <= sending
+    (ack,) = [a for a in cfn_guard.load_acks(ACKS) if a.rule == rule]
+    page = (ROOT / "docs" / "sandbox-accounts.md").read_text()
+    (row,) = re.findall(rf"^\| {re.escape(control)} \| [^|]* \| ([^|]*) \|$", page, flags=re.MULTILINE)
+    for lab in sorted(sending):
+        assert lab in ack.reason, f"{ACKS.name}: the {rule} reason does not name {lab}"
+        assert lab in row, f"docs/sandbox-accounts.md: the {control} row does not name {lab}"
 
 
 # The gate's own logic, on small inputs.
@@ -172,5 +191,6 @@ def test_controls_to_exempt_names_the_profile_when_only_one_fails(guard):
         "fsx-training": {"CT.LAMBDA.PR.3": {"sandbox", "production"}, "CT.S3.PR.10": {"production"},
                          "CT.S3.PR.2": {"production"}},
     }
-    assert cfn_guard.exemption_cell(exempt["fsx-training"]) == "CT.LAMBDA.PR.3, CT.S3.PR.2 (production), CT.S3.PR.10 (production)"
+    assert cfn_guard.exemption_cell(exempt["fsx-training"]) == (
+        "CT.LAMBDA.PR.3, CT.S3.PR.2 (production), CT.S3.PR.10 (production)")
     assert cfn_guard.exemption_cell({}) == "yes"
