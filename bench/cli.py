@@ -33,7 +33,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7)
     runs = parser.parse_args().runs
     times: dict[str, list[float]] = {name: [] for name, _ in [BASELINE, *COMMANDS]}
-    for name, command in [BASELINE, *COMMANDS]:
+    for _, command in [BASELINE, *COMMANDS]:
         timed(command)  # warm the file cache once
     for _ in range(runs):
         for name, command in [BASELINE, *COMMANDS]:

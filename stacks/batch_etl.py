@@ -54,12 +54,15 @@ def expiring(*rules: tuple[str, str, int]) -> list[s3.LifecycleRule]:
                              noncurrent_version_expiration=Duration.days(1)) for rule_id, prefix, days in rules]
 
 
+DEFAULT_OPTIONS = BatchEtlOptions()
+
+
 class BatchEtlStack(Stack):
     """Raw and curated zones, their catalog and crawlers, the ETL job (Glue or EMR Serverless), a
     data-quality ruleset, and the state machine that runs them on arrival or on a schedule."""
 
     def __init__(self, scope: Construct, id_: str, *, settings: LabSettings,
-                 options: BatchEtlOptions = BatchEtlOptions(), **kwargs) -> None:
+                 options: BatchEtlOptions = DEFAULT_OPTIONS, **kwargs) -> None:
         super().__init__(scope, id_, description="mlref-labs batch-etl: Glue or EMR Serverless ETL run by Step Functions",
                          **kwargs)
         self.settings, self.options = settings, options
@@ -69,7 +72,7 @@ class BatchEtlStack(Stack):
 
         # Storage: a raw zone that tells EventBridge about arrivals, a curated zone, query results.
         self.access_logs = access_log_bucket(self, settings)
-        zone = dict(settings=settings, encryption_key=self.key, access_logs_bucket=self.access_logs.bucket)
+        zone = {"settings": settings, "encryption_key": self.key, "access_logs_bucket": self.access_logs.bucket}
         self.raw = LabBucket(self, "RawZone", event_bridge=True, **zone)
         self.curated = LabBucket(self, "CuratedZone", lifecycle_rules=expiring(
             ("RejectedRowsExpire", contract.REJECTED_PREFIX, 90), ("GlueTempExpires", contract.TEMP_PREFIX, 7)), **zone)
@@ -86,7 +89,8 @@ class BatchEtlStack(Stack):
         }
         self.glue_security = glue_security_configuration(self, "GlueSecurity", name=f"{self.stack_name}-glue",
                                                          key=self.key)
-        crawl = dict(settings=settings, key=self.key, security_configuration=self.glue_security, lake_formation=False)
+        crawl = {"settings": settings, "key": self.key, "security_configuration": self.glue_security,
+                 "lake_formation": False}
         self.crawlers = {
             "raw": GovernedCrawler(self, "RawCrawler", database=self.databases["raw"], bucket=self.raw.bucket,
                                    prefix=contract.INCOMING_PREFIX, **crawl),

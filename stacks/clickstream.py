@@ -92,12 +92,15 @@ FROM {SCHEMA}.events_stream""",
     ]
 
 
+DEFAULT_OPTIONS = ClickstreamOptions()
+
+
 class ClickstreamStack(Stack):
     """A Kinesis stream, Redshift Serverless, and Firehose (or streaming ingestion) between them."""
 
     def __init__(
         self, scope: Construct, id_: str, *, settings: LabSettings,
-        options: ClickstreamOptions = ClickstreamOptions(), **kwargs,
+        options: ClickstreamOptions = DEFAULT_OPTIONS, **kwargs,
     ) -> None:
         super().__init__(scope, id_, description="mlref-labs clickstream: Kinesis clickstream into Redshift", **kwargs)
         self.settings, self.options = settings, options

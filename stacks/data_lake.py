@@ -90,6 +90,9 @@ def archive_lifecycle() -> list[s3.LifecycleRule]:
     ]
 
 
+DEFAULT_OPTIONS = DataLakeOptions()
+
+
 class DataLakeStack(Stack):
     """Zones on S3 under one KMS key, catalogued by Glue, governed by Lake Formation,
     queried through an Athena workgroup."""
@@ -100,7 +103,7 @@ class DataLakeStack(Stack):
         id_: str,
         *,
         settings: LabSettings,
-        options: DataLakeOptions = DataLakeOptions(),
+        options: DataLakeOptions = DEFAULT_OPTIONS,
         **kwargs,
     ) -> None:
         super().__init__(scope, id_, description="mlref-labs data-lake: Lake Formation governed data lake on S3", **kwargs)
@@ -109,7 +112,7 @@ class DataLakeStack(Stack):
         self.key = LabKey(self, "DataLakeKey", settings=settings, description="mlref data-lake zones, logs and query results").key
         apply_lab_profile(self, settings, log_key=self.key)
         self.access_logs = access_log_bucket(self, settings)
-        zone = dict(settings=settings, encryption_key=self.key, access_logs_bucket=self.access_logs.bucket)
+        zone = {"settings": settings, "encryption_key": self.key, "access_logs_bucket": self.access_logs.bucket}
         self.raw = LabBucket(self, "RawZone", lifecycle_rules=raw_lifecycle(), **zone)
         self.curated = LabBucket(self, "CuratedZone", lifecycle_rules=curated_lifecycle(), **zone)
         self.archive = LabBucket(self, "ArchiveZone", lifecycle_rules=archive_lifecycle(), **zone)

@@ -40,6 +40,7 @@ from jobs.endpoint.model import MODEL_A, MODEL_B
 from lambdas.shared.lab_names import ENDPOINT_LOG_GROUP_PREFIX, PROCESSING_LOG_GROUP
 
 STATISTICS, CONSTRAINTS = "statistics.json", "constraints.json"
+DEFAULT_OPTIONS = EndpointOptions()
 
 
 class EndpointStack(Stack):
@@ -47,7 +48,7 @@ class EndpointStack(Stack):
     the capture bucket, auto scaling and Model Monitor."""
 
     def __init__(self, scope: Construct, id_: str, *, settings: LabSettings,
-                 options: EndpointOptions = EndpointOptions(), **kwargs) -> None:
+                 options: EndpointOptions = DEFAULT_OPTIONS, **kwargs) -> None:
         super().__init__(scope, id_, description=f"mlref-labs endpoint: SageMaker {options.endpoint_type.value} "
                                                  "inference", **kwargs)
         self.settings, self.options = settings, options
@@ -70,7 +71,7 @@ class EndpointStack(Stack):
         ids = ("ModelA", "ModelB") if options.realtime else ("ServerlessModel",)
         self.models = [XGBoostModel(self, model_id, artifact=artifact, image_uri=self.images.xgboost_uri,
                                     role=self.role, network_isolation=options.realtime)
-                       for model_id, artifact in zip(ids, artifacts)]
+                       for model_id, artifact in zip(ids, artifacts, strict=True)]
 
         self.data = self.access_logs = None
         capture = None
@@ -116,7 +117,7 @@ class EndpointStack(Stack):
         counts = {contract.VARIANT_A: contract.INSTANCES_A, contract.VARIANT_B: contract.INSTANCES_B}
         return [VariantSpec(name, model, weight=contract.WEIGHTS[name], instance_type=options.instance_type,
                             instance_count=counts[name])
-                for name, model in zip((contract.VARIANT_A, contract.VARIANT_B), self.models)]
+                for name, model in zip((contract.VARIANT_A, contract.VARIANT_B), self.models, strict=True)]
 
     def _uri(self, path: str) -> str:
         return f"s3://{self.data.bucket.bucket_name}/{path}"

@@ -28,12 +28,14 @@ from cdk_constructs.core.storage import LabBucket, access_log_bucket, empty_logs
 from cdk_constructs.feature_store.feature_groups import LabFeatureGroup, OfflineStoreRole
 from cdk_constructs.services.athena import GovernedWorkgroup
 
+DEFAULT_OPTIONS = FeatureStoreOptions()
+
 
 class FeatureStoreStack(Stack):
     """Feature groups with online and offline stores, their catalog, roles and Athena workgroup."""
 
     def __init__(self, scope: Construct, id_: str, *, settings: LabSettings,
-                 options: FeatureStoreOptions = FeatureStoreOptions(), **kwargs) -> None:
+                 options: FeatureStoreOptions = DEFAULT_OPTIONS, **kwargs) -> None:
         super().__init__(scope, id_, description="mlref-labs feature-store: SageMaker Feature Store online and offline",
                          **kwargs)
         self.settings, self.options = settings, options
@@ -42,7 +44,7 @@ class FeatureStoreStack(Stack):
         apply_lab_profile(self, settings, log_key=self.key)
 
         self.access_logs = access_log_bucket(self, settings)
-        buckets = dict(settings=settings, encryption_key=self.key, access_logs_bucket=self.access_logs.bucket)
+        buckets = {"settings": settings, "encryption_key": self.key, "access_logs_bucket": self.access_logs.bucket}
         self.offline = LabBucket(self, "OfflineStore", **buckets)
         self.query_results = LabBucket(
             self, "QueryResults",

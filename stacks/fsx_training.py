@@ -27,12 +27,14 @@ from cdk_constructs.fsx_training.training_role import TrainingExecutionRole
 from cdk_constructs.services.network import LabNetwork
 from lambdas.shared.lab_names import TRAINING_LOG_GROUP
 
+DEFAULT_OPTIONS = FsxTrainingOptions()
+
 
 class FsxTrainingStack(Stack):
     """An isolated VPC, data and output buckets, a training file system and the job's role."""
 
     def __init__(self, scope: Construct, id_: str, *, settings: LabSettings,
-                 options: FsxTrainingOptions = FsxTrainingOptions(), **kwargs) -> None:
+                 options: FsxTrainingOptions = DEFAULT_OPTIONS, **kwargs) -> None:
         super().__init__(scope, id_, description="mlref-labs fsx-training: SageMaker training from FSx for Lustre",
                          **kwargs)
         self.settings, self.options = settings, options
@@ -46,7 +48,7 @@ class FsxTrainingStack(Stack):
         self.subnet = self.network.subnets[0]
 
         self.access_logs = access_log_bucket(self, settings)
-        buckets = dict(settings=settings, encryption_key=self.key, access_logs_bucket=self.access_logs.bucket)
+        buckets = {"settings": settings, "encryption_key": self.key, "access_logs_bucket": self.access_logs.bucket}
         self.data = LabBucket(self, "TrainingData", **buckets)
         self.output = LabBucket(
             self, "TrainingOutput",

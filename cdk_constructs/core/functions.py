@@ -23,6 +23,7 @@ from cdk_constructs.core.settings import LabSettings
 
 SHARED_DIR = LAMBDAS_DIR / "shared"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
+DEFAULT_TIMEOUT = Duration.seconds(60)
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", "test_*"]
 
 
@@ -87,7 +88,7 @@ class LabFunction(Construct):
         settings: LabSettings,
         handler_dir: str,
         description: str,
-        timeout: Duration = Duration.seconds(60),
+        timeout: Duration = DEFAULT_TIMEOUT,
         environment: dict[str, str] | None = None,
         log_key: kms.IKey | None = None,
         dead_letter_queue: sqs.IQueue | None = None,

@@ -125,7 +125,7 @@ def destroy(session: Any, lab: str, *, sessions: Callable[[str, str], Any], read
         _delete_stack(cfn, name, clock, out)
     elif stacksets.delete_stack_set(cfn, stack_set, caller):
         out(f"{stack_set}: deleted (its classroom stack was already gone)")
-    left = [i for i in stacksets.instances(cfn, stack_set, caller)]
+    left = list(stacksets.instances(cfn, stack_set, caller))
     dirty = {f"{i.account}/{i.region}": f"instance left ({i.detailed or i.status}: {i.reason})" for i in left}
     dirty.update(_verify(found, lab, sessions, reader, clock, started, out))
     if not dirty:

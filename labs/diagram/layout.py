@@ -126,23 +126,23 @@ def layout(graph: Graph, max_rows: int | None = None) -> Layout:
                  for column, ids in enumerate(stacks) for row, node_id in enumerate(ids)}
         return Layout(cells=cells, headings=headings, columns=len(stacks), rows=rows)
 
+    def barycenter(plan: Layout, own: set[int], node_id: str) -> float:
+        """The mean row of the node's neighbours outside the columns ``own`` (its own row if none)."""
+        rows = [plan.cells[n][1] for n in neighbours[node_id] if plan.cells[n][0] not in own]
+        return sum(rows) / len(rows) if rows else plan.cells[node_id][1]
+
     plan = place()
     for sweep in range(8):
         for tier in (list(orders) if sweep % 2 == 0 else list(reversed(orders))):
             ids = orders[tier]
             own = {plan.cells[i][0] for i in ids}
-
-            def barycenter(node_id: str) -> float:
-                rows = [plan.cells[n][1] for n in neighbours[node_id] if plan.cells[n][0] not in own]
-                return sum(rows) / len(rows) if rows else plan.cells[node_id][1]
-
             groups: dict[str, list[str]] = {}
             for node_id in ids:
                 groups.setdefault(graph.nodes[node_id].service, []).append(node_id)
             ranked = []
             for service, members in groups.items():
-                members.sort(key=lambda i: (barycenter(i), graph.nodes[i].label, i))
-                mean = sum(barycenter(i) for i in members) / len(members)
+                members.sort(key=lambda i: (barycenter(plan, own, i), graph.nodes[i].label, i))
+                mean = sum(barycenter(plan, own, i) for i in members) / len(members)
                 ranked.append((round(mean, 6), tier_of(graph.nodes[members[0]])[1], service, members))
             ranked.sort(key=lambda item: item[:3])
             orders[tier] = [node_id for *_, members in ranked for node_id in members]
@@ -249,7 +249,7 @@ def route(graph: Graph, plan: Layout) -> dict[Edge, Route]:
             corridor_lane[edge] = plan.y(strip) + room * ((index + 0.5) / len(users) - 0.5)
 
     routes: dict[Edge, Route] = {}
-    for edge, (shape, data) in shapes.items():
+    for edge, (shape, _) in shapes.items():
         start, end = ports[(edge, True)], ports[(edge, False)]
         if shape == "curve":
             middle = (start[0] + end[0]) / 2

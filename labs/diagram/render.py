@@ -66,7 +66,8 @@ def _rounded(points: list[tuple[float, float]], radius: float = 0.14) -> tuple[l
     from matplotlib.path import Path as MplPath
 
     vertices, codes = [points[0]], [MplPath.MOVETO]
-    for previous, corner, following in zip(points, points[1:], points[2:]):
+    # each corner with its neighbours: the windows end where points[2:] does
+    for previous, corner, following in zip(points, points[1:], points[2:], strict=False):
         into = math.dist(previous, corner)
         out = math.dist(corner, following)
         r = min(radius, into / 2, out / 2)

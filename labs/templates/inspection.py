@@ -87,7 +87,7 @@ class LabReport:
 
     def to_json(self) -> str:
         data = asdict(self)
-        for role, report in zip(data["roles"], self.roles):
+        for role, report in zip(data["roles"], self.roles, strict=True):
             role["wildcards"] = report.wildcards
         return json.dumps(data, indent=1)
 

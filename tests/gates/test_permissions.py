@@ -23,7 +23,7 @@ def proofs(variants) -> dict[str, object]:
     pairs = [(f"{name}/{lab}", LABS[lab], synth.outdir) for name, synth in variants.items() for lab in synth.templates
              if lab in LABS]
     reports = prove_many([(lab, outdir) for _, lab, outdir in pairs])
-    return {name: report for (name, _, _), report in zip(pairs, reports)}
+    return {name: report for (name, _, _), report in zip(pairs, reports, strict=True)}
 
 
 def test_every_lab_and_variant_allows_what_it_does_and_refuses_what_it_must(proofs):
@@ -95,8 +95,8 @@ def fails_on(assembly: Path, who: str, action: str) -> list[str]:
     report = prove(LABS["data-lake"], assembly)
     named = [v for v in report.failures if v.who.startswith(who) and v.action == action]
     assert named, [f"{v.who} {v.action}" for v in report.failures]
-    return [line for line in text_report(report) if line.startswith(f"not as expected: {named[0].who} {action}")
-            or line.startswith("  ")]
+    return [line for line in text_report(report)
+            if line.startswith((f"not as expected: {named[0].who} {action}", "  "))]
 
 
 def test_without_the_identity_statement_the_analyst_cannot_locate_the_results_bucket(data_lake):

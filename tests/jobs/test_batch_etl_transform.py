@@ -31,7 +31,7 @@ def transformed(batch, tmp_path):
 def rows_of(con, sql):
     cursor = con.execute(sql)
     names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def summary(con):
@@ -163,6 +163,6 @@ def test_defects_are_spread_evenly_and_bounded():
     assert sum(defect_counts(1000, 0.5).values()) == 500
     with pytest.raises(ValueError, match="rows=5"):
         generate(5, 0.1)
-    with pytest.raises(ValueError, match="defect_rate=0.8"):
+    with pytest.raises(ValueError, match=r"defect_rate=0\.8"):
         generate(100, 0.8)
 

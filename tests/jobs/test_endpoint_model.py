@@ -50,8 +50,8 @@ def test_the_model_is_a_gbtree_binary_classifier_saved_by_xgboost_1_7_over_the_l
 
 
 def auc(scores, labels):
-    positives = [s for s, y in zip(scores, labels) if y]
-    negatives = [s for s, y in zip(scores, labels) if not y]
+    positives = [s for s, y in zip(scores, labels, strict=True) if y]
+    negatives = [s for s, y in zip(scores, labels, strict=True) if not y]
     wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
     return wins / (len(positives) * len(negatives))
 
@@ -62,7 +62,7 @@ def test_both_models_rank_fresh_customers_well_and_differently():
     scores_a, scores_b = [a.predict(r) for r in rows], [b.predict(r) for r in rows]
     assert all(0 < s < 1 for s in scores_a + scores_b)
     assert auc(scores_a, labels) > 0.75 and auc(scores_b, labels) > 0.75
-    differences = [abs(x - y) for x, y in zip(scores_a, scores_b)]
+    differences = [abs(x - y) for x, y in zip(scores_a, scores_b, strict=True)]
     assert sum(d > 0.01 for d in differences) > len(rows) / 4  # two models, not one twice
     assert max(differences) > 0.05
 

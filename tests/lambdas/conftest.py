@@ -4,9 +4,32 @@ from __future__ import annotations
 
 import json
 
+import boto3
+import botocore.session
 import pytest
+from botocore.loaders import create_loader
+from moto import mock_aws
 
 from lambdas.shared import cfn_response
+
+REGION = "us-east-1"
+
+# One botocore loader for every session of these tests: each new session would otherwise parse
+# the service models again (about a second per test for the dozen services a sweep calls).
+LOADER = create_loader()
+
+
+def new_session(region=REGION, **credentials):
+    core = botocore.session.get_session()
+    core.register_component("data_loader", LOADER)
+    return boto3.Session(botocore_session=core, region_name=region, **credentials)
+
+
+@pytest.fixture
+def session():
+    """A boto3 session inside moto's mocks, for the sweep and teardown tests."""
+    with mock_aws():
+        yield new_session()
 
 
 @pytest.fixture

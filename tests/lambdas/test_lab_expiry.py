@@ -49,7 +49,7 @@ def test_expiry_deletes_its_stack(cloudformation):
 
 
 def test_expiry_twice_is_harmless(cloudformation):
-    client, stack_id = cloudformation
+    client, _stack_id = cloudformation
     index.handler({}, CONTEXT, client=client, now=NOW)
     assert index.handler({}, CONTEXT, client=client, now=NOW) == {"action": "none", "reason": "stack is DELETE_COMPLETE"}
 

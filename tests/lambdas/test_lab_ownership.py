@@ -13,16 +13,8 @@ from botocore.stub import Stubber
 from lambdas.lab_sweep import index
 from lambdas.lab_sweep.record import read_record
 from lambdas.lab_sweep.sweep import Sweeper
-from tests.lambdas.test_lab_sweep import (  # noqa: F401 (session is a fixture)
-    LAB,
-    QUIET,
-    REGION,
-    bucket,
-    bucket_names,
-    new_session,
-    session,
-    tag_list,
-)
+from tests.lambdas.conftest import REGION, new_session
+from tests.lambdas.test_lab_sweep import LAB, QUIET, bucket, bucket_names, tag_list
 
 FEATURE_STORE = {"lab": "feature-store", "profile": "sandbox"}
 COPY = "StackSet-mlref-feature-store-0f5d2c9e-1b2a-4c3d-8e9f-0a1b2c3d4e5f"

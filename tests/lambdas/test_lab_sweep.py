@@ -6,43 +6,23 @@ import json
 from datetime import datetime
 
 import boto3
-import botocore.session
 import pytest
 from botocore.exceptions import ClientError
-from botocore.loaders import create_loader
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from lambdas.lab_sweep import index
 from lambdas.lab_sweep.sweep import TRAINING_LOG_GROUP, Sweeper, sweep, verify
+from tests.lambdas.conftest import REGION, new_session
 
 # moto has no ListFeatureGroups or ListMonitoringSchedules: those kinds are tested with Stubber.
 MOTO_KINDS = tuple(k for k in Sweeper.KINDS if k not in {"feature_groups", "monitoring_schedules"})
 LAB = {"lab": "data-lake", "profile": "sandbox"}
 OTHER = {"lab": "clickstream", "profile": "sandbox"}
 RETAINED = {"lab": "data-lake", "profile": "production"}
-REGION = "us-east-1"
 
 
 def tag_list(tags):
     return [{"Key": k, "Value": v} for k, v in tags.items()]
-
-
-# One botocore loader for every session of these tests: each new session would otherwise parse
-# the service models again (about a second per test for the dozen services a sweep calls).
-LOADER = create_loader()
-
-
-def new_session(region=REGION, **credentials):
-    core = botocore.session.get_session()
-    core.register_component("data_loader", LOADER)
-    return boto3.Session(botocore_session=core, region_name=region, **credentials)
-
-
-@pytest.fixture
-def session():
-    with mock_aws():
-        yield new_session()
 
 
 def bucket(session, name, tags=None, objects=("a.txt",)):

@@ -4,22 +4,13 @@ is never emptied. moto where it has the API, botocore Stubber where it has not."
 
 from __future__ import annotations
 
-import pytest
-from moto import mock_aws
-
 from lambdas.lab_sweep.sweep import Sweeper
-from tests.lambdas.test_lab_sweep import LAB, QUIET, bucket, bucket_names, new_session, tag_list
+from tests.lambdas.test_lab_sweep import LAB, QUIET, bucket, bucket_names, tag_list
 from tests.lambdas.test_lab_sweep_kinds import ACCOUNT, REGION, stubbed
 
 PIPELINE = f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:mlref-data-lake"
 RUN = "5f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
 FILTERS = {"TagFilters": [{"Key": "lab", "Values": ["data-lake"]}], "ResourceTypeFilters": ["codepipeline"]}
-
-
-@pytest.fixture
-def session():
-    with mock_aws():
-        yield new_session()
 
 
 def tagged_pipeline(stub, tags=LAB) -> None:

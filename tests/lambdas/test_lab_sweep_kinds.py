@@ -10,7 +10,8 @@ import boto3
 from botocore.stub import ANY, Stubber
 
 from lambdas.lab_sweep.sweep import EMR_SYNC_RULE, Sweeper
-from tests.lambdas.test_lab_sweep import LAB, OTHER, QUIET, REGION, live_stacks, session, tag_list  # noqa: F401
+from tests.lambdas.conftest import REGION
+from tests.lambdas.test_lab_sweep import LAB, OTHER, QUIET, live_stacks, tag_list
 
 ACCOUNT = "123456789012"
 WHEN = datetime(2026, 1, 1)

@@ -11,7 +11,8 @@ from moto import mock_aws
 
 from lambdas.lab_sweep.sweep import Sweeper
 from lambdas.shared.lab_names import PROCESSING_LOG_GROUP, SHADOW_ENDPOINT_PREFIXES
-from tests.lambdas.test_lab_sweep import QUIET, REGION, bucket, new_session
+from tests.lambdas.conftest import REGION, new_session
+from tests.lambdas.test_lab_sweep import QUIET, bucket
 from tests.lambdas.test_lab_sweep_kinds import WHEN, arn, gone, tags
 
 LAB_NAME = "model-development"

@@ -14,14 +14,8 @@ from botocore.stub import Stubber
 from lambdas.lab_sweep import index
 from lambdas.lab_sweep.sweep import Sweeper
 from tests.fakes import FakeClock
-from tests.lambdas.test_lab_sweep import (  # noqa: F401 (session is a fixture)
-    LAB,
-    QUIET,
-    REGION,
-    bucket,
-    session,
-    tag_list,
-)
+from tests.lambdas.conftest import REGION
+from tests.lambdas.test_lab_sweep import LAB, QUIET, bucket, tag_list
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012"
 WHEN = datetime(2026, 1, 1)

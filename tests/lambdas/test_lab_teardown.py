@@ -25,7 +25,8 @@ from lambdas.lab_sweep.record import (
 from lambdas.lab_sweep.sweep import BILLABLE_TYPES, Sweeper
 from lambdas.lab_sweep.teardown import record_tags, teardown
 from tests.fakes import FakeClock
-from tests.lambdas.test_lab_sweep import LAB, QUIET, REGION, session  # noqa: F401 (fixture)
+from tests.lambdas.conftest import REGION
+from tests.lambdas.test_lab_sweep import LAB, QUIET
 
 GROUP = "/aws/lambda/mlref-data-lake-practice"
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/mlref-data-lake/abc"
@@ -61,7 +62,7 @@ def test_a_dirty_first_verification_sweeps_again_then_needs_two_clean_passes(ses
 def test_leftovers_after_every_round_are_recorded_with_their_arns(session):
     session.client("logs").create_log_group(logGroupName=GROUP, tags=LAB)
     clock = FakeClock(on_sleep=recreate_group(session, times=99))
-    record, reports = run_teardown(session, clock, max_rounds=3)
+    record, _reports = run_teardown(session, clock, max_rounds=3)
     assert record.state == LEFTOVERS and record.rounds == 3 and not record.clean
     assert record.leftovers == (GROUP_ARN,)
     assert len(clock.slept) == 3  # one dirty pass per round; no round after the third

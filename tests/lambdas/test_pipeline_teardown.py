@@ -118,7 +118,7 @@ def test_nothing_left_to_clear_is_a_quiet_success(clients, sent):
 
 
 def test_an_execution_that_will_not_stop_is_reported_within_the_deadline(clients, sent):
-    sagemaker, logs, sm, lg = clients
+    sagemaker, logs, sm, _lg = clients
     for _ in range(1 + 5):  # the first look, then polls at 0, 15, 30, 45 and 60 s
         executions(sm, "Stopping")
     sm.add_response("list_model_packages", {"ModelPackageSummaryList": []}, {"ModelPackageGroupName": GROUP})

@@ -47,7 +47,7 @@ def test_a_type_without_any_quota_is_not_offered_there():
     with Stubber(quotas) as stub:
         stub.add_response("list_service_quotas", {"Quotas": []})
         stub.add_response("list_aws_default_service_quotas", {"Quotas": []})
-        with pytest.raises(LabError, match="no quota \"ml.c5.large for endpoint usage\" in eu-west-1"):
+        with pytest.raises(LabError, match=r'no quota "ml\.c5\.large for endpoint usage" in eu-west-1'):
             check_quotas(quotas, EndpointOptions(monitor=False), "eu-west-1", print)
 
 

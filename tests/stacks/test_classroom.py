@@ -326,8 +326,9 @@ def test_a_class_too_large_for_self_managed_is_refused_with_the_way_out():
 
 
 @pytest.mark.parametrize("key,value,message", [
-    ("classroom_accounts", "١١١١١١١١١١١١", "is not a 12-digit account id"),  # Arabic-Indic digits: \d takes them
-    ("classroom_regions", "us-east-١", "is not a region name"),
+    # ARABIC-INDIC DIGIT ONE (U+0661), which looks like a 1 and which \d takes
+    ("classroom_accounts", "\u0661" * 12, "is not a 12-digit account id"),
+    ("classroom_regions", "us-east-\u0661", "is not a region name"),
 ])
 def test_ids_are_ascii_digits_only(key, value, message):
     context = {"classroom": "feature-store", "classroom_accounts": "111111111111", key: value}

@@ -141,7 +141,7 @@ def test_streaming_ingestion_reads_the_stream_through_an_auto_refreshing_view(st
     rendered = json.dumps(statements)
     (stream_id,) = resources_of(streaming, "AWS::Kinesis::Stream")
     (role_id,) = [k for k in resources_of(streaming, "AWS::IAM::Role") if k.startswith("StreamingIngestion")]
-    assert '"Ref": "%s"' % stream_id in rendered and f'"{role_id}", "Arn"' in rendered
+    assert f'"Ref": "{stream_id}"' in rendered and f'"{role_id}", "Arn"' in rendered
     assert "FROM KINESIS IAM_ROLE" in rendered and "AUTO REFRESH YES" in rendered
     assert "CREATE OR REPLACE VIEW clickstream.events AS" in rendered
     policy = next(p for k, p in resources_of(streaming, "AWS::IAM::ManagedPolicy").items()

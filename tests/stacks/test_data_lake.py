@@ -141,7 +141,7 @@ def test_locations_are_registered_with_a_dedicated_role(lake):
     stack, template = lake
     registered = resources_of(template, "AWS::LakeFormation::Resource")
     assert len(registered) == 2
-    for name, location in stack.locations.items():
+    for location in stack.locations.values():
         props = template["Resources"][logical_id(stack, location.resource)]["Properties"]
         assert props["UseServiceLinkedRole"] is False
         role = template["Resources"][logical_id(stack, location.role.role)]

@@ -126,7 +126,7 @@ def test_the_monitor_waits_for_the_endpoint_and_runs_hourly_on_its_capture(realt
 
 
 def test_the_stack_owns_the_endpoints_log_group_and_creates_it_first(realtime):
-    endpoint_id, endpoint = one(realtime, "AWS::SageMaker::Endpoint")
+    _endpoint_id, endpoint = one(realtime, "AWS::SageMaker::Endpoint")
     groups = {k: g for k, g in resources_of(realtime, "AWS::Logs::LogGroup").items()
               if ENDPOINT_LOG_GROUP_PREFIX in json.dumps(g["Properties"].get("LogGroupName"))}
     ((group_id, group),) = groups.items()

@@ -56,7 +56,7 @@ def test_the_stack_owns_the_offline_catalog_and_feature_store_creates_none(store
     assert database["Properties"]["DatabaseInput"]["Name"] == DATABASE_NAME
     assert DATABASE_NAME.startswith("mlref_")  # the janitor's Glue scope
     tables = {t["Properties"]["TableInput"]["Name"]: t for t in resources_of(store, "AWS::Glue::Table").values()}
-    for name, group in groups(store).items():
+    for group in groups(store).values():
         offline = group["Properties"]["OfflineStoreConfig"]
         assert offline["DisableGlueTableCreation"] is True and offline["TableFormat"] == "Glue"
         catalog = offline["DataCatalogConfig"]
@@ -89,13 +89,13 @@ def test_feature_definitions_have_identifier_and_event_time_of_valid_types(store
 
 
 @pytest.mark.parametrize("change, problem", [
-    (dict(features=(Feature("customer_id", "String"), Feature("event_time", "String"), Feature("age", "Float"))),
+    ({"features": (Feature("customer_id", "String"), Feature("event_time", "String"), Feature("age", "Float"))},
      "not one of"),
-    (dict(record_identifier="nope"), "record identifier"),
-    (dict(event_time="age"), "event time"),
-    (dict(features=CUSTOMER_PROFILE.features + (Feature("is_deleted", "String"),)), "reserved"),
-    (dict(features=CUSTOMER_PROFILE.features + (Feature("Age", "Integral"),)), "lower-case"),
-    (dict(features=CUSTOMER_PROFILE.features + (CUSTOMER_PROFILE.features[2],)), "duplicate"),
+    ({"record_identifier": "nope"}, "record identifier"),
+    ({"event_time": "age"}, "event time"),
+    ({"features": (*CUSTOMER_PROFILE.features, Feature("is_deleted", "String"))}, "reserved"),
+    ({"features": (*CUSTOMER_PROFILE.features, Feature("Age", "Integral"))}, "lower-case"),
+    ({"features": (*CUSTOMER_PROFILE.features, CUSTOMER_PROFILE.features[2])}, "duplicate"),
 ])
 def test_invalid_definitions_are_refused_before_synthesis(change, problem):
     with pytest.raises(ValueError, match=problem):
@@ -105,7 +105,7 @@ def test_invalid_definitions_are_refused_before_synthesis(change, problem):
 def test_changing_a_definition_changes_the_names_so_replacement_does_not_collide():
     same = FeatureGroupSpec(**{f.name: getattr(CUSTOMER_PROFILE, f.name) for f in dataclasses.fields(CUSTOMER_PROFILE)})
     assert same.group_name == CUSTOMER_PROFILE.group_name  # deterministic: no churn without a change
-    widened = dataclasses.replace(CUSTOMER_PROFILE, features=CUSTOMER_PROFILE.features + (Feature("churned", "Integral"),))
+    widened = dataclasses.replace(CUSTOMER_PROFILE, features=(*CUSTOMER_PROFILE.features, Feature("churned", "Integral")))
     retyped = dataclasses.replace(CUSTOMER_PROFILE, features=tuple(
         Feature(f.name, "Fractional") if f.name == "age" else f for f in CUSTOMER_PROFILE.features))
     described = dataclasses.replace(CUSTOMER_PROFILE, description="updated in place")
@@ -131,7 +131,7 @@ def actions(found):
 
 
 def test_ingestion_writes_records_only_and_the_consumer_only_reads(store):
-    group_arns = [s["Resource"] for s in statements(store, "Writes records") if s.get("Sid") == "WriteRecords"][0]
+    group_arns = next(s["Resource"] for s in statements(store, "Writes records") if s.get("Sid") == "WriteRecords")
     assert len(group_arns) == 2
     ingestion = actions(statements(store, "Writes records"))
     consumer = actions(statements(store, "Reads the online store"))

@@ -156,7 +156,7 @@ def test_the_rule_invokes_the_deploy_function_with_retries_and_a_kms_dead_letter
 
 
 def test_the_teardown_runs_before_the_pipeline_group_and_model_role_are_deleted(template):
-    teardown_id, teardown = one(template, "Custom::PipelineTeardown")
+    _teardown_id, teardown = one(template, "Custom::PipelineTeardown")
     depends = set(teardown["DependsOn"])
     for resource_type in ("AWS::SageMaker::Pipeline", "AWS::SageMaker::ModelPackageGroup"):
         assert set(resources_of(template, resource_type)) <= depends

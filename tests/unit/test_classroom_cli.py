@@ -153,7 +153,7 @@ def test_one_account_failing_within_tolerance_is_listed_and_exits_1(tmp_path):
 
 
 def test_failures_beyond_tolerance_stop_the_operation_with_every_failed_account():
-    session, stubber = stubbed_session([
+    session, _stubber = stubbed_session([
         listing("mlref-janitor-feature-store", summary("111111111111", "SUCCEEDED"), summary("222222222222", "SUCCEEDED")),
         listing(STACK_SET, summary("111111111111", "FAILED", "quota"), summary("222222222222", "FAILED", "denied")),
     ])
@@ -172,7 +172,7 @@ def test_failures_beyond_tolerance_stop_the_operation_with_every_failed_account(
      "region ap-east-1 is not enabled in the admin account"),
 ])
 def test_bad_input_is_one_line(aws, monkeypatch, capsys, argv, message):
-    code, out, err = run(monkeypatch, capsys, [*argv, "--region", "us-east-1", "--yes"])
+    code, _out, err = run(monkeypatch, capsys, [*argv, "--region", "us-east-1", "--yes"])
     assert code == 1 and message in err and err.count("\n") == 1
 
 
@@ -263,7 +263,7 @@ def test_operation_in_progress_is_waited_for_then_the_delete_is_sent_again(fast)
 
 
 def test_a_stack_set_that_is_not_empty_is_one_line_listing_what_is_left():
-    session, stubber = stubbed_session([
+    session, _stubber = stubbed_session([
         ("delete_stack_set", "StackSetNotEmptyException", {"StackSetName": STACK_SET}),
         listing(STACK_SET, {**summary("222222222222", "FAILED", "DELETE_FAILED"), "Status": "INOPERABLE"}),
     ])
@@ -276,7 +276,7 @@ def test_an_operation_that_never_ends_is_bounded_by_the_clock():
     clock = Clock(now=lambda: float(next(ticks)), sleep=lambda _s: None, poll_seconds=0, timeout_seconds=7200)
     running = {"StackSetOperation": {"OperationId": "op-1", "Status": "RUNNING"}}
     session, _ = stubbed_session([("describe_stack_set_operation", running, None)] * 3)
-    with pytest.raises(LabError, match="still RUNNING after 2.0 h"):
+    with pytest.raises(LabError, match=r"still RUNNING after 2\.0 h"):
         stacksets.wait_for_operation(session.client("cloudformation"), STACK_SET, "op-1", Caller(), clock)
 
 

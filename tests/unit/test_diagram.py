@@ -434,7 +434,7 @@ def test_layout_puts_each_node_in_its_own_cell_and_routes_edges_around_boxes(gra
                 xs = [x for x, _ in path.points]
                 assert not any(boxes[n][0] < min(xs) - 1e-9 < max(xs) + 1e-9 < boxes[n][1] for n in graph.nodes)
                 continue
-            for (x0, y0), (x1, y1) in zip(path.points[1:-2], path.points[2:-1]):  # inner segments
+            for (x0, y0), (x1, y1) in zip(path.points[1:-2], path.points[2:-1], strict=True):  # inner segments
                 for other, (left, right, bottom, top) in boxes.items():
                     crosses = min(x0, x1) < right and max(x0, x1) > left and min(y0, y1) < top and max(y0, y1) > bottom
                     assert not crosses, f"{lab}: {item} runs across {other}"

@@ -117,7 +117,7 @@ def test_deploy_checks_shows_cost_and_expiry_deploys_and_saves_the_outputs(aws, 
     bootstrap(aws)
     record, cdk, lines = run(aws, sandbox)
     assert cdk.commands() == ["synth", "deploy"]
-    (_, context, outdir), (_, stack, assembly) = cdk.calls
+    (_, context, outdir), (_, _stack, assembly) = cdk.calls
     assert context["labs"] == "data-lake" and context["profile"] == "sandbox"
     # the assembly that was checked is the one deployed, in the lab's own folder (cdk.out keeps every lab)
     assert assembly == outdir and outdir.parts[-3:] == ("assembly", "sandbox", "data-lake")
@@ -366,7 +366,7 @@ def test_a_failed_first_deployment_is_removed_again(aws, sandbox, monkeypatch):
     bootstrap(aws)
     removed: list[str] = []
     monkeypatch.setattr(teardown, "destroy", lambda session, lab, **_: removed.append(lab) or 0)
-    cdk = FakeCdk(aws, sandbox.outdir, events=EVENTS[:1] + [FAILED_EVENT], deploy_code=1)
+    cdk = FakeCdk(aws, sandbox.outdir, events=[*EVENTS[:1], FAILED_EVENT], deploy_code=1)
     with pytest.raises(LabError, match=r"cdk deploy mlref-data-lake failed \(exit 1\)"):
         run(aws, sandbox, cdk=cdk)
     assert removed == ["data-lake"]
@@ -479,7 +479,7 @@ def test_a_failed_deploy_without_a_terminal_prints_each_line_once(aws, sandbox, 
     bootstrap(aws)
     monkeypatch.setattr(teardown, "destroy", lambda session, lab, **_: 0)
     lines: list[str] = []
-    cdk = FakeCdk(aws, sandbox.outdir, events=EVENTS[:1] + ["some CLI line", FAILED_EVENT], deploy_code=1)
+    cdk = FakeCdk(aws, sandbox.outdir, events=[*EVENTS[:1], "some CLI line", FAILED_EVENT], deploy_code=1)
     with pytest.raises(LabError):
         deploy(aws, DeployRequest(lab="data-lake", yes=True), cdk=cdk, out=lines.append, interactive=False)
     assert lines.count(EVENTS[0]) == 1 and lines.count("some CLI line") == 1

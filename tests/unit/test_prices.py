@@ -233,7 +233,7 @@ def test_no_credentials_is_the_credential_error(no_credentials, table):
     assert session.get_credentials() is None
     pricing = session.client("pricing", region_name="us-east-1")
     pricing.meta.events.register("before-send", never_send)
-    with pytest.raises(LabError, match="^no AWS credentials found: run `aws configure`"):
+    with pytest.raises(LabError, match=r"^no AWS credentials found: run `aws configure`"):
         refresh(session, table, today=TODAY, client=pricing)
     assert table.read_text() == REAL_TEXT
 

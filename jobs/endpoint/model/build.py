@@ -62,7 +62,7 @@ def train(settings: dict, rows: list, labels: list[int]) -> bytes:
     check = np.array(synthetic_rows(200, seed=CHECK_ROWS_SEED), dtype=np.float32)
     expected = booster.predict(xgb.DMatrix(check))
     evaluated = BoostedTrees(json.loads(document))
-    worst = max(abs(evaluated.predict(list(map(float, row))) - float(p)) for row, p in zip(check, expected))
+    worst = max(abs(evaluated.predict(list(map(float, row))) - float(p)) for row, p in zip(check, expected, strict=True))
     if worst > 1e-5:
         raise SystemExit(f"trees.py disagrees with xgboost by {worst:g}: fix trees.py before shipping")
     return document
@@ -71,11 +71,11 @@ def train(settings: dict, rows: list, labels: list[int]) -> bytes:
 def tarball(document: bytes) -> bytes:
     """``MODEL_FILE`` alone at the root, gzip and tar headers without times or owners."""
     buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, compresslevel=9) as compressed:
-        with tarfile.open(fileobj=compressed, mode="w", format=tarfile.USTAR_FORMAT) as archive:
-            info = tarfile.TarInfo(MODEL_FILE)
-            info.size, info.mode, info.mtime = len(document), 0o644, 0
-            archive.addfile(info, io.BytesIO(document))
+    with (gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, compresslevel=9) as compressed,
+          tarfile.open(fileobj=compressed, mode="w", format=tarfile.USTAR_FORMAT) as archive):
+        info = tarfile.TarInfo(MODEL_FILE)
+        info.size, info.mode, info.mtime = len(document), 0o644, 0
+        archive.addfile(info, io.BytesIO(document))
     return buffer.getvalue()
 
 

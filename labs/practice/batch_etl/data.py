@@ -161,7 +161,7 @@ def generate(rows: int, defect_rate: float, *, seed: int | None = None, run_id: 
             expected[key] = truth
         if not kind:
             clean.append((key, raw))
-    for key, original in rng.sample(clean, defects["duplicate"]):
+    for key, _ in rng.sample(clean, defects["duplicate"]):
         copy, truth = _customer(rng, key, now)
         copy["customer_id"] = rng.choice((key.lower(), f"{key}  ", key))
         if rng.random() < 0.5:  # an older copy: the original wins

@@ -44,7 +44,7 @@ def main() -> int:
 
     def one(sql: str) -> dict:
         cursor = con.execute(sql)
-        return dict(zip([c[0] for c in cursor.description], cursor.fetchone()))
+        return dict(zip([c[0] for c in cursor.description], cursor.fetchone(), strict=True))
 
     duck_counts = {**etl_rules.summarize(one), "batch_id": "parity"}
     duck_rows = sorted(tuple(map(str, row)) for row in con.execute(

@@ -54,7 +54,7 @@ def metric_request(endpoint: str, variant: str, metric: str, stat: str, *, end: 
 
 def metric_values(cloudwatch: Any, request: dict[str, Any]) -> list[tuple[datetime, float]]:
     result = cloudwatch.get_metric_data(**request)["MetricDataResults"][0]
-    return list(zip(result.get("Timestamps", []), result.get("Values", [])))
+    return list(zip(result.get("Timestamps", []), result.get("Values", []), strict=True))
 
 
 def policy_lines(autoscaling: Any, resource_id: str) -> list[str]:

@@ -127,8 +127,8 @@ class JobPlan:
         from sagemaker.core.shapes import Channel, DataSource, S3DataSource
         from sagemaker.core.training.configs import FileSystemDataSource, InputData
 
-        file_system = dict(file_system_id=self.outputs[contract.FILE_SYSTEM_ID],
-                           file_system_type=self.outputs[contract.FILE_SYSTEM_TYPE])
+        file_system = {"file_system_id": self.outputs[contract.FILE_SYSTEM_ID],
+                       "file_system_type": self.outputs[contract.FILE_SYSTEM_TYPE]}
         if self.mode == PREPARE:
             return [InputData(channel_name="efs", data_source=FileSystemDataSource(
                 directory_path="/", file_system_access_mode="rw", **file_system))] if self.efs_target else []
@@ -203,7 +203,7 @@ def sagemaker_modules(region: str) -> None:
     """
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
     os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
-    import sagemaker.train  # noqa: F401
+    import sagemaker.train  # noqa: F401 - imported for its effect: the SDK loaded with the region set
 
 
 @cache
@@ -214,15 +214,11 @@ def planning_session(region: str, bucket: str) -> Any:
     from sagemaker.core.helper.session_helper import Session
 
     class PlanningSession(Session):
-        planned: list[tuple[str, str]] = []
-
         def default_bucket(self) -> str:
             return bucket
 
         def upload_data(self, path, bucket=None, key_prefix="data", callback=None, extra_args=None):
-            uri = f"s3://{bucket}/{key_prefix}"
-            self.planned.append((str(path), uri))
-            return uri
+            return f"s3://{bucket}/{key_prefix}"
 
     return PlanningSession(boto_session=offline_session(region), default_bucket=bucket, default_bucket_prefix="code")
 
@@ -240,7 +236,7 @@ def dry_run_plans(instance_type: str | None = None, *, spot: bool = True, modes:
     chosen = instance_type or DEFAULT_INSTANCE_TYPE
     fsx, efs = PLACEHOLDER_OUTPUTS, EFS_PLACEHOLDERS
     data = data_set(fsx, dataset_gib)
-    common = dict(spot=spot, run_id="<run>", tags={})
+    common = {"spot": spot, "run_id": "<run>", "tags": {}}
     plans = [(f"data set: the job that writes it ({data.s3_uri}; FSx variant, first run only)",
               prepare_plan(fsx, data, run_id="<run>", tags={}))]
     if "efs" in modes:

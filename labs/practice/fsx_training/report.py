@@ -146,8 +146,9 @@ def _seconds(value: float | None) -> str:
 
 
 def _row(cells: Sequence[str]) -> str:
+    """The cells under the first columns: a failed job's row has two, the reason follows them."""
     return "  ".join(cell.ljust(width) if n == 0 else cell.rjust(width)
-                     for n, (cell, (_, width)) in enumerate(zip(cells, COLUMNS))).rstrip()
+                     for n, (cell, (_, width)) in enumerate(zip(cells, COLUMNS, strict=False))).rstrip()
 
 
 def table(reports: Sequence[JobReport]) -> list[str]:
