@@ -3,9 +3,10 @@
 Both run through the same pinned CDK CLI in the same run, so Node and Python start-up
 cost the same for each. The goal's baseline is an empty default App(); the labs' App
 turns aws-cdk-lib's built-in schema validation off (cfn-lint gates the same schemas in
-the tests), so the ratio against an empty app with those same settings is printed too. "All gates" means the cdk-nag packs that run at synth:
-AwsSolutions in both profiles and NIST 800-53 R5 in production. Prints the median
-of several runs and the ratio (goal: at most 1.5x).
+the tests), so the ratio against an empty app with those same settings is printed too.
+"All gates" means the cdk-nag packs that run at synth: AwsSolutions in both profiles and
+NIST 800-53 R5 in production. Prints the median of several runs and the ratio (goal: at
+most 1.5x).
 
 `--cfn-guard` adds the labs with cfn-guard's Control Tower rules as a synth-time plugin
 (bench/guard_app.py), the option that the tests' cfn-guard gate was measured against.

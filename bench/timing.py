@@ -17,6 +17,6 @@ from catalog.toolchain import QUIET_TOOLCHAIN  # noqa: E402 - after the checkout
 def timed(command: list[str], **env: str) -> float:
     """Wall seconds of ``command`` run in the checkout with ``env`` added; a failure raises."""
     start = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, env={**os.environ, **QUIET_TOOLCHAIN, **env}, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.PIPE)
+    subprocess.run(command, cwd=ROOT, env={**os.environ, **QUIET_TOOLCHAIN, **env}, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return time.perf_counter() - start

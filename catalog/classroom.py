@@ -248,7 +248,8 @@ def parse(context: Mapping[str, object], region: str) -> ClassroomOptions:
                           "students' OU), or -c classroom_permissions=self-managed for a list of accounts")
     organization = str(context.get("classroom_org") or "").strip() or None
     if organization and not ORG_PATTERN.fullmatch(organization):
-        raise ConfigError(f"classroom_org={organization!r} is not an organization id (e.g. -c classroom_org=o-a1b2c3d4e5)")
+        raise ConfigError(f"classroom_org={organization!r} is not an organization id "
+                          "(e.g. -c classroom_org=o-a1b2c3d4e5)")
     if permissions == SERVICE_MANAGED and not organization:
         raise ConfigError("service-managed classrooms need the organization id, whose accounts may read the lab's "
                           "code: add -c classroom_org=o-... (`aws organizations describe-organization`)")

@@ -97,7 +97,8 @@ def bundle(cache: Path | None = None) -> tuple[Path, Path]:
     if tarball is None:
         raise FileNotFoundError(f"{DISTRIBUTION} {version} has no jsii tarball: reinstall it (make setup)")
     system = {"Linux": "ubuntu", "Darwin": "macos"}[platform.system()]
-    machine = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}[platform.machine().lower()]
+    machines = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+    machine = machines[platform.machine().lower()]
     binary_in_tarball = f"package/bin/{system}/{machine}/cfn-guard"
     target = (cache or Path(tempfile.gettempdir()) / "mlref-cfn-guard") / version
     if not (target / "cfn-guard").is_file():
@@ -208,7 +209,8 @@ def controls_to_exempt(failures: list[Failure], files: list[RuleFile]) -> dict[s
 
 
 def exemption_cell(controls: dict[str, set[str]]) -> str:
-    """The sandbox-accounts page's cell for one lab: "yes", or its controls in id order, "(sandbox)" when only one profile fails."""
+    """The sandbox-accounts page's cell for one lab: "yes", or its controls in id order, "(sandbox)" when
+    only one profile fails."""
     def natural(control: str) -> list:
         return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", control)]
 

@@ -96,7 +96,8 @@ def _expanded(pattern: str) -> frozenset[str]:
     from parliament import expand_action
 
     try:
-        return frozenset(f"{a['service']}:{a['action']}".lower() for a in expand_action(pattern, raise_exceptions=False))
+        return frozenset(f"{a['service']}:{a['action']}".lower()
+                         for a in expand_action(pattern, raise_exceptions=False))
     except Exception:  # noqa: BLE001 - an unknown service: parliament reports it as a finding
         return frozenset()
 

@@ -46,6 +46,7 @@ def load_acks(path: Path, keys: set[str], make) -> list:
     acks = []
     for index, entry in enumerate(tomllib.loads(path.read_text()).get("ack", [])):
         if set(entry) != keys:
-            raise ValueError(f"{path.name} entry {index + 1} needs exactly the keys {sorted(keys)}, has {sorted(entry)}")
+            raise ValueError(f"{path.name} entry {index + 1} needs exactly the keys {sorted(keys)}, "
+                             f"has {sorted(entry)}")
         acks.append(make(**entry))
     return acks

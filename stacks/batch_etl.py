@@ -63,7 +63,8 @@ class BatchEtlStack(Stack):
 
     def __init__(self, scope: Construct, id_: str, *, settings: LabSettings,
                  options: BatchEtlOptions = DEFAULT_OPTIONS, **kwargs) -> None:
-        super().__init__(scope, id_, description="mlref-labs batch-etl: Glue or EMR Serverless ETL run by Step Functions",
+        super().__init__(scope, id_,
+                         description="mlref-labs batch-etl: Glue or EMR Serverless ETL run by Step Functions",
                          **kwargs)
         self.settings, self.options = settings, options
         self.key = LabKey(self, "BatchEtlKey", settings=settings,
@@ -99,7 +100,8 @@ class BatchEtlStack(Stack):
                                        exclusions=SPARK_MARKERS, **crawl),
         }
         self.quality = QualityRuleset(
-            self, "CuratedQuality", settings=settings, name=f"{self.stack_name}-curated-customers", rules=etl_rules.dqdl(),
+            self, "CuratedQuality", settings=settings, name=f"{self.stack_name}-curated-customers",
+            rules=etl_rules.dqdl(),
             description="Completeness, uniqueness and ranges of each curated batch", key=self.key,
             database_name=self.databases["curated"].database_name, bucket=self.curated.bucket,
             prefix=contract.CURATED_PREFIX.rstrip("/"))
@@ -192,7 +194,8 @@ class BatchEtlStack(Stack):
     def _allow_workflow(self) -> None:
         allow = self.workflow.allow
         allow(iam.PolicyStatement(sid="Crawl", actions=["glue:StartCrawler", "glue:GetCrawler"],
-                                  resources=[self._arn("glue", "crawler", c.crawler.ref) for c in self.crawlers.values()]))
+                                  resources=[self._arn("glue", "crawler", c.crawler.ref)
+                                             for c in self.crawlers.values()]))
         allow_objects(self.workflow.role, self.curated.bucket, prefix=contract.RUNS_PREFIX)
         allow_key_use(self.workflow.role, self.key, encrypt=False)
         catalog, database, _ = glue_catalog_arns(self.databases["curated"].database_name)
@@ -210,9 +213,11 @@ class BatchEtlStack(Stack):
                 actions=["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"]))
             return
         application = self.spark.application.attr_arn
-        allow(iam.PolicyStatement(sid="StartSparkJobs", actions=["emr-serverless:StartJobRun", "emr-serverless:TagResource"],
+        allow(iam.PolicyStatement(sid="StartSparkJobs",
+                                  actions=["emr-serverless:StartJobRun", "emr-serverless:TagResource"],
                                   resources=[application, self.spark.job_runs_arn]))
-        allow(iam.PolicyStatement(sid="FollowSparkJobs", actions=["emr-serverless:GetJobRun", "emr-serverless:CancelJobRun"],
+        allow(iam.PolicyStatement(sid="FollowSparkJobs",
+                                  actions=["emr-serverless:GetJobRun", "emr-serverless:CancelJobRun"],
                                   resources=[self.spark.job_runs_arn]))
         allow(iam.PolicyStatement(
             sid="SyncRule", actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
@@ -253,7 +258,8 @@ class BatchEtlStack(Stack):
     def _acknowledge_findings(self) -> None:
         raw, curated = self.raw.bucket, self.curated.bucket
         streams = "names one log stream per run; limited to streams of its own encrypted, stack-owned log group"
-        crawled = {"raw": (raw, contract.INCOMING_PREFIX, "dated customer files (dt=YYYY-MM-DD) uploaded after deployment"),
+        crawled = {"raw": (raw, contract.INCOMING_PREFIX,
+                           "dated customer files (dt=YYYY-MM-DD) uploaded after deployment"),
                    "curated": (curated, contract.CURATED_PREFIX, "Parquet files the job writes per batch and split")}
         for zone, crawler in self.crawlers.items():
             bucket, prefix, what = crawled[zone]
@@ -268,28 +274,34 @@ class BatchEtlStack(Stack):
         job_role = self.glue_job.role if self.glue_job is not None else self.spark.job_role
         writes = [objects_finding(curated, prefix) for prefix in CURATED_WRITES]
         acknowledge_iam5(job_role.policy, [objects_finding(raw, contract.INCOMING_PREFIX.rstrip("/"))],
-                         f"the job reads the new customer files under incoming/, keys unknown at deploy time; {spark_prefixes}")
-        acknowledge_iam5(job_role.policy, writes, f"curated Parquet, rejected rows and run counts per batch: {spark_prefixes}")
+                         "the job reads the new customer files under incoming/, keys unknown at deploy time; "
+                         f"{spark_prefixes}")
+        acknowledge_iam5(job_role.policy, writes,
+                         f"curated Parquet, rejected rows and run counts per batch: {spark_prefixes}")
         quality = self.quality.role.policy
         acknowledge_iam5(quality, [glue_tables_finding(self.databases["curated"].database_name)],
                          "evaluation runs read the table the curated crawler creates and its partitions; limited to "
                          "the curated zone database")
         acknowledge_iam5(quality, [objects_finding(curated, contract.CURATED_PREFIX.rstrip("/"))],
-                         "evaluation runs read the Parquet files of the batch's partitions, whose names Spark generates")
-        acknowledge_iam5(quality, [f"Resource::{arn_in_finding(g)}:log-stream:*" for g in self.quality.log_groups.values()],
+                         "evaluation runs read the Parquet files of the batch's partitions, whose names Spark "
+                         "generates")
+        acknowledge_iam5(quality,
+                         [f"Resource::{arn_in_finding(g)}:log-stream:*" for g in self.quality.log_groups.values()],
                          f"Glue Data Quality {streams}")
         metrics = ("cloudwatch:PutMetricData has no resource type; the statement is limited to the service's own "
                    "metric namespace by the cloudwatch:namespace condition")
         acknowledge_iam5(quality, ["Resource::*"], metrics)
         workflow = self.workflow.role.policy
         acknowledge_iam5(workflow, ["Resource::*"],
-                         "CloudWatch Logs log delivery and X-Ray actions have no resource types (Step Functions logging "
-                         "and tracing need them on *); every other statement names its resources")
+                         "CloudWatch Logs log delivery and X-Ray actions have no resource types (Step Functions "
+                         "logging and tracing need them on *); every other statement names its resources")
         acknowledge_iam5(workflow, [objects_finding(curated, contract.RUNS_PREFIX)],
-                         "the workflow reads the counts file the job writes under _runs/<batch id>/, one per execution")
-        acknowledge_iam5(workflow, ["Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:dataQualityRuleset/*"],
-                         "GetDataQualityRulesetEvaluationRun authorizes on no single ruleset (a run id is not a resource "
-                         "type); read-only and limited to data-quality rulesets of this account and region")
+                         "the workflow reads the counts file the job writes under _runs/<batch id>/, one per "
+                         "execution")
+        acknowledge_iam5(workflow,
+                         ["Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:dataQualityRuleset/*"],
+                         "GetDataQualityRulesetEvaluationRun authorizes on no single ruleset (a run id is not a "
+                         "resource type); read-only and limited to data-quality rulesets of this account and region")
         if self.glue_job is not None:
             acknowledge_iam5(self.glue_job.role.policy, [objects_finding(curated, contract.TEMP_PREFIX.rstrip("/"))],
                              f"Glue's temporary directory for the job run, expiring after 7 days; {spark_prefixes}")
@@ -299,8 +311,8 @@ class BatchEtlStack(Stack):
             acknowledge_iam5(self.glue_job.role.policy, ["Resource::*"], metrics)
         else:
             acknowledge_iam5(self.spark.job_role.policy, [objects_finding(raw, contract.STATE_PREFIX.rstrip("/"))],
-                             "the Spark job keeps its own bookmark (newest file time processed) under _state/ of the raw "
-                             "zone, outside incoming/ so writing it starts no execution")
+                             "the Spark job keeps its own bookmark (newest file time processed) under _state/ of the "
+                             "raw zone, outside incoming/ so writing it starts no execution")
             runs = f"Resource::<{self.resolve(self.get_logical_id(self.spark.application))}.Arn>/jobruns/*"
             acknowledge_iam5(workflow, [runs], "job run ids are generated per execution; limited to the runs of the "
                                                "lab's own EMR Serverless application")

@@ -136,8 +136,9 @@ def build_classroom(app: App, config: AppConfig, options: ClassroomOptions, *,
     janitor_member = JanitorStack(app, f"{options.janitor_stack_name}-member", settings=settings("janitor", 0),
                                   synthesizer=MemberSynthesizer(shelves=members, on_template=janitor_url.publish))
     member_settings = settings(lab.name, config.ttl_hours, alert_email=config.alert_email, expires_itself=False)
-    lab_member = lab.stack_class()(app, f"{options.stack_name}-member", settings=member_settings, options=config.options_of(lab.name),
-                      synthesizer=MemberSynthesizer(shelves=members, on_template=lab_url.publish))
+    lab_member = lab.stack_class()(app, f"{options.stack_name}-member", settings=member_settings,
+                                   options=config.options_of(lab.name),
+                                   synthesizer=MemberSynthesizer(shelves=members, on_template=lab_url.publish))
     janitor = ClassroomJanitorStack(app, options.janitor_stack_name, settings=settings(f"classroom-{lab.name}", 0),
                                     options=options, template_url=janitor_url, member=janitor_member, env=admin)
     classroom = ClassroomStack(app, options.stack_name, settings=settings(f"classroom-{lab.name}", config.ttl_hours),

@@ -146,8 +146,10 @@ class ClickstreamStack(Stack):
             self.delivery_bucket = LabBucket(
                 self, "Delivery", settings=settings, encryption_key=self.key,
                 access_logs_bucket=self.access_logs.bucket,
-                lifecycle_rules=[s3.LifecycleRule(id="StagingExpires", prefix="staging/", expiration=Duration.days(7)),
-                                 s3.LifecycleRule(id="NoncurrentExpire", noncurrent_version_expiration=Duration.days(7))],
+                lifecycle_rules=[
+                    s3.LifecycleRule(id="StagingExpires", prefix="staging/", expiration=Duration.days(7)),
+                    s3.LifecycleRule(id="NoncurrentExpire", noncurrent_version_expiration=Duration.days(7)),
+                ],
             )
             empty_logs_last(self.access_logs, self.delivery_bucket)
             self.delivery = FirehoseToRedshift(

@@ -106,10 +106,12 @@ class DataLakeStack(Stack):
         options: DataLakeOptions = DEFAULT_OPTIONS,
         **kwargs,
     ) -> None:
-        super().__init__(scope, id_, description="mlref-labs data-lake: Lake Formation governed data lake on S3", **kwargs)
+        super().__init__(scope, id_, description="mlref-labs data-lake: Lake Formation governed data lake on S3",
+                         **kwargs)
 
         # Storage: one key, zone buckets logging to an access-log bucket.
-        self.key = LabKey(self, "DataLakeKey", settings=settings, description="mlref data-lake zones, logs and query results").key
+        self.key = LabKey(self, "DataLakeKey", settings=settings,
+                          description="mlref data-lake zones, logs and query results").key
         apply_lab_profile(self, settings, log_key=self.key)
         self.access_logs = access_log_bucket(self, settings)
         zone = {"settings": settings, "encryption_key": self.key, "access_logs_bucket": self.access_logs.bucket}
@@ -184,7 +186,8 @@ class DataLakeStack(Stack):
                     "athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults",
                     "athena:StopQueryExecution", "athena:GetWorkGroup",
                 ],
-                resources=[self.format_arn(service="athena", resource="workgroup", resource_name=self.workgroup.workgroup_name)],
+                resources=[self.format_arn(service="athena", resource="workgroup",
+                                           resource_name=self.workgroup.workgroup_name)],
             )
         )
         role.add_to_principal_policy(
@@ -201,7 +204,8 @@ class DataLakeStack(Stack):
         if write:
             actions += ["glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable",
                         "glue:BatchCreatePartition", "glue:CreatePartition", "glue:UpdatePartition"]
-        resources = list(dict.fromkeys(arn for zone in zones for arn in glue_catalog_arns(self.databases[zone].database_name)))
+        resources = list(dict.fromkeys(arn for zone in zones
+                                       for arn in glue_catalog_arns(self.databases[zone].database_name)))
         role.add_to_principal_policy(iam.PolicyStatement(sid="CatalogOfZones", actions=actions, resources=resources))
 
     def _grant_lake_formation_permissions(self) -> dict[str, LakeFormationGrant]:
@@ -220,7 +224,8 @@ class DataLakeStack(Stack):
             "EngineerCuratedDatabase": (self.engineer_role, database_resource(catalog, curated_db.database_name),
                                         ["CREATE_TABLE", "ALTER", "DROP", "DESCRIBE"], [curated_db.database]),
             "EngineerCuratedTables": (self.engineer_role, all_tables_resource(catalog, curated_db.database_name),
-                                      ["SELECT", "INSERT", "DELETE", "ALTER", "DROP", "DESCRIBE"], [curated_db.database]),
+                                      ["SELECT", "INSERT", "DELETE", "ALTER", "DROP", "DESCRIBE"],
+                                      [curated_db.database]),
             "EngineerCuratedLocation": (self.engineer_role, data_location_resource(catalog, self.curated.bucket),
                                         ["DATA_LOCATION_ACCESS"], [self.locations["curated"].resource]),
             # The analyst only describes and selects in the curated zone.

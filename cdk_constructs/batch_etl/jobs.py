@@ -24,13 +24,16 @@ from cdk_constructs.core.roles import LabRole
 from cdk_constructs.core.settings import LabSettings
 
 
-def job_code(scope: Construct, script: Path, library: Path, library_files: Sequence[str]) -> tuple[s3_assets.Asset, s3_assets.Asset]:
+def job_code(
+    scope: Construct, script: Path, library: Path, library_files: Sequence[str],
+) -> tuple[s3_assets.Asset, s3_assets.Asset]:
     """The script as one file, and ``library_files`` of the ``library`` folder as a zip (``--py-files``)."""
     missing = [name for name in (script, *(library / f for f in library_files)) if not Path(name).is_file()]
     if missing:
         raise FileNotFoundError(f"job code not found: {', '.join(map(str, missing))}")
     return (s3_assets.Asset(scope, "Script", path=str(script)),
-            s3_assets.Asset(scope, "Library", path=str(library), exclude=["*", *(f"!{name}" for name in library_files)]))
+            s3_assets.Asset(scope, "Library", path=str(library),
+                            exclude=["*", *(f"!{name}" for name in library_files)]))
 
 
 def allow_assets(role: LabRole, *assets: s3_assets.Asset) -> None:
@@ -91,8 +94,9 @@ class GlueSparkJob(Construct):
         self.role = service_role(self, "Access", "glue.amazonaws.com", f"Glue job: {description}")
         self.script, self.library = job_code(self, script, library, library_files)
         prefix = f"/aws-glue/jobs-{self.role.role_name}-{security_configuration.name}"
-        self.log_groups = {kind: stack_log_group(self, f"{kind.capitalize()}Logs", f"{prefix}/{kind}", settings=settings,
-                                                 key=key) for kind in ("output", "error")}
+        self.log_groups = {kind: stack_log_group(self, f"{kind.capitalize()}Logs", f"{prefix}/{kind}",
+                                                 settings=settings, key=key)
+                           for kind in ("output", "error")}
         allow_assets(self.role, self.script, self.library)
         allow_log_groups(self.role, list(self.log_groups.values()), sid="ItsEncryptedLogs")
         allow_metrics(self.role, "Glue")
@@ -160,7 +164,8 @@ class ServerlessSparkApplication(Construct):
         self.script, self.library = job_code(self, script, library, library_files)
         allow_assets(self.job_role, self.script, self.library)
         self.stopper_function = LabFunction(
-            self, "StopperFunction", settings=settings, handler_dir="batch_etl_emr_stopper", shared_modules=["cfn_response"],
+            self, "StopperFunction", settings=settings, handler_dir="batch_etl_emr_stopper",
+            shared_modules=["cfn_response"],
             description="Stops the lab's EMR Serverless application so that CloudFormation can delete it",
             timeout=Duration.minutes(15), log_key=log_key)
         self.stopper_function.role.add_to_principal_policy(iam.PolicyStatement(

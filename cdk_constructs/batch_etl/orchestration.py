@@ -102,7 +102,8 @@ class ArrivalTrigger(Construct):
             description=f"New objects under {prefix} of the raw zone start the ETL workflow",
             state="ENABLED",
             event_pattern={"source": ["aws.s3"], "detail-type": ["Object Created"],
-                           "detail": {"bucket": {"name": [bucket.bucket_name]}, "object": {"key": [{"prefix": prefix}]}}},
+                           "detail": {"bucket": {"name": [bucket.bucket_name]},
+                                      "object": {"key": [{"prefix": prefix}]}}},
             targets=[events.CfnRule.TargetProperty(
                 id="Workflow", arn=state_machine_arn, role_arn=self.role.role_arn,
                 retry_policy=events.CfnRule.RetryPolicyProperty(maximum_event_age_in_seconds=3600,

@@ -162,7 +162,8 @@ def definition(engine: str, *, job_tags: Mapping[str, str] = {}, poll_seconds: i
     states: dict[str, Any] = {
         "Start": {"Type": "Pass", "Parameters": {
             "batch_id.$": "$$.Execution.Name", "execution.$": "$$.Execution.Id",
-            "state_machine.$": "$$.StateMachine.Id", "trigger.$": "$", "polls": counters, "quote": "'"}, "Next": "ListRunningExecutions"},
+            "state_machine.$": "$$.StateMachine.Id", "trigger.$": "$", "polls": counters, "quote": "'"},
+            "Next": "ListRunningExecutions"},
         "ListRunningExecutions": _task(_sdk("sfn:listExecutions"), {
             "StateMachineArn.$": "$.state_machine", "StatusFilter": "RUNNING", "MaxResults": 100}, "IsOldestExecution",
             ResultSelector={"oldest.$": "States.ArrayGetItem($.Executions, States.MathAdd(States.ArrayLength("
@@ -170,7 +171,8 @@ def definition(engine: str, *, job_tags: Mapping[str, str] = {}, poll_seconds: i
         "IsOldestExecution": {"Type": "Choice", "Choices": [
             {"Variable": "$.queue.oldest.ExecutionArn", "StringEqualsPath": "$.execution", "Next": "StartRawCrawl"}],
             "Default": "CountQueuePolls"},
-        **_loop("QueuePolls", "queue", queue_seconds, max_polls, "ListRunningExecutions", "EarlierExecutionStillRunning",
+        **_loop("QueuePolls", "queue", queue_seconds, max_polls, "ListRunningExecutions",
+                "EarlierExecutionStillRunning",
                 f"an earlier execution was still running after {max_polls} polls of {queue_seconds} s"),
         **_crawl("Raw", "${RawCrawler}", poll_seconds, max_polls, "Transform"),
         "Transform": _transform(engine, job_tags),

@@ -169,7 +169,8 @@ class RedshiftSql(Construct):
         super().__init__(scope, id_)
         stack = Stack.of(self)
         self.function = LabFunction(
-            self, "Function", settings=settings, handler_dir="clickstream_redshift_sql", shared_modules=["cfn_response"],
+            self, "Function", settings=settings, handler_dir="clickstream_redshift_sql",
+            shared_modules=["cfn_response"],
             description=description, timeout=Duration.minutes(10), log_key=key,
         )
         role = self.function.role

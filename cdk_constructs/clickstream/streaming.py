@@ -28,7 +28,9 @@ STREAM_READ_ACTIONS = [
 ]
 
 
-def click_stream(scope: Construct, id_: str, *, settings: LabSettings, key: kms.IKey, on_demand: bool) -> kinesis.Stream:
+def click_stream(
+    scope: Construct, id_: str, *, settings: LabSettings, key: kms.IKey, on_demand: bool,
+) -> kinesis.Stream:
     """A KMS-encrypted stream: one provisioned shard, or on-demand capacity."""
     return kinesis.Stream(
         scope, id_,
@@ -115,12 +117,15 @@ class FirehoseToRedshift(Construct):
             return firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
                 enabled=True, log_group_name=self.log_group.log_group_name, log_stream_name=stream_name)
 
-        def s3_destination(prefix: str, stream_name: str, *, errors: bool) -> firehose.CfnDeliveryStream.S3DestinationConfigurationProperty:
+        def s3_destination(
+            prefix: str, stream_name: str, *, errors: bool,
+        ) -> firehose.CfnDeliveryStream.S3DestinationConfigurationProperty:
             return firehose.CfnDeliveryStream.S3DestinationConfigurationProperty(
                 bucket_arn=bucket.bucket_arn, role_arn=self.role.role_arn, prefix=prefix,
                 error_output_prefix="errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/" if errors else None,
                 compression_format="GZIP",
-                buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(interval_in_seconds=60, size_in_m_bs=1),
+                buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(interval_in_seconds=60,
+                                                                                  size_in_m_bs=1),
                 encryption_configuration=firehose.CfnDeliveryStream.EncryptionConfigurationProperty(
                     kms_encryption_config=firehose.CfnDeliveryStream.KMSEncryptionConfigProperty(awskms_key_arn=key.key_arn)),
                 cloud_watch_logging_options=logging(stream_name),
@@ -146,7 +151,8 @@ class FirehoseToRedshift(Construct):
                 processing_configuration=firehose.CfnDeliveryStream.ProcessingConfigurationProperty(
                     enabled=True,
                     processors=[firehose.CfnDeliveryStream.ProcessorProperty(type="Lambda", parameters=[
-                        firehose.CfnDeliveryStream.ProcessorParameterProperty(parameter_name=name, parameter_value=value)
+                        firehose.CfnDeliveryStream.ProcessorParameterProperty(parameter_name=name,
+                                                                              parameter_value=value)
                         for name, value in (("LambdaArn", self.transform.function.function_arn),
                                             ("NumberOfRetries", "3"), ("BufferSizeInMBs", "1"),
                                             ("BufferIntervalInSeconds", "60"))

@@ -33,7 +33,8 @@ def _staged_with_shared_modules(code_path: Path, shared: Sequence[str]) -> Path:
     Staged under the temp directory in a folder named by the content's hash, so
     a synth reuses an identical copy and the asset hash depends only on content.
     """
-    files = sorted(p for p in code_path.rglob("*.py") if "__pycache__" not in p.parts and not p.name.startswith("test_"))
+    files = sorted(p for p in code_path.rglob("*.py")
+                   if "__pycache__" not in p.parts and not p.name.startswith("test_"))
     sources = [(p.relative_to(code_path).as_posix(), p) for p in files]
     sources += [(f"{m}.py", SHARED_DIR / f"{m}.py") for m in shared]
     digest = hashlib.sha256()

@@ -173,7 +173,9 @@ def all_tables_resource(catalog_id: str, database_name: str) -> lakeformation.Cf
     )
 
 
-def data_location_resource(catalog_id: str, bucket: s3.IBucket) -> lakeformation.CfnPrincipalPermissions.ResourceProperty:
+def data_location_resource(
+    catalog_id: str, bucket: s3.IBucket,
+) -> lakeformation.CfnPrincipalPermissions.ResourceProperty:
     return lakeformation.CfnPrincipalPermissions.ResourceProperty(
         data_location=lakeformation.CfnPrincipalPermissions.DataLocationResourceProperty(
             catalog_id=catalog_id, resource_arn=bucket.bucket_arn

@@ -67,8 +67,10 @@ class OfflineStoreRole(LabRole):
     def __init__(self, scope: Construct, id_: str, *, bucket: s3.IBucket, key: kms.IKey) -> None:
         super().__init__(
             scope, id_, description="SageMaker Feature Store: writes the lab's offline store",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com",
-                                            conditions={"StringEquals": {"aws:SourceAccount": Stack.of(scope).account}}),
+            assumed_by=iam.ServicePrincipal(
+                "sagemaker.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(scope).account}},
+            ),
         )
         allow_objects(self, bucket, prefix=f"{OFFLINE_PREFIX}/", write=True)
         self.add_to_principal_policy(iam.PolicyStatement(

@@ -122,7 +122,8 @@ class LustreTrainingData(TrainingFileSystem):
             sid="AllowFsxLinkedBucketObjectsThroughS3", principals=[iam.AnyPrincipal()], resources=["*"],
             actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
             conditions={
-                "StringEquals": {"kms:CallerAccount": stack.account, "kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
+                "StringEquals": {"kms:CallerAccount": stack.account,
+                                 "kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
                 "ArnLike": {"aws:PrincipalArn": f"arn:{stack.partition}:iam::{stack.account}:{FSX_S3_ROLE_PATH}*"},
             },
         )
@@ -143,7 +144,8 @@ class EfsTrainingData(TrainingFileSystem):
         self.file_system = efs.CfnFileSystem(
             self, "FileSystem", encrypted=True, kms_key_id=key.key_arn, performance_mode="generalPurpose",
             throughput_mode="elastic",
-            backup_policy=efs.CfnFileSystem.BackupPolicyProperty(status="DISABLED" if settings.is_sandbox else "ENABLED"),
+            backup_policy=efs.CfnFileSystem.BackupPolicyProperty(
+                status="DISABLED" if settings.is_sandbox else "ENABLED"),
             lifecycle_policies=[efs.CfnFileSystem.LifecyclePolicyProperty(transition_to_ia="AFTER_30_DAYS")],
         )
         self.mount_target = efs.CfnMountTarget(

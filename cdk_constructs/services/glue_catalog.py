@@ -49,7 +49,9 @@ class ZoneDatabase(Construct):
         )
 
 
-def glue_security_configuration(scope: Construct, id_: str, *, name: str, key: kms.IKey) -> glue.CfnSecurityConfiguration:
+def glue_security_configuration(
+    scope: Construct, id_: str, *, name: str, key: kms.IKey,
+) -> glue.CfnSecurityConfiguration:
     """A Glue security configuration that encrypts CloudWatch logs (SSE-KMS), job bookmarks (CSE-KMS)
     and S3 output (SSE-KMS) with ``key``. Glue then writes a job's or crawler's logs to log groups
     named after the role and this configuration."""
@@ -65,7 +67,9 @@ def glue_security_configuration(scope: Construct, id_: str, *, name: str, key: k
             job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
                 job_bookmarks_encryption_mode="CSE-KMS", **kms_mode
             ),
-            s3_encryptions=[glue.CfnSecurityConfiguration.S3EncryptionProperty(s3_encryption_mode="SSE-KMS", **kms_mode)],
+            s3_encryptions=[
+                glue.CfnSecurityConfiguration.S3EncryptionProperty(s3_encryption_mode="SSE-KMS", **kms_mode),
+            ],
         ),
     )
 
@@ -111,7 +115,8 @@ class GovernedCrawler(Construct):
         self.role = LabRole(
             self,
             "Access",
-            # aws:SourceAccount, as the batch-etl lab's Glue job roles (cdk_constructs.batch_etl.jobs.service_role) have it.
+            # aws:SourceAccount, as the batch-etl lab's Glue job roles have it
+            # (cdk_constructs.batch_etl.jobs.service_role).
             assumed_by=service_of_this_account("glue.amazonaws.com"),
             description=f"Glue crawler over s3://<{zone}>/{prefix}",
         )

@@ -107,7 +107,8 @@ def _text_month() -> str:
 
 
 def _category(expression: str, aliases: Mapping[str, tuple[str, ...]], default: str) -> str:
-    cases = " ".join(f"WHEN {expression} IN ({_quoted(names)}) THEN '{canonical}'" for canonical, names in aliases.items())
+    cases = " ".join(
+        f"WHEN {expression} IN ({_quoted(names)}) THEN '{canonical}'" for canonical, names in aliases.items())
     return f"CASE {cases} ELSE {default} END"
 
 
@@ -168,8 +169,10 @@ def curated_sql() -> str:
     split = "CASE " + " ".join(f"WHEN bucket < {upper} THEN '{name}'" for name, upper in SPLITS[:-1]) + \
         f" ELSE '{SPLITS[-1][0]}' END"
     imputed = (
-        f"SELECT l.*, md5(key) AS hash_hex, coalesce(usage_gb, m.mean_usage) AS usage_filled, "
-        f"coalesce(plan_std, '{DEFAULT_PLAN}') AS plan_filled, coalesce(country_std, '{UNKNOWN_COUNTRY}') AS country_filled "
+        f"SELECT l.*, md5(key) AS hash_hex, "
+        f"coalesce(usage_gb, m.mean_usage) AS usage_filled, "
+        f"coalesce(plan_std, '{DEFAULT_PLAN}') AS plan_filled, "
+        f"coalesce(country_std, '{UNKNOWN_COUNTRY}') AS country_filled "
         f"FROM {LATEST_VIEW} l CROSS JOIN (SELECT round(avg(usage_gb), 3) AS mean_usage FROM {LATEST_VIEW}) m"
     )
     return (
@@ -214,8 +217,10 @@ def count_queries() -> dict[str, str]:
                          _count_if("country_std IS NULL", "country")))
     splits = ", ".join(_count_if(f"split = '{name}'", name) for name, _ in SPLITS)
     return {
-        "rows": (f"SELECT (SELECT count(*) FROM {RAW_VIEW}) AS input_rows, (SELECT count(*) FROM {VALID_VIEW}) AS valid, "
-                 f"(SELECT count(*) FROM {LATEST_VIEW}) AS latest, (SELECT count(*) FROM {CURATED_VIEW}) AS curated_rows"),
+        "rows": (f"SELECT (SELECT count(*) FROM {RAW_VIEW}) AS input_rows, "
+                 f"(SELECT count(*) FROM {VALID_VIEW}) AS valid, "
+                 f"(SELECT count(*) FROM {LATEST_VIEW}) AS latest, "
+                 f"(SELECT count(*) FROM {CURATED_VIEW}) AS curated_rows"),
         "rejected": f"SELECT {rejected} FROM {TYPED_VIEW}",
         "standardized": f"SELECT {standardized} FROM {LATEST_VIEW}",
         "imputed": f"SELECT {imputed} FROM {LATEST_VIEW}",
@@ -246,7 +251,8 @@ def quality_rules() -> list[tuple[str, str]]:
 
     def one_of(column: str, values: tuple[str, ...]) -> tuple[str, str]:
         listed = ", ".join(f'"{value}"' for value in values)
-        return f'ColumnValues "{column}" in [{listed}]', f"sum(CASE WHEN {column} NOT IN ({_quoted(values)}) THEN 1 ELSE 0 END) = 0"
+        return (f'ColumnValues "{column}" in [{listed}]',
+                f"sum(CASE WHEN {column} NOT IN ({_quoted(values)}) THEN 1 ELSE 0 END) = 0")
 
     def at_least(column: str, low: float) -> tuple[str, str]:
         return f'ColumnValues "{column}" >= {low:g}', f"min({column}) >= {low:g}"

@@ -84,7 +84,8 @@ def plan(session: Any, lab: str, *, accounts: Sequence[str], ous: Sequence[str],
     service_managed = wanted == room.SERVICE_MANAGED
     if accounts:
         checks.check_accounts(session, accounts, org, service_managed, out)
-    pairs = {**context_pairs(context), "classroom": lab, "classroom_regions": ",".join(regions or [session.region_name])}
+    pairs = {**context_pairs(context), "classroom": lab,
+             "classroom_regions": ",".join(regions or [session.region_name])}
     pairs.update({"classroom_accounts": ",".join(accounts)} if accounts else {"classroom_ous": ",".join(ous)})
     pairs["classroom_permissions"] = wanted
     if service_managed:

@@ -32,7 +32,8 @@ from labs.engine.atomic_write import write_atomically
 EDGE_STYLES: dict[str, dict[str, Any]] = {
     "reference": {"color": "#8A96A3", "linewidth": 0.8, "linestyle": "-", "label": "reference (Ref, GetAtt, Sub)"},
     "depends_on": {"color": "#A9B3BD", "linewidth": 0.8, "linestyle": (0, (4, 3)), "label": "DependsOn"},
-    "grant": {"color": "#D13212", "linewidth": 0.9, "linestyle": (0, (1.5, 1.5)), "label": "IAM / Lake Formation grant"},
+    "grant": {"color": "#D13212", "linewidth": 0.9, "linestyle": (0, (1.5, 1.5)),
+              "label": "IAM / Lake Formation grant"},
     "event": {"color": "#1A5FB4", "linewidth": 1.9, "linestyle": "-", "label": "event / data flow"},
 }
 

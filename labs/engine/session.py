@@ -71,7 +71,8 @@ def aws_session(*, profile: str | None = None, region: str | None = None, creden
     core.register("before-parse", refuse_web_pages)
     keys = {}
     if credentials:
-        keys = {"aws_access_key_id": credentials["AccessKeyId"], "aws_secret_access_key": credentials["SecretAccessKey"],
+        keys = {"aws_access_key_id": credentials["AccessKeyId"],
+                "aws_secret_access_key": credentials["SecretAccessKey"],
                 "aws_session_token": credentials.get("SessionToken")}
     return boto3.Session(botocore_session=core, region_name=region, **keys)
 

@@ -80,7 +80,8 @@ class LabTemplate:
         """The KMS key ARN of the template's bucket named ``bucket`` (SSE-KMS by default), else ''."""
         for logical_id, item in self.values.resources.items():
             if item["Type"] == "AWS::S3::Bucket" and self.values.name(logical_id) == bucket:
-                rules = item.get("Properties", {}).get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+                encryption = item.get("Properties", {}).get("BucketEncryption", {})
+                rules = encryption.get("ServerSideEncryptionConfiguration", [])
                 for rule in rules:
                     key = rule.get("ServerSideEncryptionByDefault", {}).get("KMSMasterKeyID")
                     if key is not None:

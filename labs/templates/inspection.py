@@ -188,7 +188,8 @@ def encryption_of(resources: dict[str, dict]) -> list[Encryption]:
         elif kind == "AWS::SageMaker::FeatureGroup":
             online = props.get("OnlineStoreConfig", {}).get("SecurityConfig", {}).get("KmsKeyId")
             offline = props.get("OfflineStoreConfig", {}).get("S3StorageConfig", {}).get("KmsKeyId")
-            setting = f"online {_key(online) or 'NOT ENCRYPTED with a lab key'}; offline {_key(offline) or 'bucket default'}"
+            setting = (f"online {_key(online) or 'NOT ENCRYPTED with a lab key'}; "
+                       f"offline {_key(offline) or 'bucket default'}")
         elif kind == "AWS::RedshiftServerless::Namespace":
             setting = _key(props.get("KmsKeyId")) or "Redshift service key"
         elif kind == "AWS::SecretsManager::Secret":

@@ -58,14 +58,16 @@ class Ownership:
     def live_stacks(self) -> dict[str, tuple[str, str]]:
         """Every stack of this account and region that is not deleted: id -> (name, status)."""
         cloudformation = self.client("cloudformation")
-        statuses = [s for s in cloudformation.meta.service_model.shape_for("StackStatus").enum if s != "DELETE_COMPLETE"]
+        statuses = [s for s in cloudformation.meta.service_model.shape_for("StackStatus").enum
+                    if s != "DELETE_COMPLETE"]
         pages = cloudformation.get_paginator("list_stacks").paginate(StackStatusFilter=statuses)
         return {s["StackId"]: (s["StackName"], s["StackStatus"]) for page in pages for s in page["StackSummaries"]}
 
     def stack_allows_sweep(self) -> bool:
         """False (and ``report.refused`` says why) while any stack of the lab exists, or when unsure."""
         try:
-            live = sorted((name, status) for name, status in self.live_stacks.values() if lab_of_stack(name) == self.lab)
+            live = sorted((name, status) for name, status in self.live_stacks.values()
+                          if lab_of_stack(name) == self.lab)
         except (ClientError, BotoCoreError) as error:
             self.report.refused = (f"could not tell whether a stack of {self.lab} still exists ({error_code(error)}); "
                                    "nothing deleted")
@@ -74,9 +76,10 @@ class Ownership:
             return True
         name, status = live[0]
         if is_classroom_copy(name):
-            self.report.refused = (f"stack {name}, a classroom's copy of {self.lab}, exists ({status}) in {self.account} "
-                                   f"{self.region}: nothing deleted, its resources carry the lab's tags too; the "
-                                   f"class's instructor removes it with `labs classroom destroy {self.lab}`")
+            self.report.refused = (f"stack {name}, a classroom's copy of {self.lab}, exists ({status}) in "
+                                   f"{self.account} {self.region}: nothing deleted, its resources carry the lab's "
+                                   f"tags too; the class's instructor removes it with "
+                                   f"`labs classroom destroy {self.lab}`")
         else:
             self.report.refused = (f"stack {name} still exists ({status}) in {self.account} {self.region}: nothing "
                                    f"deleted; delete the stack first (`labs destroy {self.lab}`)")

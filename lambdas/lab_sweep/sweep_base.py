@@ -237,7 +237,8 @@ class SweepBase(Ownership):
             read()
         except ClientError as error:
             message = error.response.get("Error", {}).get("Message", "")
-            if error_code(error) in GONE_CODES | set(codes) or "does not exist" in message or "Could not find" in message:
+            if (error_code(error) in GONE_CODES | set(codes)
+                    or "does not exist" in message or "Could not find" in message):
                 return True
             raise
         return False

@@ -62,7 +62,8 @@ def train(settings: dict, rows: list, labels: list[int]) -> bytes:
     check = np.array(synthetic_rows(200, seed=CHECK_ROWS_SEED), dtype=np.float32)
     expected = booster.predict(xgb.DMatrix(check))
     evaluated = BoostedTrees(json.loads(document))
-    worst = max(abs(evaluated.predict(list(map(float, row))) - float(p)) for row, p in zip(check, expected, strict=True))
+    worst = max(abs(evaluated.predict(list(map(float, row))) - float(p))
+                for row, p in zip(check, expected, strict=True))
     if worst > 1e-5:
         raise SystemExit(f"trees.py disagrees with xgboost by {worst:g}: fix trees.py before shipping")
     return document

@@ -38,7 +38,8 @@ def main() -> int:
                         spark.read.parquet(paths.curated).select(*etl_rules.CURATED_COLUMNS).collect())
 
     con = duckdb.connect()
-    con.execute(f"CREATE TABLE {etl_rules.RAW_VIEW} AS SELECT * FROM read_csv('{source}', all_varchar=true, header=true)")
+    con.execute(f"CREATE TABLE {etl_rules.RAW_VIEW} AS "
+                f"SELECT * FROM read_csv('{source}', all_varchar=true, header=true)")
     for statement in etl_rules.statements():
         con.execute(statement)
 

@@ -58,7 +58,8 @@ def baseline_job_request(name: str, outputs: Mapping[str, str], region: str, tag
         "AppSpecification": {"ImageUri": model_monitor_image(region)},
         "Environment": {
             "dataset_format": json.dumps({"csv": {"header": False, "output_columns_position": "START"}}),
-            "dataset_source": BASELINE_INPUT, "output_path": CONTAINER_OUTPUT, "publish_cloudwatch_metrics": "Disabled"},
+            "dataset_source": BASELINE_INPUT, "output_path": CONTAINER_OUTPUT,
+            "publish_cloudwatch_metrics": "Disabled"},
         "NetworkConfig": {"EnableInterContainerTrafficEncryption": True},
         "RoleArn": outputs[contract.MONITOR_ROLE],
         "Tags": tag_list(tags),
@@ -161,7 +162,8 @@ class MonitorStep:
     def wait_for_capture(self, endpoint: str, since: datetime) -> list[dict[str, Any]]:
         """Capture files written after ``since`` (SageMaker delivers them within a few minutes)."""
         return self._poll(lambda: self.captured_since(endpoint, since), bool, self.waits.capture_seconds,
-                          lambda _, waited: f"no captured files under s3://{self.bucket}/{self.capture_prefix(endpoint)} "
+                          lambda _, waited: f"no captured files under "
+                                            f"s3://{self.bucket}/{self.capture_prefix(endpoint)} "
                                             f"after {waited / 60:.0f} minutes: check the endpoint's data capture "
                                             "(`aws sagemaker describe-endpoint`) and rerun")
 
@@ -211,7 +213,8 @@ class MonitorStep:
         if job["ProcessingJobStatus"] != "Completed":
             raise LabError(f"baseline job {name} {job['ProcessingJobStatus']}: {job.get('FailureReason', 'no reason')}"
                            "; rerun the practice (its log is in /aws/sagemaker/ProcessingJobs)")
-        self.out(f"baseline: {name} wrote s3://{self.bucket}/{contract.BASELINE_RESULTS}/{STATISTICS} and {CONSTRAINTS}")
+        self.out(f"baseline: {name} wrote s3://{self.bucket}/{contract.BASELINE_RESULTS}/{STATISTICS} "
+                 f"and {CONSTRAINTS}")
 
     # -- the one-off execution ------------------------------------------------------------------
 

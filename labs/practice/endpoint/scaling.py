@@ -70,7 +70,8 @@ def policy_lines(autoscaling: Any, resource_id: str) -> list[str]:
     return [
         f"scaling: {resource_id}: {target['MinCapacity']} to {target['MaxCapacity']} instances, policy "
         f"{policy['PolicyName']} tracks {metric} at {tracking.get('TargetValue', '?'):g} per instance per minute "
-        f"(scale-out cooldown {tracking.get('ScaleOutCooldown', '?')} s, scale-in {tracking.get('ScaleInCooldown', '?')} s)",
+        f"(scale-out cooldown {tracking.get('ScaleOutCooldown', '?')} s, "
+        f"scale-in {tracking.get('ScaleInCooldown', '?')} s)",
         f"  to see it scale out: `labs practice endpoint --load-minutes 10` sends up to {LOAD_REQUESTS_PER_SECOND} "
         f"requests/s; above {TARGET_INVOCATIONS_PER_INSTANCE:g} per instance per minute for about 3 minutes, "
         "CloudWatch's alarm adds instances; it scales back in after about 15 quiet minutes",
