@@ -13,8 +13,8 @@ from tests.conftest import ROOT
 def test_cfn_lint_reports_no_error_or_warning(unique_template_dir):
     templates = sorted(str(p) for p in unique_template_dir.glob("*.template.json"))
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("cfn-lint")), "--config-file", str(ROOT / ".cfnlintrc.yaml"), "--format", "parseable",
-         "--", *templates],
+        [str(Path(sys.executable).with_name("cfn-lint")), "--config-file", str(ROOT / ".cfnlintrc.yaml"),
+         "--format", "parseable", "--", *templates],
         capture_output=True, text=True, cwd=ROOT,
     )
     assert result.stdout.strip() == "" and result.returncode == 0, result.stdout + result.stderr

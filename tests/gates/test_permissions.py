@@ -191,4 +191,5 @@ def test_the_command_never_loads_the_cdk(sandbox):
 
 
 def test_a_practice_call_missing_from_the_dry_run_is_named():
-    assert unproven("data-lake", {("athena", "StartQueryExecution"), ("glue", "DeleteTable")}) == [("glue", "DeleteTable")]
+    calls = {("athena", "StartQueryExecution"), ("glue", "DeleteTable")}
+    assert unproven("data-lake", calls) == [("glue", "DeleteTable")]

@@ -97,8 +97,10 @@ def test_values_are_standardized_to_iso_dates_gb_and_one_category_each(batch, cu
 
 
 def test_imputed_usage_is_the_mean_of_the_known_values(batch, curated):
-    known = [row["monthly_data_gb"] for key, row in curated.items() if batch.expected[key]["monthly_data_gb"] is not None]
-    imputed = [row["monthly_data_gb"] for key, row in curated.items() if batch.expected[key]["monthly_data_gb"] is None]
+    known = [row["monthly_data_gb"] for key, row in curated.items()
+             if batch.expected[key]["monthly_data_gb"] is not None]
+    imputed = [row["monthly_data_gb"] for key, row in curated.items()
+               if batch.expected[key]["monthly_data_gb"] is None]
     assert imputed and set(imputed) == {round(sum(known) / len(known), 3)}
     filled = [key for key, expected in batch.expected.items() if expected["plan"] == rules.DEFAULT_PLAN]
     assert all(curated[key]["plan"] == rules.DEFAULT_PLAN for key in filled)
@@ -122,7 +124,8 @@ def test_split_is_the_documented_hash_of_the_key_in_80_10_10_proportions(curated
 def test_the_split_of_a_key_does_not_depend_on_the_batch_or_the_row_order(batch, curated, tmp_path):
     reordered = generate(ROWS, 0.27, seed=11, run_id="t1", now=NOW)
     reordered.rows.reverse()
-    again = {row["customer_id"]: row for row in rows_of(transformed(reordered, tmp_path), f"SELECT * FROM {rules.CURATED_VIEW}")}
+    again = {row["customer_id"]: row
+             for row in rows_of(transformed(reordered, tmp_path), f"SELECT * FROM {rules.CURATED_VIEW}")}
     assert again == curated
 
 

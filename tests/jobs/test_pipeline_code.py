@@ -84,7 +84,8 @@ def test_splits_are_label_first_complete_and_scaled_on_the_training_split(run):
         assert part.shape[1] == 1 + len(report["features"]) and np.isfinite(part).all()
         assert set(np.unique(part[:, 0])) == {0.0, 1.0}
         assert set(np.unique(part[:, 5:])) <= {0.0, 1.0}  # the one-hot contract columns
-    assert np.allclose(train[:, 1:5].mean(axis=0), 0, atol=1e-3) and np.allclose(train[:, 1:5].std(axis=0), 1, atol=1e-2)
+    assert np.allclose(train[:, 1:5].mean(axis=0), 0, atol=1e-3)
+    assert np.allclose(train[:, 1:5].std(axis=0), 1, atol=1e-2)
     shares = [part[:, 0].mean() for part in (train, validation, test)]
     assert max(shares) - min(shares) < 0.03  # stratified
 

@@ -53,7 +53,8 @@ def test_unfinished_runs_are_cancelled_first_and_a_slow_stop_fails_with_the_stat
     client = boto3.client("emr-serverless", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(client) as stub:
         stub.add_response("list_job_runs", {"jobRuns": [{
-            "applicationId": "app1", "id": "run1", "arn": "arn:aws:emr-serverless:us-east-1:123456789012:/applications/app1/jobruns/run1",
+            "applicationId": "app1", "id": "run1",
+            "arn": "arn:aws:emr-serverless:us-east-1:123456789012:/applications/app1/jobruns/run1",
             "createdBy": ROLE, "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z",
             "executionRole": ROLE, "state": "RUNNING", "stateDetails": "running", "releaseLabel": "emr-7.9.0"}]},
             {"applicationId": "app1", "states": index.UNFINISHED})

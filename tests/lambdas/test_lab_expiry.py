@@ -51,7 +51,8 @@ def test_expiry_deletes_its_stack(cloudformation):
 def test_expiry_twice_is_harmless(cloudformation):
     client, _stack_id = cloudformation
     index.handler({}, CONTEXT, client=client, now=NOW)
-    assert index.handler({}, CONTEXT, client=client, now=NOW) == {"action": "none", "reason": "stack is DELETE_COMPLETE"}
+    again = index.handler({}, CONTEXT, client=client, now=NOW)
+    assert again == {"action": "none", "reason": "stack is DELETE_COMPLETE"}
 
 
 def test_a_stack_that_no_longer_exists_is_fine(cloudformation, monkeypatch):

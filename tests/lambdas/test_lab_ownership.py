@@ -76,8 +76,9 @@ def test_a_resource_a_live_stack_holds_is_kept_whatever_its_tags(session):
                                                           "CreationTime": datetime(2026, 1, 1)}]},
                       {"StackStatusFilter": statuses})
     stub.add_response("describe_stack_resources", {"StackResources": [{
-        "StackName": "team-pipeline", "StackId": live, "LogicalResourceId": "Bucket", "PhysicalResourceId": "team-bucket",
-        "ResourceType": "AWS::S3::Bucket", "ResourceStatus": "CREATE_COMPLETE", "Timestamp": datetime(2026, 1, 1)}]},
+        "StackName": "team-pipeline", "StackId": live, "LogicalResourceId": "Bucket",
+        "PhysicalResourceId": "team-bucket", "ResourceType": "AWS::S3::Bucket", "ResourceStatus": "CREATE_COMPLETE",
+        "Timestamp": datetime(2026, 1, 1)}]},
         {"PhysicalResourceId": "team-bucket"})
     stub.activate()
 

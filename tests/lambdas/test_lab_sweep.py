@@ -54,7 +54,8 @@ def test_tagged_buckets_and_log_groups_go_untagged_and_other_labs_stay(session):
     assert bucket_names(session) == {"someone-elses-bucket", "other-lab-bucket"}
     groups = {g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]}
     assert groups == {"/aws/lambda/mlref-data-lake-untagged", "/aws/lambda/other"}
-    assert {str(i) for i in report.deleted} >= {"bucket lab-leftover-bucket", "log group /aws/lambda/mlref-data-lake-fn"}
+    assert {str(i) for i in report.deleted} >= {"bucket lab-leftover-bucket",
+                                                "log group /aws/lambda/mlref-data-lake-fn"}
     assert report.clean and verify(session, "data-lake") == []
 
 
@@ -80,7 +81,8 @@ def test_training_job_streams_and_artifacts_are_removed_only_for_tagged_jobs(ses
     for job, tags in (("lab-job", LAB), ("foreign-job", {})):
         sagemaker.create_training_job(
             TrainingJobName=job,
-            AlgorithmSpecification={"TrainingImage": "123.dkr.ecr.us-east-1.amazonaws.com/x:1", "TrainingInputMode": "File"},
+            AlgorithmSpecification={"TrainingImage": "123.dkr.ecr.us-east-1.amazonaws.com/x:1",
+                                    "TrainingInputMode": "File"},
             RoleArn="arn:aws:iam::123456789012:role/sm", OutputDataConfig={"S3OutputPath": "s3://lab-output/jobs"},
             ResourceConfig={"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
             StoppingCondition={"MaxRuntimeInSeconds": 600}, Tags=tag_list(tags) if tags else [],
@@ -141,11 +143,15 @@ def test_detached_interfaces_in_a_lab_security_group_are_deleted(session):
     ec2 = session.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-    lab_sg = ec2.create_security_group(GroupName="lab", Description="lab", VpcId=vpc,
-                                       TagSpecifications=[{"ResourceType": "security-group", "Tags": tag_list(LAB)}])["GroupId"]
+    lab_sg = ec2.create_security_group(
+        GroupName="lab", Description="lab", VpcId=vpc,
+        TagSpecifications=[{"ResourceType": "security-group", "Tags": tag_list(LAB)}])["GroupId"]
     other_sg = ec2.create_security_group(GroupName="other", Description="other", VpcId=vpc)["GroupId"]
-    lab_eni = ec2.create_network_interface(SubnetId=subnet, Groups=[lab_sg])["NetworkInterface"]["NetworkInterfaceId"]
-    other_eni = ec2.create_network_interface(SubnetId=subnet, Groups=[other_sg])["NetworkInterface"]["NetworkInterfaceId"]
+
+    def interface_in(group: str) -> str:
+        return ec2.create_network_interface(SubnetId=subnet, Groups=[group])["NetworkInterface"]["NetworkInterfaceId"]
+
+    lab_eni, other_eni = interface_in(lab_sg), interface_in(other_sg)
 
     report = Sweeper(session, "data-lake", log=lambda _: None, kinds=MOTO_KINDS).run()
 
@@ -240,10 +246,13 @@ def test_the_same_names_and_tags_in_another_account_are_not_touched(session):
 def test_an_arn_of_another_account_or_region_is_never_looked_at(session):
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     stub = Stubber(sagemaker)
-    summary = {"EndpointStatus": "InService", "CreationTime": datetime(2026, 1, 1), "LastModifiedTime": datetime(2026, 1, 1)}
+    summary = {"EndpointStatus": "InService", "CreationTime": datetime(2026, 1, 1),
+               "LastModifiedTime": datetime(2026, 1, 1)}
     stub.add_response("list_endpoints", {"Endpoints": [
-        {"EndpointName": "theirs", "EndpointArn": "arn:aws:sagemaker:us-east-1:210987654321:endpoint/theirs", **summary},
-        {"EndpointName": "west", "EndpointArn": "arn:aws:sagemaker:us-west-2:123456789012:endpoint/west", **summary}]}, {})
+        {"EndpointName": "theirs", "EndpointArn": "arn:aws:sagemaker:us-east-1:210987654321:endpoint/theirs",
+         **summary},
+        {"EndpointName": "west", "EndpointArn": "arn:aws:sagemaker:us-west-2:123456789012:endpoint/west",
+         **summary}]}, {})
     stub.activate()  # no ListTags, DescribeEndpoint or DeleteEndpoint may follow
     report = Sweeper(session, "data-lake", kinds=["endpoints"], clients={"sagemaker": sagemaker}, **QUIET).run()
     stub.assert_no_pending_responses()
@@ -320,7 +329,8 @@ def test_what_the_deleted_stack_retained_is_named_in_the_report(session):
         {"StackName": "mlref-data-lake", "StackId": stack_id.replace("/2", "/1"), "StackStatus": "DELETE_COMPLETE",
          "CreationTime": datetime(2025, 1, 1), "DeletionTime": datetime(2025, 2, 1)},
         {"StackName": "mlref-data-lake", "StackId": stack_id, "StackStatus": "DELETE_COMPLETE",
-         "CreationTime": datetime(2026, 1, 1), "DeletionTime": datetime(2026, 1, 2)}]}, {"StackStatusFilter": ["DELETE_COMPLETE"]})
+         "CreationTime": datetime(2026, 1, 1), "DeletionTime": datetime(2026, 1, 2)}]},
+        {"StackStatusFilter": ["DELETE_COMPLETE"]})
     stub.add_response("list_stack_resources", {"StackResourceSummaries": [
         {"LogicalResourceId": "Raw", "PhysicalResourceId": "mlref-data-lake-raw-1", "ResourceType": "AWS::S3::Bucket",
          "ResourceStatus": "DELETE_SKIPPED", "LastUpdatedTimestamp": datetime(2026, 1, 2)},

@@ -79,7 +79,8 @@ def test_a_running_pipeline_is_stopped_first_and_deleted_next_round(session):
     pipeline = arn("pipeline/train")
     running, done = arn("pipeline/train/execution/run1"), arn("pipeline/train/execution/run0")
     for statuses in (("Executing", "Succeeded"), ("Stopped", "Succeeded")):
-        stub.add_response("list_pipelines", {"PipelineSummaries": [{"PipelineName": "train", "PipelineArn": pipeline}]}, {})
+        stub.add_response("list_pipelines",
+                          {"PipelineSummaries": [{"PipelineName": "train", "PipelineArn": pipeline}]}, {})
         tags(stub, pipeline, LAB)
         stub.add_response("list_pipeline_executions", {"PipelineExecutionSummaries": [
             {"PipelineExecutionArn": running, "PipelineExecutionStatus": statuses[0], "StartTime": WHEN},
@@ -109,7 +110,8 @@ def test_endpoints_configs_models_and_their_log_groups_go_and_others_stay(sessio
     for name, labels in (("churn", LAB), ("theirs", None)):
         extra = {"Tags": tag_list(labels)} if labels else {}
         sagemaker.create_model(ModelName=f"{name}-model", ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/sm",
-                               PrimaryContainer={"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/xgb:1"}, **extra)
+                               PrimaryContainer={"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/xgb:1"},
+                               **extra)
         sagemaker.create_endpoint_config(EndpointConfigName=f"{name}-config", ProductionVariants=[{
             "VariantName": "a", "ModelName": f"{name}-model", "InitialInstanceCount": 1,
             "InstanceType": "ml.m5.large"}], **extra)
@@ -211,7 +213,8 @@ def test_a_running_glue_job_is_stopped_and_its_logs_wait(session):
     stub.assert_no_pending_responses()
     assert report.deleted == [] and [str(i) for i in report.stopped] == ["glue job runs etl: jr_lab2"]
     assert [i.identifier for i in report.waiting] == ["etl"]
-    assert logs.describe_log_streams(logGroupName="/aws-glue/jobs/output")["logStreams"][0]["logStreamName"] == "jr_lab2"
+    streams = logs.describe_log_streams(logGroupName="/aws-glue/jobs/output")["logStreams"]
+    assert streams[0]["logStreamName"] == "jr_lab2"
 
 
 def deleted_stack(resources):
@@ -223,8 +226,9 @@ def deleted_stack(resources):
         "StackName": "mlref-data-lake", "StackId": stack_id, "StackStatus": "DELETE_COMPLETE", "CreationTime": WHEN}]},
         {"StackStatusFilter": ["DELETE_COMPLETE"]})
     stub.add_response("list_stack_resources", {"StackResourceSummaries": [
-        {"LogicalResourceId": f"R{i}", "PhysicalResourceId": pid, "ResourceType": kind, "ResourceStatus": "DELETE_COMPLETE",
-         "LastUpdatedTimestamp": WHEN} for i, (kind, pid) in enumerate(resources)]}, {"StackName": stack_id})
+        {"LogicalResourceId": f"R{i}", "PhysicalResourceId": pid, "ResourceType": kind,
+         "ResourceStatus": "DELETE_COMPLETE", "LastUpdatedTimestamp": WHEN}
+        for i, (kind, pid) in enumerate(resources)]}, {"StackName": stack_id})
     stub.activate()
     return cloudformation
 
@@ -233,7 +237,8 @@ def test_log_groups_named_by_the_deleted_stacks_endpoints_and_security_configura
     logs = session.client("logs")
     ours = ["/aws/sagemaker/Endpoints/Endpoint-AbC123", "/aws-glue/jobs-EtlRole-mlref-data-lake-logs/output",
             "/aws-glue/jobs-EtlRole-mlref-data-lake-logs/error"]
-    others = ["/aws/sagemaker/Endpoints/someone-else", "/aws-glue/jobs-Role-their-config/output", "/aws-glue/jobs/output"]
+    others = ["/aws/sagemaker/Endpoints/someone-else", "/aws-glue/jobs-Role-their-config/output",
+              "/aws-glue/jobs/output"]
     for group in ours + others:
         logs.create_log_group(logGroupName=group)
     cloudformation = deleted_stack([

@@ -30,8 +30,10 @@ def test_objects_s3_refused_are_not_reported_deleted(session):
                   ObjectLockLegalHoldStatus="ON")
     session.client("sagemaker").create_training_job(
         TrainingJobName="fit", RoleArn="arn:aws:iam::123456789012:role/sm", Tags=tag_list(LAB),
-        AlgorithmSpecification={"TrainingImage": "123.dkr.ecr.us-east-1.amazonaws.com/x:1", "TrainingInputMode": "File"},
-        OutputDataConfig={"S3OutputPath": "s3://mlref-data-lake-models/jobs"}, StoppingCondition={"MaxRuntimeInSeconds": 60},
+        AlgorithmSpecification={"TrainingImage": "123.dkr.ecr.us-east-1.amazonaws.com/x:1",
+                                "TrainingInputMode": "File"},
+        OutputDataConfig={"S3OutputPath": "s3://mlref-data-lake-models/jobs"},
+        StoppingCondition={"MaxRuntimeInSeconds": 60},
         ResourceConfig={"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10})
 
     report = Sweeper(session, "data-lake", kinds=["training_jobs"], **QUIET).run()
@@ -93,7 +95,8 @@ def test_a_listing_throttled_after_a_delete_does_not_say_nothing_was_swept(sessi
     def throttled_second_time(**kwargs):
         asked.append(kwargs)
         if len(asked) == 2:
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "ListTagsForResource")
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
+                              "ListTagsForResource")
         return real(**kwargs)
 
     monkeypatch.setattr(client, "list_tags_for_resource", throttled_second_time)
@@ -121,8 +124,9 @@ def test_one_service_that_never_answers_costs_one_timeout_and_one_line(session):
     assert clock() == 8  # one timeout, then SageMaker is asked nothing more
     (line,) = [line for line in report.lines() if line.startswith("could not")]
     assert line.startswith("could not check monitoring schedules, endpoints, endpoint configs, models, pipelines, "
-                           "model packages, feature groups, tuning jobs, training jobs, transform jobs, processing jobs "
-                           "(https://api.sagemaker.us-east-1.amazonaws.com/ did not answer (ReadTimeoutError)): "
+                           "model packages, feature groups, tuning jobs, training jobs, transform jobs, "
+                           "processing jobs (https://api.sagemaker.us-east-1.amazonaws.com/ did not answer "
+                           "(ReadTimeoutError)): "
                            "nothing of those kinds was swept")
     assert {u.kind for u in report.unchecked} == {"monitoring schedules", "endpoints", "endpoint configs", "models",
                                                   "pipelines", "model packages", "feature groups", "tuning jobs",

@@ -131,7 +131,8 @@ def test_a_record_that_cannot_be_read_never_raises():
 
 
 def test_a_long_list_of_leftovers_is_truncated_to_fit_and_counted(session):
-    many = tuple(f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mlref-data-lake-{i:04d}" for i in range(200))
+    many = tuple(f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mlref-data-lake-{i:04d}"
+                 for i in range(200))
     text = TeardownRecord(lab="data-lake", state=LEFTOVERS, leftovers=many).to_json()
     assert len(text.encode()) <= STANDARD_LIMIT
     data = json.loads(text)
@@ -226,7 +227,8 @@ def test_a_resource_type_the_tagging_api_refuses_is_skipped_not_fatal(session):
         if resource_type == "states:stateMachine":
             stub.add_client_error("get_resources", "InvalidParameterException", "unsupported resource type")
         else:
-            found = [{"ResourceARN": "arn:aws:glue:us-east-1:123456789012:job/etl"}] if resource_type == "glue:job" else []
+            glue_job = {"ResourceARN": "arn:aws:glue:us-east-1:123456789012:job/etl"}
+            found = [glue_job] if resource_type == "glue:job" else []
             stub.add_response("get_resources", {"ResourceTagMappingList": found}, {
                 "TagFilters": [{"Key": "lab", "Values": ["data-lake"]}], "ResourceTypeFilters": [resource_type]})
     stub.activate()

@@ -31,7 +31,8 @@ def lakeformation():
 
 
 def admins(client):
-    return [a["DataLakePrincipalIdentifier"] for a in client.get_data_lake_settings()["DataLakeSettings"]["DataLakeAdmins"]]
+    settings = client.get_data_lake_settings()["DataLakeSettings"]
+    return [a["DataLakePrincipalIdentifier"] for a in settings["DataLakeAdmins"]]
 
 
 def test_delete_removes_only_the_labs_admins_and_keeps_other_settings(lakeformation, sent):

@@ -21,8 +21,8 @@ SETTINGS = index.Settings(endpoint_name=ENDPOINT, model_package_group=GROUP, mod
 
 
 def event(arn: str, status: str = "Approved", group: str = GROUP) -> dict:
-    return {"version": "0", "id": "e1", "detail-type": "SageMaker Model Package State Change", "source": "aws.sagemaker",
-            "account": "123456789012", "region": "us-east-1", "resources": [arn],
+    return {"version": "0", "id": "e1", "detail-type": "SageMaker Model Package State Change",
+            "source": "aws.sagemaker", "account": "123456789012", "region": "us-east-1", "resources": [arn],
             "detail": {"ModelPackageGroupName": group, "ModelPackageArn": arn, "ModelApprovalStatus": status,
                        "ModelPackageVersion": int(arn.rsplit("/", 1)[-1])}}
 
@@ -109,15 +109,18 @@ def test_a_later_approval_creates_version_two_and_updates_the_endpoint_to_it():
     tags = [{"Key": k, "Value": v} for k, v in TAGS.items()]
     with Stubber(client) as stub:
         stub.add_response("describe_model_package", {
-            "ModelPackageName": GROUP, "ModelPackageArn": arn, "ModelPackageVersion": 2, "ModelApprovalStatus": "Approved",
-            "CreationTime": "2026-01-15T10:00:00Z", "ModelPackageStatus": "Completed",
-            "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []}}, {"ModelPackageName": arn})
+            "ModelPackageName": GROUP, "ModelPackageArn": arn, "ModelPackageVersion": 2,
+            "ModelApprovalStatus": "Approved", "CreationTime": "2026-01-15T10:00:00Z",
+            "ModelPackageStatus": "Completed",
+            "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []}},
+            {"ModelPackageName": arn})
         stubbed_describe(stub, "describe_model", "ModelName", f"{ENDPOINT}-v2", None)
         stub.add_response("create_model", {"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/x"}, {
             "ModelName": f"{ENDPOINT}-v2", "ExecutionRoleArn": ROLE, "PrimaryContainer": {"ModelPackageName": arn},
             "Tags": tags})
         stubbed_describe(stub, "describe_endpoint_config", "EndpointConfigName", f"{ENDPOINT}-v2", None)
-        stub.add_response("create_endpoint_config", {"EndpointConfigArn": "arn:aws:sagemaker:us-east-1:1:endpoint-config/x"}, {
+        config_arn = "arn:aws:sagemaker:us-east-1:1:endpoint-config/x"
+        stub.add_response("create_endpoint_config", {"EndpointConfigArn": config_arn}, {
             "EndpointConfigName": f"{ENDPOINT}-v2", "Tags": tags, "ProductionVariants": [{
                 "VariantName": "AllTraffic", "ModelName": f"{ENDPOINT}-v2",
                 "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 2}}]})

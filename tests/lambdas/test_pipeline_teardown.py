@@ -54,7 +54,8 @@ def test_delete_stops_executions_deletes_packages_then_the_endpoint_and_what_it_
     sagemaker, logs, sm, lg = clients
     executions(sm, "Executing")
     sm.add_response("stop_pipeline_execution", {"PipelineExecutionArn": EXECUTION},
-                    {"PipelineExecutionArn": EXECUTION, "ClientRequestToken": hashlib.sha256(EXECUTION.encode()).hexdigest()})
+                    {"PipelineExecutionArn": EXECUTION,
+                     "ClientRequestToken": hashlib.sha256(EXECUTION.encode()).hexdigest()})
     executions(sm, "Stopping")
     executions(sm, "Stopped")
     sm.add_response("list_model_packages", {"ModelPackageSummaryList": [

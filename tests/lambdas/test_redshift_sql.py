@@ -11,7 +11,8 @@ from tests.lambdas.conftest import custom_resource_event
 
 PROPS = {"ServiceToken": "arn:fn", "WorkgroupName": "mlref-clickstream", "Database": "clickstream",
          "SecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:admin-AbCdEf",
-         "Statements": ["CREATE SCHEMA IF NOT EXISTS clickstream", "CREATE TABLE IF NOT EXISTS clickstream.events (x INT)"]}
+         "Statements": ["CREATE SCHEMA IF NOT EXISTS clickstream",
+                        "CREATE TABLE IF NOT EXISTS clickstream.events (x INT)"]}
 
 
 def event(request_type, **extra):
@@ -40,7 +41,8 @@ def expect_statement(stub, sql, statement_id, statuses, error=None):
 def test_create_runs_every_statement_in_order_and_waits_for_each(data_api, sent):
     client, stub = data_api
     expect_statement(stub, PROPS["Statements"][0], "11111111-1111-1111-1111-111111111111", ["SUBMITTED", "FINISHED"])
-    expect_statement(stub, PROPS["Statements"][1], "22222222-2222-2222-2222-222222222222", ["STARTED", "PICKED", "FINISHED"])
+    expect_statement(stub, PROPS["Statements"][1], "22222222-2222-2222-2222-222222222222",
+                     ["STARTED", "PICKED", "FINISHED"])
     index.handler(event("Create"), None, client=client, sleep=lambda _: None)
     assert sent[-1]["Status"] == "SUCCESS" and sent[-1]["Data"] == {"Statements": "2"}
     assert sent[-1]["PhysicalResourceId"] == "SchemaResource-guid"

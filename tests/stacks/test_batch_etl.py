@@ -85,7 +85,8 @@ def test_arrivals_under_incoming_start_the_workflow_and_nothing_the_workflow_wri
         "EventBridgeConfiguration": {"EventBridgeEnabled": True}}
     rule = only(glue, "AWS::Events::Rule")
     assert rule["EventPattern"]["detail-type"] == ["Object Created"]
-    assert rule["EventPattern"]["detail"] == {"bucket": {"name": [{"Ref": raw}]}, "object": {"key": [{"prefix": "incoming/"}]}}
+    assert rule["EventPattern"]["detail"] == {"bucket": {"name": [{"Ref": raw}]},
+                                              "object": {"key": [{"prefix": "incoming/"}]}}
     starter = statements(glue, "OnArrival")
     assert [s["Action"] for s in starter] == ["states:StartExecution"]
     for template in (glue, emr):  # no role of the lab may write under incoming/: no execution starts another
@@ -96,13 +97,15 @@ def test_arrivals_under_incoming_start_the_workflow_and_nothing_the_workflow_wri
 
 
 def workflow_schedules(template):
-    return [s["Properties"] for k, s in resources_of(template, "AWS::Scheduler::Schedule").items() if k.startswith("OnSchedule")]
+    return [s["Properties"] for k, s in resources_of(template, "AWS::Scheduler::Schedule").items()
+            if k.startswith("OnSchedule")]
 
 
 def test_the_schedule_is_off_in_sandbox_daily_in_production_and_as_given(glue, production, emr):
     assert workflow_schedules(glue) == []
     (daily,) = workflow_schedules(production.templates["batch-etl"])
-    assert daily["ScheduleExpression"] == contract.DEFAULT_PRODUCTION_SCHEDULE and daily["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert daily["ScheduleExpression"] == contract.DEFAULT_PRODUCTION_SCHEDULE
+    assert daily["FlexibleTimeWindow"] == {"Mode": "OFF"}
     assert [s["ScheduleExpression"] for s in workflow_schedules(emr)] == ["rate(1 day)"]
 
 
@@ -115,7 +118,8 @@ def test_the_emr_application_bills_nothing_idle_and_is_stopped_before_deletion(e
     stopper = only(emr, "Custom::EmrServerlessApplicationStopper")
     assert stopper["ApplicationId"] == {"Fn::GetAtt": [application_id, "ApplicationId"]}  # deleted before it
     sync = [s for s in statements(emr, "Workflow") if "events:PutRule" in s["Action"]]
-    assert sync and sync[0]["Resource"]["Fn::Join"][1][-1].endswith(":rule/StepFunctionsGetEventsForEMRServerlessJobRule")
+    assert sync
+    assert sync[0]["Resource"]["Fn::Join"][1][-1].endswith(":rule/StepFunctionsGetEventsForEMRServerlessJobRule")
     assert resources_of(emr, "AWS::Glue::Job") == {}
 
 

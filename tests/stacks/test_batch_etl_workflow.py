@@ -86,7 +86,8 @@ def run():
 
     with pytest.MonkeyPatch.context() as patch, mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         patch.setattr(Environment, "get_current_mocked_response", by_visit)
-        patch.setattr(moto_execution, "ExecutionWorker", lambda *a, **k: worker(*a, **k, mock_test_case=current["case"]))
+        patch.setattr(moto_execution, "ExecutionWorker",
+                      lambda *a, **k: worker(*a, **k, mock_test_case=current["case"]))
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
 
         def execute(engine, responses_for, max_polls=5):
@@ -95,7 +96,8 @@ def run():
             me = arn.replace(":stateMachine:", ":execution:") + ":batch-7"
             current["case"] = mocked_case(responses_for(me))
             visits.clear()
-            execution = sfn.start_execution(stateMachineArn=arn, name="batch-7", input='{"detail-type": "Object Created"}')
+            execution = sfn.start_execution(stateMachineArn=arn, name="batch-7",
+                                            input='{"detail-type": "Object Created"}')
             deadline = time.monotonic() + 30
             while (described := sfn.describe_execution(executionArn=execution["executionArn"]))["status"] == "RUNNING":
                 assert time.monotonic() < deadline, "execution did not finish"
@@ -111,7 +113,8 @@ def entered(events) -> list[str]:
 
 
 def scheduled(events) -> list[dict]:
-    return [json.loads(e["taskScheduledEventDetails"]["parameters"]) for e in events if "taskScheduledEventDetails" in e]
+    return [json.loads(e["taskScheduledEventDetails"]["parameters"])
+            for e in events if "taskScheduledEventDetails" in e]
 
 
 def test_a_clean_batch_succeeds_with_its_counts_and_rule_results(run):
@@ -136,7 +139,8 @@ def test_a_failing_rule_withdraws_the_batch_and_fails_with_the_rule(run):
     assert described["status"] == "FAILED" and described["error"] == "DataQualityFailed"
     assert json.loads(described["cause"]) == [FAILED[1]]
     withdraw = next(p for p in scheduled(events) if "PartitionsToDelete" in p)
-    assert withdraw["PartitionsToDelete"] == [{"Values": ["batch-7", split]} for split in ("train", "validation", "test")]
+    assert withdraw["PartitionsToDelete"] == [{"Values": ["batch-7", split]}
+                                              for split in ("train", "validation", "test")]
 
 
 def test_a_batch_without_new_rows_ends_after_the_transform(run):

@@ -178,8 +178,9 @@ def test_shelf_is_readable_by_the_targets_only(room):
     assert [(g["Action"], g["Principal"]) for g in grants] == [
         ("s3:GetObject", {"AWS": [f"arn:aws:iam::{a}:root" for a in ACCOUNTS]})]
     (bucket,) = [b for name, b in resources_of(template, "AWS::S3::Bucket").items() if name.startswith("ShelfCode")]
-    assert bucket["Properties"]["BucketName"] == {"Fn::Join": ["", ["mlref-classroom-assets-", {"Ref": "AWS::AccountId"},
-                                                                    "-", {"Ref": "AWS::Region"}]]}
+    assert bucket["Properties"]["BucketName"] == {"Fn::Join": ["", ["mlref-classroom-assets-",
+                                                                    {"Ref": "AWS::AccountId"}, "-",
+                                                                    {"Ref": "AWS::Region"}]]}
     stack_set_prefix = stack_set(room.templates["classroom"])["Parameters"][0]["ParameterValue"]
     assert stack_set_prefix == {"Fn::Join": ["", ["mlref-classroom-assets-", {"Ref": "AWS::AccountId"}]]}
 
@@ -298,9 +299,11 @@ def test_a_large_self_managed_class_is_batched_within_the_policy_limits():
                 if "sts:AssumeRole" in json.dumps(p)]
     assert len(policies) == -(-len(ids) // classroom.ACCOUNTS_PER_ADMIN_POLICY)
     assert all(compact(p["PolicyDocument"]) <= classroom.IAM_MANAGED_POLICY_CHARS for p in policies)
-    named = [longest(r).split(":")[4] for p in policies for s in p["PolicyDocument"]["Statement"] for r in s["Resource"]]
+    named = [longest(r).split(":")[4]
+             for p in policies for s in p["PolicyDocument"]["Statement"] for r in s["Resource"]]
     assert sorted(named) == ids  # every account's execution role, once
-    bucket_policies = [p["Properties"]["PolicyDocument"] for p in resources_of(template, "AWS::S3::BucketPolicy").values()]
+    bucket_policies = [p["Properties"]["PolicyDocument"]
+                       for p in resources_of(template, "AWS::S3::BucketPolicy").values()]
     assert len(bucket_policies) == 2 and all(compact(p) <= classroom.S3_BUCKET_POLICY_BYTES for p in bucket_policies)
     groups = stack_set(template)["StackInstancesGroup"]
     assert [len(g["DeploymentTargets"]["Accounts"]) for g in groups] == [classroom.ACCOUNTS_PER_SHELF, 95]

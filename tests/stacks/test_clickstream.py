@@ -90,7 +90,8 @@ def test_the_table_exists_before_firehose_delivers(firehose):
     statements = firehose["Resources"][sql_id]["Properties"]["Statements"]
     assert statements[0] == "CREATE SCHEMA IF NOT EXISTS clickstream"
     assert statements[1].startswith("CREATE TABLE IF NOT EXISTS clickstream.events (")
-    copy = one(firehose, "AWS::KinesisFirehose::DeliveryStream")["Properties"]["RedshiftDestinationConfiguration"]["CopyCommand"]
+    delivery = one(firehose, "AWS::KinesisFirehose::DeliveryStream")["Properties"]
+    copy = delivery["RedshiftDestinationConfiguration"]["CopyCommand"]
     assert copy["DataTableName"] == "clickstream.events"
     for column in copy["DataTableColumns"].split(","):
         assert f"  {column} " in statements[1], column

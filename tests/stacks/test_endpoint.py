@@ -116,7 +116,8 @@ def test_the_monitor_waits_for_the_endpoint_and_runs_hourly_on_its_capture(realt
         "Fn::Select": [1, {"Fn::Split": ["/", {"Fn::GetAtt": [job_id, "JobDefinitionArn"]}]}]}
     props = job["Properties"]
     assert "JobDefinitionName" not in props
-    assert props["DataQualityJobInput"]["EndpointInput"]["EndpointName"] == {"Fn::GetAtt": [endpoint_id, "EndpointName"]}
+    endpoint_name = props["DataQualityJobInput"]["EndpointInput"]["EndpointName"]
+    assert endpoint_name == {"Fn::GetAtt": [endpoint_id, "EndpointName"]}
     baseline = json.dumps(props["DataQualityBaselineConfig"])
     assert f"/{contract.BASELINE_RESULTS}/statistics.json" in baseline and "constraints.json" in baseline
     assert props["DataQualityJobOutputConfig"]["KmsKeyId"] == key_arn(realtime)
@@ -149,7 +150,8 @@ def policy_statements(template, description_start):
     (role,) = [k for k, r in resources_of(template, "AWS::IAM::Role").items()
                if r["Properties"].get("Description", "").startswith(description_start)]
     return [s for p in resources_of(template, "AWS::IAM::ManagedPolicy").values()
-            if {"Ref": role} in p["Properties"].get("Roles", []) for s in p["Properties"]["PolicyDocument"]["Statement"]]
+            if {"Ref": role} in p["Properties"].get("Roles", [])
+            for s in p["Properties"]["PolicyDocument"]["Statement"]]
 
 
 def actions(statement):

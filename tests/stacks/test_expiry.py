@@ -25,11 +25,13 @@ def test_every_sandbox_stack_has_a_one_time_schedule_at_its_expiry(sandbox):
 def test_expiry_function_may_delete_only_its_own_stack_with_the_deploy_role(sandbox):
     stack = sandbox.stacks["data-lake"]
     template = sandbox.templates["data-lake"]
-    policy_id = stack.resolve(stack.get_logical_id(stack.node.find_child("Expiry").function.role.policy.node.default_child))
+    policy = stack.node.find_child("Expiry").function.role.policy
+    policy_id = stack.resolve(stack.get_logical_id(policy.node.default_child))
     statements = template["Resources"][policy_id]["Properties"]["PolicyDocument"]["Statement"]
     by_sid = {s.get("Sid"): s for s in statements}
     assert by_sid["DeleteOnlyThisStack"]["Resource"] == {"Ref": "AWS::StackId"}
-    assert set(by_sid["DeleteOnlyThisStack"]["Action"]) == {"cloudformation:DeleteStack", "cloudformation:DescribeStacks"}
+    assert set(by_sid["DeleteOnlyThisStack"]["Action"]) == {"cloudformation:DeleteStack",
+                                                            "cloudformation:DescribeStacks"}
     pass_role = by_sid["PassTheDeployRoleToCloudFormation"]
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
     assert "cfn-exec-role" in json.dumps(pass_role["Resource"])

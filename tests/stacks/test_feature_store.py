@@ -46,7 +46,8 @@ def test_two_shared_groups_each_with_online_and_offline_store_under_the_lab_key(
 def test_the_offline_bucket_is_encrypted_with_the_same_key(store):
     group = next(iter(groups(store).values()))
     bucket_ref = group["Properties"]["OfflineStoreConfig"]["S3StorageConfig"]["S3Uri"]["Fn::Join"][1][1]["Ref"]
-    encryption = store["Resources"][bucket_ref]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    bucket_encryption = store["Resources"][bucket_ref]["Properties"]["BucketEncryption"]
+    encryption = bucket_encryption["ServerSideEncryptionConfiguration"][0]
     assert encryption["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms",
                                                            "KMSMasterKeyID": key_arn(store)}
 
@@ -105,7 +106,8 @@ def test_invalid_definitions_are_refused_before_synthesis(change, problem):
 def test_changing_a_definition_changes_the_names_so_replacement_does_not_collide():
     same = FeatureGroupSpec(**{f.name: getattr(CUSTOMER_PROFILE, f.name) for f in dataclasses.fields(CUSTOMER_PROFILE)})
     assert same.group_name == CUSTOMER_PROFILE.group_name  # deterministic: no churn without a change
-    widened = dataclasses.replace(CUSTOMER_PROFILE, features=(*CUSTOMER_PROFILE.features, Feature("churned", "Integral")))
+    widened = dataclasses.replace(CUSTOMER_PROFILE,
+                                  features=(*CUSTOMER_PROFILE.features, Feature("churned", "Integral")))
     retyped = dataclasses.replace(CUSTOMER_PROFILE, features=tuple(
         Feature(f.name, "Fractional") if f.name == "age" else f for f in CUSTOMER_PROFILE.features))
     described = dataclasses.replace(CUSTOMER_PROFILE, description="updated in place")
@@ -135,7 +137,8 @@ def test_ingestion_writes_records_only_and_the_consumer_only_reads(store):
     assert len(group_arns) == 2
     ingestion = actions(statements(store, "Writes records"))
     consumer = actions(statements(store, "Reads the online store"))
-    assert {"sagemaker:PutRecord"} <= ingestion and not ingestion & {"sagemaker:GetRecord", "athena:StartQueryExecution"}
+    assert {"sagemaker:PutRecord"} <= ingestion
+    assert not ingestion & {"sagemaker:GetRecord", "athena:StartQueryExecution"}
     assert {"sagemaker:GetRecord", "sagemaker:BatchGetRecord", "athena:StartQueryExecution"} <= consumer
     assert not consumer & {"sagemaker:PutRecord", "sagemaker:DeleteRecord"}
     assert not any(a.endswith("*") for a in ingestion | consumer)

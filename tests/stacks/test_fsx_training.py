@@ -27,6 +27,11 @@ def group_id(template, description_start):
                 if g["Properties"]["GroupDescription"].startswith(description_start))
 
 
+def execution_policy(template):
+    return next(p for k, p in resources_of(template, "AWS::IAM::ManagedPolicy").items()
+                if k.startswith("SageMakerExecution"))
+
+
 def rules(template, kind):
     """(group, peer group or CIDR, from port, to port) for every ingress or egress rule."""
     found = []
@@ -67,8 +72,9 @@ def test_jobs_run_in_the_file_systems_subnet_and_the_mount_name_is_exported(fsx)
     file_system = one(fsx, "AWS::FSx::FileSystem")
     (fs_id,) = resources_of(fsx, "AWS::FSx::FileSystem")
     assert fsx["Outputs"]["SubnetId"]["Value"] == file_system["Properties"]["SubnetIds"][0]
-    assert fsx["Outputs"]["MountName"]["Value"] == {"Fn::GetAtt": [fs_id, "LustreMountName"]}
-    assert fsx["Outputs"]["DirectoryRoot"]["Value"] == {"Fn::Join": ["", ["/", {"Fn::GetAtt": [fs_id, "LustreMountName"]}]]}
+    mount_name = {"Fn::GetAtt": [fs_id, "LustreMountName"]}
+    assert fsx["Outputs"]["MountName"]["Value"] == mount_name
+    assert fsx["Outputs"]["DirectoryRoot"]["Value"] == {"Fn::Join": ["", ["/", mount_name]]}
     training = group_id(fsx, "SageMaker training instances")
     assert fsx["Outputs"]["SecurityGroupId"]["Value"] == {"Fn::GetAtt": [training, "GroupId"]}
     assert fsx["Outputs"]["InstanceType"]["Value"] == "ml.p3.2xlarge"
@@ -97,7 +103,7 @@ def test_deploying_never_starts_a_training_job(fsx, efs):
 
 
 def test_the_execution_role_is_limited_to_the_lab(fsx):
-    policy = next(p for k, p in resources_of(fsx, "AWS::IAM::ManagedPolicy").items() if k.startswith("SageMakerExecution"))
+    policy = execution_policy(fsx)
     statements = {s.get("Sid", f"#{i}"): s for i, s in enumerate(policy["Properties"]["PolicyDocument"]["Statement"])}
     assert list(statements["NetworkInterfacesInTheLabVpcOnly"]["Condition"]["ArnEqualsIfExists"]) == ["ec2:Vpc"]
     for statement in statements.values():
@@ -116,14 +122,14 @@ def test_the_efs_variant_mounts_in_the_same_subnet_over_nfs_only(efs):
     assert efs["Outputs"]["SubnetId"]["Value"] == target["SubnetId"]
     training = group_id(efs, "SageMaker training instances")
     file_system_group = group_id(efs, "The training file system")
-    assert {(g, p, lo, hi) for g, p, lo, hi in rules(efs, "GroupIngress")} == {(file_system_group, training, 2049, 2049)}
+    assert set(rules(efs, "GroupIngress")) == {(file_system_group, training, 2049, 2049)}
     assert efs["Outputs"]["FileSystemType"]["Value"] == "EFS" and "MountName" not in efs["Outputs"]
     assert efs["Outputs"]["InstanceType"]["Value"] == "ml.g5.xlarge"
 
 
 def test_the_role_reads_the_whole_data_bucket_and_writes_only_its_training_prefix(fsx):
     """S3 File and FastFile inputs need GetObject and ListBucket on the set; the data-set job writes it."""
-    policy = next(p for k, p in resources_of(fsx, "AWS::IAM::ManagedPolicy").items() if k.startswith("SageMakerExecution"))
+    policy = execution_policy(fsx)
     (data_bucket,) = [k for k in resources_of(fsx, "AWS::S3::Bucket") if k.startswith("TrainingData")]
     arn = {"Fn::GetAtt": [data_bucket, "Arn"]}
     objects, listing = set(), []

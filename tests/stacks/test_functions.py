@@ -10,7 +10,8 @@ from cdk_constructs.core.functions import _staged_with_shared_modules, function_
 
 def test_shared_modules_are_staged_beside_the_handler_and_the_copy_is_reused():
     staged = _staged_with_shared_modules(LAMBDAS_DIR / "data_lake_lf_cleanup", ["cfn_response"])
-    assert sorted(p.name for p in staged.iterdir() if p.suffix == ".py") == ["__init__.py", "cfn_response.py", "index.py"]
+    modules = sorted(p.name for p in staged.iterdir() if p.suffix == ".py")
+    assert modules == ["__init__.py", "cfn_response.py", "index.py"]
     assert (staged / "cfn_response.py").read_text() == (LAMBDAS_DIR / "shared" / "cfn_response.py").read_text()
     assert _staged_with_shared_modules(LAMBDAS_DIR / "data_lake_lf_cleanup", ["cfn_response"]) == staged
 

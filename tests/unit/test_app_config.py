@@ -47,7 +47,8 @@ def test_values_from_context_and_environment():
         ({"training_source": "s3"}, "training_source='s3' is not allowed; use one of: fsx, efs"),
         ({"training_instance_type": "p3.2xlarge"}, "training_instance_type='p3.2xlarge' is not a SageMaker instance"),
         ({"training_az": "eu-west-1a"}, "training_az='eu-west-1a' is not a zone of us-east-1"),
-        ({"clickstream_delivery": "kafka"}, "clickstream_delivery='kafka' is not allowed; use one of: firehose, streaming"),
+        ({"clickstream_delivery": "kafka"},
+         "clickstream_delivery='kafka' is not allowed; use one of: firehose, streaming"),
         ({"clickstream_stream_mode": "auto"}, "clickstream_stream_mode='auto' is not allowed; use one of: provisioned"),
         ({"clickstream_azs": "us-east-1a,us-east-1b"}, "clickstream_azs='us-east-1a,us-east-1b': give three different"),
         ({"clickstream_azs": "eu-west-1a,eu-west-1b,eu-west-1c"}, "give three different zones of us-east-1"),
@@ -116,7 +117,8 @@ def test_practice_without_credentials_is_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "labs", "practice", "data-lake"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert result.stderr.strip() == "error: no AWS credentials found: run `aws configure` or set AWS_PROFILE, then retry"
+    assert result.stderr.strip() == ("error: no AWS credentials found: run `aws configure` or set AWS_PROFILE, "
+                                     "then retry")
 
 
 def test_practice_of_an_unknown_lab_is_one_line():

@@ -141,7 +141,8 @@ def listing(name, *items):
 def test_one_account_failing_within_tolerance_is_listed_and_exits_1(tmp_path):
     reason = "ResourceLogicalId:OfflineStoreBucket, ResourceStatusReason:Access Denied"
     session, stubber = stubbed_session([
-        listing("mlref-janitor-feature-store", summary("111111111111", "SUCCEEDED"), summary("222222222222", "SUCCEEDED")),
+        listing("mlref-janitor-feature-store",
+                summary("111111111111", "SUCCEEDED"), summary("222222222222", "SUCCEEDED")),
         listing(STACK_SET, summary("111111111111", "SUCCEEDED"), summary("222222222222", "FAILED", reason)),
     ])
     lines = []
@@ -154,7 +155,8 @@ def test_one_account_failing_within_tolerance_is_listed_and_exits_1(tmp_path):
 
 def test_failures_beyond_tolerance_stop_the_operation_with_every_failed_account():
     session, _stubber = stubbed_session([
-        listing("mlref-janitor-feature-store", summary("111111111111", "SUCCEEDED"), summary("222222222222", "SUCCEEDED")),
+        listing("mlref-janitor-feature-store",
+                summary("111111111111", "SUCCEEDED"), summary("222222222222", "SUCCEEDED")),
         listing(STACK_SET, summary("111111111111", "FAILED", "quota"), summary("222222222222", "FAILED", "denied")),
     ])
     cdk = FakeCdk(codes={"mlref-classroom-feature-store": 1})
@@ -214,7 +216,8 @@ def test_status_shows_a_row_per_account_and_region_with_expiry_and_janitor_recor
 def test_destroy_deletes_every_instance_then_the_stack_and_lists_accounts_with_leftovers(aws, fast):
     classroom_stack(aws)
     stack_set_with_instances(aws)
-    records = {"111111111111": record(), "222222222222": record(LEFTOVERS, leftovers=["bucket mlref-feature-store-offline"])}
+    records = {"111111111111": record(),
+               "222222222222": record(LEFTOVERS, leftovers=["bucket mlref-feature-store-offline"])}
     lines = []
     code = classroom.destroy(aws, "feature-store", sessions=lambda account, region: account,
                              reader=fake_reader(records), out=lines.append, yes=True, clock=fast)
@@ -224,7 +227,7 @@ def test_destroy_deletes_every_instance_then_the_stack_and_lists_accounts_with_l
     assert "mlref-classroom-feature-store: deleted" in lines
     assert "  111111111111/us-east-1: janitor clean at " + LATER in lines
     assert lines[-2:] == ["feature-store: 1 account/region(s) with leftovers:",
-                          "  222222222222/us-east-1: janitor 1 left at " + LATER + ": bucket mlref-feature-store-offline"]
+                          f"  222222222222/us-east-1: janitor 1 left at {LATER}: bucket mlref-feature-store-offline"]
 
 
 def test_destroy_is_clean_when_every_janitor_says_so_and_an_old_record_does_not_count(aws, fast):

@@ -71,7 +71,8 @@ def student_profile(monkeypatch, tmp_path) -> boto3.Session:
     (tmp_path / "config").write_text("[profile student]\nregion = us-east-1\n")
     (tmp_path / "credentials").write_text(
         f"[student]\naws_access_key_id = {credentials['AccessKeyId']}\n"
-        f"aws_secret_access_key = {credentials['SecretAccessKey']}\naws_session_token = {credentials['SessionToken']}\n")
+        f"aws_secret_access_key = {credentials['SecretAccessKey']}\n"
+        f"aws_session_token = {credentials['SessionToken']}\n")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     return boto3.Session(profile_name="student")

@@ -97,7 +97,8 @@ def test_references_are_found_in_ref_getatt_sub_and_join_parts_anywhere_in_prope
                        ("Table", "reference"), ("Bucket", "reference")}
     # neither parameters nor pseudo parameters nor ${!literals} are nodes or edge ends
     ends = {e.source for e in graph.edges} | {e.target for e in graph.edges}
-    assert not {"Stage", "AWS::Region", "AWS::Partition", "AWS::NoValue", "NotARef", "Alias"} & (ends | set(graph.nodes))
+    not_nodes = {"Stage", "AWS::Region", "AWS::Partition", "AWS::NoValue", "NotARef", "Alias"}
+    assert not not_nodes & (ends | set(graph.nodes))
 
 
 def test_depends_on_is_its_own_kind_and_dropped_where_a_reference_already_links_the_two():
@@ -155,7 +156,8 @@ def test_managed_policy_attached_through_the_role_and_literal_arns_of_named_reso
             {"Effect": "Allow", "Action": "glue:GetTable",
              "Resource": "arn:aws:glue:us-east-1:123456789012:database/lake_raw_other"},
         ]}}},
-        "Crawler": {"Type": "AWS::Glue::Crawler", "Properties": {"DatabaseName": "lake_raw", "Description": "lake_raw"}},
+        "Crawler": {"Type": "AWS::Glue::Crawler",
+                    "Properties": {"DatabaseName": "lake_raw", "Description": "lake_raw"}},
     }}
     graph = build_graph(template)
     assert {(e.source, e.target, e.kind) for e in graph.edges} == {
@@ -171,7 +173,8 @@ def test_event_sources_become_event_edges_in_the_direction_data_flows():
         "Mapping": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
             "EventSourceArn": {"Fn::GetAtt": ["Stream", "Arn"]}, "FunctionName": {"Ref": "Handler"}}},
         "Uploads": {"Type": "AWS::S3::Bucket", "Properties": {"NotificationConfiguration": {
-            "LambdaConfigurations": [{"Event": "s3:ObjectCreated:*", "Function": {"Fn::GetAtt": ["Handler", "Arn"]}}]}}},
+            "LambdaConfigurations": [{"Event": "s3:ObjectCreated:*",
+                                      "Function": {"Fn::GetAtt": ["Handler", "Arn"]}}]}}},
         "Permission": {"Type": "AWS::Lambda::Permission", "Properties": {
             "FunctionName": {"Ref": "Handler"}, "Principal": "s3.amazonaws.com",
             "SourceArn": {"Fn::GetAtt": ["Uploads", "Arn"]}}},
@@ -182,7 +185,8 @@ def test_event_sources_become_event_edges_in_the_direction_data_flows():
         "Role": role("firehose"),
         "Reports": {"Type": "AWS::S3::Bucket"},
         "ReportsNotifications": {"Type": "Custom::S3BucketNotifications", "Properties": {
-            "ServiceToken": {"Fn::GetAtt": ["BucketNotificationsHandler050a0587b7544547bf325f094a3db8347ECC3691", "Arn"]},
+            "ServiceToken": {"Fn::GetAtt": ["BucketNotificationsHandler050a0587b7544547bf325f094a3db8347ECC3691",
+                                            "Arn"]},
             "BucketName": {"Ref": "Reports"},
             "NotificationConfiguration": {"LambdaFunctionConfigurations": [
                 {"Events": ["s3:ObjectCreated:*"], "LambdaFunctionArn": {"Fn::GetAtt": ["Transform", "Arn"]}}]}}},
@@ -231,7 +235,8 @@ def test_cdk_helpers_and_metadata_are_dropped_and_plumbing_folds_into_its_owner(
         "CustomS3AutoDeleteObjectsCustomResourceProviderRole3B1BD092": role("provider"),
         "CustomS3AutoDeleteObjectsCustomResourceProviderHandler9D90184F": {
             "Type": "AWS::Lambda::Function",
-            "Properties": {"Role": {"Fn::GetAtt": ["CustomS3AutoDeleteObjectsCustomResourceProviderRole3B1BD092", "Arn"]}}},
+            "Properties": {"Role": {"Fn::GetAtt": ["CustomS3AutoDeleteObjectsCustomResourceProviderRole3B1BD092",
+                                                   "Arn"]}}},
         "Vpc": {"Type": "AWS::EC2::VPC"},
         "Subnet": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}}},
         "Table": {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": {"Ref": "Vpc"}}},

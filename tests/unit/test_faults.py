@@ -261,7 +261,8 @@ while True:
 """
 # The labs command with its CDK CLI runner pointed at that stand-in.
 WITH_STUCK_CDK = ("import pathlib, sys; from labs.cli import common, main; from labs.engine.cdk_cli import CdkCli; "
-                  "common.cdk_of = lambda args, session=None: CdkCli(region='us-east-1', executable=pathlib.Path(sys.argv[1]));"
+                  "common.cdk_of = lambda args, session=None: "
+                  "CdkCli(region='us-east-1', executable=pathlib.Path(sys.argv[1]));"
                   " sys.exit(main.main(sys.argv[2:]))")
 
 

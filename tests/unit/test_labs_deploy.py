@@ -266,7 +266,8 @@ class StubbedSession:
 
 
 def identity(session: StubbedSession):
-    session.stub("sts").add_response("get_caller_identity", {"Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/tester", "UserId": "u"})
+    session.stub("sts").add_response("get_caller_identity", {"Account": ACCOUNT, "UserId": "u",
+                                                             "Arn": f"arn:aws:iam::{ACCOUNT}:user/tester"})
     session.stub("ssm").add_response("get_parameter", {"Parameter": {"Name": "v", "Value": "27"}},
                                      {"Name": "/cdk-bootstrap/hnb659fds/version"})
 
@@ -456,7 +457,8 @@ def test_progress_reads_events_without_a_total_and_with_colours():
     with DeployProgress(total=40, out=lines.append, interactive=False) as progress:
         progress.line("mlref-data-lake |   7 | 10:00:09 AM | CREATE_COMPLETE      | AWS::KMS::Key | LakeKey")
         assert progress.done == 7 and progress.total == 40
-        progress.line("mlref-data-lake | 8/41 | 10:00:10 AM | \x1b[31mCREATE_FAILED       \x1b[39m | AWS::S3::Bucket | Raw")
+        progress.line("mlref-data-lake | 8/41 | 10:00:10 AM | \x1b[31mCREATE_FAILED       \x1b[39m "
+                      "| AWS::S3::Bucket | Raw")
         progress.line("mlref-data-lake | 8/41 | 10:00:11 AM | CREATE_FAILED (skipped) | AWS::Lambda::Function | Fn")
     assert progress.done == 8 and progress.total == 41 and progress.failures == ["CREATE_FAILED AWS::S3::Bucket Raw"]
 

@@ -219,7 +219,8 @@ def test_an_expired_token_is_the_credential_error(client, table):
     with Stubber(client) as stub:
         stub.add_client_error("get_products", "ExpiredTokenException", "The security token included in the request "
                               "is expired", 400, expected_params=QUERIES["kms_key_month"].request())
-        with pytest.raises(LabError, match=r"^your AWS session token has expired: refresh your credentials \(e.g. `aws sso login`\) and retry$"):
+        with pytest.raises(LabError, match=r"^your AWS session token has expired: refresh your credentials "
+                                           r"\(e.g. `aws sso login`\) and retry$"):
             refresh(None, table, today=TODAY, client=client)
     assert table.read_text() == REAL_TEXT
 
