@@ -21,14 +21,14 @@ from catalog.toolchain import QUIET_TOOLCHAIN
 for _name, _value in QUIET_TOOLCHAIN.items():
     os.environ.setdefault(_name, _value)
 
-from aws_cdk import App, Environment, Stack, Validations  # noqa: E402
-from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks  # noqa: E402
+from aws_cdk import App, Environment, Stack, Validations  # noqa: E402 - after the banner is silenced
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks  # noqa: E402 - after the banner is silenced
 
-from catalog import JANITOR_STACK_NAME, LABS  # noqa: E402
-from catalog.config import AppConfig, ConfigError, is_app_key, read_config  # noqa: E402
-from cdk_constructs.core.settings import LabSettings, Profile, utc_now  # noqa: E402
-from labs.engine.deployed import METADATA_KEY  # noqa: E402
-from stacks.janitor import JanitorStack  # noqa: E402
+from catalog import JANITOR_STACK_NAME, LABS  # noqa: E402 - after the banner is silenced
+from catalog.config import AppConfig, ConfigError, is_app_key, read_config  # noqa: E402 - after the banner is silenced
+from cdk_constructs.core.settings import LabSettings, Profile, utc_now  # noqa: E402 - after the banner is silenced
+from labs.engine.deployed import METADATA_KEY  # noqa: E402 - after the banner is silenced
+from stacks.janitor import JanitorStack  # noqa: E402 - after the banner is silenced
 
 __all__ = ["AppConfig", "ConfigError", "build", "new_app", "read_config"]
 

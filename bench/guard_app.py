@@ -15,14 +15,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from catalog.toolchain import QUIET_TOOLCHAIN  # noqa: E402 - after the checkout is on the path
 
+# Node 20 is past end-of-life for jsii: silence its banner before jsii starts (so the imports come after).
 for _name, _value in QUIET_TOOLCHAIN.items():
     os.environ.setdefault(_name, _value)
 
-from aws_cdk import Validations  # noqa: E402
-from cdklabs.cdk_validator_cfnguard import CfnGuardValidator  # noqa: E402
+from aws_cdk import Validations  # noqa: E402 - after the banner is silenced
+from cdklabs.cdk_validator_cfnguard import CfnGuardValidator  # noqa: E402 - after the banner is silenced
 
-import app as lab_app  # noqa: E402
-from gates import cfn_guard  # noqa: E402
+import app as lab_app  # noqa: E402 - after the checkout is on the path
+from gates import cfn_guard  # noqa: E402 - after the checkout is on the path
 
 labs_app = lab_app.new_app
 

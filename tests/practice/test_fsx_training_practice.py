@@ -516,7 +516,10 @@ def test_the_claim_line_restates_the_notes_with_the_measured_ratios():
 def expected_cost(source, modes, spot, gib=4, instance_type="ml.p3.2xlarge", prepare=True):
     """The estimate, computed independently: per job a 5-minute overhead plus its passes over the set at
     100 MB/s; on EFS also the bytes its Elastic Throughput bills (read by the EFS row, written by the set's job)."""
-    minutes = lambda passes: 5 + passes * gib * 1024 / 100 / 60  # noqa: E731
+
+    def minutes(passes):
+        return 5 + passes * gib * 1024 / 100 / 60
+
     rate = price(contract.instance_price_key(instance_type)) / 60 * (0.3 if spot else 1.0)
     rows = {"file": [2], "fastfile": [1], "fsx": [1, 1], "efs": [1]}
     total = sum(rate * minutes(passes) for mode in modes for passes in rows[mode])

@@ -43,7 +43,11 @@ def test_data_lake_cost_is_derived_from_the_table():
 
 P3 = "sagemaker_ml_p3_2xlarge_hour"
 G5 = "sagemaker_ml_g5_xlarge_hour"
-MINUTES = lambda passes: 5 + passes * 4 * 1024 / 100 / 60  # noqa: E731 - per job: overhead + passes over 4 GiB
+
+
+def minutes(passes: int) -> float:
+    """Minutes of one job: a 5-minute overhead plus its passes over 4 GiB at 100 MB/s."""
+    return 5 + passes * 4 * 1024 / 100 / 60
 
 
 @pytest.mark.parametrize("source,instance_type,price_key", [
@@ -58,9 +62,9 @@ def test_fsx_training_cost_follows_source_instance_type_and_spot(source, instanc
     efs = source is TrainingSource.EFS
     passes = [2, 1, 1] if efs else [2, 1, 1, 1]
     gigabytes = 4 * 1024**3 / 1e9
-    not_by_type = price("sagemaker_ml_m5_large_hour") / 60 * MINUTES(3 if efs else 2)
+    not_by_type = price("sagemaker_ml_m5_large_hour") / 60 * minutes(3 if efs else 2)
     not_by_type += (price("efs_elastic_write_gb") + price("efs_elastic_read_gb")) * gigabytes if efs else 0.0
-    on_demand = sum(price(price_key) / 60 * MINUTES(p) for p in passes)
+    on_demand = sum(price(price_key) / 60 * minutes(p) for p in passes)
     assert cost.per_practice_run == pytest.approx(on_demand * 0.3 + not_by_type)
     assert dict(cost.alternatives)["--on-demand"] == pytest.approx(on_demand + not_by_type)
     scratch = price("fsx_lustre_scratch2_gb_month") * 1200 / HOURS_PER_MONTH
