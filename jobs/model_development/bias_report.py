@@ -51,10 +51,17 @@ def class_imbalance(facet_d: Sequence[bool]) -> float:
     return _ratio(n_a - n_d, n_a + n_d)
 
 
+def _same_length(*columns: Sequence) -> None:
+    """zip(strict=True) without it: the XGBoost 1.7-1 container runs this on Python 3.8."""
+    if len({len(column) for column in columns}) > 1:
+        raise ValueError(f"columns of different lengths: {[len(column) for column in columns]}")
+
+
 def positive_proportions(labels: Sequence[int], facet_d: Sequence[bool]) -> tuple[float, float]:
     """(q_a, q_d): the share of positive labels (observed or predicted) in facet a and in facet d."""
-    a = [label for label, member in zip(labels, facet_d, strict=True) if not member]
-    d = [label for label, member in zip(labels, facet_d, strict=True) if member]
+    _same_length(labels, facet_d)
+    a = [label for label, member in zip(labels, facet_d) if not member]
+    d = [label for label, member in zip(labels, facet_d) if member]
     return _ratio(sum(a), len(a)), _ratio(sum(d), len(d))
 
 
@@ -66,8 +73,10 @@ def pre_training(labels: Sequence[int], facet_d: Sequence[bool]) -> dict[str, fl
 def post_training(labels: Sequence[int], predicted: Sequence[int], facet_d: Sequence[bool]) -> dict[str, float]:
     q_a, q_d = positive_proportions(predicted, facet_d)
 
+    _same_length(labels, predicted, facet_d)
+
     def accuracy(of_d: bool) -> float:
-        pairs = [(y, p) for y, p, member in zip(labels, predicted, facet_d, strict=True) if member == of_d]
+        pairs = [(y, p) for y, p, member in zip(labels, predicted, facet_d) if member == of_d]
         return _ratio(sum(1 for y, p in pairs if y == p), len(pairs))
 
     return {"DPPL": q_a - q_d, "DI": _ratio(q_d, q_a), "AD": accuracy(False) - accuracy(True)}
