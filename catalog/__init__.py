@@ -31,7 +31,10 @@ LABS: dict[str, LabContract] = {
     for contract in (importlib.import_module(f"catalog.{module}").CONTRACT for module in _MODULES)
 }
 
-__all__ = ["JANITOR_STACK_NAME", "LABS", "ConfigError", "LabContract", "UnknownLab", "contract"]
+# The width of a column of lab names (the janitor's row included) in the command's tables.
+NAME_WIDTH = max(len(name) for name in (*LABS, "janitor"))
+
+__all__ = ["JANITOR_STACK_NAME", "LABS", "NAME_WIDTH", "ConfigError", "LabContract", "UnknownLab", "contract"]
 
 
 def contract(name: str) -> LabContract:

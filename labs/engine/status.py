@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from catalog import LABS, LabContract
+from catalog import LABS, NAME_WIDTH, LabContract
 from catalog.prices import usd
 from labs.engine.deployed import deployed_context, tags_of
 from labs.engine.errors import explain
@@ -59,13 +59,13 @@ def list_lines(session: Any | None, offline: str = "not asked (--offline)") -> l
                 raise
             note = f"deployed: unknown ({reason})"
     mla = max(len("MLA-C01"), *(len(lab.mla_short) for lab in LABS.values()))
-    lines = [f"{'lab':<14} {'MLS-C01':<17} {'MLA-C01':<{mla}} {'idle/hour':>9} {'per run':>8}  {'deployed':<18} "
-             "demonstrates"]
+    lines = [f"{'lab':<{NAME_WIDTH}} {'MLS-C01':<17} {'MLA-C01':<{mla}} {'idle/hour':>9} {'per run':>8}  "
+             f"{'deployed':<18} demonstrates"]
     for name, lab in LABS.items():
         cost = lab.cost(lab.default_options())
         deployed = "unknown" if state is None else (state[name].status if name in state else "no")
         per_run = "?" if cost.per_practice_run is None else usd(cost.per_practice_run)
-        lines.append(f"{name:<14} {lab.exams.mls_c01[:17]:<17} {lab.mla_short:<{mla}} "
+        lines.append(f"{name:<{NAME_WIDTH}} {lab.exams.mls_c01[:17]:<17} {lab.mla_short:<{mla}} "
                      f"{f'${cost.idle_per_hour:.4f}':>9} {per_run:>8}  {deployed:<18} {lab.demonstrates}")
     if note:
         lines.append(note)
@@ -117,6 +117,6 @@ def status_lines(session: Any, now: datetime | None = None) -> list[str]:
             expiry = "expired, deletion pending"
         else:
             expiry = f"expires in {(item.expires_at - now).total_seconds() / 3600:.1f} h"
-        lines.append(f"{name:<14} {item.status:<18} age {age_hours:.1f} h, {expiry}, idle cost so far ~${spent:.2f} "
-                     f"(estimate, practice runs not included){note}")
+        lines.append(f"{name:<{NAME_WIDTH}} {item.status:<18} age {age_hours:.1f} h, {expiry}, "
+                     f"idle cost so far ~${spent:.2f} (estimate, practice runs not included){note}")
     return lines + janitor_lines(session)

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from catalog import NAME_WIDTH
 from labs.engine.errors import LabError
 
 
@@ -20,7 +21,7 @@ class StackSummary:
 
     def line(self) -> str:
         return (
-            f"{self.lab:<14} {self.profile:<11} {self.stack:<24} resources={self.resources:<4} "
+            f"{self.lab:<{NAME_WIDTH}} {self.profile:<11} {self.stack:<24} resources={self.resources:<4} "
             f"findings: {self.open_findings} open, {self.acknowledged} acknowledged"
         )
 
@@ -78,7 +79,7 @@ def summarize(assembly: Path) -> list[StackSummary]:
 
 
 def print_summary(assemblies: list[str]) -> int:
-    print(f"{'lab':<14} {'profile':<11} {'stack':<24} resources / findings (cdk-nag)")
+    print(f"{'lab':<{NAME_WIDTH}} {'profile':<11} {'stack':<24} resources / findings (cdk-nag)")
     for directory in assemblies:
         for summary in summarize(Path(directory)):
             print(summary.line())
