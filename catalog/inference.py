@@ -302,7 +302,7 @@ EXERCISES = (
 CONTRACT = LabContract(
     name="inference",
     stack_name=STACK_NAME,
-    demonstrates="one model served four ways (real-time, serverless, asynchronous scaling to zero, batch transform) "
+    demonstrates="One model served four ways (real-time, serverless, asynchronous scaling to zero, batch transform) "
                  "and measured side by side; blue/green rollouts with alarm rollback; a shadow variant",
     exams=ExamDomains(MLS_OPERATIONS, (MLA_D2, MLA_D3, MLA_D4)),
     options_type=InferenceOptions,
