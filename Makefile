@@ -6,6 +6,9 @@ CDK := node_modules/.bin/cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
+# Python's default: keep compiled modules (and pytest's rewritten test modules) between runs, even where
+# the shell turns that off; the inner loop (`make test-fast`) would otherwise recompile them every run.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup synth test test-fast docs bench diagrams clean
 

@@ -27,28 +27,31 @@ os.environ.update(
     }
 )
 os.environ.pop("AWS_PROFILE", None)
-# botocore reads each service model from its JSON files once per Session; the tests make hundreds of
-# sessions (moto, Stubber, fakes), so the models are read once per test process instead. botocore
-# treats them as read-only (one Session already shares them between its clients).
+# botocore reads each service model, and the endpoints file behind every new Session's endpoint resolver
+# (~65 ms each), from their JSON files once per Session; the tests make hundreds of sessions (moto, Stubber,
+# fakes), so they are read once per test process instead, per search path. botocore treats them as
+# read-only (one Session already shares them between its clients).
 def _share_botocore_models() -> None:
     import botocore.loaders
 
     cache: dict = {}
-    load_model, load_data = botocore.loaders.Loader.load_service_model, botocore.loaders.Loader.load_data
+    load_model = botocore.loaders.Loader.load_service_model
+    load_with_path = botocore.loaders.Loader.load_data_with_path
 
     def shared_model(self, service_name, type_name, api_version=None):
-        key = ("model", service_name, type_name, api_version)
+        key = ("model", tuple(self.search_paths), service_name, type_name, api_version)
         if key not in cache:
             cache[key] = load_model(self, service_name, type_name, api_version)
         return cache[key]
 
-    def shared_data(self, name):
-        if ("data", name) not in cache:
-            cache[("data", name)] = load_data(self, name)
-        return cache[("data", name)]
+    def shared_data_with_path(self, name):
+        key = ("data", tuple(self.search_paths), name)
+        if key not in cache:
+            cache[key] = load_with_path(self, name)
+        return cache[key]
 
     botocore.loaders.Loader.load_service_model = shared_model
-    botocore.loaders.Loader.load_data = shared_data
+    botocore.loaders.Loader.load_data_with_path = shared_data_with_path
 
 
 _share_botocore_models()
@@ -184,6 +187,10 @@ VARIANTS = {**PROFILES, **{f"{profile}-{variant}": (profile, context)
                            for variant, context in VARIANT_CONTEXT.items() for profile in ("sandbox", "production")}}
 CLASSROOMS = {name: ("sandbox", context) for name, context in _classrooms().items()}
 _SYNTHESES: dict[str, Synthesized] = {}  # this process's, by name
+# Walking an app with cdk-nag's packs costs about as much as building it. When the cdk-nag gate is in the
+# run (`make test`), the process that synthesizes records the facts for every process; without it
+# (`make test-fast`), only the few tests that read them compute them, from the app their process built.
+_RECORD_NAG_FACTS = True
 
 
 def _shared_synthesis(tmp_path_factory, name: str, outdir: Path) -> Synthesized:
@@ -192,13 +199,15 @@ def _shared_synthesis(tmp_path_factory, name: str, outdir: Path) -> Synthesized:
     index, facts = outdir / "templates-by-name.json", outdir / "nag-facts.json"
     live = None
     if not index.is_file():
-        from gates.nag import tree_facts
-
         live = build_app(context, outdir)
-        facts.write_text(json.dumps(tree_facts(live[0], profile)))
+        if _RECORD_NAG_FACTS:
+            from gates.nag import tree_facts
+
+            facts.write_text(json.dumps(tree_facts(live[0], profile)))
         index.write_text(json.dumps(template_files(live[1])))
     return Synthesized(profile, context, outdir, json.loads(index.read_text()), live=live,
-                       rebuild_dir=tmp_path_factory.mktemp(f"cdk-{name}"), facts=json.loads(facts.read_text()))
+                       rebuild_dir=tmp_path_factory.mktemp(f"cdk-{name}"),
+                       facts=json.loads(facts.read_text()) if facts.is_file() else None)
 
 
 def shared_syntheses(tmp_path_factory, names) -> dict[str, Synthesized]:
@@ -333,5 +342,7 @@ HEAVIEST_FIRST = ("test_cfn_lint.py", "test_checkov.py", "test_local_deploy.py",
 
 
 def pytest_collection_modifyitems(config, items):
+    global _RECORD_NAG_FACTS
+    _RECORD_NAG_FACTS = any(item.path.name == "test_cdk_nag.py" for item in items)
     items.sort(key=lambda item: HEAVIEST_FIRST.index(item.path.name) if item.path.name in HEAVIEST_FIRST
                else len(HEAVIEST_FIRST))

@@ -1,5 +1,6 @@
-"""The cdk-nag gate on every profile and variant: AwsSolutions everywhere, NIST 800-53 R5 in production,
-and every acknowledgment on one resource, for one rule, with a reason. (cfn-lint, checkov and cfn-guard
+"""The cdk-nag gate on every profile and variant and every classroom (StackSet admin stacks and members):
+AwsSolutions everywhere, NIST 800-53 R5 in production, and every acknowledgment on one resource, for one
+rule, with a reason. (cfn-lint, checkov and cfn-guard
 judge the same templates: tests/gates/test_cfn_lint.py, test_checkov.py, test_cfn_guard.py.)"""
 
 from __future__ import annotations
@@ -9,12 +10,28 @@ import re
 import pytest
 
 from gates.reasons import reason_problem
-from tests.conftest import VARIANTS
+from tests.conftest import CLASSROOMS, VARIANTS, shared_syntheses
+
+
+@pytest.fixture(scope="session")
+def classrooms(tmp_path_factory):
+    return shared_syntheses(tmp_path_factory, CLASSROOMS)
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_aws_solutions_has_no_unacknowledged_finding(variants, variant):
     assert variants[variant].facts["violations"]["AwsSolutions"] == []
+
+
+@pytest.mark.parametrize("name", list(CLASSROOMS))
+def test_aws_solutions_has_no_unacknowledged_finding_in_the_classroom(classrooms, name):
+    assert classrooms[name].facts["violations"]["AwsSolutions"] == []
+
+
+@pytest.mark.parametrize("name", list(CLASSROOMS))
+def test_every_acknowledgment_in_the_classroom_names_one_rule_with_a_reason(classrooms, name):
+    assert [(ack["path"], ack["rule"]) for ack in classrooms[name].facts["acknowledgments"]
+            if reason_problem(ack["reason"]) or not ack["one_resource"]] == []
 
 
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if v.startswith("production")])
