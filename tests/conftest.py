@@ -248,6 +248,12 @@ def classroom(tmp_path_factory) -> Synthesized:
     return shared_syntheses(tmp_path_factory, ["classroom"])["classroom"]
 
 
+@pytest.fixture(scope="session")
+def classrooms(tmp_path_factory) -> dict[str, Synthesized]:
+    """Every lab's classroom that runs as a StackSet (CLASSROOMS), feature-store's ("classroom") included."""
+    return shared_syntheses(tmp_path_factory, CLASSROOMS)
+
+
 def classroom_templates(room: Synthesized) -> dict[str, dict]:
     """The classroom's admin stacks and its member templates (files beside the assembly, not stacks)."""
     return {**room.templates, **{f"{role}-member": room.members[f"{role}-member"] for role in ("classroom", "janitor")}}

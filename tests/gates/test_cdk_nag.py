@@ -1,7 +1,7 @@
-"""The cdk-nag gate on every profile and variant and every classroom (StackSet admin stacks and members):
+"""The cdk-nag gate on every profile, every variant and every classroom (admin stacks and StackSet members):
 AwsSolutions everywhere, NIST 800-53 R5 in production, and every acknowledgment on one resource, for one
-rule, with a reason. (cfn-lint, checkov and cfn-guard
-judge the same templates: tests/gates/test_cfn_lint.py, test_checkov.py, test_cfn_guard.py.)"""
+rule, with a reason. (cfn-lint, checkov and cfn-guard judge the same templates: tests/gates/test_cfn_lint.py,
+test_checkov.py, test_cfn_guard.py.)"""
 
 from __future__ import annotations
 
@@ -10,12 +10,7 @@ import re
 import pytest
 
 from gates.reasons import reason_problem
-from tests.conftest import CLASSROOMS, VARIANTS, shared_syntheses
-
-
-@pytest.fixture(scope="session")
-def classrooms(tmp_path_factory):
-    return shared_syntheses(tmp_path_factory, CLASSROOMS)
+from tests.conftest import CLASSROOMS, VARIANTS
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))

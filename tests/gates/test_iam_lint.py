@@ -7,18 +7,18 @@ import pytest
 
 from gates import iam_lint
 from gates.iam_lint import Ack, Finding
-from tests.conftest import CLASSROOMS, ROOT, classroom_templates, shared_syntheses
+from tests.conftest import CLASSROOMS, ROOT, classroom_templates
 
 ACKS = ROOT / "gates" / "iam-lint-acks.toml"
 
 
 @pytest.fixture(scope="module")
-def findings(variants, tmp_path_factory) -> list[Finding]:
+def findings(variants, classrooms) -> list[Finding]:
     """The gate's findings on the stacks the other gates see, named "<variant>/<lab>", and on each
     classroom's admin stacks and members ("sandbox-<classroom>/<lab>")."""
     templates = [(f"{variant}/{lab}", f"mlref-{lab}", template)
                  for variant, synth in variants.items() for lab, template in synth.templates.items()]
-    for name, synth in shared_syntheses(tmp_path_factory, CLASSROOMS).items():
+    for name, synth in classrooms.items():
         # a member as the lab (or janitor) stack it is in every student's account, as cfn-guard names it
         members = {"classroom-member": CLASSROOMS[name][1]["classroom"], "janitor-member": "janitor"}
         templates += [(f"sandbox-{name}/{members.get(stack, stack)}", f"mlref-{members.get(stack, stack)}", template)

@@ -9,7 +9,7 @@ import pytest
 
 from catalog import classroom
 from catalog.base import ConfigError
-from tests.conftest import CLASSROOM_CONTEXT, CLASSROOMS, classroom_templates, resources_of, shared_syntheses
+from tests.conftest import CLASSROOM_CONTEXT, CLASSROOMS, classroom_templates, resources_of
 
 ACCOUNTS = tuple(CLASSROOM_CONTEXT["classroom_accounts"].split(","))
 REGIONS = tuple(CLASSROOM_CONTEXT["classroom_regions"].split(","))
@@ -185,11 +185,6 @@ def test_shelf_is_readable_by_the_targets_only(room):
 
 
 # -- the gates (tests/gates) judge these templates with every lab's: cdk-nag, cfn-lint, checkov, cfn-guard --
-
-@pytest.fixture(scope="session")
-def classrooms(tmp_path_factory):
-    return shared_syntheses(tmp_path_factory, CLASSROOMS)
-
 
 def test_every_lab_that_can_run_as_a_stack_set_is_gated_as_one():
     from catalog import LABS
