@@ -53,6 +53,16 @@ def test_the_classroom_page_states_the_catalogs_class_sizes():
             in text)
 
 
+def test_the_classroom_page_names_each_lab_it_accepts_and_refuses():
+    """Three labs came after the page listed the accepted ones; the list is checked against the catalog."""
+    text = re.sub(r"\s+", " ", (ROOT / "docs" / "classroom.md").read_text())
+    accepted = re.search(r"The others \(([^)]*)\) are accepted", text)
+    assert accepted, "docs/classroom.md: say which labs are accepted as 'The others (...) are accepted'"
+    assert accepted.group(1).split(", ") == [lab for lab in LABS if lab not in classroom.NOT_STACKSET_READY]
+    for lab in classroom.NOT_STACKSET_READY:
+        assert f"{lab} (" in text, f"docs/classroom.md does not say why {lab} is refused"
+
+
 def test_the_site_builds_in_strict_mode(tmp_path):
     """MkDocs fails on a link to a missing page or anchor (validation in mkdocs.yml, strict: true)."""
     result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
