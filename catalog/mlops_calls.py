@@ -14,6 +14,7 @@ CONNECTION_EXAMPLE = "arn:aws:codeconnections:us-east-1:111122223333:connection/
 PIPELINE_ROLE = "https://docs.aws.amazon.com/codepipeline/latest/userguide/security-iam.html#how-to-custom-role"
 S3_SOURCE = "https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-S3.html"
 CONNECTION = "https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodestarConnectionSource.html"
+CONNECTION_ACL = "https://github.com/aws/aws-cdk/issues/13557"  # the connection source action puts its zip with an ACL
 CODEBUILD_ACTION = "https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodeBuild.html"
 LAMBDA_ACTION = "https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-Lambda.html"
 APPROVAL = "https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals-configure-notifications.html"
@@ -57,6 +58,8 @@ CALLS = (
     ], when=_s3_source, purpose="the S3 source action"),
     *acting_as("DeliveryRole*", CONNECTION, [("codeconnections:UseConnection", CONNECTION_EXAMPLE)],
                when=_github, purpose="the GitHub source action"),
+    *acting_as("DeliveryRole*", CONNECTION_ACL, [("s3:PutObjectAcl", STORED)], when=_github,
+               purpose="the GitHub source action's upload of the repository zip"),
     *acting_as("DeliveryRole*", PIPELINE_ROLE, [
         ("s3:PutObject", STORED), ("s3:GetObject", STORED), ("kms:GenerateDataKey", KEY, via("s3")),
     ], purpose="the artifact store"),

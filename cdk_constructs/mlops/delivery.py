@@ -170,6 +170,12 @@ class DeliveryPipeline(Construct):
                 role.add_to_principal_policy(iam.PolicyStatement(
                     sid=f"UseTheConnection{prefix.title().replace('-', '')}", actions=[f"{prefix}:UseConnection"],
                     resources=[arn]))
+            # The connection source action uploads the repository's zip with an ACL: without PutObjectAcl the
+            # Source stage fails "Upload to S3 failed ... Access Denied" (aws-cdk issue #13557; aws-cdk's own
+            # CodeStarConnectionsSourceAction grants it to the pipeline role for that reason).
+            role.add_to_principal_policy(iam.PolicyStatement(
+                sid="SourceZipWithItsAcl", actions=["s3:PutObjectAcl", "s3:PutObjectVersionAcl"],
+                resources=[artifacts.arn_for_objects(f"{pipeline_artifacts(lab.CODE_PIPELINE)}*")]))
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="PipelineArtifacts", actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
             resources=[artifacts.arn_for_objects(f"{pipeline_artifacts(lab.CODE_PIPELINE)}*")]))

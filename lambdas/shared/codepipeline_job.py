@@ -87,11 +87,17 @@ def report(codepipeline: Any, job: Job, outcome: Outcome) -> dict[str, Any]:
 def answer(codepipeline: Any, event: dict[str, Any], handle: Callable[[Job], Outcome]) -> dict[str, Any]:
     """Runs ``handle`` on the event's job and always reports: any error fails the action now with one
     line, rather than leaving CodePipeline to wait for a crashed function until the action's timeout."""
-    job = Job.from_event(event)
     try:
-        outcome = handle(job)
-    except Exception as error:  # noqa: BLE001 - the action must fail now, not hang until its timeout
-        outcome = Outcome(summary=f"{type(error).__name__}: {error}", failed=True)
+        job = Job.from_event(event)
+    except ValueError as error:  # UserParameters or the token not JSON: a pipeline variable with a quote in it
+        job = Job(id=event["CodePipeline.job"]["id"], parameters={})
+        outcome = Outcome(summary=f"the action's UserParameters or continuation token is not JSON: {error}",
+                          failed=True)
+    else:
+        try:
+            outcome = handle(job)
+        except Exception as error:  # noqa: BLE001 - the action must fail now, not hang until its timeout
+            outcome = Outcome(summary=f"{type(error).__name__}: {error}", failed=True)
     sent = report(codepipeline, job, outcome)
     LOGGER.info(json.dumps(sent, default=str))
     return sent

@@ -154,6 +154,20 @@ def test_an_error_fails_the_job_at_once_instead_of_letting_it_time_out(clients, 
     assert train.handler(job(TRAIN_PARAMETERS), None, clients=made)["result"] == "failed"
 
 
+def test_a_run_reason_that_breaks_the_parameters_json_fails_the_job_at_once(clients, monkeypatch):
+    """CodePipeline pastes #{variables.RunReason} into UserParameters as it is: a reason typed by hand with a
+    quote in it must fail the action now, not leave it waiting 20 minutes for an answer."""
+    monkeypatch.setattr(train.os, "environ", TRAIN_ENV)
+    made, stubs = clients
+    event = job(TRAIN_PARAMETERS)
+    event["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] = (
+        '{"runReason": "manual: "quoted" retrain"}')
+    stubs["codepipeline"].add_response("put_job_failure_result", {}, {"jobId": "job-1", "failureDetails": {
+        "type": "JobFailed", "message": "the action's UserParameters or continuation token is not JSON: "
+                                        "Expecting ',' delimiter: line 1 column 25 (char 24)"}})
+    assert train.handler(event, None, clients=made)["result"] == "failed"
+
+
 # -- Deploy ------------------------------------------------------------------------------------------
 
 def deploy_job(target: str, token: dict | None = None) -> dict:

@@ -233,10 +233,19 @@ def test_a_rejected_approval_deploys_nothing_and_the_trail_says_who(deployed):
     assert report.audit[0].status == "Rejected" and report.audit[0].version == "3"
 
 
+def production_exists(stubs) -> None:
+    name = OUTPUTS[lab.PRODUCTION_OUTPUT]
+    stubs["sagemaker"].add_response("describe_endpoint", {
+        "EndpointName": name, "EndpointArn": f"arn:aws:sagemaker:us-east-1:111122223333:endpoint/{name}",
+        "EndpointConfigName": f"{name}-v1", "EndpointStatus": "InService", "CreationTime": T0,
+        "LastModifiedTime": T0}, plan.endpoint(OUTPUTS))
+
+
 def test_a_forced_rollback_is_seen_and_reported(deployed):
     record = recording("rollback")
     session, run, lines = runner(rollback=True)
     with session as stubs:
+        production_exists(stubs)
         pushed(stubs)
         run_started(stubs, record["execution"])
         fed(stubs, record, rollback=True)
@@ -248,6 +257,22 @@ def test_a_forced_rollback_is_seen_and_reported(deployed):
     assert "set mlref-mlops-prod-errors to ALARM while the new fleet bakes" in text
     assert "mlref-mlops-prod: RollingBack" in text
     assert "still serves mlref-mlops-prod-v2" in text
+
+
+def test_rollback_before_production_exists_is_one_line_and_pushes_nothing(deployed):
+    """The first run creates production without a blue/green update, so --rollback would have nothing to
+    roll back and the run would end green without saying so."""
+    session, run, lines = runner(rollback=True)
+    with session as stubs:
+        stubs["sagemaker"].add_client_error("describe_endpoint", "ValidationException",
+                                            f"Could not find endpoint \"{OUTPUTS[lab.PRODUCTION_OUTPUT]}\".",
+                                            expected_params=plan.endpoint(OUTPUTS))
+        with pytest.raises(LabError) as raised:
+            run.run()
+    assert str(raised.value) == (f"--rollback needs a production endpoint to roll back to, and "
+                                 f"{OUTPUTS[lab.PRODUCTION_OUTPUT]} does not exist yet: run `labs practice mlops` "
+                                 "once (it creates production), then again with --rollback")
+    assert not any(line.startswith("[") for line in lines)  # no step began: nothing pushed
 
 
 def test_retrain_starts_a_run_through_the_drift_alarm_and_leave_pending_leaves_it_waiting(deployed):

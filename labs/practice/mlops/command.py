@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from catalog import mlops as lab
 from labs.engine.deployed import deployed_stack
@@ -117,6 +118,8 @@ class MlopsPractice:
             self.out(step_line(lab.CONTRACT, "audit"))
             report.audit = self.show_audit(outputs, wait=False)
             return report
+        if self.rollback:
+            self.require_production(outputs)
         report.execution_id = self.start_by_drift(outputs) if self.retrain else self.push(outputs)
         snapshot = self.follow(outputs, report)
         report.status = snapshot.status
@@ -128,6 +131,18 @@ class MlopsPractice:
             self.out(step_line(lab.CONTRACT, "audit"))
             report.audit = self.show_audit(outputs, wait=True, execution_id=report.execution_id)
         return report
+
+    def require_production(self, outputs: dict[str, str]) -> None:
+        """--rollback rolls back a blue/green update of production; a lab's first run creates production
+        without one (lambdas/mlops_deploy), so there would be nothing to roll back."""
+        try:
+            self.clients["sagemaker"].describe_endpoint(**plan.endpoint(outputs))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ValidationException":
+                raise
+            raise LabError(f"--rollback needs a production endpoint to roll back to, and "
+                           f"{outputs[lab.PRODUCTION_OUTPUT]} does not exist yet: run `labs practice mlops` once "
+                           "(it creates production), then again with --rollback") from None
 
     def push(self, outputs: dict[str, str]) -> str:
         self.out(step_line(lab.CONTRACT, "push"))

@@ -30,6 +30,8 @@ def dry_run_steps(*, run_id: str, now: datetime, days: int) -> list[tuple[str, l
     follow = ("codepipeline", "ListActionExecutions", plan.actions(outputs, execution))
     return [
         ("push", [
+            ("sagemaker", "DescribeEndpoint", plan.endpoint(outputs),
+             "--rollback only: production must exist (the first run creates it, with no rollout to roll back)"),
             ("s3", "ListObjectsV2", plan.raw_listing(outputs), "is raw training data there already?"),
             ("s3", "PutObject", plan.raw_upload(outputs, run_id, raw_customers(100, run_id=run_id).csv_bytes()),
              "5000 raw rows, only when raw/ is empty"),
