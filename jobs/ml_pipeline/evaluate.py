@@ -20,11 +20,14 @@ import json
 import os
 import tarfile
 import tempfile
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-Predictor = Callable[[np.ndarray], np.ndarray]
+if TYPE_CHECKING:  # for readers and type checkers: subscripting Callable at run time needs Python 3.9
+    from collections.abc import Callable
+
+    Predictor = Callable[[np.ndarray], np.ndarray]
 
 
 def read_split(folder: str) -> tuple[np.ndarray, np.ndarray]:

@@ -30,11 +30,15 @@ import math
 import os
 import tarfile
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-# (scores, contributions): the predicted probability of each row and, per row, one contribution per
-# feature followed by the bias term (xgboost's pred_contribs layout).
-Scorer = Callable[[list[list[float]]], tuple[list[float], list[list[float]]]]
+if TYPE_CHECKING:  # for readers and type checkers: subscripting list or Callable at run time needs Python 3.9
+    from collections.abc import Callable
+
+    # (scores, contributions): the predicted probability of each row and, per row, one contribution per
+    # feature followed by the bias term (xgboost's pred_contribs layout).
+    Scorer = Callable[[list[list[float]]], tuple[list[float], list[list[float]]]]
 DESCRIPTIONS = {"CI": "Class Imbalance (CI)", "DPL": "Difference in Positive Proportions in Labels (DPL)",
                 "DPPL": "Difference in Positive Proportions in Predicted Labels (DPPL)",
                 "DI": "Disparate Impact (DI)", "AD": "Accuracy Difference (AD)"}

@@ -22,7 +22,7 @@ from labs.engine.errors import LabError
 from labs.engine.session import offline_session
 from labs.practice.common.dry_run import printed_calls
 from labs.practice.common.steps import announced_steps
-from labs.practice.model_development import command, requests, tune
+from labs.practice.model_development import bias, command, requests, tune
 from labs.practice.model_development.data import text_set
 from tests.fakes import FakeClock, StubbedSession
 
@@ -385,6 +385,29 @@ def endpoint_config(name: str, model: str) -> dict:
             "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": model}]}
 
 
+def test_a_shadow_endpoint_clarify_is_already_removing_is_left_to_it():
+    """Clarify deletes its shadow endpoint when its job ends: listed while Deleting, its config (or the endpoint
+    itself) may be gone by the next call. The cleanup runs in a `finally`, so an error there would hide the
+    report and the fallback."""
+    sagemaker = StubbedSession(["sagemaker"])
+    deleting, vanished, model = "mlref-md-clarify-1700000000-1234", "mlref-md-clarify-1700000000-5678", "m"
+    with sagemaker as stubs:
+        sm = stubs["sagemaker"]
+        sm.add_response("list_endpoints", {"Endpoints": [
+            {k: v for k, v in endpoint(name, "Deleting").items() if k != "EndpointConfigName"}
+            for name in (deleting, vanished)]}, {"NameContains": lab.SHADOW_ENDPOINT_PREFIX})
+        sm.add_response("describe_endpoint", endpoint(deleting, "Deleting"), {"EndpointName": deleting})
+        sm.add_client_error("describe_endpoint_config", "ValidationException",
+                            f'Could not find endpoint configuration "{deleting}".',
+                            expected_params={"EndpointConfigName": deleting})
+        sm.add_client_error("describe_endpoint", "ValidationException", f'Could not find endpoint "{vanished}".',
+                            expected_params={"EndpointName": vanished})
+        clock, lines = FakeClock(), []
+        assert bias.remove_shadow_endpoints(sagemaker.client("sagemaker"), model, lines.append, clock=clock,
+                                            sleep=clock.sleep, poll_seconds=10) == ([], [])
+    assert lines == []
+
+
 def test_clarify_reports_each_metric_and_its_shadow_endpoint_is_removed(deployed, tmp_path):
     session = Session()
     run, lines = practice(session, tmp_path, step="bias")
@@ -437,15 +460,22 @@ def test_clarify_reports_each_metric_and_its_shadow_endpoint_is_removed(deployed
 
 
 def test_clarify_refused_falls_back_to_the_labs_script_with_one_line_why(deployed, tmp_path):
+    """Also: a tuning job of an earlier, destroyed deployment (tuning jobs cannot be deleted) is not used, its
+    model being in a bucket that is gone; the baseline job trains one in this deployment's bucket."""
     session = Session()
     run, lines = practice(session, tmp_path, step="bias")
     base, model = f"mlref-md-base-{RUN}", f"mlref-md-tuned-{RUN}"
+    old_tuning, old_best = "mlref-md-tune-251101000000", "mlref-md-tune-251101000000-002-cd"
     job = f"mlref-md-bias-script-{RUN}"
     with session as stubs:
         sm, s3 = stubs["sagemaker"], stubs["s3"]
         for _ in range(4):
             s3.add_response("put_object", {})
-        sm.add_response("list_hyper_parameter_tuning_jobs", {"HyperParameterTuningJobSummaries": []})
+        sm.add_response("list_hyper_parameter_tuning_jobs", {"HyperParameterTuningJobSummaries": [
+            tuning_summary(old_tuning)]})
+        sm.add_response("describe_hyper_parameter_tuning_job", tuning_described(old_tuning, old_best))
+        sm.add_response("describe_training_job", training(old_best, ModelArtifacts={
+            "S3ModelArtifacts": f"s3://mlref-model-development-bucket-destroyed/runs/x/{old_best}/model.tar.gz"}))
         sm.add_response("create_training_job", {"TrainingJobArn": arn(f"training-job/{base}")})
         sm.add_response("describe_training_job", training(base))
         sm.add_response("create_model", {"ModelArn": arn(f"model/{model}")})
@@ -464,7 +494,7 @@ def test_clarify_refused_falls_back_to_the_labs_script_with_one_line_why(deploye
         s3.add_response("put_object", {})
         result = run.run()["bias"]
     assert result.engine == "script" and result.fallback.startswith("ValidationException: SageMaker Clarify is not")
-    assert "model: the lab has no finished tuning job; the baseline job trains one now" in lines
+    assert "model: this deployment has no finished tuning job; the baseline job trains one now" in lines
     assert any(line.startswith("Clarify did not analyse (ValidationException") for line in lines)
     script = session.sent["CreateProcessingJob"][1]
     assert script["ProcessingJobName"] == job and script["ProcessingInputs"][-1]["S3Input"]["S3Uri"].endswith(

@@ -77,8 +77,13 @@ def remove_shadow_endpoints(sagemaker: Any, model_name: str, out: Callable[[str]
     for page in sagemaker.get_paginator("list_endpoints").paginate(**shadow_request()):
         for summary in page["Endpoints"]:
             name = summary["EndpointName"]
-            endpoint = sagemaker.describe_endpoint(EndpointName=name)
-            config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+            try:
+                endpoint = sagemaker.describe_endpoint(EndpointName=name)
+                config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+            except ClientError as error:
+                if not _not_found(error):
+                    raise
+                continue  # Clarify deleted the endpoint, or its config while the endpoint is Deleting
             if {variant["ModelName"] for variant in config["ProductionVariants"]} != {model_name}:
                 continue
             try:
@@ -90,12 +95,23 @@ def remove_shadow_endpoints(sagemaker: Any, model_name: str, out: Callable[[str]
                     f"--endpoint-name {name}); the lab's expiry and the janitor remove it too")
                 busy.append(name)
                 continue
-            if endpoint["EndpointStatus"] != "Deleting":
-                sagemaker.delete_endpoint(EndpointName=name)
-            sagemaker.delete_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+            try:
+                if endpoint["EndpointStatus"] != "Deleting":
+                    sagemaker.delete_endpoint(EndpointName=name)
+                sagemaker.delete_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+            except ClientError as error:
+                if not _not_found(error):
+                    raise
+                continue  # Clarify's own cleanup got there first
             removed.append(name)
             out(f"deleted Clarify's shadow endpoint {name}, still up after the job (it bills while it exists)")
     return removed, busy
+
+
+def _not_found(error: ClientError) -> bool:
+    """SageMaker's answer for an endpoint or config that is gone: ValidationException "Could not find ..."."""
+    return (error.response.get("Error", {}).get("Code") == "ValidationException"
+            and "Could not find" in error.response["Error"].get("Message", ""))
 
 
 def tag_shadow_log_groups(logs: Any, tags: dict[str, str]) -> None:

@@ -265,11 +265,11 @@ class ModelDevelopmentPractice:
         data = self.upload_tabular(plan, s3, ("train", "validation", "test"))
         if "tune" in results:
             artifact = results["tune"].model_artifact
-        elif (latest := tune.latest_tuned_model(jobs.sagemaker)) is not None:
+        elif (latest := tune.latest_tuned_model(jobs.sagemaker, plan.bucket)) is not None:
             self.out(f"model: {latest[0]}, the best job of the lab's newest tuning job")
             artifact = latest[1]
         else:
-            self.out("model: the lab has no finished tuning job; the baseline job trains one now")
+            self.out("model: this deployment has no finished tuning job; the baseline job trains one now")
             found = jobs.train(requests.baseline_job(plan))
             lineage.training("bias", found)
             artifact = found["ModelArtifacts"]["S3ModelArtifacts"]

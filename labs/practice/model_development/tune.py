@@ -172,9 +172,11 @@ def run_tune(plan: requests.Plan, *, strategy: str, warm_start: bool, jobs: Jobs
                       tuned_auc, rows)
 
 
-def latest_tuned_model(sagemaker: Any) -> tuple[str, str] | None:
-    """(best training job, its model artifact) of the lab's newest completed tuning job, for a bias step run
-    alone; None when the lab has none."""
+def latest_tuned_model(sagemaker: Any, bucket: str) -> tuple[str, str] | None:
+    """(best training job, its model artifact) of the lab's newest completed tuning job whose model is in
+    ``bucket``, this deployment's, for a bias step run alone; None when there is none. Tuning jobs cannot be
+    deleted, so those of an earlier, destroyed deployment are still listed, with artifacts in a bucket that
+    is gone."""
     for summary in tuning_jobs(sagemaker):
         if summary["HyperParameterTuningJobStatus"] != "Completed":
             continue
@@ -183,5 +185,7 @@ def latest_tuned_model(sagemaker: Any) -> tuple[str, str] | None:
         best = described.get("OverallBestTrainingJob") or described.get("BestTrainingJob")
         if best:
             found = sagemaker.describe_training_job(TrainingJobName=best["TrainingJobName"])
-            return best["TrainingJobName"], found["ModelArtifacts"]["S3ModelArtifacts"]
+            artifact = found["ModelArtifacts"]["S3ModelArtifacts"]
+            if artifact.startswith(f"s3://{bucket}/"):
+                return best["TrainingJobName"], artifact
     return None
