@@ -2,8 +2,10 @@
 
 The endpoint switches to the stack's shadow config (production variant model A, shadow variant
 model B); every request is answered by production and copied to the shadow, whose answers are
-dropped. CloudWatch then compares the two variants: invocations, model latency, errors. The
-variants are found by ``ListMetrics`` (the shadow's dimensions are not documented). Whatever
+dropped. CloudWatch then compares the two variants: invocations, model latency, errors. GetMetricData
+is asked at once for the two variants the stack names, plus any other variant ``ListMetrics`` shows
+for the endpoint (the shadow's dimensions are not documented; a new metric can take up to 15 minutes
+to be listed, while GetMetricData returns it sooner: CloudWatch's ListMetrics reference). Whatever
 happens, the endpoint goes back to version 1 at the end.
 """
 
@@ -51,15 +53,17 @@ class ShadowStep:
         self.endpoint = rollout.endpoint
 
     def variants(self) -> list[str]:
+        """Production first, then the shadow, then any other variant CloudWatch lists for the endpoint."""
+        outputs = self.rollout.outputs
         found = self.cloudwatch.list_metrics(**build.variants_request(self.endpoint)).get("Metrics", [])
         names = {d["Value"] for m in found for d in m.get("Dimensions", []) if d["Name"] == "VariantName"}
-        return sorted(names, key=lambda n: (n != self.rollout.outputs[contract.VARIANT_NAME], n))
+        names |= {outputs[contract.VARIANT_NAME], outputs[contract.SHADOW_VARIANT_NAME]}
+        return sorted(names, key=lambda n: (n != outputs[contract.VARIANT_NAME],
+                                            n != outputs[contract.SHADOW_VARIANT_NAME], n))
 
     def metrics(self, start: datetime, answered: int) -> dict[str, dict[str, float | None]]:
-        def read() -> dict[str, dict[str, float | None]] | None:
+        def read() -> dict[str, dict[str, float | None]]:
             variants = self.variants()
-            if len(variants) < 2:
-                return None
             results = self.cloudwatch.get_metric_data(**build.shadow_metrics_request(
                 self.endpoint, variants, start, self.now()))["MetricDataResults"]
             by_id = {r["Id"]: (r["Values"][0] if r.get("Values") else None) for r in results}
