@@ -24,6 +24,7 @@ from labs.practice.common.dry_run import printed_calls
 from labs.practice.common.steps import announced_steps
 from labs.practice.model_development import bias, command, requests, tune
 from labs.practice.model_development.data import text_set
+from labs.practice.model_development.jobs import Jobs
 from tests.fakes import FakeClock, StubbedSession
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
@@ -320,6 +321,29 @@ def test_tuning_cold_prints_the_leaderboard_and_default_against_tuned(deployed, 
     assert any("1 stopped early by the tuner" in line for line in lines)
     lineage = json.loads(session.sent["PutObject"][-1]["Body"])
     assert [job["name"] for job in lineage["jobs"]] == [base, best, name]
+
+
+def test_a_best_job_of_the_parent_tuning_job_is_named_as_the_parents():
+    best = {"TrainingJobName": "mlref-md-tune-260101000000-004-ef", "TuningJobName": "mlref-md-tune-260101000000"}
+    assert tune.parent_origin_line(best, "mlref-md-tune-260102000000") == (
+        "the best job, mlref-md-tune-260101000000-004-ef, is one of the parent tuning job mlref-md-tune-260101000000: "
+        "none of this job's runs beat it (with a warm start SageMaker ranks the parents' runs too)")
+    assert tune.parent_origin_line(best, "mlref-md-tune-260101000000") is None
+    assert tune.parent_origin_line({"TrainingJobName": "x"}, "mlref-md-tune-260101000000") is None
+
+
+def test_a_tuning_quota_refusal_says_how_many_instances_tuning_runs_at_once():
+    session, clock = StubbedSession(["sagemaker"]), FakeClock()
+    with session as stubs:
+        stubs["sagemaker"].add_client_error("create_hyper_parameter_tuning_job", "ResourceLimitExceeded",
+                                            "The account-level service limit 'ml.m5.large for spot training job "
+                                            "usage' is 1 Instances")
+        jobs = Jobs(session.client("sagemaker"), out=print, clock=clock, sleep=clock.sleep)
+        with pytest.raises(LabError) as raised:
+            jobs.start("create_hyper_parameter_tuning_job", requests.tuning_job(requests.Plan(OUTPUTS, REGION, RUN),
+                                                                                "bayesian"))
+    assert f"(a tuning job runs {facts.MAX_PARALLEL_JOBS} training jobs at a time, one instance each); request " \
+           "more in Service Quotas" in str(raised.value)
 
 
 @pytest.mark.parametrize("same_data", [True, False], ids=["identical data", "other data"])

@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from catalog import model_development as lab
+from catalog import model_development_facts as facts
 from catalog.fsx_training import billed_cost
 from labs.engine.errors import LabError
 from labs.practice.common.polling import PollTimeout, poll
@@ -45,7 +46,10 @@ class Jobs:
         except ClientError as error:
             code, message = error.response["Error"]["Code"], error.response["Error"].get("Message", "")
             if code == "ResourceLimitExceeded":
-                raise LabError(f"SageMaker refused {error.operation_name}: {message[:200]}; {QUOTA_FIX}") from None
+                parallel = (f" (a tuning job runs {facts.MAX_PARALLEL_JOBS} training jobs at a time, one instance "
+                            "each)" if operation == "create_hyper_parameter_tuning_job" else "")
+                raise LabError(f"SageMaker refused {error.operation_name}: {message[:200]}{parallel}; "
+                               f"{QUOTA_FIX}") from None
             raise
 
     def wait(self, kind: str, name: str, *, timeout: float) -> dict[str, Any]:

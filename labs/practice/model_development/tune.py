@@ -168,8 +168,20 @@ def run_tune(plan: requests.Plan, *, strategy: str, warm_start: bool, jobs: Jobs
                   warm_start=parent[0] if parent else "none", best=best["TrainingJobName"])
     tuned_auc = best.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value")
     out(comparison_line(default_auc, tuned_auc))
+    if origin := parent_origin_line(best, name):
+        out(origin)
     return TuneResult(name, best["TrainingJobName"], found["ModelArtifacts"]["S3ModelArtifacts"], default_auc,
                       tuned_auc, rows)
+
+
+def parent_origin_line(best: dict[str, Any], name: str) -> str | None:
+    """With a warm start, OverallBestTrainingJob ranks this tuning job's runs with its parents' runs, so the best
+    may be a parent's job, which this job's leaderboard does not list: say so."""
+    origin = best.get("TuningJobName")
+    if origin in (None, name):
+        return None
+    return (f"the best job, {best['TrainingJobName']}, is one of the parent tuning job {origin}: none of this "
+            "job's runs beat it (with a warm start SageMaker ranks the parents' runs too)")
 
 
 def latest_tuned_model(sagemaker: Any, bucket: str) -> tuple[str, str] | None:
