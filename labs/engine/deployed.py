@@ -106,14 +106,33 @@ def stack_outputs(session: Any, stack_name: str, required: Iterable[str]) -> dic
     return deployed_stack(session, stack_name, required)[0]
 
 
+def classroom_copy(session: Any, stack_name: str) -> dict | None:
+    """The classroom's copy of the lab in the session's account and region (``StackSet-<stack_name>-<UUID>``,
+    what ``labs classroom deploy`` gives each student account in each region), described; None when there is
+    none. A student practises on it as on a stack of their own."""
+    from lambdas.shared.lab_names import is_classroom_copy, lab_of_stack
+
+    lab = lab_of_stack(stack_name)
+    pages = session.client("cloudformation").get_paginator("list_stacks").paginate()
+    copies = sorted(summary["StackName"] for page in pages for summary in page["StackSummaries"]
+                    if summary["StackStatus"] != "DELETE_COMPLETE" and is_classroom_copy(summary["StackName"])
+                    and lab_of_stack(summary["StackName"]) == lab)
+    if len(copies) > 1:
+        raise LabError(f"{len(copies)} classroom copies of lab {lab} in {session.region_name} ({', '.join(copies)}): "
+                       "ask the instructor which one is yours")
+    return describe(session, copies[0]) if copies else None
+
+
 def described_stack(session: Any, stack_name: str,
                     required: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """The stack's outputs and tags as CloudFormation describes them now."""
+    """The stack's outputs and tags as CloudFormation describes them now: the lab's own stack, or, in a
+    student's account without one, the classroom's copy."""
     lab = stack_name.removeprefix("mlref-")
-    stack = describe(session, stack_name)
+    stack = describe(session, stack_name) or classroom_copy(session, stack_name)
     if stack is None:
         raise LabError(f"lab {lab} is not deployed in {session.region_name}: deploy it with `labs deploy {lab}` "
                        "(or pass the --region it is in)")
+    stack_name = stack["StackName"]
     status = stack["StackStatus"]
     if status not in USABLE_STATES:
         raise LabError(stack_state_problem(lab, stack_name, status))

@@ -36,6 +36,7 @@ ALARM = "arn:{partition}:cloudwatch:{region}:{account}:alarm:{AlarmName}"
 ACTIONS: dict[tuple[str, str], list[tuple[str, str] | tuple[str, str, dict]]] = {
     ("sts", "AssumeRole"): [("sts:AssumeRole", "{RoleArn}")],
     ("cloudformation", "DescribeStacks"): [("cloudformation:DescribeStacks", "{StackArn}")],
+    ("cloudformation", "ListStacks"): [("cloudformation:ListStacks", "*")],
     ("s3", "PutObject"): [("s3:PutObject", OBJECT)],
     ("s3", "GetObject"): [("s3:GetObject", OBJECT)],
     ("s3", "HeadObject"): [("s3:GetObject", OBJECT)],

@@ -71,14 +71,15 @@ def make(session, **kwargs):
 
 def test_every_dry_run_request_is_valid_for_its_service_and_nothing_is_sent(capsys):
     session = Session()
-    minimal = {"describe_stacks": {"Stacks": []}, "put_object": {}, "list_executions": {"executions": []},
+    minimal = {"describe_stacks": {"Stacks": []}, "list_stacks": {"StackSummaries": []}, "put_object": {},
+               "list_executions": {"executions": []},
                "describe_execution": described("RUNNING"), "start_execution": {"executionArn": OURS, "startDate": NOW},
                "get_execution_history": {"events": []}, "stop_execution": {"stopDate": NOW},
                "start_query_execution": {"QueryExecutionId": "q-1"}, "get_query_execution": {},
                "get_query_results": {}, "stop_query_execution": {}}
     requests = practice.BatchEtlPractice(None, rows=40, seed=1).dry_run_requests()
     assert [r.operation for r in requests] == [
-        "describe_stacks", "put_object", "list_executions", "describe_execution", "start_execution",
+        "describe_stacks", "list_stacks", "put_object", "list_executions", "describe_execution", "start_execution",
         "get_execution_history", "stop_execution", "start_query_execution", "start_query_execution",
         "get_query_execution", "get_query_results", "stop_query_execution"]
     for request in requests:

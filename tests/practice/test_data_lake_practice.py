@@ -218,8 +218,9 @@ def test_dry_run_prints_every_request_valid_and_sends_nothing():
     assert DataLakePractice(session, dry_run=True, out=lines.append).run() is None
     requests = printed_requests(lines)
     query = ["StartQueryExecution", "GetQueryExecution", "GetQueryResults", "StopQueryExecution"]
-    assert [op for _, op, _ in requests] == ["DescribeStacks", *["PutObject"] * 3, "StartCrawler", "GetCrawler",
-                                             "GetTable", "AssumeRole", "GetTable", *query, "AssumeRole", *query, *query]
+    assert [op for _, op, _ in requests] == ["DescribeStacks", "ListStacks", *["PutObject"] * 3, "StartCrawler",
+                                             "GetCrawler", "GetTable", "AssumeRole", "GetTable", *query, "AssumeRole",
+                                             *query, *query]
     queries = [params["QueryString"] for _, op, params in requests if op == "StartQueryExecution"]
     assert "CREATE TABLE" in queries[0] and '"mlref_data_lake_raw"' in queries[2]
     calls = printed_calls(lines)

@@ -196,8 +196,8 @@ def test_dry_run_prints_valid_requests_without_aws(capsys):
     assert "one of 6 records" in printed and "row_number() OVER" in printed
     requests = printed_requests(printed.splitlines())
     query = ["StartQueryExecution", "GetQueryExecution", "GetQueryResults", "StopQueryExecution"]
-    assert [operation for _, operation, _ in requests] == ["DescribeStacks", "AssumeRole", "AssumeRole", "PutRecord",
-                                                           "PutRecord", "GetRecord", *query, *query]
+    assert [operation for _, operation, _ in requests] == ["DescribeStacks", "ListStacks", "AssumeRole", "AssumeRole",
+                                                           "PutRecord", "PutRecord", "GetRecord", *query, *query]
     for service, operation, params in requests:
         validate_request(service, operation, params)
 

@@ -116,7 +116,8 @@ def test_every_dry_run_request_is_valid_for_its_service_and_nothing_is_sent(no_c
     loader = botocore.session.get_session()
     for service, operation, request, _ in requests:
         validate_parameters(request, loader.get_service_model(service).operation_model(operation).input_shape)
-    assert [op for _, op, _ in printed_requests(lines)] == ["DescribeStacks", *(op for _, op, _, _ in requests)]
+    assert [op for _, op, _ in printed_requests(lines)] == ["DescribeStacks", "ListStacks",
+                                                            *(op for _, op, _, _ in requests)]
     printed = "\n".join(lines)
     assert '"Name": "AucThreshold"' in printed and '"Value": "0.75"' in printed
     assert "Body" not in printed.split("\n#")[1]

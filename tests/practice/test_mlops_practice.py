@@ -154,7 +154,7 @@ def test_every_dry_run_request_is_valid_for_its_service_and_nothing_is_sent(no_c
     for service, operation, request, _ in requests:
         validate_parameters(request, loader.get_service_model(service).operation_model(operation).input_shape)
     printed = [op for _, op, _ in printed_requests(lines)]
-    assert printed == ["DescribeStacks", *(op for _, op, _, _ in requests)]
+    assert printed == ["DescribeStacks", "ListStacks", *(op for _, op, _, _ in requests)]
     assert {"PutApprovalResult", "SetAlarmState", "FilterLogEvents", "InvokeEndpoint", "StopPipelineExecution",
             "GetPipelineState", "ListActionExecutions"} <= set(printed)
     assert all("Body" not in params for _, op, params in printed_requests(lines) if op == "PutObject")

@@ -166,6 +166,45 @@ def test_practice_never_acts_on_saved_outputs_of_a_stack_that_is_gone(aws, sandb
         deployed_stack(aws, "mlref-data-lake", ["RawBucketName"])
 
 
+UUID = "0f5d2c9e-1b2a-4c3d-8e9f-0a1b2c3d4e5f"
+
+
+def classroom_session(*copies: tuple[str, str]):
+    """A student account without mlref-data-lake and with ``copies`` ((name, status)) listed."""
+    from tests.fakes import StubbedSession
+
+    session = StubbedSession(["cloudformation"])
+    stub = session.stubs["cloudformation"]
+    stub.add_client_error("describe_stacks", "ValidationError", "Stack with id mlref-data-lake does not exist",
+                          expected_params={"StackName": "mlref-data-lake"})
+    when = datetime(2026, 12, 1, tzinfo=UTC)
+    stub.add_response("list_stacks", {"StackSummaries": [
+        {"StackName": name, "StackStatus": status, "CreationTime": when}
+        for name, status in [*copies, ("mlref-janitor", "CREATE_COMPLETE"),
+                             (f"StackSet-mlref-janitor-data-lake-{UUID}", "CREATE_COMPLETE")]]})
+    return session, stub, when
+
+
+def test_a_student_practises_on_the_classroom_copy_in_their_account():
+    copy = f"StackSet-mlref-data-lake-{UUID}"
+    session, stub, when = classroom_session((copy, "UPDATE_COMPLETE"),
+                                            ("StackSet-mlref-data-lake-9e8d7c6b-1b2a-4c3d-8e9f-0a1b2c3d4e5f",
+                                             "DELETE_COMPLETE"))
+    stub.add_response("describe_stacks", {"Stacks": [{
+        "StackName": copy, "StackStatus": "UPDATE_COMPLETE", "CreationTime": when,
+        "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in OUTPUTS.items()],
+        "Tags": [{"Key": "lab", "Value": "data-lake"}]}]}, {"StackName": copy})
+    with session:
+        outputs, tags = deployed_stack(session, "mlref-data-lake", ["RawBucketName"])
+    assert outputs == OUTPUTS and tags == {"lab": "data-lake"}
+
+
+def test_without_the_lab_or_a_classroom_copy_it_is_not_deployed():
+    session, _, _ = classroom_session()
+    with session, pytest.raises(LabError, match=r"^lab data-lake is not deployed in us-east-1: deploy it"):
+        deployed_stack(session, "mlref-data-lake", ["RawBucketName"])
+
+
 def test_an_expired_saved_record_is_not_trusted(aws, sandbox):
     record = state.SavedDeployment(lab="data-lake", stack="mlref-data-lake", account=ACCOUNT, region="us-east-1",
                                    profile="sandbox", deployed_at="2026-01-01T00:00:00+00:00",

@@ -87,9 +87,11 @@ def start_request(outputs: dict[str, str], run_id: str, key: str) -> Request:
                    "only if no execution for the file showed up (EventBridge notifications off?)")
 
 
-def describe_stack_request() -> Request:
-    return Request("cloudformation", "describe_stacks", {"StackName": contract.CONTRACT.stack_name},
-                   "the stack's outputs, unless `labs deploy` saved them")
+def describe_stack_requests() -> list[Request]:
+    name = contract.CONTRACT.stack_name
+    return [Request("cloudformation", "describe_stacks", {"StackName": name}, "the stack's outputs"),
+            Request("cloudformation", "list_stacks", {},
+                    f"only without {name}: a classroom's copy of it in this account and region")]
 
 
 def stop_request(execution_arn: str) -> Request:
@@ -222,7 +224,7 @@ class BatchEtlPractice:
         execution = PLACEHOLDERS[contract.STATE_MACHINE].replace(":stateMachine:", ":execution:") + ":<execution name>"
         tags = {LAB_TAG: contract.CONTRACT.name, PROFILE_TAG: "sandbox", OWNER_TAG: "<owner tag of the stack>"}
         query = {"QueryExecutionId": "<QueryExecutionId>"}
-        return [("", [describe_stack_request()]),
+        return [("", describe_stack_requests()),
                 (contract.STEP_UPLOAD, [upload_request(PLACEHOLDERS, key, batch.csv_bytes(), tags),
                                         list_request(PLACEHOLDERS), describe_request(execution),
                                         start_request(PLACEHOLDERS, run_id, key)]),

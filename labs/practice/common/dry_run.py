@@ -68,9 +68,11 @@ def printed_calls(lines: Iterable[str]) -> list[PrintedRequest]:
 
 
 def show_stack_outputs(out: Callable[[str], None], stack_name: str) -> None:
-    """The request that reads the deployed stack's outputs (skipped when `labs deploy` saved them)."""
-    show_request(out, "cloudformation", "DescribeStacks", {"StackName": stack_name},
-                 "the stack's outputs, unless `labs deploy` saved them")
+    """The requests that read the deployed stack's outputs (``labs.engine.deployed.described_stack``)."""
+    show_request(out, "cloudformation", "DescribeStacks", {"StackName": stack_name}, "the stack's outputs")
+    show_request(out, "cloudformation", "ListStacks", {},
+                 f"only without {stack_name}: a classroom's copy of it in this account and region "
+                 f"(StackSet-{stack_name}-<id>), described the same way")
 
 
 def show_assume_role(out: Callable[[str], None], role_arn: str, purpose: str) -> None:

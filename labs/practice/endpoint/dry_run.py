@@ -80,8 +80,10 @@ def dry_run_steps(region: str, *, requests: int = contract.PRACTICE_REQUESTS, lo
     found: Steps = [("", [
         ("the endpoint's status and variants (before each step)",
          ("sagemaker", "describe_endpoint", {"EndpointName": endpoint})),
-        ("the stack's outputs, unless `labs deploy` saved them", ("cloudformation", "describe_stacks", {
+        ("the stack's outputs", ("cloudformation", "describe_stacks", {
             "StackName": contract.CONTRACT.stack_name})),
+        (f"only without {contract.CONTRACT.stack_name}: a classroom's copy of it in this account and region",
+         ("cloudformation", "list_stacks", {})),
     ]), (contract.STEP_BASELINE, [
         ("is a baseline there already? (statistics and constraints)", ("s3", "head_object", {
             "Bucket": bucket, "Key": f"{contract.BASELINE_RESULTS}/statistics.json"})),
