@@ -47,6 +47,14 @@ def stack_set(template: dict) -> dict:
     ({"classroom": "data-lake", "classroom_accounts": "111111111111"}, "Lake Formation data lake settings"),
     ({"classroom": "clickstream", "classroom_accounts": "111111111111"}, "Firehose's address range"),
     ({"classroom": "feature-stor", "classroom_accounts": "111111111111"}, "is not a lab"),
+    ({"classroom": "model-development", "classroom_accounts": "111111111111",
+      "classroom_regions": "us-east-1,il-central-1"}, "classroom region il-central-1: model-development: "),
+    ({"classroom": "inference", "classroom_accounts": "111111111111",
+      "classroom_regions": "eu-west-1,ap-southeast-4"}, "classroom region ap-southeast-4: region ap-southeast-4 has"),
+    ({"classroom": "mlops", "classroom_accounts": "111111111111", "mlops_source": "github",
+      "mlops_repository": "you/churn-model",
+      "mlops_connection_arn": "arn:aws:codeconnections:us-east-1:111122223333:connection/0a1b2c3d-4e5f-4a1b-8c2d-"
+                              "3e4f5a6b7c8d"}, "classroom=mlops with mlops_source=github"),
 ])
 def test_bad_classroom_context_is_one_line(context, message):
     with pytest.raises(ConfigError) as raised:
