@@ -106,12 +106,12 @@ class SageMakerKinds:
             item = Leftover("endpoint", name, arn=summary["EndpointArn"])
             if not self.proven(item, tags, item.arn):
                 continue
+            if not self.dry_run:  # even while busy: the group outlives the endpoint, and its tag finds it
+                self._tag_endpoint_log_group(name)
             if status in BUSY_ENDPOINT:
                 why = "being deleted" if status == "Deleting" else "DeleteEndpoint fails until it settles"
                 self.wait(item, status, why)
                 continue
-            if not self.dry_run:
-                self._tag_endpoint_log_group(name)
             self.attempt(item, lambda n=name: sagemaker.delete_endpoint(EndpointName=n),
                          lambda n=name: not self.endpoint_exists(n))
         self._shadow_endpoints()
@@ -119,7 +119,10 @@ class SageMakerKinds:
 
     def _shadow_endpoints(self) -> None:
         """Untagged endpoints the lab's jobs made (Clarify's shadow endpoint), named with the lab's prefix:
-        deleted, with their config, only when every model they host is tagged for the lab and proven its own."""
+        deleted, with their config, only when every model they host is tagged for the lab and proven its own.
+        Those models stay while such an endpoint does (``models``): they are its only proof. Clarify deletes
+        its endpoint itself after its job, so one listed may be Deleting, its config (or itself) already gone."""
+        self.shadow_models: set[str] = set()
         prefix = SHADOW_ENDPOINT_PREFIXES.get(self.lab)
         if prefix is None:
             return
@@ -133,26 +136,45 @@ class SageMakerKinds:
                 if self.carries_tag(tags):
                     continue  # tagged: the pass above has dealt with it
                 item = Leftover("endpoint", name, "a shadow endpoint of the lab's jobs", arn)
-                endpoint = sagemaker.describe_endpoint(EndpointName=name)
-                config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+                endpoint: dict = {}
+                if self.absent(lambda n=name, into=endpoint: into.update(sagemaker.describe_endpoint(EndpointName=n))):
+                    continue  # gone since the listing
+                config: dict = {}
+                if self.absent(lambda c=endpoint["EndpointConfigName"], into=config: into.update(
+                        sagemaker.describe_endpoint_config(EndpointConfigName=c))):
+                    if endpoint["EndpointStatus"] == "Deleting":
+                        self.wait(item, "Deleting", "being deleted, its config already gone")
+                    else:
+                        self.report.left.append(item.but("not proven the lab's: its endpoint config is gone, so "
+                                                         "nothing shows which model it hosts"))
+                    continue
                 doubt = self._not_all_lab_models(config["ProductionVariants"])
                 if doubt:
                     self.report.left.append(item.but(f"not proven the lab's: {doubt}"))
                     continue
                 if not self.proven(item, tags, arn):
                     continue
-                if endpoint["EndpointStatus"] in BUSY_ENDPOINT:
-                    self.wait(item, endpoint["EndpointStatus"], "DeleteEndpoint fails until it settles")
-                    continue
-                if not self.dry_run:
+                if not self.dry_run:  # even while busy: the group outlives the endpoint, and its tag finds it
                     self._tag_endpoint_log_group(name)
-                if self.attempt(item, lambda n=name: sagemaker.delete_endpoint(EndpointName=n),
-                                lambda n=name: not self.endpoint_exists(n)):
-                    config_name = config["EndpointConfigName"]
-                    self.attempt(Leftover("endpoint config", config_name, f"of shadow endpoint {name}"),
-                                 lambda c=config_name: sagemaker.delete_endpoint_config(EndpointConfigName=c),
-                                 lambda c=config_name: self.absent(lambda: sagemaker.describe_endpoint_config(
-                                     EndpointConfigName=c)))
+                status, failed = endpoint["EndpointStatus"], len(self.report.failed)
+                if status in BUSY_ENDPOINT:
+                    self.wait(item, status, "being deleted" if status == "Deleting"
+                              else "DeleteEndpoint fails until it settles")
+                    gone_now, going = False, status == "Deleting"
+                else:
+                    gone_now = self.attempt(item, lambda n=name: sagemaker.delete_endpoint(EndpointName=n),
+                                            lambda n=name: not self.endpoint_exists(n))
+                    going = gone_now or len(self.report.failed) == failed  # accepted, if not yet done
+                if not gone_now:  # its models stay while it does: they are its proof in the next round
+                    self.shadow_models |= {variant["ModelName"] for variant in config["ProductionVariants"]}
+                if not going or self.dry_run:
+                    continue
+                # Once the endpoint is going, its config can go too: no later listing would name it.
+                config_name = config["EndpointConfigName"]
+                self.attempt(Leftover("endpoint config", config_name, f"of shadow endpoint {name}"),
+                             lambda c=config_name: sagemaker.delete_endpoint_config(EndpointConfigName=c),
+                             lambda c=config_name: self.absent(lambda: sagemaker.describe_endpoint_config(
+                                 EndpointConfigName=c)))
 
     def _not_all_lab_models(self, variants: list[dict]) -> str:
         """Why the models ``variants`` host do not prove their endpoint the lab's; '' when they do."""
@@ -214,6 +236,9 @@ class SageMakerKinds:
         for summary, tags in self.tagged("list_models", "Models", "ModelArn"):
             name = summary["ModelName"]
             item = Leftover("model", name, arn=summary["ModelArn"])
+            if name in getattr(self, "shadow_models", ()):
+                self.wait(item, "in use", "hosted by a shadow endpoint still there, which only it proves the lab's")
+                continue
             if self.proven(item, tags, item.arn):
                 self.attempt(item, lambda n=name: sagemaker.delete_model(ModelName=n),
                              lambda n=name: self.absent(lambda: sagemaker.describe_model(ModelName=n)))

@@ -148,3 +148,44 @@ def test_labs_without_a_shadow_prefix_never_look_for_one(moto_session):
     stub.activate()
     Sweeper(moto_session, "endpoint", kinds=["endpoints"], clients={"sagemaker": sagemaker}, **QUIET).run()
     stub.assert_no_pending_responses()  # one listing for tagged endpoints, none by a shadow prefix
+
+
+def test_a_busy_shadow_endpoint_keeps_the_model_that_proves_it_and_one_clarify_is_removing_is_waited_for(
+        moto_session):
+    """Review of issue 29: the models kind deleted the tuned model while its shadow endpoint was still Creating,
+    so the next round could no longer prove the endpoint the lab's and left it billing; and an endpoint Clarify
+    was deleting, its config already gone, made the whole endpoints step unchecked."""
+    busy, deleting, model = f"{SHADOW}-busy", f"{SHADOW}-deleting", "mlref-md-tuned-1"
+    moto_session.client("logs").create_log_group(logGroupName=f"/aws/sagemaker/Endpoints/{busy}")
+    listed = [{**endpoint(busy), "EndpointStatus": "Creating"}, {**endpoint(deleting), "EndpointStatus": "Deleting"}]
+    sagemaker, stub = stubbed()
+    stub.add_response("list_endpoints", {"Endpoints": listed}, {})  # the tagged pass
+    for name in (busy, deleting):
+        tags(stub, arn(f"endpoint/{name}"), {})
+    stub.add_response("list_endpoints", {"Endpoints": listed}, {"NameContains": SHADOW})
+    tags(stub, arn(f"endpoint/{busy}"), {})
+    stub.add_response("describe_endpoint", {**listed[0], "EndpointConfigName": busy}, {"EndpointName": busy})
+    stub.add_response("describe_endpoint_config", {
+        "EndpointConfigName": busy, "EndpointConfigArn": arn(f"endpoint-config/{busy}"), "CreationTime": WHEN,
+        "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": model}]}, {"EndpointConfigName": busy})
+    stub.add_response("describe_model", {"ModelName": model, "ModelArn": arn(f"model/{model}"), "CreationTime": WHEN},
+                      {"ModelName": model})
+    tags(stub, arn(f"model/{model}"), MD)
+    tags(stub, arn(f"endpoint/{deleting}"), {})
+    stub.add_response("describe_endpoint", {**listed[1], "EndpointConfigName": deleting}, {"EndpointName": deleting})
+    stub.add_client_error("describe_endpoint_config", "ValidationException",
+                          f'Could not find endpoint configuration "{deleting}".',
+                          expected_params={"EndpointConfigName": deleting})
+    stub.add_response("list_models", {"Models": [{"ModelName": model, "ModelArn": arn(f"model/{model}"),
+                                                  "CreationTime": WHEN}]}, {})
+    tags(stub, arn(f"model/{model}"), MD)
+    stub.activate()
+    report = run(moto_session, ["endpoints", "models"], sagemaker=sagemaker)
+    stub.assert_no_pending_responses()
+    assert report.deleted == [] and report.failed == [] and report.left == []
+    assert [str(i) for i in report.waiting] == [
+        f"endpoint {busy} (Creating: DeleteEndpoint fails until it settles)",
+        f"endpoint {deleting} (Deleting: being deleted, its config already gone)",
+        f"model {model} (in use: hosted by a shadow endpoint still there, which only it proves the lab's)"]
+    group = moto_session.client("logs").list_tags_log_group(logGroupName=f"/aws/sagemaker/Endpoints/{busy}")["tags"]
+    assert group == {"lab": LAB_NAME, "profile": "sandbox"}  # tagged while busy: the group outlives the endpoint
