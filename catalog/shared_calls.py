@@ -7,9 +7,11 @@ from __future__ import annotations
 from catalog.base import LabContract
 from catalog.calls import LAMBDA_ROLE, SAR, SCHEDULER_ROLE, Call, acting_as, arn, assumed, refused
 from lambdas.shared.lab_names import (
+    ENDPOINT_LOG_GROUP_PREFIX,
     LAB_TAG,
     PROCESSING_LOG_GROUP,
     PROFILE_TAG,
+    SHADOW_ENDPOINT_PREFIXES,
     SWEPT_PROFILE,
     TRANSFORM_LOG_GROUP,
     expiry_retry_schedule,
@@ -104,12 +106,23 @@ def janitor_calls(lab: LabContract) -> tuple[Call, ...]:
             ("sagemaker:ListTags", processing_job),
             ("sagemaker:DescribeProcessingJob", processing_job),
             ("sagemaker:StopProcessingJob", processing_job, tagged),
+            ("logs:DescribeLogStreams", arn("logs", f"log-group:{PROCESSING_LOG_GROUP}:log-stream:")),
             ("logs:DeleteLogStream", arn("logs", f"log-group:{PROCESSING_LOG_GROUP}:log-stream:mlref-x/algo-1")),
+            # Clarify's untagged shadow endpoints (model-development), by name only, after the proof of their models;
+            # and the log group SageMaker made for an endpoint, tagged so that a later sweep finds it.
+            *((action, arn("sagemaker", f"{kind}/{prefix}-1700000000-1234"))
+              for prefix in sorted(SHADOW_ENDPOINT_PREFIXES.values())
+              for action, kind in (("sagemaker:DeleteEndpoint", "endpoint"),
+                                   ("sagemaker:DeleteEndpointConfig", "endpoint-config"))),
+            ("logs:TagResource", arn("logs", f"log-group:{ENDPOINT_LOG_GROUP_PREFIX}{lab.stack_name}-x"),
+             {f"aws:RequestTag/{LAB_TAG}": lab.name, f"aws:RequestTag/{PROFILE_TAG}": SWEPT_PROFILE}),
             # Delivery pipelines (lambdas/lab_sweep/sweep_delivery.py): runs stopped, builds stopped, trails read.
             ("codepipeline:ListPipelineExecutions", pipeline),
+            ("codepipeline:GetPipeline", pipeline),
             ("codepipeline:StopPipelineExecution", pipeline, tagged),
             ("codepipeline:DeletePipeline", pipeline, tagged),
             ("codebuild:ListBuilds", "*"),
+            ("codebuild:BatchGetBuilds", arn("codebuild", f"project/{lab.stack_name}-build")),
             ("codebuild:StopBuild", arn("codebuild", f"project/{lab.stack_name}-build")),
             ("cloudtrail:DescribeTrails", "*"),
         ], purpose="the janitor sweeps the deleted lab"),
