@@ -176,6 +176,8 @@ class LabContract:
             statements and the guide's bullets it exercises (catalog/exam.py).
         calls: what AWS does with the lab's roles and what must be refused (catalog/calls.py),
             each citing its documentation; ``labs permissions`` proves them with the practice's own.
+        class_refusal: why given options, fine for the lab on its own, cannot be a classroom's (a
+            StackSet copy in every student account); None when they can (catalog/classroom.py asks).
     """
 
     name: str
@@ -194,6 +196,7 @@ class LabContract:
     variants: tuple[Variant, ...] = ()
     exercises: tuple[Exercise, ...] = ()
     calls: tuple[Any, ...] = ()
+    class_refusal: Callable[[Any], str | None] = lambda _options: None
 
     def default_options(self) -> Any:
         return self.options_type()

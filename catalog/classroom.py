@@ -13,7 +13,6 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from catalog.base import ConfigError, ContextKey, choice, listed
 from catalog.prices import LabCost
@@ -220,15 +219,6 @@ def _items(context: Mapping[str, object], key: str, pattern: re.Pattern, example
     return items
 
 
-def class_option_problem(lab: str, options: Any) -> str | None:
-    """Why ``options``, fine for the lab on its own, cannot be a class's; None when they can."""
-    if lab == "mlops" and options.github:
-        return ("classroom=mlops with mlops_source=github: a CodeConnections connection is made with a console "
-                "handshake in its own account and region, so no StackSet can give one to each student; a class uses "
-                "the S3 source (drop -c mlops_source)")
-    return None
-
-
 def parse(context: Mapping[str, object], region: str) -> ClassroomOptions:
     """The classroom's options from context; a one-line ConfigError for anything unusable."""
     from catalog import LABS
@@ -250,8 +240,8 @@ def parse(context: Mapping[str, object], region: str) -> ClassroomOptions:
             options = LABS[lab].parse(context, target)
         except ConfigError as error:
             raise ConfigError(f"classroom region {target}: {error}") from None
-        if problem := class_option_problem(lab, options):
-            raise ConfigError(problem)
+        if problem := LABS[lab].class_refusal(options):
+            raise ConfigError(f"classroom={lab}: {problem}")
     if bool(accounts) == bool(ous):
         raise ConfigError("a classroom targets either accounts or OUs: give one of -c classroom_accounts=<ids> "
                           "(self-managed) or -c classroom_ous=<ou ids> (service-managed)")

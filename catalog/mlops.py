@@ -320,6 +320,9 @@ CONTRACT = LabContract(
         Flag("days", "the audit's window in days (1-90)", int, 7, metavar="N"),
     ),
     preflight="labs.practice.mlops.checks:preflight",
+    class_refusal=lambda options: ("mlops_source=github needs a CodeConnections connection made with a console "
+                                   "handshake in each account and region, which no StackSet can give every student: "
+                                   "a class uses the S3 source (drop -c mlops_source)") if options.github else None,
     variants=(
         Variant("mlops-github", {"mlops_source": "github", "mlops_repository": "example/churn-model",
                                  "mlops_connection_arn": CONNECTION_EXAMPLE,

@@ -54,7 +54,7 @@ def stack_set(template: dict) -> dict:
     ({"classroom": "mlops", "classroom_accounts": "111111111111", "mlops_source": "github",
       "mlops_repository": "you/churn-model",
       "mlops_connection_arn": "arn:aws:codeconnections:us-east-1:111122223333:connection/0a1b2c3d-4e5f-4a1b-8c2d-"
-                              "3e4f5a6b7c8d"}, "classroom=mlops with mlops_source=github"),
+                              "3e4f5a6b7c8d"}, "classroom=mlops: mlops_source=github needs a CodeConnections"),
 ])
 def test_bad_classroom_context_is_one_line(context, message):
     with pytest.raises(ConfigError) as raised:
