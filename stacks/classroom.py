@@ -135,7 +135,8 @@ def build_classroom(app: App, config: AppConfig, options: ClassroomOptions, *,
     members = [shelf.shelf for shelf in shelves.values()]
     janitor_member = JanitorStack(app, f"{options.janitor_stack_name}-member", settings=settings("janitor", 0),
                                   synthesizer=MemberSynthesizer(shelves=members, on_template=janitor_url.publish))
-    member_settings = settings(lab.name, config.ttl_hours, alert_email=config.alert_email, expires_itself=False)
+    member_settings = settings(lab.name, config.ttl_hours, alert_email=config.alert_email, expires_itself=False,
+                               copies_per_account=len(options.regions))
     lab_member = lab.stack_class()(app, f"{options.stack_name}-member", settings=member_settings,
                                    options=config.options_of(lab.name),
                                    synthesizer=MemberSynthesizer(shelves=members, on_template=lab_url.publish))

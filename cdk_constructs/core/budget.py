@@ -12,9 +12,10 @@ from cdk_constructs.core.settings import LabSettings
 
 
 def expected_cost(settings: LabSettings, cost: LabCost) -> float:
-    """USD a lab is expected to cost: its life (the sandbox TTL, else a month) idle, plus one practice run."""
+    """USD a lab is expected to cost: its life (the sandbox TTL, else a month) idle, plus one practice run, for
+    each copy of it in the account (a classroom's regions)."""
     hours = settings.ttl_hours if settings.is_sandbox and settings.ttl_hours else HOURS_PER_MONTH
-    return max(0.01, math.ceil(cost.expected(hours) * 100) / 100)
+    return max(0.01, math.ceil(cost.expected(hours) * settings.copies_per_account * 100) / 100)
 
 
 class LabBudget(Construct):

@@ -31,6 +31,8 @@ class LabSettings:
         alert_email: where cost alerts go; None means no budget.
         expires_itself: whether the stack carries its own expiry schedule (default). False for a
             StackSet member: the classroom's stack in the admin account deletes every instance.
+        copies_per_account: how many copies of the lab one account holds: 1, or a classroom's number of
+            regions. A budget filters the whole account by the lab's tag, so it is sized for all of them.
     """
 
     lab: str
@@ -40,6 +42,7 @@ class LabSettings:
     synth_time: datetime
     alert_email: str | None = None
     expires_itself: bool = True
+    copies_per_account: int = 1
 
     @property
     def is_sandbox(self) -> bool:

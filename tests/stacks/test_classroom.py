@@ -328,3 +328,23 @@ def test_ids_are_ascii_digits_only(key, value, message):
     context = {"classroom": "feature-store", "classroom_accounts": "111111111111", key: value}
     with pytest.raises(ConfigError, match=message):
         classroom.parse(context, "us-east-1")
+
+
+def test_a_members_budget_covers_every_copy_the_class_puts_in_an_account(members):
+    """AWS Budgets filters the whole account by the lab's tag: with two regions, each region's budget sees two
+    copies, so it is sized for two."""
+    from datetime import UTC, datetime
+
+    from catalog import LABS
+    from cdk_constructs.core.budget import expected_cost
+    from cdk_constructs.core.settings import LabSettings, Profile
+
+    lab = LABS[CLASSROOM_CONTEXT["classroom"]]
+    (budget,) = resources_of(members["classroom"], "AWS::Budgets::Budget").values()
+    settings = LabSettings(lab=lab.name, profile=Profile.SANDBOX, owner="tester", ttl_hours=4,
+                           synth_time=datetime(2026, 1, 15, tzinfo=UTC), copies_per_account=len(REGIONS))
+    one_copy = expected_cost(LabSettings(**{**settings.__dict__, "copies_per_account": 1}), lab.cost(
+        lab.default_options()))
+    both = expected_cost(settings, lab.cost(lab.default_options()))
+    assert len(REGIONS) == 2 and both > one_copy
+    assert budget["Properties"]["Budget"]["BudgetLimit"] == {"Amount": round(2 * both, 2), "Unit": "USD"}
